@@ -1,0 +1,31 @@
+/**
+ * Reason codes: one closed set, used in Pipeline status conditions, Events, metric labels,
+ * CLI output and the dashboard. A reason says *why* a Pipeline is where it is; the message
+ * beside it says which object and what to do.
+ */
+export const Reasons = {
+  /** The whole sync succeeded: every wave applied and healthy, prune done. */
+  Succeeded: 'Succeeded',
+  /** A sync is in progress. */
+  Progressing: 'Progressing',
+  /** The git source could not be resolved or fetched. */
+  ArtifactFailed: 'ArtifactFailed',
+  /** The repository could not be rendered (layout, YAML, limits). Nothing was applied. */
+  BuildFailed: 'BuildFailed',
+  /** The API server refused an object (validation, immutable field, RBAC). */
+  ApplyFailed: 'ApplyFailed',
+  /** A wave did not become healthy before its timeout, or an object failed. */
+  HealthCheckFailed: 'HealthCheckFailed',
+  /** A delete was refused or not confirmed; the object stays in the inventory. */
+  PruneFailed: 'PruneFailed',
+  /** Prune would delete more than the guard allows. */
+  PruneGuardTriggered: 'PruneGuardTriggered',
+  /** An image digest could not be resolved; the last known digest is kept. */
+  ImageResolveFailed: 'ImageResolveFailed',
+  /** `spec.suspend` is true. */
+  Suspended: 'Suspended',
+  /** The sync was stopped by a shutdown signal before it finished. */
+  Interrupted: 'Interrupted',
+} as const;
+
+export type Reason = (typeof Reasons)[keyof typeof Reasons];

@@ -1,0 +1,7 @@
+/**
+ * Health of live objects, used to gate waves: after a wave is applied, DORIS waits until
+ * `computeHealth` says `Current` for each of its objects (see types.ts and compute.ts).
+ */
+
+export { computeHealth } from './compute.js';
+export type { HealthResult, HealthStatus } from './types.js';

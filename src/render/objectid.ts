@@ -1,0 +1,52 @@
+/**
+ * Object ids name an object across syncs, in the inventory of what DORIS applied and must
+ * later prune. The format is Flux's, `<namespace>_<name>_<group>_<kind>`: version-free (an
+ * object moving from `v1beta1` to `v1` is the same object), with an empty namespace for
+ * cluster-scoped objects and an empty group for the core API. `_` cannot appear in any of
+ * the four parts, so an id splits back unambiguously.
+ */
+import { isClusterScopedKind } from './scope.js';
+import type { KubeObject } from './types.js';
+
+/** The parts of an object id. */
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+  group: string;
+  kind: string;
+}
+
+/** The API group of an `apiVersion`: `apps/v1` → `apps`, `v1` → `` (core). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/**
+ * The inventory id of an object. The namespace is taken as written, except that a stray
+ * namespace on a well-known cluster-scoped kind is dropped (it is applied cluster-scoped);
+ * callers default the namespace of namespaced objects before computing ids.
+ */
+export function objectId(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
+  const clusterScoped = isClusterScopedKind(obj.apiVersion, obj.kind) === true;
+  const namespace = clusterScoped ? '' : (obj.metadata.namespace ?? '');
+  return `${namespace}_${obj.metadata.name}_${groupOf(obj.apiVersion)}_${obj.kind}`;
+}
+
+/** Splits an object id back into its parts; `undefined` if it is not an object id. */
+export function parseObjectId(id: string): ObjectRef | undefined {
+  const parts = id.split('_');
+  if (parts.length !== 4) return undefined;
+  const [namespace, name, group, kind] = parts as [string, string, string, string];
+  if (name === '' || kind === '') return undefined;
+  return { namespace, name, group, kind };
+}
+
+/** How messages name an object: `Deployment monitoring/influxdb`, `Namespace monitoring`. */
+export function describeObject(obj: {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}): string {
+  const { name, namespace } = obj.metadata;
+  return namespace ? `${obj.kind} ${namespace}/${name}` : `${obj.kind} ${name}`;
+}

@@ -1,0 +1,68 @@
+/**
+ * A real OCI registry for tests: Debian's `docker-registry` (distribution v2) with htpasswd
+ * auth, deletes enabled, an access log (so tests can count HEAD and GET requests), and
+ * notifications sent to the relay (`notify-relay.ts`), which forwards them to listeners that
+ * tests choose.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { startDaemon, waitFor, type Daemon } from './proc.js';
+
+export interface RegistryOptions {
+  dir: string;
+  port: number;
+  relayPort: number;
+  username: string;
+  password: string;
+  /** Bearer token the registry sends with its notifications. */
+  notifyToken: string;
+}
+
+export async function startRegistry(options: RegistryOptions): Promise<Daemon> {
+  const dir = join(options.dir, 'registry');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  // Go's bcrypt reads the $2a$ prefix; bcryptjs writes $2b$ for the same algorithm.
+  const hash = bcrypt.hashSync(options.password, 8).replace(/^\$2b\$/, '$2a$');
+  const htpasswd = join(dir, 'htpasswd');
+  writeFileSync(htpasswd, `${options.username}:${hash}\n`, { mode: 0o600 });
+  const config = join(dir, 'config.yml');
+  writeFileSync(
+    config,
+    JSON.stringify(
+      {
+        version: 0.1,
+        log: { level: 'info', formatter: 'text', accesslog: { disabled: false } },
+        storage: {
+          filesystem: { rootdirectory: join(dir, 'data') },
+          delete: { enabled: true },
+          cache: { blobdescriptor: 'inmemory' },
+        },
+        http: { addr: `127.0.0.1:${options.port}`, secret: randomBytes(16).toString('hex') },
+        auth: { htpasswd: { realm: 'doris-testenv', path: htpasswd } },
+        notifications: {
+          endpoints: [
+            {
+              name: 'relay',
+              url: `http://127.0.0.1:${options.relayPort}/notify`,
+              headers: { Authorization: [`Bearer ${options.notifyToken}`] },
+              timeout: '2s',
+              threshold: 3,
+              backoff: '1s',
+            },
+          ],
+        },
+      },
+      null,
+      2,
+    ),
+    { mode: 0o600 },
+  );
+  const daemon = startDaemon('registry', 'docker-registry', ['serve', config]);
+  await waitFor('registry /v2/', async () => {
+    const res = await fetch(`http://127.0.0.1:${options.port}/v2/`).catch(() => undefined);
+    return res?.status === 401;
+  }, { daemon, timeoutMs: 30_000 });
+  return daemon;
+}
