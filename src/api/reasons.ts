@@ -22,6 +22,8 @@ export const Reasons = {
   PruneGuardTriggered: 'PruneGuardTriggered',
   /** An image digest could not be resolved; the last known digest is kept. */
   ImageResolveFailed: 'ImageResolveFailed',
+  /** The Pipeline's spec is invalid; the message names the field. */
+  InvalidSpec: 'InvalidSpec',
   /** `spec.suspend` is true. */
   Suspended: 'Suspended',
   /** The sync was stopped by a shutdown signal before it finished. */

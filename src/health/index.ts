@@ -5,3 +5,4 @@
 
 export { computeHealth } from './compute.js';
 export type { HealthResult, HealthStatus } from './types.js';
+export { HealthCheckError, defaultWaitOptions, waitForHealthy, type WaitOptions, type WaitTarget } from './wait.js';

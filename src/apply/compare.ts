@@ -1,0 +1,35 @@
+/**
+ * Does an object need writing? Two pure checks, cheapest first:
+ *
+ * - `coveredBy(desired, live)`: every field we set is present in the live object with the
+ *   same value. Together with an unchanged desired-hash annotation (git did not change the
+ *   object, so no field was removed either), this proves an apply would change nothing,
+ *   without a request.
+ * - `sameAfterApply(dryRun, live)`: the server-side dry-run result equals the live object,
+ *   apart from bookkeeping the server rewrites on every call.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { KubeObject } from '../render/types.js';
+
+export function coveredBy(desired: unknown, live: unknown): boolean {
+  if (desired === live) return true;
+  if (Array.isArray(desired)) {
+    return Array.isArray(live) && live.length === desired.length && desired.every((item, i) => coveredBy(item, live[i]));
+  }
+  if (desired !== null && typeof desired === 'object') {
+    if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
+    return Object.entries(desired as Record<string, unknown>).every(([key, value]) =>
+      value === undefined || coveredBy(value, (live as Record<string, unknown>)[key]),
+    );
+  }
+  return false;
+}
+
+function withoutBookkeeping(object: KubeObject): KubeObject {
+  const { managedFields: _m, resourceVersion: _r, ...metadata } = object.metadata;
+  return { ...object, metadata };
+}
+
+export function sameAfterApply(dryRun: KubeObject, live: KubeObject): boolean {
+  return isDeepStrictEqual(withoutBookkeeping(dryRun), withoutBookkeeping(live));
+}

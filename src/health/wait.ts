@@ -1,0 +1,80 @@
+/**
+ * Waiting for a wave to become healthy: poll the wave's objects (only those not yet
+ * Current) until all are Current, one is Failed, or the timeout passes. The poll starts
+ * fast and slows down, so that a quick wave costs little latency and a slow one few requests.
+ */
+import pLimit from 'p-limit';
+import { DorisError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { describeObject } from '../render/objectid.js';
+import type { DesiredObject, KubeObject } from '../render/types.js';
+import { computeHealth } from './compute.js';
+import type { HealthResult } from './types.js';
+
+export interface WaitTarget {
+  desired: DesiredObject;
+  /** The freshest copy we hold (from the apply or the live snapshot). */
+  live: KubeObject;
+}
+
+export interface WaitOptions {
+  /** Give up after this long (the Pipeline's `spec.wait.timeout`). */
+  timeoutMs: number;
+  /** First poll interval; it grows by half each round up to `maxPollMs`. */
+  pollMs: number;
+  maxPollMs: number;
+  /** Objects fetched at once. */
+  concurrency: number;
+  /** Called after each round with the objects still pending. */
+  onProgress?: (pending: Array<{ object: KubeObject; health: HealthResult }>, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export function defaultWaitOptions(): WaitOptions {
+  return { timeoutMs: 5 * 60_000, pollMs: 100, maxPollMs: 1000, concurrency: 32 };
+}
+
+export interface HealthFailure {
+  desired: DesiredObject;
+  health: HealthResult;
+}
+
+/** A wave that failed or timed out; names each object, its file and the reason. */
+export class HealthCheckError extends DorisError {
+  constructor(
+    readonly failures: HealthFailure[],
+    readonly timedOut: boolean,
+  ) {
+    const lines = failures.map(({ desired, health }) => `${describeObject(desired.object)} (${desired.source.file}): ${health.status}: ${health.message}`);
+    super('HealthCheckFailed', `${timedOut ? 'timed out waiting for' : 'failed'}: ${lines.join('; ')}`);
+    this.name = 'HealthCheckError';
+  }
+}
+
+export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], options: WaitOptions = defaultWaitOptions()): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  const limit = pLimit(options.concurrency);
+  let pending = targets.map((t) => ({ ...t, health: computeHealth(t.live) }));
+  let interval = options.pollMs;
+  for (;;) {
+    const failed = pending.filter((p) => p.health.status === 'Failed');
+    if (failed.length > 0) throw new HealthCheckError(failed, false);
+    pending = pending.filter((p) => p.health.status !== 'Current');
+    if (pending.length === 0) return;
+    options.onProgress?.(pending.map((p) => ({ object: p.live, health: p.health })), targets.length);
+    if (Date.now() >= deadline) throw new HealthCheckError(pending, true);
+    if (options.signal?.aborted) throw options.signal.reason;
+    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+    interval = Math.min(options.maxPollMs, Math.round(interval * 1.5));
+    pending = await Promise.all(
+      pending.map((p) =>
+        limit(async () => {
+          const { object } = p.desired;
+          const live = await client.get({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name });
+          if (!live) return { ...p, health: { status: 'NotFound', message: 'the object does not exist (deleted by someone else?)' } as HealthResult };
+          return { ...p, live, health: computeHealth(live) };
+        }),
+      ),
+    );
+  }
+}

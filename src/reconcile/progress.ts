@@ -1,0 +1,19 @@
+/**
+ * What a sync reports while it runs: the CLI prints these as one line per stage and wave,
+ * the controller turns them into logs and metrics.
+ */
+import type { SyncCounts } from '../api/pipeline.js';
+import type { HealthResult } from '../health/types.js';
+import type { PruneResult } from '../prune/prune.js';
+import type { KubeObject, Problem } from '../render/types.js';
+
+export type ProgressEvent =
+  | { type: 'commit'; commit: string }
+  | { type: 'problem'; problem: Problem }
+  | { type: 'notice'; message: string }
+  | { type: 'stage'; label: string; objects: number }
+  | { type: 'applied'; label: string; counts: SyncCounts }
+  | { type: 'waiting'; label: string; pending: number; total: number; first?: { object: KubeObject; health: HealthResult } }
+  | { type: 'healthy'; label: string; objects: number; ms: number }
+  | { type: 'pruning'; objects: number }
+  | { type: 'pruned'; result: PruneResult };

@@ -1,0 +1,261 @@
+/**
+ * One sync of one Pipeline, as a linear script of named steps (after Flux's
+ * kustomize-controller):
+ *
+ *   resolve commit → fetch → render → stamp → guard → record attempt → apply stages
+ *   (waiting for health after the prelude and after each wave) → prune → record success
+ *
+ * Every failure maps to one reason code and stops the script. Nothing of a commit is
+ * applied unless the whole commit rendered; `lastAppliedCommit` and the inventory advance
+ * only after everything succeeded. Before the first write, the objects the sync may create
+ * are recorded as `pendingInventory`, so that a crash at any point leaves nothing that a
+ * later sync cannot find and prune: running again converges to the same end state.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDuration, type InventoryEntry, type Pipeline, type PipelineSpec, type PipelineStatus, type SyncCounts, type SyncRecord } from '../api/pipeline.js';
+import { Reasons, type Reason } from '../api/reasons.js';
+import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from '../apply/applier.js';
+import { LiveSnapshot } from '../apply/live.js';
+import { settleNamespaces } from '../apply/scope.js';
+import { DorisError } from '../errors.js';
+import { defaultWaitOptions, waitForHealthy, type WaitOptions } from '../health/index.js';
+import { inventoryOf, mergeInventories, staleEntries } from '../inventory/inventory.js';
+import type { KubeClient } from '../kube/client.js';
+import { renderRepo } from '../render/layout.js';
+import { planStages } from '../render/order.js';
+import { stampOwnership } from '../render/stamp.js';
+import type { DesiredObject, Wave } from '../render/types.js';
+import { pruneGuardRefusal } from '../prune/guard.js';
+import { prune, type PruneResult } from '../prune/prune.js';
+import { GitSource, type GitCredentials } from '../source/git.js';
+import { appendHistory, removeCondition, setCondition } from '../status/conditions.js';
+import { patchStatus } from '../status/store.js';
+import type { ProgressEvent } from './progress.js';
+
+export interface SyncContext {
+  client: KubeClient;
+  pipeline: Pipeline;
+  spec: PipelineSpec;
+  credentials: GitCredentials;
+  /** Cache of git objects and checkouts. */
+  workDir: string;
+  controllerNamespace: string;
+  controllerDeployment: string;
+  progress: (event: ProgressEvent) => void;
+  apply?: Partial<ApplyOptions>;
+  wait?: Partial<WaitOptions>;
+  signal?: AbortSignal;
+}
+
+export interface SyncOutcome {
+  commit: string;
+  result: Reason;
+  message: string;
+  counts: SyncCounts;
+  /** False when the sync found nothing to do and wrote nothing (not even status). */
+  wrote: boolean;
+}
+
+const emptyCounts = (): SyncCounts => ({ created: 0, configured: 0, unchanged: 0, recreated: 0, pruned: 0 });
+
+function countChanges(changes: Change[], pruned: number): SyncCounts {
+  const counts = emptyCounts();
+  for (const change of changes) counts[change.action] += 1;
+  counts.pruned = pruned;
+  return counts;
+}
+
+function withObjects(waves: Wave[], replace: Map<DesiredObject, DesiredObject>): Wave[] {
+  return waves.map((wave) => ({
+    ...wave,
+    steps: wave.steps.map((step) => ({ ...step, objects: step.objects.map((o) => replace.get(o) ?? o) })),
+  }));
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new DorisError('Interrupted', 'the sync was interrupted by a shutdown signal; it will resume on the next start');
+}
+
+/** Reason codes after which retrying the same commit cannot help: Stalled. */
+const stallingReasons = new Set<Reason>([Reasons.BuildFailed, Reasons.PruneGuardTriggered, Reasons.InvalidSpec]);
+
+async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, reason: Reason, message: string, counts: SyncCounts): Promise<void> {
+  const now = new Date();
+  const status = ctx.pipeline.status ?? {};
+  let conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message }, now);
+  conditions = removeCondition(conditions, 'Reconciling');
+  conditions = stallingReasons.has(reason)
+    ? setCondition(conditions, { type: 'Stalled', status: 'True', reason, message }, now)
+    : removeCondition(conditions, 'Stalled');
+  const record: SyncRecord = { commit, startedAt: startedAt.toISOString(), finishedAt: now.toISOString(), result: reason, message, counts };
+  ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+    conditions,
+    lastAttemptedCommit: commit,
+    history: appendHistory(status.history, record),
+    observedGeneration: ctx.pipeline.metadata.generation,
+  });
+}
+
+/** Applies one commit. Never throws for sync failures: they are returned and recorded. */
+export async function syncCommit(ctx: SyncContext, commit: string): Promise<SyncOutcome> {
+  const startedAt = new Date();
+  const source = new GitSource(ctx.spec.git.url, ctx.credentials, { cacheDir: join(ctx.workDir, 'git'), timeoutMs: 120_000 });
+  let checkout: string | undefined;
+  let changes: Change[] = [];
+  let pruneResult: PruneResult | undefined;
+  const status: PipelineStatus = ctx.pipeline.status ?? {};
+  try {
+    // fetch
+    ctx.progress({ type: 'commit', commit });
+    await source.fetchCommit(commit, ctx.spec.git.branch);
+    checkout = await source.checkout(commit, join(ctx.workDir, 'checkouts'));
+    throwIfAborted(ctx.signal);
+
+    // render: the whole commit, before anything is applied
+    const rendered = await renderRepo(checkout, ctx.spec.git.path);
+    for (const problem of rendered.problems) ctx.progress({ type: 'problem', problem });
+
+    // stamp: ownership labels, desired hash, namespaces settled
+    const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
+    const stamped = all.map((d) => ({ ...d, object: stampOwnership(d.object, ctx.pipeline.metadata.name) }));
+    const settled = await settleNamespaces(stamped, ctx.client.discovery, ctx.spec.targetNamespace);
+    const waves = withObjects(rendered.waves, new Map(all.map((d, i) => [d, settled[i]!])));
+    const desiredInventory = inventoryOf(settled);
+
+    // guard: refuse a mass prune before anything is written
+    const previous = mergeInventories(status.inventory ?? [], status.pendingInventory ?? []);
+    const stale = ctx.spec.prune.enabled ? staleEntries(previous, desiredInventory) : [];
+    const refusal = ctx.spec.prune.enabled
+      ? pruneGuardRefusal(stale.length, previous.length, { minObjects: 5, maxFraction: 0.5, allowMass: ctx.spec.prune.allowMass })
+      : undefined;
+    if (refusal) throw new DorisError('PruneGuardTriggered', refusal);
+
+    // record the attempt (only when something could be new: a no-op resync writes nothing)
+    const known = new Set(previous.map((e) => e.id));
+    const newEntries = desiredInventory.filter((e) => !known.has(e.id));
+    if (commit !== status.lastAttemptedCommit || newEntries.length > 0 || status.lastAppliedCommit !== commit) {
+      const now = new Date();
+      ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+        lastAttemptedCommit: commit,
+        pendingInventory: mergeInventories(status.pendingInventory ?? [], newEntries),
+        conditions: setCondition(status.conditions, { type: 'Reconciling', status: 'True', reason: Reasons.Progressing, message: `applying ${commit.slice(0, 12)}` }, now),
+      });
+    }
+
+    // apply, stage by stage, waiting for health after the prelude and after each wave
+    const client = ctx.client;
+    const live = new LiveSnapshot(client, ctx.pipeline.metadata.name);
+    await live.prefetch(settled.map((d) => d.object));
+    const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
+    const waitOptions: WaitOptions = { ...defaultWaitOptions(), timeoutMs: parseDuration(ctx.spec.wait.timeout), signal: ctx.signal, ...ctx.wait };
+    let waveChanges: Change[] = [];
+    for (const stage of planStages(waves)) {
+      throwIfAborted(ctx.signal);
+      ctx.progress({ type: 'stage', label: stage.label, objects: stage.objects.length });
+      const stageChanges = await applyStage(client, live, stage.objects, applyOptions);
+      changes = changes.concat(stageChanges);
+      ctx.progress({ type: 'applied', label: stage.label, counts: countChanges(stageChanges, 0) });
+      waveChanges = waveChanges.concat(stageChanges);
+      if (stage.kind === 'prelude' || stage.lastOfWave) {
+        const label = stage.kind === 'prelude' ? stage.label : `wave ${stage.waveName}`;
+        const started = Date.now();
+        await waitForHealthy(client, waveChanges, {
+          ...waitOptions,
+          onProgress: (pending, total) => ctx.progress({ type: 'waiting', label, pending: pending.length, total, first: pending[0] }),
+        });
+        ctx.progress({ type: 'healthy', label, objects: waveChanges.length, ms: Date.now() - started });
+        // CRDs of the prelude are Established now: their kinds can be discovered.
+        if (stage.kind === 'prelude') client.discovery.invalidate();
+        waveChanges = [];
+      }
+    }
+
+    // prune
+    throwIfAborted(ctx.signal);
+    if (stale.length > 0) {
+      ctx.progress({ type: 'pruning', objects: stale.length });
+      pruneResult = await prune(client, stale, {
+        pipeline: ctx.pipeline.metadata.name,
+        controllerNamespace: ctx.controllerNamespace,
+        controllerDeployment: ctx.controllerDeployment,
+        concurrency: applyOptions.concurrency,
+      });
+      ctx.progress({ type: 'pruned', result: pruneResult });
+      if (pruneResult.failed.length > 0) {
+        throw new DorisError('PruneFailed', pruneResult.failed.map((f) => `${f.entry.id}: ${f.message}`).join('; '));
+      }
+    }
+
+    // record success (a resync that changed nothing writes nothing)
+    const counts = countChanges(changes, pruneResult?.pruned.length ?? 0);
+    const nothingChanged = counts.created + counts.configured + counts.recreated + counts.pruned === 0;
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    const wasReady = ready?.status === 'True' && !status.conditions?.some((c) => c.type === 'Reconciling');
+    const message = `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned`;
+    if (nothingChanged && wasReady && status.lastAppliedCommit === commit && (status.pendingInventory ?? []).length === 0) {
+      return { commit, result: Reasons.Succeeded, message, counts, wrote: false };
+    }
+    const now = new Date();
+    let conditions = setCondition(status.conditions, { type: 'Ready', status: 'True', reason: Reasons.Succeeded, message }, now);
+    conditions = removeCondition(removeCondition(conditions, 'Reconciling'), 'Stalled');
+    const inventory: InventoryEntry[] = desiredInventory;
+    ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+      conditions,
+      lastAppliedCommit: commit,
+      lastAttemptedCommit: commit,
+      lastAppliedTime: now.toISOString(),
+      inventory,
+      pendingInventory: [],
+      observedGeneration: ctx.pipeline.metadata.generation,
+      history: appendHistory(status.history, {
+        commit,
+        startedAt: startedAt.toISOString(),
+        finishedAt: now.toISOString(),
+        result: Reasons.Succeeded,
+        message,
+        counts,
+      }),
+    });
+    return { commit, result: Reasons.Succeeded, message, counts, wrote: true };
+  } catch (error) {
+    const reason: Reason = error instanceof DorisError ? error.code : Reasons.ApplyFailed;
+    const message = error instanceof Error ? error.message : String(error);
+    const counts = countChanges(changes, pruneResult?.pruned.length ?? 0);
+    if (reason !== Reasons.Interrupted) await recordFailure(ctx, commit, startedAt, reason, message, counts);
+    return { commit, result: reason, message, counts, wrote: true };
+  } finally {
+    if (checkout) rmSync(checkout, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Brings a Pipeline to its branch: one commit (`replay: latest`) or every commit since the
+ * last applied one, in order (`replay: each-commit`), stopping at the first failure.
+ */
+export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]> {
+  const source = new GitSource(ctx.spec.git.url, ctx.credentials, { cacheDir: join(ctx.workDir, 'git'), timeoutMs: 120_000 });
+  let target: string;
+  try {
+    target = await source.resolveBranch(ctx.spec.git.branch);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    await recordFailure(ctx, ctx.pipeline.status?.lastAttemptedCommit ?? '', new Date(), Reasons.ArtifactFailed, message, emptyCounts());
+    return [{ commit: '', result: Reasons.ArtifactFailed, message, counts: emptyCounts(), wrote: true }];
+  }
+  let commits = [target];
+  const last = ctx.pipeline.status?.lastAppliedCommit;
+  if (ctx.spec.replay === 'each-commit' && last && last !== target) {
+    const between = await source.commitsBetween(last, target, ctx.spec.git.branch).catch(() => undefined);
+    if (between === undefined) {
+      ctx.progress({ type: 'notice', message: `history rewritten: ${last.slice(0, 12)} is not an ancestor of ${target.slice(0, 12)}; applying the newest commit only (replay falls back to latest)` });
+    } else if (between.length > 0) commits = between;
+  }
+  const outcomes: SyncOutcome[] = [];
+  for (const commit of commits) {
+    const outcome = await syncCommit(ctx, commit);
+    outcomes.push(outcome);
+    if (outcome.result !== Reasons.Succeeded) break;
+  }
+  return outcomes;
+}

@@ -1,0 +1,22 @@
+/**
+ * Git credentials: from a Secret referenced by the Pipeline (`username` and `token` or
+ * `password` keys), or, for the CLI, from flags and the environment. Never from a URL.
+ */
+import { readFileSync } from 'node:fs';
+import type { KubeClient } from '../kube/client.js';
+import type { GitCredentials } from './git.js';
+
+export async function gitCredentialsFromSecret(client: KubeClient, namespace: string, name: string): Promise<GitCredentials> {
+  const secret = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name })) as { data?: Record<string, string> } | undefined;
+  if (!secret) throw new Error(`git credentials: Secret ${namespace}/${name} not found`);
+  const read = (key: string) => (secret.data?.[key] ? Buffer.from(secret.data[key], 'base64').toString('utf8').trim() : undefined);
+  const token = read('token') ?? read('password');
+  if (!token) throw new Error(`git credentials: Secret ${namespace}/${name} has no "token" or "password" key`);
+  return { username: read('username'), token };
+}
+
+/** `--git-username` / `--git-token-file`, else DORIS_GIT_USERNAME / DORIS_GIT_TOKEN. */
+export function gitCredentialsFromFlags(username?: string, tokenFile?: string): GitCredentials {
+  const token = tokenFile ? readFileSync(tokenFile, 'utf8').trim() : process.env.DORIS_GIT_TOKEN;
+  return { username: username ?? process.env.DORIS_GIT_USERNAME, token: token || undefined };
+}

@@ -1,0 +1,165 @@
+/**
+ * The git source: which commit is the branch at, and what does that commit contain.
+ *
+ * The git CLI does the work (see docs/adr/0003-git-cli.md), always through `execFile` with
+ * an argument array, never a shell. Credentials reach git through its environment as an
+ * HTTP header (`GIT_CONFIG_*`), so they never appear in argv, URLs, logs or error messages.
+ * Commits are fetched shallowly by SHA into a bare cache repository per URL and checked out
+ * into a fresh folder per sync.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DorisError } from '../errors.js';
+
+export interface GitCredentials {
+  username?: string;
+  token?: string;
+}
+
+/** git's environment for a fetch with basic-auth credentials; nothing sensitive on argv. */
+export function gitEnvironment(credentials: GitCredentials = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_ASKPASS: 'true',
+    LANG: 'C',
+  };
+  if (credentials.token) {
+    const basic = Buffer.from(`${credentials.username || 'git'}:${credentials.token}`).toString('base64');
+    Object.assign(env, {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'http.extraHeader',
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    });
+  }
+  return env;
+}
+
+export class GitError extends DorisError {
+  constructor(message: string) {
+    super('ArtifactFailed', message);
+    this.name = 'GitError';
+  }
+}
+
+/** Removes anything that looks like a credential from git's messages before they travel. */
+function redact(text: string, credentials: GitCredentials): string {
+  let out = text.replace(/(https?:\/\/)[^/@\s]+@/g, '$1***@');
+  if (credentials.token) out = out.split(credentials.token).join('***');
+  return out.trim();
+}
+
+export interface GitSourceOptions {
+  /** Folder for the bare cache repositories. */
+  cacheDir: string;
+  /** Per git command. */
+  timeoutMs: number;
+}
+
+export class GitSource {
+  private readonly bare: string;
+
+  constructor(
+    readonly url: string,
+    private readonly credentials: GitCredentials,
+    private readonly options: GitSourceOptions,
+  ) {
+    const key = createHash('sha256').update(url).digest('hex').slice(0, 16);
+    this.bare = join(options.cacheDir, `repo-${key}.git`);
+  }
+
+  private git(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        'git',
+        args,
+        { env: { ...gitEnvironment(this.credentials), ...extraEnv }, timeout: this.options.timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          if (error) {
+            const detail = redact(String(stderr || error.message), this.credentials);
+            reject(new GitError(`git ${args[0] === '--git-dir' ? args[2] : args[0]} ${redact(this.url, this.credentials)}: ${detail}`));
+          } else resolve(stdout);
+        },
+      );
+    });
+  }
+
+  private async ensureBare(): Promise<void> {
+    if (existsSync(join(this.bare, 'HEAD'))) return;
+    mkdirSync(this.options.cacheDir, { recursive: true });
+    await this.git(['init', '--quiet', '--bare', this.bare]);
+  }
+
+  /** The commit the branch points at, asked of the server (`git ls-remote`). */
+  async resolveBranch(branch: string): Promise<string> {
+    const out = await this.git(['ls-remote', '--', this.url, `refs/heads/${branch}`]);
+    const sha = out.split('\t')[0]?.trim();
+    if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) {
+      throw new GitError(`branch ${branch} not found in ${redact(this.url, this.credentials)}`);
+    }
+    return sha;
+  }
+
+  private async hasCommit(sha: string): Promise<boolean> {
+    try {
+      await this.git(['--git-dir', this.bare, 'cat-file', '-e', `${sha}^{commit}`]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Makes `sha` available locally: a shallow fetch of that one commit. */
+  async fetchCommit(sha: string, branch: string): Promise<void> {
+    await this.ensureBare();
+    if (await this.hasCommit(sha)) return;
+    try {
+      await this.git(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, sha]);
+    } catch {
+      // Servers that refuse a want by SHA: fetch the branch tip instead.
+      await this.git(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, `refs/heads/${branch}`]);
+    }
+    if (!(await this.hasCommit(sha))) throw new GitError(`commit ${sha} is not reachable from ${branch} any more`);
+  }
+
+  /**
+   * The commits after `from` up to `to`, oldest first, following first parents; `undefined`
+   * when `from` is not an ancestor of `to` (history was rewritten).
+   */
+  async commitsBetween(from: string, to: string, branch: string): Promise<string[] | undefined> {
+    await this.ensureBare();
+    // each-commit needs the history between the two: deepen the cache to the full branch.
+    const shallow = existsSync(join(this.bare, 'shallow'));
+    await this.git(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', ...(shallow ? ['--unshallow'] : []), '--', this.url, `refs/heads/${branch}`]);
+    if (!(await this.hasCommit(from))) return undefined;
+    try {
+      await this.git(['--git-dir', this.bare, 'merge-base', '--is-ancestor', from, to]);
+    } catch {
+      return undefined;
+    }
+    const out = await this.git(['--git-dir', this.bare, 'rev-list', '--reverse', '--first-parent', `${from}..${to}`]);
+    return out.split('\n').filter(Boolean);
+  }
+
+  /** Writes the tree of `sha` into a new folder under `parent`; the caller removes it. */
+  async checkout(sha: string, parent: string): Promise<string> {
+    mkdirSync(parent, { recursive: true });
+    const dir = mkdtempSync(join(parent, `tree-${sha.slice(0, 12)}-`));
+    // A private index file: the shared cache repository's own state is never touched.
+    const index = join(dir, '..', `.index-${sha.slice(0, 12)}-${process.pid}-${Date.now()}`);
+    try {
+      await this.git(['--git-dir', this.bare, 'read-tree', sha], { GIT_INDEX_FILE: index });
+      await this.git(['--git-dir', this.bare, `--work-tree=${dir}`, 'checkout-index', '--all', '--force'], { GIT_INDEX_FILE: index });
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    } finally {
+      rmSync(index, { force: true });
+    }
+    return dir;
+  }
+}
