@@ -2,6 +2,7 @@
  * `doris sync --once`: one reconcile of one Pipeline, then exit (0 synced, 1 failed,
  * 2 usage). The CronJob mode of the original DORIS, and the way to try a repo by hand.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { Command } from 'commander';
 import { kind as pipelineKind, apiVersion as pipelineApiVersion } from '../api/pipeline.js';
 import { Reasons } from '../api/reasons.js';
@@ -67,8 +68,11 @@ Examples:
     try {
       await ensurePipelineCrd(client);
       const target = await resolveTarget(client, options.namespace, flags);
-      if (target.rawSpec) {
-        await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: options.namespace } }, { manager: 'doris-cli' });
+      // An inline Pipeline is created or updated only when it differs: a resync writes nothing.
+      if (target.rawSpec && !isDeepStrictEqual(target.existing?.spec, target.rawSpec)) {
+        if (!(await client.get({ apiVersion: 'v1', kind: 'Namespace', name: options.namespace }))) {
+          await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: options.namespace } }, { manager: 'doris-cli' });
+        }
         target.existing = await applyPipeline(client, options.namespace, target.name, target.rawSpec);
       }
       const pipeline = target.existing ?? (await getPipeline(client, options.namespace, target.name));

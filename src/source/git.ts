@@ -30,10 +30,13 @@ export function gitEnvironment(credentials: GitCredentials = {}): NodeJS.Process
   };
   if (credentials.token) {
     const basic = Buffer.from(`${credentials.username || 'git'}:${credentials.token}`).toString('base64');
+    // No redirects: git would send the extra header to whatever host it is redirected to.
     Object.assign(env, {
-      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_COUNT: '2',
       GIT_CONFIG_KEY_0: 'http.extraHeader',
       GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+      GIT_CONFIG_KEY_1: 'http.followRedirects',
+      GIT_CONFIG_VALUE_1: 'false',
     });
   }
   return env;

@@ -18,8 +18,31 @@ import { startDaemon, waitFor, type Daemon } from './proc.js';
 export interface ClusterInfo {
   kubeconfig: string;
   apiserverUrl: string;
+  auditLog: string;
   daemons: Daemon[];
 }
+
+/**
+ * The API server's audit policy: every write (with the user, verb, object and a timestamp
+ * in microseconds), so that tests can prove the order of writes and count them; Deployment
+ * status updates with their bodies, so that tests can tell when a rollout completed.
+ * Reads and the noise of node heartbeats and leases are not logged.
+ */
+const auditPolicyYaml = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  users: [kwok]
+- level: None
+  resources: [{group: coordination.k8s.io, resources: [leases]}, {group: "", resources: [events]}, {group: events.k8s.io, resources: [events]}]
+- level: RequestResponse
+  verbs: [update, patch]
+  resources: [{group: apps, resources: [deployments/status]}]
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+`;
 
 /** The fake node's name: tests that want a Pod to be unschedulable pick another node. */
 export const fakeNodeName = 'kwok-node-0';
@@ -120,6 +143,10 @@ export async function startCluster(dir: string, log: (line: string) => void): Pr
     { mode: 0o600 },
   );
 
+  const auditPolicy = join(clusterDir, 'audit-policy.yaml');
+  writeFileSync(auditPolicy, auditPolicyYaml);
+  const auditLog = join(dir, 'logs', 'audit.log');
+
   const apiserverUrl = `https://127.0.0.1:${apiPort}`;
   log(`kube-apiserver on ${apiserverUrl}`);
   const apiserver = startDaemon('kube-apiserver', await binaryPath('kube-apiserver'), [
@@ -142,6 +169,10 @@ export async function startCluster(dir: string, log: (line: string) => void): Pr
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true',
     '--profiling=false',
+    `--audit-policy-file=${auditPolicy}`,
+    `--audit-log-path=${auditLog}`,
+    '--audit-log-format=json',
+    '--audit-log-maxsize=0',
     '--v=1',
   ]);
   daemons.push(apiserver);
@@ -228,7 +259,7 @@ export async function startCluster(dir: string, log: (line: string) => void): Pr
   } finally {
     kube.close();
   }
-  return { kubeconfig, apiserverUrl, daemons };
+  return { kubeconfig, apiserverUrl, auditLog, daemons };
 }
 
 /**

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { gitEnvironment } from '../../src/source/git.js';
 
 const execFileP = promisify(execFile);
 
@@ -18,16 +19,10 @@ export interface GitServer {
   reposDir: string;
 }
 
-/** git's environment with basic-auth credentials for the server; nothing on argv. */
+/** The product's own git environment (credentials as a header), plus an author for commits. */
 export function gitAuthEnv(server: Pick<GitServer, 'username' | 'token'>): NodeJS.ProcessEnv {
-  const basic = Buffer.from(`${server.username}:${server.token}`).toString('base64');
   return {
-    ...process.env,
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_COUNT: '1',
-    GIT_CONFIG_KEY_0: 'http.extraHeader',
-    GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    ...gitEnvironment({ username: server.username, token: server.token }),
     GIT_AUTHOR_NAME: 'DORIS tests',
     GIT_AUTHOR_EMAIL: 'tests@doris.dev',
     GIT_COMMITTER_NAME: 'DORIS tests',

@@ -95,6 +95,7 @@ export async function up(): Promise<TestEnv> {
     const env: TestEnv = {
       KUBECONFIG: cluster.kubeconfig,
       APISERVER_URL: cluster.apiserverUrl,
+      AUDIT_LOG: cluster.auditLog,
       GIT_BASE_URL: `http://127.0.0.1:${gitPort}`,
       GIT_USERNAME: gitUser,
       GIT_TOKEN: gitToken,

@@ -11,6 +11,8 @@ import { envFile } from './paths.js';
 export interface TestEnv {
   KUBECONFIG: string;
   APISERVER_URL: string;
+  /** The API server's audit log (JSON lines): every write, see cluster.ts. */
+  AUDIT_LOG: string;
   GIT_BASE_URL: string;
   GIT_USERNAME: string;
   GIT_TOKEN: string;

@@ -1,0 +1,48 @@
+/**
+ * Reading the API server's audit log (see the policy in cluster.ts): which writes happened,
+ * by whom, in which order. Lets tests prove "nothing else was written" and "wave 2 was
+ * written after wave 1 was healthy" from the server's own record.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface AuditEvent {
+  auditID: string;
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+  responseObject?: { status?: Record<string, unknown> };
+}
+
+/** Marks the current end of the log; `readAuditSince(mark)` returns what came after. */
+export function auditMark(path: string): number {
+  try {
+    return readFileSync(path).length;
+  } catch {
+    return 0;
+  }
+}
+
+export function readAuditSince(path: string, mark: number): AuditEvent[] {
+  const text = readFileSync(path).subarray(mark).toString('utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEvent)
+    .filter((e) => e.stage === 'ResponseComplete');
+}
+
+/** Writes by `user` that really changed something (not dry-runs, not refused). */
+export function writesBy(events: AuditEvent[], user: string): AuditEvent[] {
+  return events.filter(
+    (e) =>
+      e.user.username === user &&
+      ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb) &&
+      !/[?&]dryRun=/.test(e.requestURI) &&
+      (e.responseStatus?.code ?? 0) < 300,
+  );
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseDuration, parsePipelineSpec } from '../../../src/api/pipeline.js';
+
+const url = 'https://git.example.com/acme/edge.git';
+
+/** Runs `fn`, expects it to throw, and returns the error message. */
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  assert.fail('expected an error');
+}
+
+describe('parsePipelineSpec', () => {
+  it('fills in every default from a spec with only a git url', () => {
+    assert.deepEqual(parsePipelineSpec({ git: { url } }), {
+      git: { url, branch: 'main', path: 'deploy', interval: '1m' },
+      images: [],
+      prune: { enabled: true, allowMass: false },
+      wait: { timeout: '5m' },
+      suspend: false,
+      replay: 'latest',
+    });
+  });
+
+  it('keeps values that are given', () => {
+    const spec = parsePipelineSpec({
+      git: { url, branch: 'release', path: 'clusters/edge', interval: '30s', secretRef: { name: 'git-token' } },
+      images: [{ repository: 'ghcr.io/acme/solar-*', tag: 'stable', interval: '5m' }],
+      prune: { enabled: false, allowMass: true },
+      wait: { timeout: '10m' },
+      targetNamespace: 'apps',
+      suspend: true,
+      replay: 'each-commit',
+    });
+    assert.deepEqual(spec, {
+      git: { url, branch: 'release', path: 'clusters/edge', interval: '30s', secretRef: { name: 'git-token' } },
+      images: [{ repository: 'ghcr.io/acme/solar-*', tag: 'stable', interval: '5m' }],
+      prune: { enabled: false, allowMass: true },
+      wait: { timeout: '10m' },
+      targetNamespace: 'apps',
+      suspend: true,
+      replay: 'each-commit',
+    });
+  });
+
+  it('defaults the tag and interval of an image rule', () => {
+    const spec = parsePipelineSpec({ git: { url }, images: [{ repository: 'ghcr.io/acme/app' }] });
+    assert.deepEqual(spec.images, [{ repository: 'ghcr.io/acme/app', tag: 'main', interval: '1m' }]);
+  });
+
+  it('turns `prune: false` into {enabled: false, allowMass: false}', () => {
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: false }).prune, { enabled: false, allowMass: false });
+  });
+
+  it('turns `prune: true` into {enabled: true, allowMass: false}', () => {
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: true }).prune, { enabled: true, allowMass: false });
+  });
+
+  it('defaults the fields missing from a prune object', () => {
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: {} }).prune, { enabled: true, allowMass: false });
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: { allowMass: true } }).prune, { enabled: true, allowMass: true });
+  });
+
+  it('defaults the timeout of an empty wait object', () => {
+    assert.deepEqual(parsePipelineSpec({ git: { url }, wait: {} }).wait, { timeout: '5m' });
+  });
+
+  it('names git.url when it is missing', () => {
+    assert.match(errorOf(() => parsePipelineSpec({ git: {} })), /^invalid Pipeline spec: .*spec\.git\.url: /);
+  });
+
+  it('names git when there is no git section, and when there is no spec at all', () => {
+    assert.match(errorOf(() => parsePipelineSpec({})), /spec\.git: /);
+    assert.match(errorOf(() => parsePipelineSpec(undefined)), /spec\.git: /);
+  });
+
+  it('names the field of an invalid duration and says what a duration looks like', () => {
+    const message = errorOf(() => parsePipelineSpec({ git: { url, interval: '5 minutes' } }));
+    assert.match(message, /spec\.git\.interval: a duration such as 30s, 1m or 1h30m/);
+    assert.match(errorOf(() => parsePipelineSpec({ git: { url }, wait: { timeout: '1.5h' } })), /spec\.wait\.timeout: /);
+    assert.match(errorOf(() => parsePipelineSpec({ git: { url }, images: [{ repository: 'r', interval: '10' }] })), /spec\.images\.0\.interval: /);
+  });
+
+  it('names every invalid field, not only the first', () => {
+    const message = errorOf(() => parsePipelineSpec({ git: { interval: 'soon' }, replay: 'sometimes' }));
+    assert.match(message, /spec\.git\.url: /);
+    assert.match(message, /spec\.git\.interval: /);
+    assert.match(message, /spec\.replay: /);
+  });
+
+  it('refuses an empty branch and an unknown replay mode', () => {
+    assert.match(errorOf(() => parsePipelineSpec({ git: { url, branch: '' } })), /spec\.git\.branch: /);
+    assert.match(errorOf(() => parsePipelineSpec({ git: { url }, replay: 'all' })), /spec\.replay: /);
+  });
+});
+
+describe('parseDuration', () => {
+  it('adds up hours and minutes: 1h30m is 5400000 ms', () => {
+    assert.equal(parseDuration('1h30m'), 5_400_000);
+  });
+
+  it('reads milliseconds as ms, not minutes: 250ms is 250', () => {
+    assert.equal(parseDuration('250ms'), 250);
+  });
+
+  it('reads seconds, minutes and hours', () => {
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('1m'), 60_000);
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('2h'), 7_200_000);
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('1h1m1s1ms'), 3_661_001);
+  });
+
+  it('parses the default wait timeout', () => {
+    assert.equal(parseDuration(parsePipelineSpec({ git: { url } }).wait.timeout), 300_000);
+  });
+});
