@@ -116,8 +116,21 @@ export class GitSource {
     }
   }
 
-  /** Makes `sha` available locally: a shallow fetch of that one commit. */
+  /**
+   * Makes `sha` available locally: a shallow fetch of that one commit. The cache is only a
+   * cache: when a fetch fails on it (a process killed mid-fetch leaves lock files and
+   * half-written packs behind), it is thrown away and the fetch tried once more afresh.
+   */
   async fetchCommit(sha: string, branch: string): Promise<void> {
+    try {
+      await this.fetchInto(sha, branch);
+    } catch {
+      rmSync(this.bare, { recursive: true, force: true });
+      await this.fetchInto(sha, branch);
+    }
+  }
+
+  private async fetchInto(sha: string, branch: string): Promise<void> {
     await this.ensureBare();
     if (await this.hasCommit(sha)) return;
     try {

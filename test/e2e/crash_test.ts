@@ -1,0 +1,134 @@
+/**
+ * Crash safety: `doris sync --once` is killed with SIGKILL at random points of multi-wave
+ * syncs that add, change and prune objects; after every kill the Pipeline's status must not
+ * claim a commit whose state is not fully there, and a final run converges exactly to the
+ * last commit — including pruning objects that a killed run created.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KubeHttp } from '../../src/kube/http.js';
+import { startDoris, syncInline } from '../env/doris.js';
+import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
+
+let env: TestEnv;
+let api: KubeHttp;
+const ns = `e2e-crash-${process.pid}`;
+const name = `crash-${process.pid}`;
+
+before(async () => {
+  env = loadTestEnv();
+  api = await kube(env);
+});
+
+after(async () => {
+  await api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
+  api.close();
+});
+
+const cm = (cmName: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${cmName}\n  namespace: ${ns}\ndata:\n  value: "${value}"\n`;
+
+/** Two variants of the same repository: shared objects, changed ones, and some only in one. */
+function variant(v: 'a' | 'b', serial: number): Record<string, string | null> {
+  const other = v === 'a' ? 'b' : 'a';
+  const files: Record<string, string | null> = {
+    'deploy/1-base/10-ns.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+    'deploy/1-base/120-shared.yml': Array.from({ length: 6 }, (_, i) => cm(`shared-${i}`, `${v}${serial}`)).join('---\n'),
+    [`deploy/1-base/130-${v}.yml`]: `${cm(`${v}-0`, v)}---\n${cm(`${v}-1`, v)}`,
+    [`deploy/1-base/130-${other}.yml`]: null,
+    'deploy/2-app/170-web.yml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: ${ns}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: registry.example/web:1, args: ["${v}${serial}"]}]
+`,
+    'deploy/2-app/200-svc.yml': `apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: ${ns}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n`,
+    [`deploy/3-late/120-${v}.yml`]: cm(`${v}-late`, v),
+    [`deploy/3-late/120-${other}.yml`]: null,
+  };
+  return files;
+}
+
+function expectedConfigMaps(v: 'a' | 'b'): string[] {
+  return [...Array.from({ length: 6 }, (_, i) => `shared-${i}`), `${v}-0`, `${v}-1`, `${v}-late`].sort();
+}
+
+interface Status {
+  lastAppliedCommit?: string;
+  pendingInventory?: unknown[];
+  conditions?: Array<{ type: string; status: string }>;
+}
+
+async function status(): Promise<Status> {
+  const res = await api.request<{ status?: Status }>('GET', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${name}`, { accept: [404] });
+  return res.status === 404 ? {} : (res.body.status ?? {});
+}
+
+/** The live state is exactly what variant `v` (commit number `serial`) describes. */
+async function assertState(v: 'a' | 'b', serial: number, context: string): Promise<void> {
+  const { body } = await api.request<{ items: Array<{ metadata: { name: string }; data: { value: string } }> }>(
+    'GET',
+    `/api/v1/namespaces/${ns}/configmaps`,
+    { query: { labelSelector: `doris.dev/pipeline=${name}` } },
+  );
+  assert.deepEqual(body.items.map((i) => i.metadata.name).sort(), expectedConfigMaps(v), `${context}: the managed ConfigMaps`);
+  for (const item of body.items.filter((i) => i.metadata.name.startsWith('shared-'))) {
+    assert.equal(item.data.value, `${v}${serial}`, `${context}: ${item.metadata.name}`);
+  }
+  const web = await api.request<{ spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }>(
+    'GET',
+    `/apis/apps/v1/namespaces/${ns}/deployments/web`,
+  );
+  assert.deepEqual(web.body.spec.template.spec.containers[0]?.args, [`${v}${serial}`], `${context}: the Deployment`);
+}
+
+describe('crash safety', () => {
+  it('converges after SIGKILL at 20+ random points and never claims a commit that was not fully applied', async () => {
+    const { url } = await createRepo(env, 'crash', variant('a', 0));
+    const first = await syncInline(env, name, url);
+    assert.equal(first.code, 0, first.stderr);
+    await assertState('a', 0, 'first sync');
+
+    let kills = 0;
+    let claims = 0;
+    const delays: number[] = [];
+    let serial = 0;
+    let current: 'a' | 'b' = 'a';
+    for (let attempt = 0; kills < 20 && attempt < 60; attempt++) {
+      serial += 1;
+      current = serial % 2 === 0 ? 'a' : 'b';
+      const commit = await pushFiles(env, url, variant(current, serial), `variant ${current} #${serial}`);
+      const { child, done } = startDoris(env, ['sync', '--once', '--repo', url, '--name', name]);
+      // tsx starts in about a second; a whole sync takes two to three: the kills land in
+      // start-up, fetch, render, every wave's apply and wait, prune and the status write.
+      const delay = 700 + Math.floor(Math.random() * 2300);
+      delays.push(delay);
+      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      const result = await done;
+      clearTimeout(timer);
+      if (result.signal === 'SIGKILL') kills += 1;
+      else assert.equal(result.code, 0, result.stderr);
+      const s = await status();
+      if (s.lastAppliedCommit === commit) {
+        claims += 1;
+        await assertState(current, serial, `after run ${attempt} (delay ${delay} ms, ${result.signal ?? 'completed'})`);
+      }
+    }
+    assert.ok(kills >= 20, `only ${kills} runs were killed mid-sync (delays ${delays.join(', ')})`);
+
+    const final = await syncInline(env, name, url);
+    assert.equal(final.code, 0, final.stderr);
+    await assertState(current, serial, 'after the final sync');
+    const s = await status();
+    assert.equal(s.pendingInventory?.length ?? 0, 0);
+    assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    console.log(`crash test: ${kills} SIGKILLs, ${claims} claims checked, delays ${delays.join(', ')} ms`);
+  });
+});
