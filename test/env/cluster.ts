@@ -300,8 +300,8 @@ async function seedCluster(kube: KubeHttp): Promise<void> {
       },
     },
     status: {
-      allocatable: { cpu: '64', memory: '256Gi', pods: '500' },
-      capacity: { cpu: '64', memory: '256Gi', pods: '500' },
+      allocatable: { cpu: '1000', memory: '4Ti', pods: '5000' },
+      capacity: { cpu: '1000', memory: '4Ti', pods: '5000' },
     },
   });
   await apply(`/apis/storage.k8s.io/v1/storageclasses/${storageClassName}`, {
