@@ -219,7 +219,8 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
     });
     return { commit, result: Reasons.Succeeded, message, counts, wrote: true };
   } catch (error) {
-    const reason: Reason = error instanceof DorisError ? error.code : Reasons.ApplyFailed;
+    // After a shutdown signal nothing is recorded: the next start syncs this commit again.
+    const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ApplyFailed;
     const message = error instanceof Error ? error.message : String(error);
     const counts = countChanges(changes, pruneResult?.pruned.length ?? 0);
     if (reason !== Reasons.Interrupted) await recordFailure(ctx, commit, startedAt, reason, message, counts);

@@ -1,0 +1,210 @@
+/**
+ * One DORIS cold sync, measured from inside its own process (run by bench/run.ts as
+ * `node --expose-gc --import tsx bench/sync-child.ts '<json config>'`), so that the RSS
+ * figures are DORIS's alone.
+ *
+ * It does what `doris sync --once` does for an inline Pipeline (install the CRD if missing,
+ * create the Pipeline, reconcile it), timing the whole sync and its apply phase (the sum of
+ * the stage apply times, health waits excluded) and sampling RSS every 50 ms. Then it
+ * collects garbage and idles 2 s for a steady RSS, and runs a no-op resync in the same
+ * process, counting its requests by method (client side) and the writes the API server
+ * recorded in its audit log. The last stdout line is the JSON result.
+ */
+import { readFileSync } from 'node:fs';
+import { parsePipelineSpec } from '../src/api/pipeline.js';
+import { Reasons } from '../src/api/reasons.js';
+import { KubeClient } from '../src/kube/client.js';
+import type { ProgressEvent } from '../src/reconcile/progress.js';
+import { reconcilePipeline, type SyncOutcome } from '../src/reconcile/sync.js';
+import { gitCredentialsFromFlags } from '../src/source/credentials.js';
+import { applyPipeline, ensurePipelineCrd, getPipeline } from '../src/status/store.js';
+import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
+
+export interface SyncChildConfig {
+  kubeconfig: string;
+  auditLog: string;
+  repo: string;
+  pipeline: string;
+  /** Controller namespace, where the Pipeline lives. */
+  namespace: string;
+  workDir: string;
+  /** Run the no-op resync after the cold sync (default true). */
+  noop?: boolean;
+}
+
+export interface SyncChildResult {
+  ok: boolean;
+  error?: string;
+  objects: number;
+  /** From the start of the work (connect) to the end of the reconcile, in seconds. */
+  sync_s: number;
+  /** Process uptime at the end of the sync: adds node and tsx start-up, as `doris sync --once` pays. */
+  process_s: number;
+  /** Sum of the stage apply times (stage -> applied), seconds. */
+  apply_s: number;
+  /** Sum of the health waits, seconds. */
+  wait_s: number;
+  stages: Array<{ label: string; objects: number; ms: number }>;
+  counts: Record<string, number>;
+  /** Requests of the cold sync by method. */
+  requests: Record<string, number>;
+  rss_mib: { peak_sampled: number; vmhwm: number; peak: number; steady: number; samples: number };
+  noop?: {
+    seconds: number;
+    result: string;
+    message: string;
+    wrote: boolean;
+    requests: Record<string, number>;
+    client_writes: number;
+    audit_writes: number;
+    audit_write_samples: string[];
+  };
+}
+
+const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function vmHwmBytes(): number {
+  const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [method, n] of Object.entries(after)) {
+    const d = n - (before[method] ?? 0);
+    if (d > 0) out[method] = d;
+  }
+  return out;
+}
+
+const writeMethods = ['PATCH', 'PUT', 'POST', 'DELETE'];
+const log = (line: string) => process.stderr.write(`    doris: ${line}\n`);
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? '{}') as SyncChildConfig;
+  let peak = process.memoryUsage.rss();
+  let samples = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+    samples += 1;
+  }, 50);
+
+  const stages: SyncChildResult['stages'] = [];
+  let stageStarted = 0;
+  let waitMs = 0;
+  const progress = (event: ProgressEvent) => {
+    if (event.type === 'stage') stageStarted = performance.now();
+    else if (event.type === 'applied') {
+      const ms = performance.now() - stageStarted;
+      const c = event.counts;
+      stages.push({ label: event.label, objects: c.created + c.configured + c.unchanged + c.recreated, ms });
+    } else if (event.type === 'healthy') {
+      waitMs += event.ms;
+      log(`${event.label}: ${event.objects} objects healthy after ${(event.ms / 1000).toFixed(2)} s`);
+    } else if (event.type === 'problem') log(`problem: ${event.problem.file}: ${event.problem.message}`);
+    else if (event.type === 'notice') log(`note: ${event.message}`);
+  };
+
+  const rawSpec = { git: { url: config.repo, branch: 'main', path: 'deploy' }, prune: { enabled: true, allowMass: false } };
+  const spec = parsePipelineSpec(rawSpec);
+  const credentials = gitCredentialsFromFlags();
+
+  const started = performance.now();
+  const client = await KubeClient.connect(config.kubeconfig);
+  let outcomes: SyncOutcome[];
+  try {
+    await ensurePipelineCrd(client);
+    if (!(await client.get({ apiVersion: 'v1', kind: 'Namespace', name: config.namespace }))) {
+      await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: config.namespace } }, { manager: 'doris-cli' });
+    }
+    const pipeline = await applyPipeline(client, config.namespace, config.pipeline, rawSpec);
+    outcomes = await reconcilePipeline({
+      client,
+      pipeline,
+      spec,
+      credentials,
+      workDir: config.workDir,
+      controllerNamespace: config.namespace,
+      controllerDeployment: 'doris',
+      progress,
+    });
+  } catch (error) {
+    outcomes = [{ commit: '', result: Reasons.ApplyFailed, message: error instanceof Error ? error.stack ?? error.message : String(error), counts: { created: 0, configured: 0, unchanged: 0, recreated: 0, pruned: 0 }, wrote: true }];
+  }
+  const syncMs = performance.now() - started;
+  const processS = process.uptime();
+  const vmhwm = vmHwmBytes();
+  peak = Math.max(peak, process.memoryUsage.rss());
+  const syncPeak = peak;
+  const requests = { ...client.http.counts };
+  const failed = outcomes.find((o) => o.result !== Reasons.Succeeded);
+  const last = outcomes.at(-1);
+  const counts = last?.counts ?? {};
+
+  // Steady state: what the process holds once the sync's garbage is gone.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await sleep(2000);
+  gc?.();
+  const steady = process.memoryUsage.rss();
+  clearInterval(sampler);
+
+  const result: SyncChildResult = {
+    ok: !failed,
+    error: failed ? `${failed.result}: ${failed.message}` : undefined,
+    objects: Object.values(counts).reduce((a: number, b) => a + (b as number), 0),
+    sync_s: syncMs / 1000,
+    process_s: processS,
+    apply_s: stages.reduce((a, s) => a + s.ms, 0) / 1000,
+    wait_s: waitMs / 1000,
+    stages,
+    counts: counts as Record<string, number>,
+    requests,
+    rss_mib: { peak_sampled: mib(syncPeak), vmhwm: mib(vmhwm), peak: mib(Math.max(syncPeak, vmhwm)), steady: mib(steady), samples },
+  };
+
+  if (!failed && config.noop !== false) {
+    // A no-op resync, as a second `doris sync --once` would run it: CRD check, read the
+    // Pipeline, reconcile. Nothing changed in git or in the cluster.
+    const before = { ...client.http.counts };
+    const mark = auditMark(config.auditLog);
+    const t0 = performance.now();
+    await ensurePipelineCrd(client);
+    const pipeline = await getPipeline(client, config.namespace, config.pipeline);
+    if (!pipeline) throw new Error(`Pipeline ${config.namespace}/${config.pipeline} vanished`);
+    const noopOutcomes = await reconcilePipeline({
+      client,
+      pipeline,
+      spec,
+      credentials,
+      workDir: config.workDir,
+      controllerNamespace: config.namespace,
+      controllerDeployment: 'doris',
+      progress: () => undefined,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const noopRequests = delta(client.http.counts, before);
+    // The audit backend writes an event once the response is complete: give it a moment.
+    await sleep(500);
+    const writes = writesBy(readAuditSince(config.auditLog, mark), 'admin');
+    const outcome = noopOutcomes.at(-1)!;
+    result.noop = {
+      seconds,
+      result: outcome.result,
+      message: outcome.message,
+      wrote: outcome.wrote,
+      requests: noopRequests,
+      client_writes: writeMethods.reduce((a, m) => a + (noopRequests[m] ?? 0), 0),
+      audit_writes: writes.length,
+      audit_write_samples: writes.slice(0, 5).map((e) => `${e.verb} ${e.requestURI}`),
+    };
+  }
+  client.close();
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`sync-child: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});

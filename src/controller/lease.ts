@@ -1,0 +1,146 @@
+/**
+ * Leader election on a `coordination.k8s.io/v1` Lease, so that several replicas are safe:
+ * only the holder syncs. The holder renews the Lease every `renewMs`; a Lease not renewed
+ * for `durationMs` is free to take. Writes use the Lease's resourceVersion, so two replicas
+ * racing for it cannot both win (the API server refuses the second with 409).
+ */
+import { KubeApiError } from '../kube/http.js';
+import type { KubeClient } from '../kube/client.js';
+import type { Logger } from '../log.js';
+
+export interface LeaseOptions {
+  namespace: string;
+  name: string;
+  /** This replica's identity (pod name and a random suffix). */
+  identity: string;
+  /** A Lease not renewed for this long may be taken over. */
+  durationMs: number;
+  /** How often the holder renews, and how often others try. */
+  renewMs: number;
+}
+
+export function defaultLeaseOptions(namespace: string, identity: string): LeaseOptions {
+  return { namespace, name: 'doris-leader', identity, durationMs: 15_000, renewMs: 5_000 };
+}
+
+interface Lease {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+const microTime = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+export class LeaderElector {
+  private held = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastRenew = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly options: LeaseOptions,
+    private readonly log: Logger,
+    private readonly onChange: (leading: boolean) => void,
+  ) {}
+
+  get leading(): boolean {
+    return this.held;
+  }
+
+  private path(name?: string): string {
+    const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
+    return name ? `${base}/${encodeURIComponent(name)}` : base;
+  }
+
+  /** One attempt to acquire or renew; true while we hold the Lease. */
+  async tryAcquireOrRenew(now = new Date()): Promise<boolean> {
+    const { name, identity, durationMs } = this.options;
+    const res = await this.client.http.request<Lease>('GET', this.path(name), { accept: [404] });
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(durationMs / 1000),
+      renewTime: microTime(now),
+    };
+    if (res.status === 404) {
+      const lease: Lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name, namespace: this.options.namespace },
+        spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+      };
+      await this.client.http.request('POST', this.path(), { body: lease });
+      return true;
+    }
+    const lease = res.body;
+    const holder = lease.spec.holderIdentity;
+    const renewed = lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0;
+    const expired = !holder || renewed + (lease.spec.leaseDurationSeconds ?? 15) * 1000 < now.getTime();
+    if (holder !== identity && !expired) return false;
+    const next: Lease = {
+      ...lease,
+      spec: {
+        ...lease.spec,
+        ...spec,
+        acquireTime: holder === identity ? lease.spec.acquireTime : microTime(now),
+        leaseTransitions: (lease.spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
+      },
+    };
+    await this.client.http.request('PUT', this.path(name), { body: next });
+    return true;
+  }
+
+  private async tick(): Promise<void> {
+    let holding: boolean;
+    try {
+      holding = await this.tryAcquireOrRenew();
+      if (holding) this.lastRenew = Date.now();
+    } catch (error) {
+      // A conflict means another replica wrote first; anything else is a failed renew,
+      // and the Lease is ours only until it would expire for the others.
+      if (!(error instanceof KubeApiError && error.status === 409)) {
+        this.log.warn({ err: (error as Error).message }, 'lease renew failed');
+      }
+      holding = this.held && Date.now() - this.lastRenew < this.options.durationMs - this.options.renewMs;
+    }
+    if (holding !== this.held) {
+      this.held = holding;
+      this.log.info({ identity: this.options.identity, leading: holding }, holding ? 'became the leader' : 'lost the leadership');
+      this.onChange(holding);
+    }
+  }
+
+  start(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      await this.tick();
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.options.renewMs);
+    };
+    void loop();
+  }
+
+  /** Stops renewing and, if we hold the Lease, gives it up so another replica takes over now. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.held) return;
+    this.held = false;
+    try {
+      const res = await this.client.http.request<Lease>('GET', this.path(this.options.name));
+      if (res.body.spec.holderIdentity === this.options.identity) {
+        await this.client.http.request('PUT', this.path(this.options.name), {
+          body: { ...res.body, spec: { ...res.body.spec, holderIdentity: '', renewTime: undefined } },
+        });
+      }
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'could not release the lease');
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * GitHub push webhooks: the signature (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body
+ * with the shared secret, compared in constant time) and which Pipelines a push concerns
+ * (same repository, same branch).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export function githubSignature(secret: string, body: Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+export function verifyGithubSignature(secret: string, body: Buffer, header: string | undefined): boolean {
+  if (!header || !header.startsWith('sha256=')) return false;
+  const expected = Buffer.from(githubSignature(secret, body));
+  const given = Buffer.from(header);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * A repository URL reduced to `host/path` (lower-case host, no credentials, no `.git`, no
+ * trailing slash), so that https, ssh and scp-like forms of one repository compare equal.
+ */
+export function normalizeRepoUrl(url: string): string {
+  const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/)(.+)$/.exec(url);
+  let host: string;
+  let path: string;
+  if (scp && !/^[a-z+]+:\/\//i.test(url)) {
+    host = scp[1]!;
+    path = scp[2]!;
+  } else {
+    try {
+      const parsed = new URL(url);
+      host = parsed.host;
+      path = parsed.pathname;
+    } catch {
+      return url.toLowerCase();
+    }
+  }
+  return `${host.toLowerCase()}/${path.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '')}`;
+}
+
+export interface PushEvent {
+  branch: string;
+  repositories: string[];
+  after?: string;
+}
+
+/** The branch and repository URLs of a push event payload; undefined for other shapes. */
+export function parsePushEvent(payload: unknown): PushEvent | undefined {
+  const p = payload as { ref?: unknown; after?: unknown; repository?: Record<string, unknown> } | null;
+  if (!p || typeof p.ref !== 'string' || !p.ref.startsWith('refs/heads/') || !p.repository) return undefined;
+  const repositories = ['clone_url', 'html_url', 'ssh_url', 'git_url', 'url']
+    .map((key) => p.repository?.[key])
+    .filter((v): v is string => typeof v === 'string')
+    .map(normalizeRepoUrl);
+  return { branch: p.ref.slice('refs/heads/'.length), repositories: [...new Set(repositories)], after: typeof p.after === 'string' ? p.after : undefined };
+}

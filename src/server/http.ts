@@ -1,0 +1,140 @@
+/**
+ * The controller's HTTP server:
+ *   GET  /healthz, /readyz      liveness and readiness
+ *   GET  /metrics               Prometheus
+ *   POST /hooks/github          push events, HMAC-signed (X-Hub-Signature-256)
+ *   POST /hooks/registry        distribution notifications, bearer token
+ *   GET  /api/pipelines         read-only JSON status
+ *   GET  /                      a read-only dashboard
+ * Webhooks only trigger syncs; what is applied always comes from git and the registry.
+ * Webhooks are refused (503) until a secret or token is configured: signatures are required.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Pipeline } from '../api/pipeline.js';
+import type { Logger } from '../log.js';
+import { parsePushEvent, verifyGithubSignature } from './github.js';
+import type { Metrics } from './metrics.js';
+import { parseRegistryEvents, verifyBearer, type PushedImage } from './registry-hook.js';
+import { renderDashboard, summarize } from './dashboard.js';
+
+export interface ServerDeps {
+  log: Logger;
+  metrics: Metrics;
+  ready: () => boolean;
+  pipelines: () => Pipeline[];
+  githubSecret?: () => string | undefined;
+  registryToken?: () => string | undefined;
+  /** Names of the Pipelines triggered by a push of `branch` to `repositories`. */
+  onGithubPush: (repositories: string[], branch: string) => string[];
+  onRegistryPush: (images: PushedImage[]) => string[];
+  /** Largest webhook body accepted. */
+  bodyLimitBytes: number;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new BodyTooLarge());
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = type === 'application/json' ? JSON.stringify(body) : String(body);
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(text);
+}
+
+export function createHttpServer(deps: ServerDeps): Server {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = `${req.method} ${url.pathname}`;
+    switch (route) {
+      case 'GET /healthz':
+        return send(res, 200, 'ok\n', 'text/plain');
+      case 'GET /readyz':
+        return deps.ready() ? send(res, 200, 'ok\n', 'text/plain') : send(res, 503, 'not ready\n', 'text/plain');
+      case 'GET /metrics':
+        return send(res, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+      case 'GET /api/pipelines':
+        return send(res, 200, { pipelines: deps.pipelines().map(summarize) });
+      case 'GET /':
+        return send(res, 200, renderDashboard(deps.pipelines()), 'text/html; charset=utf-8');
+      case 'POST /hooks/github': {
+        const secret = deps.githubSecret?.();
+        if (!secret) {
+          deps.metrics.webhooks.inc({ hook: 'github', outcome: 'not-configured' });
+          return send(res, 503, { error: 'the GitHub webhook secret is not configured' });
+        }
+        const body = await readBody(req, deps.bodyLimitBytes);
+        if (!verifyGithubSignature(secret, body, req.headers['x-hub-signature-256'] as string | undefined)) {
+          deps.metrics.webhooks.inc({ hook: 'github', outcome: 'bad-signature' });
+          deps.log.warn({ hook: 'github' }, 'webhook refused: missing or bad signature');
+          return send(res, 401, { error: 'missing or bad X-Hub-Signature-256' });
+        }
+        const event = req.headers['x-github-event'];
+        if (event === 'ping') return send(res, 200, { pong: true });
+        if (event !== 'push') return send(res, 202, { ignored: `event ${String(event)}` });
+        let push;
+        try {
+          push = parsePushEvent(JSON.parse(body.toString('utf8')));
+        } catch {
+          push = undefined;
+        }
+        if (!push) return send(res, 400, { error: 'not a branch push event' });
+        const triggered = deps.onGithubPush(push.repositories, push.branch);
+        deps.metrics.webhooks.inc({ hook: 'github', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
+        deps.log.info({ hook: 'github', branch: push.branch, triggered }, 'push webhook');
+        return send(res, 202, { triggered });
+      }
+      case 'POST /hooks/registry': {
+        const token = deps.registryToken?.();
+        if (!token) {
+          deps.metrics.webhooks.inc({ hook: 'registry', outcome: 'not-configured' });
+          return send(res, 503, { error: 'the registry webhook token is not configured' });
+        }
+        if (!verifyBearer(token, req.headers.authorization)) {
+          deps.metrics.webhooks.inc({ hook: 'registry', outcome: 'bad-token' });
+          return send(res, 401, { error: 'missing or bad bearer token' });
+        }
+        const body = await readBody(req, deps.bodyLimitBytes);
+        let images: PushedImage[] = [];
+        try {
+          images = parseRegistryEvents(JSON.parse(body.toString('utf8')));
+        } catch {
+          return send(res, 400, { error: 'not a notification envelope' });
+        }
+        const triggered = images.length > 0 ? deps.onRegistryPush(images) : [];
+        deps.metrics.webhooks.inc({ hook: 'registry', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
+        return send(res, 202, { triggered });
+      }
+      default:
+        return send(res, 404, { error: `no route ${route}` });
+    }
+  };
+  return createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof BodyTooLarge) return send(res, 413, { error: `body larger than ${deps.bodyLimitBytes} bytes` });
+      deps.log.error({ err: (error as Error).message, path: req.url }, 'request failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    });
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * One HTTP exchange with a registry, retried when retrying can help: on 429 and 5xx answers
+ * and on network errors (refused connection, reset, timeout). The wait doubles from
+ * `initialBackoffMs` up to `maxBackoffMs`, with jitter; when the registry sends
+ * `Retry-After` (seconds or an HTTP date) that wait is used instead — unless it is longer than
+ * `maxRetryAfterMs`, in which case we stop and report it, leaving the next poll to the
+ * caller. Every attempt has its own timeout. Nothing is retried for ever: `maxRetries` bounds
+ * the attempts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ImageResolveError } from './errors.js';
+
+export interface RetryOptions {
+  /** Retries after the first attempt (0: never retry). */
+  maxRetries: number;
+  /** Wait before the first retry; doubles on every further retry. */
+  initialBackoffMs: number;
+  /** Longest wait between two attempts computed by backoff. */
+  maxBackoffMs: number;
+  /** Longest `Retry-After` honoured; a registry asking for more fails the call at once. */
+  maxRetryAfterMs: number;
+  /** Timeout of one attempt (connect, headers and body). */
+  requestTimeoutMs: number;
+  /** Told about every retry before its wait (for logs and tests). */
+  onRetry?: (event: RetryEvent) => void;
+}
+
+export interface RetryEvent {
+  /** What the request was for (the image, or the registry for the catalog). */
+  subject: string;
+  /** 1 for the first retry. */
+  attempt: number;
+  /** Status that caused the retry; undefined for a network error. */
+  status: number | undefined;
+  /** How long we wait before the next attempt. */
+  delayMs: number;
+}
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/** `Retry-After` in milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export function backoffDelay(retry: number, options: Pick<RetryOptions, 'initialBackoffMs' | 'maxBackoffMs'>, random = Math.random): number {
+  const base = Math.min(options.maxBackoffMs, options.initialBackoffMs * 2 ** (retry - 1));
+  return Math.round(base / 2 + (random() * base) / 2);
+}
+
+/** A response read in full: what every caller needs, and the connection is free again. */
+export interface RegistryResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/**
+ * Sends `init` to `url` until it gets an answer that is not worth retrying, and returns it
+ * (any status). Throws `ImageResolveError` when retries run out or a `Retry-After` is too long.
+ */
+export async function fetchWithRetries(
+  subject: string,
+  url: string,
+  init: RequestInit,
+  options: RetryOptions,
+  signal?: AbortSignal,
+): Promise<RegistryResponse> {
+  for (let attempt = 0; ; attempt += 1) {
+    let status: number | undefined;
+    let retryAfterMs: number | undefined;
+    let failure: unknown;
+    try {
+      const timeout = AbortSignal.timeout(options.requestTimeoutMs);
+      const response = await fetch(url, { ...init, redirect: 'follow', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      const body = Buffer.from(await response.arrayBuffer());
+      if (!isRetryableStatus(response.status)) return { status: response.status, headers: response.headers, body };
+      status = response.status;
+      retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+    } catch (error) {
+      if (signal?.aborted) throw new ImageResolveError(subject, 'the request was cancelled', { cause: error });
+      failure = error;
+    }
+    const what = status === undefined ? `could not reach the registry (${describeNetworkError(failure)})` : `the registry answered ${status}`;
+    if (retryAfterMs !== undefined && retryAfterMs > options.maxRetryAfterMs) {
+      throw new ImageResolveError(subject, `${what} and asked to retry after ${Math.ceil(retryAfterMs / 1000)} s; will try again on the next poll`, {
+        status,
+        retryAfterMs,
+      });
+    }
+    if (attempt >= options.maxRetries) {
+      const tries = attempt + 1;
+      throw new ImageResolveError(subject, `${what} (${tries} attempt${tries === 1 ? '' : 's'})`, { status, retryAfterMs, cause: failure });
+    }
+    const delayMs = retryAfterMs ?? backoffDelay(attempt + 1, options);
+    options.onRetry?.({ subject, attempt: attempt + 1, status, delayMs });
+    await sleep(delayMs, undefined, signal ? { signal } : undefined).catch((error: unknown) => {
+      throw new ImageResolveError(subject, 'the request was cancelled', { cause: error });
+    });
+  }
+}
+
+/** The gist of a fetch failure (`ECONNREFUSED`, `timeout`), without URLs or headers. */
+function describeNetworkError(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.name === 'TimeoutError') return 'timed out';
+    const cause = (error as { cause?: { code?: unknown } }).cause;
+    if (cause && typeof cause.code === 'string') return cause.code;
+    return error.name;
+  }
+  return 'unknown error';
+}
