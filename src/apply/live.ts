@@ -31,8 +31,9 @@ export class LiveSnapshot {
         .list(apiVersion, kind, { labelSelector: ownershipSelector(this.pipeline) })
         .then((items) => new Map(items.map((item) => [objectId(item), item])))
         .catch((error: unknown) => {
-          // A kind whose CRD is not installed yet has no live objects.
-          if (error instanceof UnknownKindError || (error instanceof KubeApiError && error.status === 404)) return new Map();
+          // A kind whose CRD is not installed yet has no live objects; a kind we may write but
+          // not list (Secrets outside our namespace, by design) is applied without a snapshot.
+          if (error instanceof UnknownKindError || (error instanceof KubeApiError && (error.status === 404 || error.status === 403))) return new Map();
           throw error;
         });
       this.byKind.set(key, entry);

@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { defaultControllerNamespace } from '../api/pipeline.js';
 import { ExitCode, UsageError, defaultWorkDir, parseOutput, type GlobalOptions } from './common.js';
+import { bootstrapCommand } from './bootstrap.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
@@ -21,7 +22,7 @@ const program = new Command('doris')
 
 const global = (): GlobalOptions => program.opts<GlobalOptions>();
 
-for (const command of [runCommand(global), syncCommand(global), validateCommand(global), planCommand(global), statusCommand(global)]) {
+for (const command of [bootstrapCommand(global), runCommand(global), syncCommand(global), validateCommand(global), planCommand(global), statusCommand(global)]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

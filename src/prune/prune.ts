@@ -8,6 +8,7 @@
 import pLimit from 'p-limit';
 import type { InventoryEntry } from '../api/pipeline.js';
 import type { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/http.js';
 import { parseObjectId } from '../render/objectid.js';
 import { isOwnedBy, pruneAnnotation } from '../render/stamp.js';
 
@@ -46,8 +47,17 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
   }
   const key = { apiVersion: entry.v, kind: ref.kind, namespace: ref.namespace || undefined, name: ref.name };
   try {
-    const live = await client.get(key);
+    const live = await client.get(key).catch((error: unknown) => {
+      // Secrets outside our namespace can be deleted but not read: the inventory is our record.
+      if (error instanceof KubeApiError && error.status === 403) return 'unreadable' as const;
+      throw error;
+    });
     if (!live) {
+      result.pruned.push(entry);
+      return;
+    }
+    if (live === 'unreadable') {
+      await client.delete(key, 'Background');
       result.pruned.push(entry);
       return;
     }

@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Multi-arch image (linux/amd64, linux/arm64):
+#   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/doris-dev/doris:0.1.0 --push .
+# Every dependency is plain JavaScript, so the build stage runs on the builder's own
+# platform and only the runtime stage is per-architecture.
+FROM --platform=$BUILDPLATFORM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+# git: the source is fetched with the git CLI (docs/adr/0003-git-cli.md).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+# Non-root; the root filesystem is mounted read-only, git's HOME and caches live in /tmp.
+USER 65532:65532
+ENV NODE_ENV=production HOME=/tmp
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+CMD ["run"]

@@ -1,0 +1,153 @@
+/**
+ * `doris bootstrap`: installs DORIS into the current cluster — namespace, CRD, RBAC,
+ * controller, credentials Secrets and the first Pipeline — with server-side apply, so that
+ * running it again changes nothing. Replaces the original's hand-edited deploy.sh. Tokens
+ * are read from files or the environment and go only into Secrets: never argv, disk or logs.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { parsePipelineSpec } from '../api/pipeline.js';
+import type { KubeClient } from '../kube/client.js';
+import {
+  controllerName,
+  defaultImage,
+  gitSecretName,
+  installObjects,
+  pipelineObject,
+  registrySecretName,
+  webhookSecretName,
+} from '../install/manifests.js';
+import { describeObject } from '../render/objectid.js';
+import type { KubeObject } from '../render/types.js';
+import { gitCredentialsFromFlags } from '../source/credentials.js';
+import { ensurePipelineCrd } from '../status/store.js';
+import { UsageError, connect, printJson, say, type GlobalOptions } from './common.js';
+
+interface BootstrapFlags {
+  repo: string;
+  branch: string;
+  path: string;
+  name: string;
+  interval: string;
+  gitUsername?: string;
+  gitTokenFile?: string;
+  registryCredentials?: string;
+  imageRule: string[];
+  image: string;
+  webhookSecretFile?: string;
+  registryTokenFile?: string;
+  controller: boolean;
+}
+
+const manager = 'doris-bootstrap';
+
+/** `ghcr.io/acme/solar-*:main` → repository and tag (the tag after the last colon past the last slash). */
+export function parseImageRule(rule: string): { repository: string; tag: string } {
+  const slash = rule.lastIndexOf('/');
+  const colon = rule.lastIndexOf(':');
+  if (colon > slash && colon > 0) return { repository: rule.slice(0, colon), tag: rule.slice(colon + 1) };
+  return { repository: rule, tag: 'main' };
+}
+
+function secret(namespace: string, name: string, type: string, data: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/part-of': 'doris' } },
+    type,
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  };
+}
+
+async function applyReporting(client: KubeClient, object: KubeObject, results: Array<{ object: string; action: string }>): Promise<void> {
+  const key = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name };
+  const before = await client.get(key);
+  const { object: after, created } = await client.apply(object, { manager });
+  const action = created ? 'created' : before?.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
+  results.push({ object: describeObject(object), action });
+}
+
+export function bootstrapCommand(global: () => GlobalOptions): Command {
+  return new Command('bootstrap')
+    .description('install DORIS into the cluster (namespace, CRD, RBAC, controller, Secrets) and create the first Pipeline; idempotent')
+    .requiredOption('--repo <url>', 'git repository to follow (https)')
+    .option('--branch <branch>', 'branch to follow', 'main')
+    .option('--path <path>', 'folder holding the waves', 'deploy')
+    .option('--name <name>', 'name of the Pipeline', 'main')
+    .option('--interval <duration>', 'git poll interval', '1m')
+    .option('--git-username <user>', 'git username (or DORIS_GIT_USERNAME)')
+    .option('--git-token-file <file>', 'file holding the git token (or DORIS_GIT_TOKEN); stored in the Secret doris-git')
+    .option('--registry-credentials <file>', 'a dockerconfigjson file; stored in the Secret doris-registry')
+    .option('--image-rule <repo:tag>', 'track an image (repository or glob, e.g. ghcr.io/acme/solar-*:main); repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--image <image>', 'the controller image', defaultImage)
+    .option('--webhook-secret-file <file>', 'GitHub webhook secret (default: a random one, generated once)')
+    .option('--registry-token-file <file>', 'bearer token for registry notifications (default: a random one, generated once)')
+    .option('--no-controller', 'install everything but the controller Deployment (run `doris run` elsewhere)')
+    .addHelpText(
+      'after',
+      `
+Example:
+  DORIS_GIT_TOKEN=... doris bootstrap --repo https://github.com/acme/fleet.git --git-username bot \\
+      --image-rule 'ghcr.io/acme/solar-*:main' --registry-credentials ~/.docker/config.json
+
+Read the generated webhook secret with:
+  kubectl -n doris-system get secret doris-webhook -o jsonpath='{.data.github-secret}' | base64 -d`,
+    )
+    .action(async (flags: BootstrapFlags) => {
+      const options = global();
+      const namespace = options.namespace;
+      const credentials = gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile);
+      const rawSpec: Record<string, unknown> = {
+        git: { url: flags.repo, branch: flags.branch, path: flags.path, interval: flags.interval, ...(credentials.token ? { secretRef: { name: gitSecretName } } : {}) },
+        images: flags.imageRule.map((rule) => ({
+          ...parseImageRule(rule),
+          ...(flags.registryCredentials ? { secretRef: { name: registrySecretName } } : {}),
+        })),
+      };
+      try {
+        parsePipelineSpec(rawSpec);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      const client = await connect(options);
+      const results: Array<{ object: string; action: string }> = [];
+      try {
+        const objects = installObjects({ namespace, image: flags.image }).filter((o) => flags.controller || o.kind !== 'Deployment');
+        for (const object of objects) {
+          await applyReporting(client, object, results);
+          if (options.output === 'text') say(`${results.at(-1)!.action.padEnd(10)} ${results.at(-1)!.object}`);
+        }
+        await ensurePipelineCrd(client);
+
+        if (credentials.token) {
+          await applyReporting(client, secret(namespace, gitSecretName, 'Opaque', { username: credentials.username ?? 'git', token: credentials.token }), results);
+        }
+        if (flags.registryCredentials) {
+          const config = readFileSync(flags.registryCredentials, 'utf8');
+          JSON.parse(config); // refuse a file that is not JSON before storing it
+          await applyReporting(client, secret(namespace, registrySecretName, 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': config }), results);
+        }
+        // Webhook credentials: from files, else generated once and kept on later runs.
+        const existing = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: webhookSecretName })) as { data?: Record<string, string> } | undefined;
+        const keep = (key: string) => (existing?.data?.[key] ? Buffer.from(existing.data[key], 'base64').toString('utf8') : undefined);
+        await applyReporting(
+          client,
+          secret(namespace, webhookSecretName, 'Opaque', {
+            'github-secret': flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : (keep('github-secret') ?? randomBytes(24).toString('hex')),
+            'registry-token': flags.registryTokenFile ? readFileSync(flags.registryTokenFile, 'utf8').trim() : (keep('registry-token') ?? randomBytes(24).toString('hex')),
+          }),
+          results,
+        );
+        await applyReporting(client, pipelineObject(namespace, flags.name, rawSpec), results);
+        if (options.output === 'json') printJson({ namespace, controller: controllerName, results });
+        else {
+          for (const r of results.slice(objects.length)) say(`${r.action.padEnd(10)} ${r.object}`);
+          say(`DORIS is installed in ${namespace}; Pipeline ${flags.name} follows ${flags.repo} (${flags.branch}, ${flags.path}).`);
+          say(`Watch it with: kubectl -n ${namespace} get pipelines`);
+        }
+      } finally {
+        client.close();
+      }
+    });
+}

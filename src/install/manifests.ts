@@ -1,0 +1,142 @@
+/**
+ * What installs DORIS into a cluster: Namespace, the Pipeline CRD, a ServiceAccount with
+ * least-privilege RBAC, the controller Deployment (non-root, read-only root filesystem,
+ * probes, requests) and its Service. One source for both `doris bootstrap` and the files
+ * under `config/` (written by `npm run manifests`, checked by a unit test).
+ *
+ * Least privilege, concretely: the controller manages the kinds a repository deploys
+ * (cluster-wide, because a repository names its own namespaces), but it may only *read*
+ * Secrets in its own namespace (git and registry credentials). It can write Secrets that a
+ * repository declares, and cannot list or get them elsewhere. Custom resources are added by
+ * users through ClusterRoles labelled `doris.dev/aggregate-to-controller: "true"`.
+ */
+import { pipelineCrd } from '../api/crd.js';
+import { apiVersion as pipelineApiVersion, defaultControllerNamespace, kind as pipelineKind } from '../api/pipeline.js';
+import type { KubeObject } from '../render/types.js';
+
+export const controllerName = 'doris';
+export const defaultImage = 'ghcr.io/doris-dev/doris:0.1.0';
+export const gitSecretName = 'doris-git';
+export const registrySecretName = 'doris-registry';
+export const webhookSecretName = 'doris-webhook';
+const partOf = { 'app.kubernetes.io/name': 'doris', 'app.kubernetes.io/part-of': 'doris' };
+
+const manage = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+
+/**
+ * Custom resources of a repository: users grant them with ClusterRoles labelled
+ * `doris.dev/aggregate-to-controller: "true"`, aggregated into this one.
+ */
+export function customKindsRole(): KubeObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: `${controllerName}-custom-kinds`, labels: partOf },
+    aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'doris.dev/aggregate-to-controller': 'true' } }] },
+    rules: [],
+  };
+}
+
+/** The controller's own ClusterRole: the built-in kinds a repository deploys. */
+export function controllerClusterRole(): KubeObject {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: `${controllerName}-controller`, labels: partOf },
+    rules: [
+      { apiGroups: [''], resources: ['namespaces', 'configmaps', 'services', 'serviceaccounts', 'persistentvolumeclaims', 'pods', 'resourcequotas', 'limitranges', 'persistentvolumes'], verbs: manage },
+      // Secrets declared by a repository can be written, never read (reading is limited to
+      // the controller namespace, by a Role).
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'update', 'patch', 'delete'] },
+      { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], verbs: manage },
+      { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: manage },
+      { apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'networkpolicies', 'ingressclasses'], verbs: manage },
+      { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: manage },
+      { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: manage },
+      { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: manage },
+      { apiGroups: ['scheduling.k8s.io'], resources: ['priorityclasses'], verbs: manage },
+      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: manage },
+      // A repository's RBAC may grant what the controller itself does not hold.
+      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'], verbs: [...manage, 'bind', 'escalate'] },
+      { apiGroups: [pipelineApiVersion.split('/')[0]!], resources: ['pipelines', 'pipelines/status'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ],
+  };
+}
+
+export function installObjects(options: { namespace?: string; image?: string } = {}): KubeObject[] {
+  const namespace = options.namespace ?? defaultControllerNamespace;
+  const image = options.image ?? defaultImage;
+  const labels = { ...partOf, 'app.kubernetes.io/component': 'controller' };
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: partOf } },
+    pipelineCrd() as KubeObject,
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: controllerName, namespace, labels: partOf } },
+    controllerClusterRole(),
+    customKindsRole(),
+    ...[`${controllerName}-controller`, `${controllerName}-custom-kinds`].map((role) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: role, labels: partOf },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects: [{ kind: 'ServiceAccount', name: controllerName, namespace }],
+    })),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: `${controllerName}-controller`, namespace, labels: partOf },
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${controllerName}-controller`, namespace, labels: partOf },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${controllerName}-controller` },
+      subjects: [{ kind: 'ServiceAccount', name: controllerName, namespace }],
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: controllerName, namespace, labels },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { 'app.kubernetes.io/name': 'doris', 'app.kubernetes.io/component': 'controller' } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: controllerName,
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'controller',
+                image,
+                args: ['run', '--namespace', namespace, '--listen', ':8080', '--work-dir', '/tmp/doris'],
+                ports: [{ name: 'http', containerPort: 8080 }],
+                env: [{ name: 'DORIS_LOG_LEVEL', value: 'info' }],
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 20 },
+                resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              },
+            ],
+            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: controllerName, namespace, labels },
+      spec: { selector: { 'app.kubernetes.io/name': 'doris', 'app.kubernetes.io/component': 'controller' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    },
+  ];
+}
+
+export function pipelineObject(namespace: string, name: string, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: pipelineApiVersion, kind: pipelineKind, metadata: { name, namespace }, spec };
+}

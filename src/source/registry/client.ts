@@ -1,0 +1,173 @@
+/**
+ * `RegistryClient`: the one object the rest of DORIS asks about images — "which digest is
+ * this tag at" and "which repositories does this rule cover, at which digests".
+ *
+ * It speaks the OCI distribution API over `fetch` (see docs/adr/0007-own-oci-client.md): any
+ * v2 registry (Docker Hub, GHCR, Harbor, distribution), anonymous, basic or bearer-token
+ * auth, no vendor APIs. A client holds one set of credentials (a dockerconfigjson) and
+ * caches what it learns — each registry's challenge and bearer tokens per scope — so keep
+ * one client per set of credentials for as long as you poll: the steady state is then one
+ * HEAD per image and poll.
+ */
+import pLimit from 'p-limit';
+import { Authenticator } from './auth.js';
+import { listRepositories } from './catalog.js';
+import { noRegistryCredentials, type RegistryCredentialSet } from './credentials.js';
+import { resolveManifestDigest } from './digest.js';
+import { ImageResolveError } from './errors.js';
+import { parseImageReference } from './reference.js';
+import type { RetryEvent } from './retry.js';
+import { parseRulePattern, ruleRepository, type ImageRule } from './rule.js';
+import { RegistryTransport } from './transport.js';
+
+export interface RegistryClientOptions {
+  /** Registry hosts (`host:port`) reached over plain http; loopback registries always are. */
+  insecureRegistries: string[];
+  /** Retries after the first attempt, on 429, 5xx and network errors. */
+  maxRetries: number;
+  /** Wait before the first retry; doubles on every further retry (with jitter). */
+  initialBackoffMs: number;
+  /** Longest wait between two attempts computed by backoff. */
+  maxBackoffMs: number;
+  /** Longest `Retry-After` honoured; a registry asking for more fails the call at once. */
+  maxRetryAfterMs: number;
+  /** Timeout of one HTTP attempt. */
+  requestTimeoutMs: number;
+  /** Repositories of a glob rule resolved at the same time. */
+  concurrency: number;
+  /** Repositories asked for per catalog page. */
+  catalogPageSize: number;
+  /** Most catalog pages read for one glob rule. */
+  catalogMaxPages: number;
+  /** `User-Agent` of every request. */
+  userAgent: string;
+  /** Current time in ms, for token expiry (tests move it). */
+  clock: () => number;
+  /** Told about every retry before its wait (logs, tests). */
+  onRetry: ((event: RetryEvent) => void) | undefined;
+}
+
+export function defaultRegistryClientOptions(): RegistryClientOptions {
+  return {
+    insecureRegistries: [],
+    maxRetries: 3,
+    initialBackoffMs: 500,
+    maxBackoffMs: 8_000,
+    maxRetryAfterMs: 30_000,
+    requestTimeoutMs: 30_000,
+    concurrency: 4,
+    catalogPageSize: 1000,
+    catalogMaxPages: 100,
+    userAgent: 'doris',
+    clock: Date.now,
+    onRetry: undefined,
+  };
+}
+
+/** One repository a rule covers, at its tag's digest. */
+export interface ResolvedImage {
+  /** The repository as the rule writes it (`127.0.0.1:5000/acme/solar-influx`). */
+  repository: string;
+  tag: string;
+  /** The rule's name prefix (`solar-` for `acme/solar-*`; empty for a plain repository). */
+  namePrefix: string;
+  digest: string;
+}
+
+/** One repository a rule covers whose digest could not be resolved this time. */
+export interface UnresolvedImage {
+  repository: string;
+  tag: string;
+  namePrefix: string;
+  error: ImageResolveError;
+}
+
+export interface RuleResolution {
+  resolved: ResolvedImage[];
+  /** Keep the last known digest of these: a registry error never breaks an image reference. */
+  failed: UnresolvedImage[];
+}
+
+export class RegistryClient {
+  private readonly options: RegistryClientOptions;
+  private readonly transport: RegistryTransport;
+
+  constructor(credentials: RegistryCredentialSet = noRegistryCredentials, options: Partial<RegistryClientOptions> = {}) {
+    this.options = { ...defaultRegistryClientOptions(), ...options };
+    const o = this.options;
+    const retry = {
+      maxRetries: o.maxRetries,
+      initialBackoffMs: o.initialBackoffMs,
+      maxBackoffMs: o.maxBackoffMs,
+      maxRetryAfterMs: o.maxRetryAfterMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      onRetry: o.onRetry,
+    };
+    const authenticator = new Authenticator({ credentials, insecureRegistries: o.insecureRegistries, retry, clock: o.clock });
+    this.transport = new RegistryTransport({ authenticator, retry, insecureRegistries: o.insecureRegistries, userAgent: o.userAgent });
+  }
+
+  /**
+   * The digest (`sha256:…`) `repository` (`ghcr.io/acme/app`, `nginx`) has at `tag`.
+   * Throws `ImageResolveError` naming the image and the registry's status.
+   */
+  async resolveDigest(repository: string, tag: string, signal?: AbortSignal): Promise<string> {
+    const subject = `${repository}:${tag}`;
+    let reference;
+    try {
+      reference = parseImageReference(`${repository}:${tag}`);
+    } catch (error) {
+      throw new ImageResolveError(subject, error instanceof Error ? error.message : String(error));
+    }
+    if (reference.digest !== undefined || reference.tag !== tag) {
+      throw new ImageResolveError(subject, 'name the repository without a tag or digest');
+    }
+    return resolveManifestDigest(this.transport, reference, tag, subject, signal);
+  }
+
+  /**
+   * Every repository `rule` covers (one for a plain repository; for a glob, those of the
+   * registry's catalog that match) with its digest at `rule.tag`. A repository that fails is
+   * reported in `failed`; a catalog that cannot be listed throws `ImageResolveError`.
+   */
+  async resolveRule(rule: ImageRule, signal?: AbortSignal): Promise<RuleResolution> {
+    let pattern;
+    try {
+      pattern = parseRulePattern(rule.repository);
+    } catch (error) {
+      throw new ImageResolveError(rule.repository, error instanceof Error ? error.message : String(error));
+    }
+    let repositories: string[];
+    if (pattern.glob) {
+      const catalog = await listRepositories(
+        this.transport,
+        pattern,
+        `${rule.repository}:${rule.tag}`,
+        { pageSize: this.options.catalogPageSize, maxPages: this.options.catalogMaxPages },
+        signal,
+      );
+      repositories = [...new Set(catalog.filter((path) => pattern.matcher.test(path)))].sort().map((path) => ruleRepository(pattern, path));
+    } else {
+      repositories = [rule.repository.trim()];
+    }
+    const limit = pLimit(this.options.concurrency);
+    const resolution: RuleResolution = { resolved: [], failed: [] };
+    await Promise.all(
+      repositories.map((repository) =>
+        limit(async () => {
+          const base = { repository, tag: rule.tag, namePrefix: pattern.namePrefix };
+          try {
+            resolution.resolved.push({ ...base, digest: await this.resolveDigest(repository, rule.tag, signal) });
+          } catch (error) {
+            const failure = error instanceof ImageResolveError ? error : new ImageResolveError(`${repository}:${rule.tag}`, String(error), { cause: error });
+            resolution.failed.push({ ...base, error: failure });
+          }
+        }),
+      ),
+    );
+    const byRepository = (a: { repository: string }, b: { repository: string }) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0);
+    resolution.resolved.sort(byRepository);
+    resolution.failed.sort(byRepository);
+    return resolution;
+  }
+}
