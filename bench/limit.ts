@@ -39,6 +39,8 @@ export async function applyLimit(api: KubeHttp, objects: KubeObject[], concurren
         contentType: 'application/apply-patch+yaml',
       }),
     );
+  // Open the connections first: the ceiling is the API server's, not TLS handshakes'.
+  await Promise.all(Array.from({ length: concurrency }, () => limit(() => api.request('GET', '/api/v1/namespaces', { query: { limit: 1 } }))));
   const namespaces = objects.filter((o) => o.kind === 'Namespace');
   const rest = objects.filter((o) => o.kind !== 'Namespace');
   const started = performance.now();

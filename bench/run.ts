@@ -30,7 +30,8 @@ import { envFile, repoRoot } from '../test/env/paths.js';
 import { createRepo, kube, loadTestEnv, type TestEnv } from '../test/env/testenv.js';
 import { deleteNamespaces, deletePipeline, leftoverNamespaces, leftoverPipelines } from './cluster.js';
 import { kubectlBaseline, type KubectlResult } from './kubectl.js';
-import { syncOnceLatency, type ProbeTarget } from './latency.js';
+import { compiledRuntime, type Runtime } from './build.js';
+import { controllerPollLatency, controllerWebhookLatency, hasController, syncOnceLatency, type ProbeTarget } from './latency.js';
 import { applyLimit, type LimitResult } from './limit.js';
 import type { SyncChildConfig, SyncChildResult } from './sync-child.js';
 import { generateWorkload, waveCount } from './workload.js';
@@ -102,9 +103,9 @@ async function environment(): Promise<{ env: TestEnv; started: boolean }> {
 }
 
 /** One DORIS cold sync (and no-op resync) in its own process. */
-function runSyncChild(env: TestEnv, config: SyncChildConfig): Promise<SyncChildResult> {
+function runSyncChild(env: TestEnv, runtime: Runtime, config: SyncChildConfig): Promise<SyncChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(benchDir, 'sync-child.ts'), JSON.stringify(config)], {
+    const child = spawn(process.execPath, ['--expose-gc', ...runtime.argsFor('bench/sync-child.ts'), JSON.stringify(config)], {
       cwd: repoRoot,
       env: dorisEnv(env),
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
   const { env, started } = await environment();
   const api = await kube(env);
   const run = Date.now().toString(36);
+  const runtime = await compiledRuntime(log);
   const onSignal = (signal: NodeJS.Signals) => {
     log(`${signal}: cleaning up`);
     void Promise.allSettled([
@@ -156,6 +158,7 @@ async function main(): Promise<void> {
     ])
       .then(() => {
         for (const dir of live.dirs) rmSync(dir, { recursive: true, force: true });
+        runtime.dispose();
         return started ? down() : undefined;
       })
       .finally(() => process.exit(130));
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
         live.pipelines.add(pipeline);
         live.dirs.add(workDir);
         log(`rep ${rep}/${options.reps}: DORIS cold sync (Pipeline ${pipeline})`);
-        const result = await runSyncChild(env, { kubeconfig: env.KUBECONFIG, auditLog: env.AUDIT_LOG, repo: url, pipeline, namespace: controllerNamespace, workDir });
+        const result = await runSyncChild(env, runtime, { kubeconfig: env.KUBECONFIG, auditLog: env.AUDIT_LOG, repo: url, pipeline, namespace: controllerNamespace, workDir });
         if (!result.ok) throw new Error(`DORIS sync failed: ${result.error}`);
         const entry: DorisRep = { ...result, repo: url, pipeline };
         log(
@@ -215,17 +218,35 @@ async function main(): Promise<void> {
     }
 
     // Change latency, on the last DORIS repetition's Pipeline (its objects are live).
-    const pollSamples: number[] = [];
-    const webhookSamples: number[] = [];
-    const controller = existsSync(join(repoRoot, 'src', 'cli', 'run.ts'));
-    const pollMode = 'doris sync --once started right after the push';
-    if (controller) log('src/cli/run.ts exists, but this benchmark does not drive `doris run` yet: measuring poll mode with `doris sync --once`');
-    for (let i = 0; i < options.reps; i += 1) {
-      const seconds = await syncOnceLatency(env, api, probeTarget!, i + 2);
-      pollSamples.push(seconds);
-      log(`change latency (${pollMode}): ${seconds.toFixed(2)} s`);
+    const samples = Math.max(3, options.reps);
+    let revision = 1;
+    const revisions = () => Array.from({ length: samples }, () => (revision += 1));
+    const latency: { poll: number[]; webhook: number[]; sync_once: number[] } = { poll: [], webhook: [], sync_once: [] };
+    const target = probeTarget!;
+    const controller = hasController();
+    const latencyErrors: Record<string, string> = {};
+    if (controller) {
+      const logDir = dirname(env.AUDIT_LOG);
+      // A failing mode is reported (null, with its error) without losing the rest of the run.
+      const measure = async (mode: 'poll' | 'webhook', what: string, fn: () => Promise<number[]>) => {
+        try {
+          latency[mode] = await fn();
+          log(`change latency, ${what}: ${latency[mode].map((s) => s.toFixed(2)).join(', ')} s`);
+        } catch (error) {
+          latencyErrors[mode] = error instanceof Error ? error.message : String(error);
+          log(`change latency, ${what}: FAILED: ${latencyErrors[mode]}`);
+        }
+      };
+      await measure('poll', 'doris run polling every 1 s', () => controllerPollLatency(env, api, runtime, target, revisions(), join(logDir, `bench-${run}-doris-run-poll.log`)));
+      await measure('webhook', 'doris run + signed GitHub push webhook', () => controllerWebhookLatency(env, api, runtime, target, revisions(), join(logDir, `bench-${run}-doris-run-webhook.log`)));
+    } else {
+      log('src/cli/run.ts does not exist: no controller to measure; poll latency is `doris sync --once` right after the push, webhook n/a');
     }
-    await cleanUp(api, probeTarget!.namespaces, probeTarget!.pipeline, probeTarget!.workDir);
+    for (const r of revisions()) latency.sync_once.push(await syncOnceLatency(env, api, runtime, target, r));
+    log(`change latency, doris sync --once right after the push: ${latency.sync_once.map((s) => s.toFixed(2)).join(', ')} s`);
+    await cleanUp(api, target.namespaces, target.pipeline, target.workDir);
+    const pollMode = controller ? 'doris run --poll-interval 1s' : 'doris sync --once started right after the push (no controller)';
+    const pollSamples = controller ? latency.poll : latency.sync_once;
 
     // The limit, on fresh namespaces each time.
     const limitReps: LimitResult[] = [];
@@ -255,6 +276,7 @@ async function main(): Promise<void> {
       objects: options.objects,
       waves: waveCount,
       reps: options.reps,
+      runtime: runtime.kind === 'compiled' ? 'DORIS compiled with tsc, run by plain node' : 'DORIS run through tsx (compilation failed)',
       cold: {
         doris: round(doris),
         kubectl: round(kubectl),
@@ -277,9 +299,11 @@ async function main(): Promise<void> {
         client_requests: dorisReps.at(-1)!.noop!.requests,
       },
       change_latency: {
-        poll: round(median(pollSamples)),
+        poll: pollSamples.length > 0 ? round(median(pollSamples)) : null,
         poll_mode: pollMode,
-        webhook: webhookSamples.length > 0 ? round(median(webhookSamples)) : null,
+        webhook: latency.webhook.length > 0 ? round(median(latency.webhook)) : null,
+        sync_once: round(median(latency.sync_once)),
+        errors: latencyErrors,
       },
       rss_mib: { peak: rssPeak, steady: rssSteady },
       targets: {
@@ -292,7 +316,7 @@ async function main(): Promise<void> {
         doris: dorisReps,
         kubectl: kubectlReps,
         limit: limitReps,
-        change_latency: { poll: pollSamples, webhook: webhookSamples },
+        change_latency: latency,
       },
     };
     mkdirSync(dirname(resultsFile), { recursive: true });
@@ -302,7 +326,15 @@ async function main(): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // After a failure: leave nothing behind.
+    if (live.namespaces.size + live.pipelines.size + live.dirs.size > 0) {
+      log(`cleaning up ${live.namespaces.size} namespaces and ${live.pipelines.size} Pipelines`);
+      for (const p of live.pipelines) await deletePipeline(api, controllerNamespace, p).catch(() => undefined);
+      for (const dir of live.dirs) rmSync(dir, { recursive: true, force: true });
+      await deleteNamespaces(api, [...live.namespaces]).catch((error: unknown) => log(`cleanup: ${String(error)}`));
+    }
     api.close();
+    runtime.dispose();
     if (started) {
       log('taking the test environment down (this run brought it up)');
       await down();
@@ -317,7 +349,7 @@ interface TableInput {
   cold: { doris: number; kubectl: number; ratio: number; doris_apply: number; doris_wait: number; kubectl_apply: number; kubectl_wait: number };
   limit: { objects_per_s: number; doris_apply_objects_per_s: number; doris_apply_fraction: number };
   noop: { seconds: number; writes: number; client_requests: Record<string, number> };
-  change_latency: { poll: number; poll_mode: string; webhook: number | null };
+  change_latency: { poll: number | null; poll_mode: string; webhook: number | null; sync_once: number; errors: Record<string, string> };
   rss_mib: { peak: number; steady: number };
 }
 
@@ -328,7 +360,7 @@ function table(r: TableInput): string {
     ['  apply / wait, s', `DORIS ${r.cold.doris_apply.toFixed(2)} / ${r.cold.doris_wait.toFixed(2)}  kubectl ${r.cold.kubectl_apply.toFixed(2)} / ${r.cold.kubectl_wait.toFixed(2)}`, '', ''],
     ['apply throughput, obj/s', `DORIS ${r.limit.doris_apply_objects_per_s.toFixed(0)}  limit ${r.limit.objects_per_s.toFixed(0)}`, `fraction ${r.limit.doris_apply_fraction.toFixed(2)}`, `>= 0.5: ${ok(r.limit.doris_apply_fraction >= 0.5)}`],
     ['no-op resync', `${r.noop.seconds.toFixed(3)} s, ${r.noop.writes} writes`, Object.entries(r.noop.client_requests).map(([m, n]) => `${m} ${n}`).join(' '), `< 1 s, 0 writes: ${ok(r.noop.seconds < 1 && r.noop.writes === 0)}`],
-    ['change latency, s', `poll ${r.change_latency.poll.toFixed(2)}  webhook ${r.change_latency.webhook === null ? 'n/a' : r.change_latency.webhook.toFixed(2)}`, '', ''],
+    ['change latency, s', `poll ${r.change_latency.poll === null ? 'FAILED' : r.change_latency.poll.toFixed(2)}  webhook ${r.change_latency.webhook === null ? (r.change_latency.errors.webhook ? 'FAILED' : 'n/a') : r.change_latency.webhook.toFixed(2)}`, `sync --once ${r.change_latency.sync_once.toFixed(2)}`, ''],
     ['RSS, MiB', `peak ${r.rss_mib.peak.toFixed(1)}  steady ${r.rss_mib.steady.toFixed(1)}`, '', `peak < 100: ${ok(r.rss_mib.peak < 100)}`],
   ];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i]!.length)));

@@ -41,6 +41,7 @@ export function normalizeRepoUrl(url: string): string {
 
 export interface PushEvent {
   branch: string;
+  /** The repository's URLs as GitHub sends them (clone, html, ssh, git). */
   repositories: string[];
   after?: string;
 }
@@ -51,7 +52,6 @@ export function parsePushEvent(payload: unknown): PushEvent | undefined {
   if (!p || typeof p.ref !== 'string' || !p.ref.startsWith('refs/heads/') || !p.repository) return undefined;
   const repositories = ['clone_url', 'html_url', 'ssh_url', 'git_url', 'url']
     .map((key) => p.repository?.[key])
-    .filter((v): v is string => typeof v === 'string')
-    .map(normalizeRepoUrl);
+    .filter((v): v is string => typeof v === 'string');
   return { branch: p.ref.slice('refs/heads/'.length), repositories: [...new Set(repositories)], after: typeof p.after === 'string' ? p.after : undefined };
 }

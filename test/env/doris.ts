@@ -3,6 +3,7 @@
  * against the test environment. The git token travels in the environment, never in argv.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 import type { TestEnv } from './testenv.js';
@@ -16,6 +17,18 @@ export interface CliResult {
 
 const cliEntry = join(repoRoot, 'src', 'cli', 'main.ts');
 
+/**
+ * Everything DORIS printed during the suite goes to one file, which the last test reads to
+ * prove that no token or password ever appeared in DORIS's output.
+ */
+export function outputLog(env: TestEnv): string {
+  return join(env.TESTENV_DIR, 'logs', 'doris-output.log');
+}
+
+function capture(env: TestEnv, text: string): void {
+  if (text) appendFileSync(outputLog(env), text.endsWith('\n') ? text : `${text}\n`);
+}
+
 export function dorisEnv(env: TestEnv): NodeJS.ProcessEnv {
   return { ...process.env, KUBECONFIG: env.KUBECONFIG, DORIS_GIT_USERNAME: env.GIT_USERNAME, DORIS_GIT_TOKEN: env.GIT_TOKEN };
 }
@@ -26,7 +39,12 @@ export function startDoris(env: TestEnv, args: string[]): { child: ChildProcess;
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => {
+      capture(env, stdout + stderr);
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
   return { child, done };
 }
 
@@ -37,4 +55,45 @@ export function doris(env: TestEnv, args: string[]): Promise<CliResult> {
 /** `doris sync --once` of an inline Pipeline `name` following `url`. */
 export function syncInline(env: TestEnv, name: string, url: string, extra: string[] = []): Promise<CliResult> {
   return doris(env, ['sync', '--once', '--repo', url, '--name', name, ...extra]);
+}
+
+/** A `doris run` controller started by a test: its port, its logs so far, and a way to stop it by PID. */
+export interface RunningController {
+  child: ChildProcess;
+  url: string;
+  logs: () => string;
+  exited: Promise<CliResult>;
+  /** SIGTERM (graceful) or SIGKILL; resolves when the process is gone. */
+  stop: (signal?: NodeJS.Signals) => Promise<CliResult>;
+}
+
+export function startController(
+  env: TestEnv,
+  args: string[],
+  options: { kubeconfig?: string; port: number; extraEnv?: NodeJS.ProcessEnv },
+): RunningController {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', cliEntry, 'run', '--listen', `127.0.0.1:${options.port}`, ...args],
+    { cwd: repoRoot, env: { ...dorisEnv(env), ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}), ...options.extraEnv } },
+  );
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const exited = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => {
+      capture(env, out);
+      resolve({ code, signal, stdout: out, stderr: '' });
+    }),
+  );
+  return {
+    child,
+    url: `http://127.0.0.1:${options.port}`,
+    logs: () => out,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
 }

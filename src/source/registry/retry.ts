@@ -110,9 +110,10 @@ export async function fetchWithRetries(
 function describeNetworkError(error: unknown): string {
   if (error instanceof Error) {
     if (error.name === 'TimeoutError') return 'timed out';
-    const cause = (error as { cause?: { code?: unknown } }).cause;
+    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
     if (cause && typeof cause.code === 'string') return cause.code;
-    return error.name;
+    if (cause && typeof cause.message === 'string' && cause.message.length < 80) return cause.message;
+    return error.message;
   }
   return 'unknown error';
 }
