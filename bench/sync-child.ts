@@ -48,7 +48,9 @@ export interface SyncChildResult {
   counts: Record<string, number>;
   /** Requests of the cold sync by method. */
   requests: Record<string, number>;
-  rss_mib: { peak_sampled: number; vmhwm: number; peak: number; steady: number; samples: number };
+  rss_mib: { peak_sampled: number; vmhwm: number; peak: number; steady: number; samples: number; after_imports: number };
+  /** V8 and buffer memory at the steady point, MiB: what the process holds besides code. */
+  steady_memory_mib: { heap_total: number; heap_used: number; external: number; array_buffers: number };
   noop?: {
     seconds: number;
     result: string;
@@ -83,7 +85,9 @@ const log = (line: string) => process.stderr.write(`    doris: ${line}\n`);
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as SyncChildConfig;
-  let peak = process.memoryUsage.rss();
+  // Every module is loaded by now (static imports): the floor before any work.
+  const afterImports = process.memoryUsage.rss();
+  let peak = afterImports;
   let samples = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage.rss());
@@ -147,7 +151,8 @@ async function main(): Promise<void> {
   gc?.();
   await sleep(2000);
   gc?.();
-  const steady = process.memoryUsage.rss();
+  const steadyMemory = process.memoryUsage();
+  const steady = steadyMemory.rss;
   clearInterval(sampler);
 
   const result: SyncChildResult = {
@@ -161,7 +166,13 @@ async function main(): Promise<void> {
     stages,
     counts: counts as Record<string, number>,
     requests,
-    rss_mib: { peak_sampled: mib(syncPeak), vmhwm: mib(vmhwm), peak: mib(Math.max(syncPeak, vmhwm)), steady: mib(steady), samples },
+    rss_mib: { peak_sampled: mib(syncPeak), vmhwm: mib(vmhwm), peak: mib(Math.max(syncPeak, vmhwm)), steady: mib(steady), samples, after_imports: mib(afterImports) },
+    steady_memory_mib: {
+      heap_total: mib(steadyMemory.heapTotal),
+      heap_used: mib(steadyMemory.heapUsed),
+      external: mib(steadyMemory.external),
+      array_buffers: mib(steadyMemory.arrayBuffers),
+    },
   };
 
   if (!failed && config.noop !== false) {

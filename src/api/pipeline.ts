@@ -114,6 +114,29 @@ export interface SyncRecord {
   counts: SyncCounts;
 }
 
+/** A tracked image as last resolved (status.images). */
+export interface ImageStatus {
+  /** The rule that tracks the image, as written (`127.0.0.1:5000/acme/solar-*:main`). */
+  rule: string;
+  repository: string;
+  tag: string;
+  digest?: string;
+  namePrefix?: string;
+  /** When the digest last changed. */
+  updatedAt?: string;
+  /** The last resolution error, while the registry keeps failing (the digest is the last known). */
+  error?: string;
+}
+
+/** One digest change of a tracked image: the audit trail of what ran when. */
+export interface ImageChange {
+  repository: string;
+  tag: string;
+  from?: string;
+  to: string;
+  at: string;
+}
+
 export interface PipelineStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -127,6 +150,9 @@ export interface PipelineStatus {
    */
   pendingInventory?: InventoryEntry[];
   history?: SyncRecord[];
+  images?: ImageStatus[];
+  /** Newest first, bounded. */
+  imageHistory?: ImageChange[];
 }
 
 export interface Pipeline {

@@ -117,7 +117,10 @@ export async function applyObject(client: KubeClient, live: LiveSnapshot, desire
     const result = await client.apply(object, { dryRun: options.mode === 'plan' });
     return { id, action: result.created ? 'created' : 'configured', desired, live: result.object };
   } catch (error) {
-    if (!isImmutableRefusal(error) || !mayRecreate(object) || options.mode === 'plan') throw error;
+    // Not in our snapshot: the object is not (yet) ours, so only an explicit annotation lets
+    // us delete it — never someone else's Job that happens to have the same name.
+    const explicit = object.metadata.annotations?.[recreateAnnotation] === 'true';
+    if (!isImmutableRefusal(error) || !explicit || options.mode === 'plan') throw error;
     return { id, action: 'recreated', desired, live: await recreate(client, object, options.recreateTimeoutMs) };
   }
 }

@@ -6,7 +6,7 @@
  *   object, so no field was removed either), this proves an apply would change nothing,
  *   without a request.
  * - `sameAfterApply(dryRun, live)`: the server-side dry-run result equals the live object,
- *   apart from bookkeeping the server rewrites on every call.
+ *   apart from bookkeeping the server rewrites on every call and the status controllers write.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../render/types.js';
@@ -25,9 +25,11 @@ export function coveredBy(desired: unknown, live: unknown): boolean {
   return false;
 }
 
+/** What an apply does not decide: server bookkeeping and the status that controllers write. */
 function withoutBookkeeping(object: KubeObject): KubeObject {
   const { managedFields: _m, resourceVersion: _r, ...metadata } = object.metadata;
-  return { ...object, metadata };
+  const { status: _s, ...rest } = object;
+  return { ...rest, metadata } as KubeObject;
 }
 
 export function sameAfterApply(dryRun: KubeObject, live: KubeObject): boolean {

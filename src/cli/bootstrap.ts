@@ -23,6 +23,7 @@ import type { KubeObject } from '../render/types.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
 import { ensurePipelineCrd } from '../status/store.js';
 import { UsageError, connect, printJson, say, type GlobalOptions } from './common.js';
+import { parseImageRule } from './target.js';
 
 interface BootstrapFlags {
   repo: string;
@@ -41,14 +42,6 @@ interface BootstrapFlags {
 }
 
 const manager = 'doris-bootstrap';
-
-/** `ghcr.io/acme/solar-*:main` → repository and tag (the tag after the last colon past the last slash). */
-export function parseImageRule(rule: string): { repository: string; tag: string } {
-  const slash = rule.lastIndexOf('/');
-  const colon = rule.lastIndexOf(':');
-  if (colon > slash && colon > 0) return { repository: rule.slice(0, colon), tag: rule.slice(colon + 1) };
-  return { repository: rule, tag: 'main' };
-}
 
 function secret(namespace: string, name: string, type: string, data: Record<string, string>): KubeObject {
   return {

@@ -26,6 +26,8 @@ interface RunFlags {
   registryTokenFile?: string;
   webhookSecretName: string;
   pollInterval?: string;
+  imagePollInterval?: string;
+  catalogTtl: string;
   leaseDuration: string;
   leaseRenew: string;
   identity?: string;
@@ -75,6 +77,8 @@ export function runCommand(global: () => GlobalOptions): Command {
     .option('--registry-token-file <file>', 'bearer token of registry notifications (default: key registry-token of the webhook Secret)')
     .option('--webhook-secret-name <name>', 'Secret in the controller namespace holding github-secret and registry-token', 'doris-webhook')
     .option('--poll-interval <duration>', 'override every Pipeline’s git poll interval (e.g. 10s)')
+    .option('--image-poll-interval <duration>', 'override every image rule’s poll interval (e.g. 5s)')
+    .option('--catalog-ttl <duration>', 'how long a glob image rule reuses its registry catalog listing', '5m')
     .option('--lease-duration <duration>', 'leader Lease duration', '15s')
     .option('--lease-renew <duration>', 'leader Lease renew period', '5s')
     .option('--identity <id>', 'this replica’s identity in the Lease (default: hostname and a random suffix)')
@@ -107,6 +111,8 @@ export function runCommand(global: () => GlobalOptions): Command {
         jitter: 0.1,
         backoffMs: 5_000,
         pollIntervalMs: flags.pollInterval ? parseDuration(flags.pollInterval) : undefined,
+        imagePollIntervalMs: flags.imagePollInterval ? parseDuration(flags.imagePollInterval) : undefined,
+        catalogTtlMs: parseDuration(flags.catalogTtl),
         controllerDeployment: flags.deploymentName,
         lease,
         fallbackCredentials: gitCredentialsFromFlags(undefined, undefined),
@@ -131,7 +137,7 @@ export function runCommand(global: () => GlobalOptions): Command {
         },
         onRegistryPush: (images) => {
           const names = [...new Set(images.flatMap((image) => controller.pipelinesTrackingImage(image.repository)))];
-          for (const name of names) controller.trigger(name, 'registry push');
+          for (const name of names) controller.imagePushed(name);
           return names;
         },
         bodyLimitBytes: Number(flags.bodyLimit),

@@ -11,6 +11,8 @@ import { reconcilePipeline } from '../reconcile/sync.js';
 import { formatProblems } from '../render/validate.js';
 import { applyPipeline, ensurePipelineCrd, getPipeline } from '../status/store.js';
 import { ExitCode, connect, printJson, say, type GlobalOptions } from './common.js';
+import { registryCredentialsResolver } from '../source/credentials.js';
+import { ImageTracker } from '../source/images.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
 
 export function printProgress(event: ProgressEvent): void {
@@ -23,6 +25,10 @@ export function printProgress(event: ProgressEvent): void {
       break;
     case 'notice':
       say(`note: ${event.message}`);
+      break;
+    case 'images':
+      for (const c of event.changes) say(`image ${c.repository}:${c.tag}: ${c.from ? `${c.from.slice(0, 19)} -> ` : ''}${c.to}`);
+      for (const e of event.errors) say(`image error (last digest kept): ${e}`);
       break;
     case 'applied': {
       const c = event.counts;
@@ -94,6 +100,7 @@ Examples:
         workDir: options.workDir,
         controllerNamespace: options.namespace,
         controllerDeployment: 'doris',
+        images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
         progress: options.output === 'text' ? printProgress : () => undefined,
         signal: controller.signal,
       });

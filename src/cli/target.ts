@@ -11,6 +11,14 @@ import type { GitCredentials } from '../source/git.js';
 import { getPipeline } from '../status/store.js';
 import { UsageError } from './common.js';
 
+/** `ghcr.io/acme/solar-*:main` → repository and tag (the tag after the last colon past the last slash). */
+export function parseImageRule(rule: string): { repository: string; tag: string } {
+  const slash = rule.lastIndexOf('/');
+  const colon = rule.lastIndexOf(':');
+  if (colon > slash && colon > 0) return { repository: rule.slice(0, colon), tag: rule.slice(colon + 1) };
+  return { repository: rule, tag: 'main' };
+}
+
 export interface TargetFlags {
   pipeline?: string;
   repo?: string;
@@ -24,6 +32,8 @@ export interface TargetFlags {
   replay?: string;
   allowMassPrune?: boolean;
   prune: boolean;
+  imageRule: string[];
+  registryCredentials?: string;
 }
 
 export function addTargetOptions(command: Command): Command {
@@ -38,6 +48,8 @@ export function addTargetOptions(command: Command): Command {
     .option('--replay <mode>', 'inline Pipeline: latest | each-commit')
     .option('--allow-mass-prune', 'inline Pipeline: allow pruning more than half of the inventory')
     .option('--no-prune', 'inline Pipeline: never delete objects that left the repository')
+    .option('--image-rule <repo:tag>', 'inline Pipeline: track an image, a repository or glob with its tag (e.g. ghcr.io/acme/solar-*:main); repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--registry-credentials <file>', 'a dockerconfigjson file with registry credentials (for image rules without a Secret)')
     .option('--git-username <user>', 'git username (or DORIS_GIT_USERNAME)')
     .option('--git-token-file <file>', 'file holding the git token (or DORIS_GIT_TOKEN)');
 }
@@ -70,6 +82,7 @@ export async function resolveTarget(client: KubeClient, namespace: string, flags
   if (flags.targetNamespace) rawSpec.targetNamespace = flags.targetNamespace;
   if (flags.waitTimeout) rawSpec.wait = { timeout: flags.waitTimeout };
   if (flags.replay) rawSpec.replay = flags.replay;
+  if (flags.imageRule.length > 0) rawSpec.images = flags.imageRule.map(parseImageRule);
   let spec: PipelineSpec;
   try {
     spec = parsePipelineSpec(rawSpec);

@@ -14,7 +14,8 @@ import type { ProgressEvent } from '../reconcile/progress.js';
 import { reconcilePipeline } from '../reconcile/sync.js';
 import type { Metrics } from '../server/metrics.js';
 import { normalizeRepoUrl } from '../server/github.js';
-import { gitCredentialsFromSecret } from '../source/credentials.js';
+import { gitCredentialsFromSecret, registryCredentialsResolver } from '../source/credentials.js';
+import { ImageTracker, defaultImageTrackerOptions } from '../source/images.js';
 import type { GitCredentials } from '../source/git.js';
 import { setCondition } from '../status/conditions.js';
 import type { EventRecorder } from '../status/events.js';
@@ -36,6 +37,10 @@ export interface ControllerOptions {
   controllerDeployment: string;
   lease: LeaseOptions;
   watch?: WatchOptions;
+  /** Overrides every image rule's poll interval (tests). */
+  imagePollIntervalMs?: number;
+  /** How long glob rules reuse their catalog listing. */
+  catalogTtlMs?: number;
   /** Used when a Pipeline names no Secret (e.g. from DORIS_GIT_TOKEN). */
   fallbackCredentials: GitCredentials;
 }
@@ -44,6 +49,9 @@ interface Entry {
   name: string;
   generation?: number;
   timer?: NodeJS.Timeout;
+  images: ImageTracker;
+  imageTimer?: NodeJS.Timeout;
+  imageFailures: number;
   running: boolean;
   rerun: boolean;
   failures: number;
@@ -95,7 +103,17 @@ export class Controller {
   private entry(name: string): Entry {
     let entry = this.entries.get(name);
     if (!entry) {
-      entry = { name, running: false, rerun: false, failures: 0 };
+      entry = {
+        name,
+        running: false,
+        rerun: false,
+        failures: 0,
+        imageFailures: 0,
+        images: new ImageTracker(registryCredentialsResolver(this.client, this.options.namespace), {
+          ...defaultImageTrackerOptions(),
+          ...(this.options.catalogTtlMs !== undefined ? { catalogTtlMs: this.options.catalogTtlMs } : {}),
+        }),
+      };
       this.entries.set(name, entry);
     }
     return entry;
@@ -114,6 +132,7 @@ export class Controller {
   private forget(name: string): void {
     const entry = this.entries.get(name);
     if (entry?.timer) clearTimeout(entry.timer);
+    if (entry?.imageTimer) clearTimeout(entry.imageTimer);
     this.entries.delete(name);
   }
 
@@ -155,6 +174,49 @@ export class Controller {
     return names;
   }
 
+  /** A registry notification: the catalogs of glob rules may have new repositories. */
+  imagePushed(name: string): void {
+    this.entries.get(name)?.images.refreshCatalogs();
+    this.trigger(name, 'registry push');
+  }
+
+  /**
+   * Image polls, between git polls: a changed digest triggers a sync with no git commit.
+   * Failures back off; the sync itself keeps the last known digest.
+   */
+  private scheduleImagePoll(entry: Entry, spec: PipelineSpec): void {
+    if (entry.imageTimer) clearTimeout(entry.imageTimer);
+    entry.imageTimer = undefined;
+    if (this.stopping || spec.images.length === 0 || !this.entries.has(entry.name)) return;
+    const interval = this.options.imagePollIntervalMs ?? Math.min(...spec.images.map((r) => parseDuration(r.interval)));
+    const delay = entry.imageFailures === 0 ? this.jittered(interval) : Math.min(10 * interval, this.options.backoffMs * 2 ** (entry.imageFailures - 1));
+    entry.imageTimer = setTimeout(() => void this.pollImages(entry), delay);
+  }
+
+  private async pollImages(entry: Entry): Promise<void> {
+    const pipeline = this.watcher.pipelines.get(entry.name);
+    if (!pipeline || !this.leading) return;
+    let spec: PipelineSpec;
+    try {
+      spec = parsePipelineSpec(pipeline.spec);
+    } catch {
+      return;
+    }
+    try {
+      const known = pipeline.status?.images ?? [];
+      const result = await entry.images.resolve(spec.images, known, this.abort.signal);
+      entry.imageFailures = result.errors.length > 0 ? entry.imageFailures + 1 : 0;
+      this.metrics.polls.inc({ pipeline: entry.name, source: 'image', result: result.errors.length > 0 ? 'error' : result.changes.length > 0 ? 'changed' : 'unchanged' });
+      if (result.changes.length > 0) this.trigger(entry.name, 'image digest changed');
+    } catch (error) {
+      entry.imageFailures += 1;
+      this.metrics.polls.inc({ pipeline: entry.name, source: 'image', result: 'error' });
+      this.log.warn({ pipeline: entry.name, err: (error as Error).message }, 'image poll failed');
+    } finally {
+      this.scheduleImagePoll(entry, spec);
+    }
+  }
+
   /** Pipelines with an image rule that covers `repository` (registry notifications). */
   pipelinesTrackingImage(repository: string): string[] {
     const names: string[] = [];
@@ -190,8 +252,8 @@ export class Controller {
     const started = Date.now();
     let interval = 60_000;
     let ok = false;
+    let spec: PipelineSpec | undefined;
     try {
-      let spec: PipelineSpec;
       try {
         spec = parsePipelineSpec(pipeline.spec);
       } catch (error) {
@@ -210,6 +272,7 @@ export class Controller {
         pipeline: fresh,
         spec,
         credentials: await this.credentialsFor(spec),
+        images: entry.images,
         workDir: this.options.workDir,
         controllerNamespace: this.options.namespace,
         controllerDeployment: this.options.controllerDeployment,
@@ -240,6 +303,7 @@ export class Controller {
       entry.failures = ok ? 0 : entry.failures + 1;
       const delay = ok ? this.jittered(interval) : Math.min(interval, this.options.backoffMs * 2 ** (entry.failures - 1));
       this.schedule(entry, delay);
+      if (spec && !entry.imageTimer) this.scheduleImagePoll(entry, spec);
     }
   }
 
@@ -249,6 +313,14 @@ export class Controller {
       if (pipeline) void this.events.record(pipeline, 'Normal', 'Pruned', `pruned ${event.result.pruned.map((e) => e.id).join(', ').slice(0, 900)}`);
     }
     if (event.type === 'notice') this.log.info({ pipeline: name }, event.message);
+    if (event.type === 'images') {
+      const pipeline = this.watcher.pipelines.get(name);
+      for (const change of event.changes) {
+        this.log.info({ pipeline: name, image: `${change.repository}:${change.tag}`, from: change.from, to: change.to }, 'image digest changed');
+        if (pipeline) void this.events.record(pipeline, 'Normal', 'ImageUpdated', `${change.repository}:${change.tag}: ${change.from ?? 'none'} -> ${change.to}`);
+      }
+      for (const error of event.errors) this.log.warn({ pipeline: name, err: error }, 'image not resolved; last digest kept');
+    }
   }
 
   private async recordInvalidSpec(pipeline: Pipeline, message: string): Promise<void> {

@@ -85,13 +85,17 @@ export class KubeClient {
     return items;
   }
 
-  /** Deletes an object; `false` when it did not exist. */
-  async delete(key: ObjectKey, propagationPolicy: PropagationPolicy = 'Background'): Promise<boolean> {
-    const res = await this.http.request('DELETE', await this.pathOf(key), {
+  /**
+   * Deletes an object: `gone` once it no longer exists (or never did), `terminating` while
+   * finalizers or a grace period keep it (the API server answers with the object itself).
+   */
+  async delete(key: ObjectKey, propagationPolicy: PropagationPolicy = 'Background'): Promise<'gone' | 'terminating'> {
+    const res = await this.http.request<{ kind?: string; metadata?: { deletionTimestamp?: string } }>('DELETE', await this.pathOf(key), {
       body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy },
       accept: [404],
     });
-    return res.status !== 404;
+    if (res.status === 404 || res.body?.kind === 'Status') return 'gone';
+    return res.body?.metadata?.deletionTimestamp ? 'terminating' : 'gone';
   }
 
   async mergePatch(key: ObjectKey, patch: unknown, subresource?: 'status'): Promise<KubeObject> {

@@ -191,7 +191,13 @@ export class KubeHttp {
           while (newline >= 0) {
             const line = buffered.slice(0, newline).trim();
             buffered = buffered.slice(newline + 1);
-            if (line) onLine(JSON.parse(line));
+            if (!line) continue;
+            try {
+              onLine(JSON.parse(line));
+            } catch (error) {
+              req.destroy(error instanceof Error ? error : new Error(String(error)));
+              return;
+            }
             newline = buffered.indexOf('\n');
           }
         });

@@ -26,6 +26,8 @@ export interface PruneResult {
   skipped: Array<{ entry: InventoryEntry; reason: string }>;
   /** Deletes that failed: kept in the inventory for the next sync. */
   failed: Array<{ entry: InventoryEntry; message: string }>;
+  /** Deletes accepted but not yet done (finalizers): kept in the inventory until confirmed gone. */
+  pending: InventoryEntry[];
 }
 
 function isProtected(entry: InventoryEntry, options: PruneOptions): boolean {
@@ -46,6 +48,7 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
     return;
   }
   const key = { apiVersion: entry.v, kind: ref.kind, namespace: ref.namespace || undefined, name: ref.name };
+  const record = (outcome: 'gone' | 'terminating') => (outcome === 'gone' ? result.pruned : result.pending).push(entry);
   try {
     const live = await client.get(key).catch((error: unknown) => {
       // Secrets outside our namespace can be deleted but not read: the inventory is our record.
@@ -57,8 +60,7 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
       return;
     }
     if (live === 'unreadable') {
-      await client.delete(key, 'Background');
-      result.pruned.push(entry);
+      record(await client.delete(key, 'Background'));
       return;
     }
     if (!isOwnedBy(live, options.pipeline)) {
@@ -69,8 +71,7 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
       result.skipped.push({ entry, reason: `annotated ${pruneAnnotation}: disabled` });
       return;
     }
-    await client.delete(key, 'Background');
-    result.pruned.push(entry);
+    record(await client.delete(key, 'Background'));
   } catch (error) {
     result.failed.push({ entry, message: error instanceof Error ? error.message : String(error) });
   }
@@ -78,7 +79,7 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
 
 /** Deletes `stale` entries (already sorted highest wave first), one wave at a time. */
 export async function prune(client: KubeClient, stale: InventoryEntry[], options: PruneOptions): Promise<PruneResult> {
-  const result: PruneResult = { pruned: [], skipped: [], failed: [] };
+  const result: PruneResult = { pruned: [], skipped: [], failed: [], pending: [] };
   const limit = pLimit(options.concurrency);
   const waves = [...new Set(stale.map((e) => e.wave))].sort((a, b) => b - a);
   for (const wave of waves) {

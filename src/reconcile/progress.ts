@@ -2,7 +2,7 @@
  * What a sync reports while it runs: the CLI prints these as one line per stage and wave,
  * the controller turns them into logs and metrics.
  */
-import type { SyncCounts } from '../api/pipeline.js';
+import type { ImageChange, SyncCounts } from '../api/pipeline.js';
 import type { HealthResult } from '../health/types.js';
 import type { PruneResult } from '../prune/prune.js';
 import type { KubeObject, Problem } from '../render/types.js';
@@ -11,6 +11,7 @@ export type ProgressEvent =
   | { type: 'commit'; commit: string }
   | { type: 'problem'; problem: Problem }
   | { type: 'notice'; message: string }
+  | { type: 'images'; changes: ImageChange[]; errors: string[] }
   | { type: 'stage'; label: string; objects: number }
   | { type: 'applied'; label: string; counts: SyncCounts }
   | { type: 'waiting'; label: string; pending: number; total: number; first?: { object: KubeObject; health: HealthResult } }

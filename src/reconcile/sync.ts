@@ -13,6 +13,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parseDuration, type InventoryEntry, type Pipeline, type PipelineSpec, type PipelineStatus, type SyncCounts, type SyncRecord } from '../api/pipeline.js';
 import { Reasons, type Reason } from '../api/reasons.js';
 import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from '../apply/applier.js';
@@ -25,10 +26,14 @@ import type { KubeClient } from '../kube/client.js';
 import { renderRepo } from '../render/layout.js';
 import { planStages } from '../render/order.js';
 import { stampOwnership } from '../render/stamp.js';
-import type { DesiredObject, Wave } from '../render/types.js';
+import type { DesiredObject, KubeObject, Wave } from '../render/types.js';
 import { pruneGuardRefusal } from '../prune/guard.js';
 import { prune, type PruneResult } from '../prune/prune.js';
 import { GitSource, type GitCredentials } from '../source/git.js';
+import { maxImageHistory, type ImageTracker } from '../source/images.js';
+import { pinImages } from '../render/images.js';
+import { stampConfigHashes, type ConfigKind } from '../render/confighash.js';
+import { KubeApiError } from '../kube/http.js';
 import { appendHistory, removeCondition, setCondition } from '../status/conditions.js';
 import { patchStatus } from '../status/store.js';
 import type { ProgressEvent } from './progress.js';
@@ -43,6 +48,8 @@ export interface SyncContext {
   controllerNamespace: string;
   controllerDeployment: string;
   progress: (event: ProgressEvent) => void;
+  /** Resolves `spec.images` to digests; absent when the Pipeline tracks no images. */
+  images?: ImageTracker;
   apply?: Partial<ApplyOptions>;
   wait?: Partial<WaitOptions>;
   signal?: AbortSignal;
@@ -75,6 +82,19 @@ function withObjects(waves: Wave[], replace: Map<DesiredObject, DesiredObject>):
 
 function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new DorisError('Interrupted', 'the sync was interrupted by a shutdown signal; it will resume on the next start');
+}
+
+/**
+ * A ConfigMap or Secret that exists only in the cluster, for config hashes. One the
+ * controller may not read (a Secret outside its namespace, by design) counts as missing.
+ */
+async function lookupConfig(client: KubeClient, kind: ConfigKind, namespace: string, name: string): Promise<KubeObject | undefined> {
+  try {
+    return await client.get({ apiVersion: 'v1', kind, namespace, name });
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 403) return undefined;
+    throw error;
+  }
 }
 
 /** Reason codes after which retrying the same commit cannot help: Stalled. */
@@ -116,9 +136,17 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
     const rendered = await renderRepo(checkout, ctx.spec.git.path);
     for (const problem of rendered.problems) ctx.progress({ type: 'problem', problem });
 
-    // stamp: ownership labels, desired hash, namespaces settled
+    // images: tracked tags pinned by digest (the last known digest when the registry fails)
     const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
-    const stamped = all.map((d) => ({ ...d, object: stampOwnership(d.object, ctx.pipeline.metadata.name) }));
+    const images = ctx.images && ctx.spec.images.length > 0 ? await ctx.images.resolve(ctx.spec.images, status.images ?? [], ctx.signal) : undefined;
+    if (images && (images.changes.length > 0 || images.errors.length > 0)) ctx.progress({ type: 'images', changes: images.changes, errors: images.errors });
+    const pinned = images ? pinImages(all, images.tracked) : all;
+
+    // config hashes: workloads roll when the ConfigMaps and Secrets they use change
+    const hashed = await stampConfigHashes(pinned, (kind, namespace, name) => lookupConfig(ctx.client, kind, namespace, name), ctx.spec.targetNamespace ?? 'default');
+
+    // stamp: ownership labels, desired hash, namespaces settled
+    const stamped = hashed.map((d) => ({ ...d, object: stampOwnership(d.object, ctx.pipeline.metadata.name) }));
     const settled = await settleNamespaces(stamped, ctx.client.discovery, ctx.spec.targetNamespace);
     const waves = withObjects(rendered.waves, new Map(all.map((d, i) => [d, settled[i]!])));
     const desiredInventory = inventoryOf(settled);
@@ -134,7 +162,8 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
     // record the attempt (only when something could be new: a no-op resync writes nothing)
     const known = new Set(previous.map((e) => e.id));
     const newEntries = desiredInventory.filter((e) => !known.has(e.id));
-    if (commit !== status.lastAttemptedCommit || newEntries.length > 0 || status.lastAppliedCommit !== commit) {
+    const recordAttempt = commit !== status.lastAttemptedCommit || newEntries.length > 0 || status.lastAppliedCommit !== commit;
+    if (recordAttempt) {
       const now = new Date();
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
         lastAttemptedCommit: commit,
@@ -190,16 +219,20 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
     // record success (a resync that changed nothing writes nothing)
     const counts = countChanges(changes, pruneResult?.pruned.length ?? 0);
     const nothingChanged = counts.created + counts.configured + counts.recreated + counts.pruned === 0;
+    const imagesMoved = images !== undefined && !isDeepStrictEqual(images.images, status.images ?? []);
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     const wasReady = ready?.status === 'True' && !status.conditions?.some((c) => c.type === 'Reconciling');
-    const message = `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned`;
-    if (nothingChanged && wasReady && status.lastAppliedCommit === commit && (status.pendingInventory ?? []).length === 0) {
+    const imageNote = images?.errors.length ? `; ${images.errors.length} image(s) kept their last digest: ${images.errors.join('; ')}` : '';
+    const message = `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned${imageNote}`;
+    const stillPending = (pruneResult?.pending.length ?? 0) > 0 || (status.pendingInventory ?? []).length > 0;
+    if (!recordAttempt && nothingChanged && !imagesMoved && wasReady && status.lastAppliedCommit === commit && !stillPending) {
       return { commit, result: Reasons.Succeeded, message, counts, wrote: false };
     }
     const now = new Date();
     let conditions = setCondition(status.conditions, { type: 'Ready', status: 'True', reason: Reasons.Succeeded, message }, now);
     conditions = removeCondition(removeCondition(conditions, 'Reconciling'), 'Stalled');
-    const inventory: InventoryEntry[] = desiredInventory;
+    // Objects whose delete is not confirmed yet stay in the inventory: the next sync checks again.
+    const inventory: InventoryEntry[] = mergeInventories(desiredInventory, pruneResult?.pending ?? []);
     ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
       conditions,
       lastAppliedCommit: commit,
@@ -208,6 +241,7 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
       inventory,
       pendingInventory: [],
       observedGeneration: ctx.pipeline.metadata.generation,
+      ...(images ? { images: images.images, imageHistory: [...images.changes, ...(status.imageHistory ?? [])].slice(0, maxImageHistory) } : {}),
       history: appendHistory(status.history, {
         commit,
         startedAt: startedAt.toISOString(),

@@ -5,6 +5,21 @@
 import { readFileSync } from 'node:fs';
 import type { KubeClient } from '../kube/client.js';
 import type { GitCredentials } from './git.js';
+import { noRegistryCredentials, parseDockerConfigJson, parseDockerConfigSecret, type RegistryCredentialSet } from './registry/index.js';
+
+/**
+ * Registry credentials for an image rule: its `secretRef` (a dockerconfigjson Secret in the
+ * controller namespace), else the CLI's `--registry-credentials` file, else anonymous.
+ */
+export function registryCredentialsResolver(client: KubeClient, namespace: string, file?: string) {
+  const fromFile = file ? parseDockerConfigJson(readFileSync(file, 'utf8'), file) : noRegistryCredentials;
+  return async (rule: { secretRef?: { name: string } }): Promise<RegistryCredentialSet> => {
+    if (!rule.secretRef) return fromFile;
+    const secret = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: rule.secretRef.name })) as { data?: Record<string, string> } | undefined;
+    if (!secret) throw new Error(`registry credentials: Secret ${namespace}/${rule.secretRef.name} not found`);
+    return parseDockerConfigSecret(secret, `Secret ${namespace}/${rule.secretRef.name}`);
+  };
+}
 
 export async function gitCredentialsFromSecret(client: KubeClient, namespace: string, name: string): Promise<GitCredentials> {
   const secret = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name })) as { data?: Record<string, string> } | undefined;

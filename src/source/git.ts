@@ -99,8 +99,14 @@ export class GitSource {
 
   /** The commit the branch points at, asked of the server (`git ls-remote`). */
   async resolveBranch(branch: string): Promise<string> {
-    const out = await this.git(['ls-remote', '--', this.url, `refs/heads/${branch}`]);
-    const sha = out.split('\t')[0]?.trim();
+    const ref = `refs/heads/${branch}`;
+    const out = await this.git(['ls-remote', '--refs', '--', this.url, ref]);
+    // ls-remote matches the end of ref names: keep only the exact ref.
+    const sha = out
+      .split('\n')
+      .map((line) => line.split('\t'))
+      .find(([, name]) => name?.trim() === ref)?.[0]
+      ?.trim();
     if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) {
       throw new GitError(`branch ${branch} not found in ${redact(this.url, this.credentials)}`);
     }
