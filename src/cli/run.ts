@@ -28,6 +28,7 @@ interface RunFlags {
   pollInterval?: string;
   imagePollInterval?: string;
   catalogTtl: string;
+  registryCredentials?: string;
   leaseDuration: string;
   leaseRenew: string;
   identity?: string;
@@ -77,6 +78,7 @@ export function runCommand(global: () => GlobalOptions): Command {
     .option('--registry-token-file <file>', 'bearer token of registry notifications (default: key registry-token of the webhook Secret)')
     .option('--webhook-secret-name <name>', 'Secret in the controller namespace holding github-secret and registry-token', 'doris-webhook')
     .option('--poll-interval <duration>', 'override every Pipeline’s git poll interval (e.g. 10s)')
+    .option('--registry-credentials <file>', 'dockerconfigjson for image rules that name no Secret')
     .option('--image-poll-interval <duration>', 'override every image rule’s poll interval (e.g. 5s)')
     .option('--catalog-ttl <duration>', 'how long a glob image rule reuses its registry catalog listing', '5m')
     .option('--lease-duration <duration>', 'leader Lease duration', '15s')
@@ -113,6 +115,7 @@ export function runCommand(global: () => GlobalOptions): Command {
         pollIntervalMs: flags.pollInterval ? parseDuration(flags.pollInterval) : undefined,
         imagePollIntervalMs: flags.imagePollInterval ? parseDuration(flags.imagePollInterval) : undefined,
         catalogTtlMs: parseDuration(flags.catalogTtl),
+        registryCredentialsFile: flags.registryCredentials,
         controllerDeployment: flags.deploymentName,
         lease,
         fallbackCredentials: gitCredentialsFromFlags(undefined, undefined),

@@ -41,6 +41,8 @@ export interface ControllerOptions {
   imagePollIntervalMs?: number;
   /** How long glob rules reuse their catalog listing. */
   catalogTtlMs?: number;
+  /** dockerconfigjson for image rules without a Secret. */
+  registryCredentialsFile?: string;
   /** Used when a Pipeline names no Secret (e.g. from DORIS_GIT_TOKEN). */
   fallbackCredentials: GitCredentials;
 }
@@ -109,7 +111,7 @@ export class Controller {
         rerun: false,
         failures: 0,
         imageFailures: 0,
-        images: new ImageTracker(registryCredentialsResolver(this.client, this.options.namespace), {
+        images: new ImageTracker(registryCredentialsResolver(this.client, this.options.namespace, this.options.registryCredentialsFile), {
           ...defaultImageTrackerOptions(),
           ...(this.options.catalogTtlMs !== undefined ? { catalogTtlMs: this.options.catalogTtlMs } : {}),
         }),
