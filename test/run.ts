@@ -65,7 +65,9 @@ async function main(): Promise<number> {
       await up();
       console.error(`test: environment ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
-    const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files];
+    // One file at a time, in name order: end-to-end files share one cluster, and the last one
+    // checks the output of all the others.
+    const nodeArgs = ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files];
     const code = await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, nodeArgs, {
         cwd: repoRoot,
