@@ -206,7 +206,8 @@ async function main(): Promise<void> {
         const entry: DorisRep = { ...result, repo: url, pipeline };
         log(
           `rep ${rep}/${options.reps}: DORIS ${result.sync_s.toFixed(2)} s (apply ${result.apply_s.toFixed(2)} s, wait ${result.wait_s.toFixed(2)} s, process ${result.process_s.toFixed(2)} s); ` +
-            `RSS peak ${result.rss_mib.peak} MiB, steady ${result.rss_mib.steady} MiB; no-op ${result.noop?.seconds.toFixed(3)} s, ${result.noop?.audit_writes} writes`,
+            `RSS peak ${result.rss_mib.peak} MiB, steady ${result.rss_mib.steady} MiB; no-op ${result.noop?.seconds.toFixed(3)} s, ${result.noop?.audit_writes} writes` +
+            (result.noop ? ` (resolve ${result.noop.phases_s.resolve.toFixed(2)}, prepare ${result.noop.phases_s.prepare.toFixed(2)}, stages ${result.noop.phases_s.stages.toFixed(2)}, finish ${result.noop.phases_s.finish.toFixed(2)} s)` : ''),
         );
         if (rep === options.reps) {
           probeTarget = { repo: url, pipeline, controllerNamespace, workDir, objects: options.objects, prefix, run, namespaces: workload.namespaces };
@@ -264,7 +265,8 @@ async function main(): Promise<void> {
     // Figures.
     const doris = median(dorisReps.map((r) => r.sync_s));
     const kubectl = median(kubectlReps.map((r) => r.seconds));
-    const limitRate = median(limitReps.map((r) => r.objects_per_s));
+    // The limit is a ceiling: the best repetition (on a busy machine the others are the machine's noise).
+    const limitRate = Math.max(...limitReps.map((r) => r.objects_per_s));
     const dorisApplyRate = median(dorisReps.map((r) => options.objects / r.apply_s));
     const noopSeconds = median(dorisReps.map((r) => r.noop!.seconds));
     const noopWrites = Math.max(...dorisReps.map((r) => r.noop!.audit_writes));
@@ -291,6 +293,7 @@ async function main(): Promise<void> {
       },
       limit: {
         objects_per_s: round(limitRate, 1),
+        objects_per_s_median: round(median(limitReps.map((r) => r.objects_per_s)), 1),
         doris_apply_objects_per_s: round(dorisApplyRate, 1),
         doris_apply_fraction: round(dorisApplyRate / limitRate, 3),
         concurrency: 32,
@@ -299,6 +302,7 @@ async function main(): Promise<void> {
         seconds: round(noopSeconds),
         writes: noopWrites,
         client_requests: dorisReps.at(-1)!.noop!.requests,
+        phases_s: dorisReps.at(-1)!.noop!.phases_s,
       },
       change_latency: {
         poll: pollSamples.length > 0 ? round(median(pollSamples)) : null,
@@ -360,7 +364,7 @@ function table(r: TableInput): string {
   const rows: Array<[string, string, string, string]> = [
     ['cold sync, s (median)', `DORIS ${r.cold.doris.toFixed(2)}  kubectl ${r.cold.kubectl.toFixed(2)}`, `ratio ${r.cold.ratio.toFixed(1)}x`, `>= 10x: ${ok(r.cold.ratio >= 10)}`],
     ['  apply / wait, s', `DORIS ${r.cold.doris_apply.toFixed(2)} / ${r.cold.doris_wait.toFixed(2)}  kubectl ${r.cold.kubectl_apply.toFixed(2)} / ${r.cold.kubectl_wait.toFixed(2)}`, `apply ratio ${r.cold.apply_ratio.toFixed(1)}x`, ''],
-    ['apply throughput, obj/s', `DORIS ${r.limit.doris_apply_objects_per_s.toFixed(0)}  limit ${r.limit.objects_per_s.toFixed(0)}`, `fraction ${r.limit.doris_apply_fraction.toFixed(2)}`, `>= 0.5: ${ok(r.limit.doris_apply_fraction >= 0.5)}`],
+    ['apply throughput, obj/s', `DORIS ${r.limit.doris_apply_objects_per_s.toFixed(0)}  limit (best) ${r.limit.objects_per_s.toFixed(0)}`, `fraction ${r.limit.doris_apply_fraction.toFixed(2)}`, `>= 0.5: ${ok(r.limit.doris_apply_fraction >= 0.5)}`],
     ['no-op resync', `${r.noop.seconds.toFixed(3)} s, ${r.noop.writes} writes`, Object.entries(r.noop.client_requests).map(([m, n]) => `${m} ${n}`).join(' '), `< 1 s, 0 writes: ${ok(r.noop.seconds < 1 && r.noop.writes === 0)}`],
     ['change latency, s', `poll ${r.change_latency.poll === null ? 'FAILED' : r.change_latency.poll.toFixed(2)}  webhook ${r.change_latency.webhook === null ? (r.change_latency.errors.webhook ? 'FAILED' : 'n/a') : r.change_latency.webhook.toFixed(2)}`, `sync --once ${r.change_latency.sync_once.toFixed(2)}`, ''],
     ['RSS, MiB', `peak ${r.rss_mib.peak.toFixed(1)}  steady ${r.rss_mib.steady.toFixed(1)}`, '', `peak < 100: ${ok(r.rss_mib.peak < 100)}`],

@@ -60,6 +60,8 @@ export interface SyncChildResult {
     client_writes: number;
     audit_writes: number;
     audit_write_samples: string[];
+    /** Where the no-op's time goes, seconds: resolve the branch (ls-remote), fetch + checkout + render + stamp + list live objects, walk the stages, finish. */
+    phases_s: { resolve: number; prepare: number; stages: number; finish: number };
   };
 }
 
@@ -181,6 +183,12 @@ async function main(): Promise<void> {
     const before = { ...client.http.counts };
     const mark = auditMark(config.auditLog);
     const t0 = performance.now();
+    const marks: { commit?: number; firstStage?: number; lastApplied?: number } = {};
+    const noopProgress = (event: ProgressEvent) => {
+      if (event.type === 'commit') marks.commit = performance.now();
+      else if (event.type === 'stage') marks.firstStage ??= performance.now();
+      else if (event.type === 'applied') marks.lastApplied = performance.now();
+    };
     await ensurePipelineCrd(client);
     const pipeline = await getPipeline(client, config.namespace, config.pipeline);
     if (!pipeline) throw new Error(`Pipeline ${config.namespace}/${config.pipeline} vanished`);
@@ -192,9 +200,13 @@ async function main(): Promise<void> {
       workDir: config.workDir,
       controllerNamespace: config.namespace,
       controllerDeployment: 'doris',
-      progress: () => undefined,
+      progress: noopProgress,
     });
-    const seconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    const seconds = (t1 - t0) / 1000;
+    const commitAt = marks.commit ?? t1;
+    const firstStageAt = marks.firstStage ?? commitAt;
+    const lastAppliedAt = marks.lastApplied ?? firstStageAt;
     const noopRequests = delta(client.http.counts, before);
     // The audit backend writes an event once the response is complete: give it a moment.
     await sleep(500);
@@ -209,6 +221,12 @@ async function main(): Promise<void> {
       client_writes: writeMethods.reduce((a, m) => a + (noopRequests[m] ?? 0), 0),
       audit_writes: writes.length,
       audit_write_samples: writes.slice(0, 5).map((e) => `${e.verb} ${e.requestURI}`),
+      phases_s: {
+        resolve: (commitAt - t0) / 1000,
+        prepare: (firstStageAt - commitAt) / 1000,
+        stages: (lastAppliedAt - firstStageAt) / 1000,
+        finish: (t1 - lastAppliedAt) / 1000,
+      },
     };
   }
   client.close();

@@ -19,6 +19,7 @@ import { envFile, repoRoot, stateFile } from '../test/env/paths.js';
 import { freePort } from '../test/env/ports.js';
 import { waitFor } from '../test/env/proc.js';
 import { startController } from '../test/env/doris.js';
+import { deploymentYaml } from '../test/env/manifests.js';
 import { createRepo, loadTestEnv, pushFiles, pushTestImage } from '../test/env/testenv.js';
 import { existsSync } from 'node:fs';
 
@@ -27,28 +28,16 @@ const app = 'monitoring';
 const say = (line: string) => console.log(`demo: ${line}`);
 
 function repository(registry: string, interval: string): Record<string, string> {
-  const workload = (name: string, extra = '') => `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${app}, labels: {app: ${name}}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers:
-      - name: ${name}
-        image: image_url_var
-${extra}`;
+  const workload = (name: string, container = '', pod = '') => deploymentYaml({ namespace: app, name, image: 'image_url_var', container, pod });
   const service = (name: string, port: number) =>
     `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: ${app}}\nspec:\n  selector: {app: ${name}}\n  ports: [{port: ${port}}]\n`;
   return {
     'deploy/1-base/10-monitoringnamespace.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${app}\n`,
     'deploy/2-influxdb/40-influxdbpvc.yml': `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: influxdb, namespace: ${app}}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n`,
-    'deploy/2-influxdb/170-influxdbdeployment.yml': workload('influx', `        volumeMounts: [{name: data, mountPath: /var/lib/influxdb}]\n      volumes: [{name: data, persistentVolumeClaim: {claimName: influxdb}}]\n`),
+    'deploy/2-influxdb/170-influxdbdeployment.yml': workload('influx', '        volumeMounts: [{name: data, mountPath: /var/lib/influxdb}]\n', '      volumes: [{name: data, persistentVolumeClaim: {claimName: influxdb}}]\n'),
     'deploy/2-influxdb/200-influxdbservice.yml': service('influx', 8086),
     'deploy/3-telegraf/120-telegrafconfig.yml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: telegraf, namespace: ${app}}\ndata:\n  telegraf.conf: |\n    [agent]\n      interval = "${interval}"\n    [[outputs.influxdb]]\n      urls = ["http://influx:8086"]\n`,
-    'deploy/3-telegraf/170-telegrafdeployment.yml': workload('telegraf', `        volumeMounts: [{name: config, mountPath: /etc/telegraf}]\n      volumes: [{name: config, configMap: {name: telegraf}}]\n`),
+    'deploy/3-telegraf/170-telegrafdeployment.yml': workload('telegraf', '        volumeMounts: [{name: config, mountPath: /etc/telegraf}]\n', '      volumes: [{name: config, configMap: {name: telegraf}}]\n'),
     'deploy/4-grafana/170-grafanadeployment.yml': workload('grafana'),
     'deploy/4-grafana/200-grafanaservice.yml': service('grafana', 3000),
     'README.md': `Edge monitoring, deployed by DORIS. Images come from ${registry}/acme/solar-*.\n`,

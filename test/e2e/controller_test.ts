@@ -15,6 +15,7 @@ import { githubSignature } from '../../src/server/github.js';
 import { doris, startController, type RunningController } from '../env/doris.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
+import { configMapYaml, deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -28,7 +29,8 @@ let saKubeconfig: string;
 let repoUrl: string;
 const running: RunningController[] = [];
 
-const cm = (name: string, value: string, ns = appNs) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${ns}\ndata:\n  value: "${value}"\n`;
+const cm = (name: string, value: string) => configMapYaml(appNs, name, { value });
+const web = (image: string, pod = '') => deploymentYaml({ namespace: appNs, name: 'web', image, pod });
 
 async function configValue(name: string): Promise<string | undefined> {
   const res = await api.request<{ data?: { value?: string } }>('GET', `/api/v1/namespaces/${appNs}/configmaps/${name}`, { accept: [404] });
@@ -94,20 +96,10 @@ before(async () => {
   api = await kube(env);
   writeFileSync(join(env.TESTENV_DIR, `whsec-${run}`), webhookSecret, { mode: 0o600 });
   ({ url: repoUrl } = await createRepo(env, 'fleet', {
-    'deploy/1-base/10-ns.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${appNs}\n`,
+    'deploy/1-base/10-ns.yml': namespaceYaml(appNs),
     'deploy/1-base/60-secret.yml': `apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-secret\n  namespace: ${appNs}\nstringData:\n  password: not-a-real-one\n`,
     'deploy/1-base/120-config.yml': cm('settings', 'v1'),
-    'deploy/2-app/170-web.yml': `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${appNs}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: registry.example/web:1}]
-`,
+    'deploy/2-app/170-web.yml': web('registry.example/web:1'),
   }));
 });
 
@@ -213,18 +205,7 @@ describe('doris bootstrap and doris run', () => {
     const before = await status();
     // Wave 2 waits for a Deployment that cannot be scheduled: the sync is mid-wait.
     await pushFiles(env, repoUrl, {
-      'deploy/2-app/170-web.yml': `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${appNs}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      nodeSelector: {nowhere: "true"}
-      containers: [{name: web, image: registry.example/web:2}]
-`,
+      'deploy/2-app/170-web.yml': web('registry.example/web:2', '      nodeSelector: {nowhere: "true"}\n'),
       'deploy/3-after/120-after.yml': cm('after', 'x'),
     }, 'stuck');
     const c = await controller(['--poll-interval', '1s']);
@@ -239,17 +220,7 @@ spec:
     assert.equal(await configValue('after'), undefined);
 
     const fixed = await pushFiles(env, repoUrl, {
-      'deploy/2-app/170-web.yml': `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${appNs}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: registry.example/web:2}]
-`,
+      'deploy/2-app/170-web.yml': web('registry.example/web:2'),
     }, 'unstuck');
     const again = await controller(['--poll-interval', '1s']);
     await waitFor('convergence after restart', async () => (await status()).lastAppliedCommit === fixed, { timeoutMs: 30_000 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { startDoris, syncInline } from '../env/doris.js';
+import { configMapYaml, deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -25,30 +26,17 @@ after(async () => {
   api.close();
 });
 
-const cm = (cmName: string, value: string) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${cmName}\n  namespace: ${ns}\ndata:\n  value: "${value}"\n`;
+const cm = (cmName: string, value: string) => configMapYaml(ns, cmName, { value });
 
 /** Two variants of the same repository: shared objects, changed ones, and some only in one. */
 function variant(v: 'a' | 'b', serial: number): Record<string, string | null> {
   const other = v === 'a' ? 'b' : 'a';
   const files: Record<string, string | null> = {
-    'deploy/1-base/10-ns.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+    'deploy/1-base/10-ns.yml': namespaceYaml(ns),
     'deploy/1-base/120-shared.yml': Array.from({ length: 6 }, (_, i) => cm(`shared-${i}`, `${v}${serial}`)).join('---\n'),
     [`deploy/1-base/130-${v}.yml`]: `${cm(`${v}-0`, v)}---\n${cm(`${v}-1`, v)}`,
     [`deploy/1-base/130-${other}.yml`]: null,
-    'deploy/2-app/170-web.yml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: ${ns}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: registry.example/web:1, args: ["${v}${serial}"]}]
-`,
+    'deploy/2-app/170-web.yml': deploymentYaml({ namespace: ns, name: 'web', image: 'registry.example/web:1', replicas: 2, args: [`${v}${serial}`] }),
     'deploy/2-app/200-svc.yml': `apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: ${ns}\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n`,
     [`deploy/3-late/120-${v}.yml`]: cm(`${v}-late`, v),
     [`deploy/3-late/120-${other}.yml`]: null,

@@ -14,6 +14,7 @@ import { auditMark, readAuditSince, writesBy } from '../env/audit.js';
 import { doris, startController, syncInline, type RunningController } from '../env/doris.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
+import { deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { createRepo, kube, loadTestEnv, pushFiles, pushTestImage, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -54,19 +55,7 @@ async function replicaSets(ns: string, app: string): Promise<number> {
   return body.items.length;
 }
 
-const workload = (ns: string, name: string, image: string, extra = '') => `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${ns}, labels: {app: ${name}}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers:
-      - name: main
-        image: ${image}
-${extra}`;
+const workload = (ns: string, name: string, image: string, container = '', pod = '') => deploymentYaml({ namespace: ns, name, image, container, pod });
 
 describe('image digests', () => {
   const ns = `e2e-img-${run}`;
@@ -83,7 +72,7 @@ describe('image digests', () => {
   it('pins a tracked image by digest and resolves image_url_var by the app label', async () => {
     const digest = await pushTestImage(env, `acme/solar-influx-${run}`, 'main', `influx one ${run}`);
     ({ url } = await createRepo(env, 'images', {
-      'deploy/1-app/10-ns.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+      'deploy/1-app/10-ns.yml': namespaceYaml(ns),
       'deploy/1-app/170-influx.yml': workload(ns, 'influx', `${influx()}:main`),
       'deploy/1-app/171-placeholder.yml': workload(ns, `influx-${run}`, 'image_url_var'),
       'deploy/1-app/172-other.yml': workload(ns, 'other', 'registry.example/other:1'),
@@ -163,7 +152,7 @@ describe('a failing registry', () => {
       writeFileSync(creds, JSON.stringify({ auths: { [proxy.host]: { auth } } }), { mode: 0o600 });
       const first = await pushTestImage(env, repo, 'main', `flaky one ${run}`);
       const { url } = await createRepo(env, 'flaky', {
-        'deploy/1-app/10-ns.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+        'deploy/1-app/10-ns.yml': namespaceYaml(ns),
         'deploy/1-app/170-app.yml': workload(ns, 'app', `${proxy.host}/${repo}:main`),
       });
       const args = ['--image-rule', `${proxy.host}/${repo}:main`, '--registry-credentials', creds];
@@ -208,7 +197,7 @@ describe('the controller and the registry', () => {
     const repo = `acme/notify-${run}`;
     await pushTestImage(env, repo, 'main', `notify one ${run}`);
     const { url } = await createRepo(env, 'notify', {
-      'deploy/1-app/10-ns.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+      'deploy/1-app/10-ns.yml': namespaceYaml(ns),
       'deploy/1-app/170-app.yml': workload(ns, 'app', `${env.REGISTRY}/${repo}:main`),
     });
     // The Pipeline reads its registry credentials from a dockerconfigjson Secret.
@@ -278,12 +267,12 @@ describe('configuration changes', () => {
     const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ${ns}}\ndata: {mode: "${value}"}\n`;
     const secret = (value: string) => `apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ${ns}}\nstringData: {password: "${value}"}\n`;
     const files = (c: string, s: string) => ({
-      'deploy/1-app/10-ns.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+      'deploy/1-app/10-ns.yml': namespaceYaml(ns),
       'deploy/1-app/60-secret.yml': secret(s),
       'deploy/1-app/120-config.yml': cm(c),
-      'deploy/1-app/170-mounts.yml': workload(ns, 'mounts', 'registry.example/a:1', `        volumeMounts: [{name: cfg, mountPath: /etc/cfg}]\n      volumes: [{name: cfg, configMap: {name: settings}}]\n`),
-      'deploy/1-app/171-envfrom.yml': workload(ns, 'envfrom', 'registry.example/b:1', `        envFrom: [{configMapRef: {name: settings}}]\n`),
-      'deploy/1-app/172-secretref.yml': workload(ns, 'secretref', 'registry.example/c:1', `        env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]\n`),
+      'deploy/1-app/170-mounts.yml': workload(ns, 'mounts', 'registry.example/a:1', '        volumeMounts: [{name: cfg, mountPath: /etc/cfg}]\n', '      volumes: [{name: cfg, configMap: {name: settings}}]\n'),
+      'deploy/1-app/171-envfrom.yml': workload(ns, 'envfrom', 'registry.example/b:1', '        envFrom: [{configMapRef: {name: settings}}]\n'),
+      'deploy/1-app/172-secretref.yml': workload(ns, 'secretref', 'registry.example/c:1', '        env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]\n'),
       'deploy/1-app/173-plain.yml': workload(ns, 'plain', 'registry.example/d:1'),
     });
     const { url } = await createRepo(env, 'config', files('one', 's3cret-one'));

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { auditMark, readAuditSince, writesBy, type AuditEvent } from '../env/audit.js';
 import { syncInline, doris } from '../env/doris.js';
+import { configMapYaml, deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -56,28 +57,10 @@ function ready(status: PipelineStatusView) {
   return status.conditions?.find((c) => c.type === 'Ready');
 }
 
-const namespace = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
-const configMap = (ns: string, name: string, data: Record<string, string>, annotations?: Record<string, string>) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${ns}\n` +
-  (annotations ? `  annotations:\n${Object.entries(annotations).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n` : '') +
-  `data:\n${Object.entries(data).map(([k, v]) => `  ${k}: "${v}"`).join('\n')}\n`;
-const deployment = (ns: string, name: string, extraSpec = '', podSpec = '') => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
-  replicas: 2
-${extraSpec}  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-${podSpec}      containers:
-      - name: main
-        image: registry.example/${name}:1
-`;
+const namespace = namespaceYaml;
+const configMap = configMapYaml;
+const deployment = (ns: string, name: string, spec = '', pod = '') =>
+  deploymentYaml({ namespace: ns, name, image: `registry.example/${name}:1`, replicas: 2, spec, pod });
 const job = (ns: string, name: string, arg: string) => `apiVersion: batch/v1
 kind: Job
 metadata:
