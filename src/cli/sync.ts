@@ -13,6 +13,9 @@ import { applyPipeline, ensurePipelineCrd, getPipeline } from '../status/store.j
 import { ExitCode, connect, printJson, say, type GlobalOptions } from './common.js';
 import { registryCredentialsResolver } from '../source/credentials.js';
 import { ImageTracker } from '../source/images.js';
+import { createLogger } from '../log.js';
+import { EventRecorder } from '../status/events.js';
+import { recordOutcomeEvent, recordProgressEvents } from '../status/sync-events.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
 
 export function printProgress(event: ProgressEvent): void {
@@ -88,6 +91,8 @@ Examples:
         if (options.output === 'json') printJson({ pipeline: target.name, outcomes: [], result: Reasons.Suspended });
         return;
       }
+      const events = new EventRecorder(client, createLogger({ level: 'warn', destination: process.stderr }));
+      const onEvent = recordProgressEvents(events, () => pipeline);
       const controller = new AbortController();
       const stop = () => controller.abort();
       process.once('SIGTERM', stop);
@@ -101,9 +106,13 @@ Examples:
         controllerNamespace: options.namespace,
         controllerDeployment: 'doris',
         images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
-        progress: options.output === 'text' ? printProgress : () => undefined,
+        progress: (event) => {
+          onEvent(event);
+          if (options.output === 'text') printProgress(event);
+        },
         signal: controller.signal,
       });
+      for (const outcome of outcomes) await recordOutcomeEvent(events, pipeline, outcome);
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       const failed = outcomes.find((o) => o.result !== Reasons.Succeeded);

@@ -1,4 +1,5 @@
 /** `doris validate DIR`: the layout and manifests of a repository folder, offline. */
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { formatProblems, validateRepo } from '../render/validate.js';
 import { ExitCode, printJson, say, type GlobalOptions } from './common.js';
@@ -10,7 +11,9 @@ export function validateCommand(global: () => GlobalOptions): Command {
     .addHelpText('after', '\nExit codes: 0 no errors (warnings allowed), 1 errors found, 2 usage error.')
     .action(async (dir: string) => {
       const options = global();
-      const result = await validateRepo(dir);
+      const found = await validateRepo(dir);
+      // Paths as the user typed them, so that editors and CI can open file:line:col.
+      const result = { ...found, problems: found.problems.map((p) => ({ ...p, file: join(dir, p.file) })) };
       const errors = result.problems.filter((p) => p.severity === 'error').length;
       const warnings = result.problems.length - errors;
       if (options.output === 'json') printJson({ ...result, errors, warnings });

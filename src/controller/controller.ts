@@ -19,6 +19,7 @@ import { ImageTracker, defaultImageTrackerOptions } from '../source/images.js';
 import type { GitCredentials } from '../source/git.js';
 import { setCondition } from '../status/conditions.js';
 import type { EventRecorder } from '../status/events.js';
+import { recordOutcomeEvent, recordProgressEvents } from '../status/sync-events.js';
 import { patchStatus } from '../status/store.js';
 import { LeaderElector, type LeaseOptions } from './lease.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
@@ -291,13 +292,10 @@ export class Controller {
         if (outcome.result === Reasons.Succeeded) this.metrics.recordLastApplied(entry.name, outcome.commit);
         if (outcome.result === Reasons.Interrupted) continue;
         const log = { pipeline: entry.name, commit: outcome.commit, result: outcome.result, counts: outcome.counts, seconds };
-        if (outcome.result !== Reasons.Succeeded) {
-          this.log.warn({ ...log, message: outcome.message }, 'sync failed');
-          await this.events.record(fresh, 'Warning', outcome.result, outcome.message);
-        } else if (outcome.wrote) {
-          this.log.info(log, 'sync applied');
-          await this.events.record(fresh, 'Normal', outcome.result, outcome.message);
-        } else this.log.debug(log, 'sync: nothing changed');
+        if (outcome.result !== Reasons.Succeeded) this.log.warn({ ...log, message: outcome.message }, 'sync failed');
+        else if (outcome.wrote) this.log.info(log, 'sync applied');
+        else this.log.debug(log, 'sync: nothing changed');
+        await recordOutcomeEvent(this.events, fresh, outcome);
       }
     } catch (error) {
       this.log.error({ pipeline: entry.name, err: (error as Error).message }, 'sync crashed');
@@ -310,19 +308,18 @@ export class Controller {
   }
 
   private onProgress(name: string, event: ProgressEvent): void {
-    if (event.type === 'pruned' && event.result.pruned.length > 0) {
-      const pipeline = this.watcher.pipelines.get(name);
-      if (pipeline) void this.events.record(pipeline, 'Normal', 'Pruned', `pruned ${event.result.pruned.map((e) => e.id).join(', ').slice(0, 900)}`);
-    }
+    this.recordEvents(name)(event);
     if (event.type === 'notice') this.log.info({ pipeline: name }, event.message);
     if (event.type === 'images') {
-      const pipeline = this.watcher.pipelines.get(name);
       for (const change of event.changes) {
         this.log.info({ pipeline: name, image: `${change.repository}:${change.tag}`, from: change.from, to: change.to }, 'image digest changed');
-        if (pipeline) void this.events.record(pipeline, 'Normal', 'ImageUpdated', `${change.repository}:${change.tag}: ${change.from ?? 'none'} -> ${change.to}`);
       }
       for (const error of event.errors) this.log.warn({ pipeline: name, err: error }, 'image not resolved; last digest kept');
     }
+  }
+
+  private recordEvents(name: string) {
+    return recordProgressEvents(this.events, () => this.watcher.pipelines.get(name));
   }
 
   private async recordInvalidSpec(pipeline: Pipeline, message: string): Promise<void> {

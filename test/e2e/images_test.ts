@@ -98,6 +98,13 @@ describe('image digests', () => {
     assert.deepEqual(writes.map((e) => e.objectRef?.name).sort(), ['influx', `influx-${run}`].sort(), 'the unrelated Deployment was not written');
     const status = (await api.request<{ status: { imageHistory: Array<{ repository: string; to: string }> } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${name}`)).body.status;
     assert.equal(status.imageHistory[0]?.to, digest);
+    const events = await api.request<{ items: Array<{ reason: string; message: string; involvedObject: { name: string } }> }>('GET', '/api/v1/namespaces/doris-system/events', {
+      query: { fieldSelector: `involvedObject.name=${name}` },
+    });
+    assert.ok(
+      events.body.items.some((e) => e.reason === 'ImageUpdated' && e.message.includes(`${before.influx.spec.template.spec.containers[0]!.image.split('@')[1]} -> ${digest}`)),
+      'an Event records the change, old -> new',
+    );
   });
 
   it('picks up a newly pushed repository that matches the glob, without changing the Pipeline', async () => {

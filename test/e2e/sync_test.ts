@@ -255,6 +255,10 @@ describe('pruning', () => {
     assert.ok(await get(`/api/v1/namespaces/${ns}/configmaps/cm1`));
     const status = await pipelineStatus(name);
     assert.ok(!status.inventory?.some((e) => e.id.includes('_cm0_')));
+    const events = await api.request<{ items: Array<{ reason: string; message: string }> }>('GET', '/api/v1/namespaces/doris-system/events', {
+      query: { fieldSelector: `involvedObject.name=${name}` },
+    });
+    assert.ok(events.body.items.some((e) => e.reason === 'Pruned' && e.message.includes(`${ns}_cm0__ConfigMap`)), 'an Event records the prune');
   });
 
   it('refuses to remove most of the repository and says why in status', async () => {
