@@ -7,6 +7,7 @@ import pLimit from 'p-limit';
 import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeObject } from '../render/objectid.js';
+import { pipelineLabel } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
 import { computeHealth } from './compute.js';
 import type { HealthResult } from './types.js';
@@ -31,7 +32,7 @@ export interface WaitOptions {
 }
 
 export function defaultWaitOptions(): WaitOptions {
-  return { timeoutMs: 5 * 60_000, pollMs: 100, maxPollMs: 1000, concurrency: 32 };
+  return { timeoutMs: 5 * 60_000, pollMs: 100, maxPollMs: 500, concurrency: 32 };
 }
 
 export interface HealthFailure {
@@ -51,6 +52,39 @@ export class HealthCheckError extends DorisError {
   }
 }
 
+/**
+ * The live copies of `objects`: one LIST per kind and namespace (filtered by the objects'
+ * own ownership labels) where several objects share them, a GET otherwise.
+ */
+async function fetchLive(client: KubeClient, objects: KubeObject[], limit: ReturnType<typeof pLimit>): Promise<Map<KubeObject, KubeObject | undefined>> {
+  const groups = new Map<string, KubeObject[]>();
+  for (const object of objects) {
+    const key = [object.apiVersion, object.kind, object.metadata.namespace ?? '', object.metadata.labels?.[pipelineLabel] ?? ''].join('|');
+    groups.set(key, [...(groups.get(key) ?? []), object]);
+  }
+  const result = new Map<KubeObject, KubeObject | undefined>();
+  await Promise.all(
+    [...groups.values()].map((group) =>
+      limit(async () => {
+        const first = group[0]!;
+        const owner = first.metadata.labels?.[pipelineLabel];
+        if (group.length >= 3 && owner) {
+          const items = await client.list(first.apiVersion, first.kind, { namespace: first.metadata.namespace, labelSelector: `${pipelineLabel}=${owner}` });
+          const byName = new Map(items.map((item) => [item.metadata.name, item]));
+          for (const object of group) result.set(object, byName.get(object.metadata.name));
+          return;
+        }
+        await Promise.all(
+          group.map(async (object) => {
+            result.set(object, await client.get({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name }));
+          }),
+        );
+      }),
+    ),
+  );
+  return result;
+}
+
 export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], options: WaitOptions = defaultWaitOptions()): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const limit = pLimit(options.concurrency);
@@ -66,15 +100,11 @@ export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], 
     if (options.signal?.aborted) throw options.signal.reason;
     await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
     interval = Math.min(options.maxPollMs, Math.round(interval * 1.5));
-    pending = await Promise.all(
-      pending.map((p) =>
-        limit(async () => {
-          const { object } = p.desired;
-          const live = await client.get({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name });
-          if (!live) return { ...p, health: { status: 'NotFound', message: 'the object does not exist (deleted by someone else?)' } as HealthResult };
-          return { ...p, live, health: computeHealth(live) };
-        }),
-      ),
-    );
+    const fresh = await fetchLive(client, pending.map((p) => p.desired.object), limit);
+    pending = pending.map((p) => {
+      const live = fresh.get(p.desired.object);
+      if (!live) return { ...p, health: { status: 'NotFound', message: 'the object does not exist (deleted by someone else?)' } as HealthResult };
+      return { ...p, live, health: computeHealth(live) };
+    });
   }
 }

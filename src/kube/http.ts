@@ -1,15 +1,14 @@
 /**
  * The HTTP layer to the Kubernetes API server.
  *
- * `@kubernetes/client-node` loads the kubeconfig and supplies TLS material and credentials
- * (tokens, client certificates, exec plugins); every request body and response is raw JSON
- * that we send and read ourselves, because the client's typed serializer drops fields it
- * does not know (see docs/adr/0001-own-kubernetes-http-layer.md). One keep-alive agent is
- * shared by all requests so that concurrent applies reuse connections.
+ * kubeconfig.ts says where the server is and how to authenticate; every request body and
+ * response is raw JSON that we send and read ourselves, because `@kubernetes/client-node`'s
+ * typed serializer drops fields it does not know (docs/adr/0001-own-kubernetes-http-layer.md).
+ * One keep-alive agent is shared by all requests so that concurrent applies reuse connections.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadConnection, type Connection } from './kubeconfig.js';
 
 export interface KubeStatusBody {
   kind?: string;
@@ -61,54 +60,34 @@ export type RequestCounts = Record<string, number>;
 export class KubeHttp {
   readonly server: URL;
   readonly counts: RequestCounts = {};
-  private readonly kc: KubeConfig;
+  private readonly connection: Connection;
   private readonly agent: http.Agent;
 
-  private constructor(kc: KubeConfig, server: URL, agent: http.Agent) {
-    this.kc = kc;
-    this.server = server;
+  private constructor(connection: Connection, agent: http.Agent) {
+    this.connection = connection;
+    this.server = connection.server;
     this.agent = agent;
   }
 
-  /** Connects with a kubeconfig: the given one, or `KUBECONFIG`/in-cluster/default. */
-  static async connect(kc?: KubeConfig, options: { maxSockets?: number } = {}): Promise<KubeHttp> {
-    let config = kc;
-    if (!config) {
-      config = new KubeConfig();
-      config.loadFromDefault();
-    }
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error('no current cluster in the kubeconfig');
-    const server = new URL(cluster.server);
-    const tls: https.RequestOptions = {};
-    await config.applyToHTTPSOptions(tls);
-    const agentOptions = {
-      keepAlive: true,
-      maxSockets: options.maxSockets ?? 64,
-      ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
-      rejectUnauthorized: tls.rejectUnauthorized,
-    };
-    const agent = server.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    return new KubeHttp(config, server, agent);
+  /** Connects with a connection, or with `kubeconfig` / KUBECONFIG / in-cluster / ~/.kube/config. */
+  static async connect(connection?: Connection, options: { maxSockets?: number } = {}): Promise<KubeHttp> {
+    const conn = connection ?? (await loadConnection());
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64, ...conn.tls };
+    const agent = conn.server.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    return new KubeHttp(conn, agent);
   }
 
   static async fromKubeconfigFile(path: string, options: { maxSockets?: number } = {}): Promise<KubeHttp> {
-    const kc = new KubeConfig();
-    kc.loadFromFile(path);
-    return KubeHttp.connect(kc, options);
+    return KubeHttp.connect(await loadConnection(path), options);
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  /** Authorization and other headers from the kubeconfig, refreshed per request (tokens rotate). */
   private async authHeaders(): Promise<http.OutgoingHttpHeaders> {
-    const opts: https.RequestOptions = { headers: {} };
-    await this.kc.applyToHTTPSOptions(opts);
-    return (opts.headers ?? {}) as http.OutgoingHttpHeaders;
+    const authorization = await this.connection.authorization();
+    return authorization ? { authorization } : {};
   }
 
   url(path: string, query?: RequestOptions['query']): URL {

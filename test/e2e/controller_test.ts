@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadConnection } from '../../src/kube/kubeconfig.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { KubeApiError, KubeHttp as Http } from '../../src/kube/http.js';
 import { githubSignature } from '../../src/server/github.js';
@@ -72,16 +72,14 @@ async function serviceAccountKubeconfig(): Promise<string> {
   const { body } = await api.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${controllerNs}/serviceaccounts/doris/token`, {
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
   });
-  const admin = new KubeConfig();
-  admin.loadFromFile(env.KUBECONFIG);
-  const cluster = admin.getCurrentCluster()!;
+  const admin = await loadConnection(env.KUBECONFIG);
   const path = join(env.TESTENV_DIR, `sa-${run}.kubeconfig`);
   writeFileSync(
     path,
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
+      clusters: [{ name: 'c', cluster: { server: admin.server.toString().replace(/\/$/, ''), 'certificate-authority-data': Buffer.from(admin.tls.ca ?? '').toString('base64') } }],
       users: [{ name: 'doris', user: { token: body.status.token } }],
       contexts: [{ name: 'c', context: { cluster: 'c', user: 'doris' } }],
       'current-context': 'c',

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeHttp } from '../../src/kube/http.js';
+import { loadConnection } from '../../src/kube/kubeconfig.js';
 import { fakeNodeName } from '../env/cluster.js';
 import { gitAuthEnv } from '../env/gitrepo.js';
 import { waitFor } from '../env/proc.js';
@@ -119,17 +119,8 @@ describe('control plane', () => {
     const { body } = await api.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/nobody/token`, {
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } },
     });
-    const admin = new KubeConfig();
-    admin.loadFromFile(env.KUBECONFIG);
-    const cluster = admin.getCurrentCluster()!;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: cluster.server, caData: cluster.caData }],
-      users: [{ name: 'nobody', token: body.status.token }],
-      contexts: [{ name: 'c', cluster: 'c', user: 'nobody' }],
-      currentContext: 'c',
-    });
-    const asNobody = await KubeHttp.connect(kc);
+    const admin = await loadConnection(env.KUBECONFIG);
+    const asNobody = await KubeHttp.connect({ ...admin, authorization: async () => `Bearer ${body.status.token}` });
     try {
       await assert.rejects(asNobody.request('GET', `/api/v1/namespaces/${ns}/secrets`), (error: unknown) => {
         assert.ok(error instanceof KubeApiError);
