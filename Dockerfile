@@ -23,5 +23,6 @@ COPY --from=build /src/dist ./dist
 # Non-root; the root filesystem is mounted read-only, git's HOME and caches live in /tmp.
 USER 65532:65532
 ENV NODE_ENV=production HOME=/tmp
-ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+# --max-semi-space-size=2: see src/install/nodeflags.ts (peak RSS 85 MiB instead of 106 MiB).
+ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli/main.js"]
 CMD ["run"]

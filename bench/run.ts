@@ -34,6 +34,7 @@ import { compiledRuntime, type Runtime } from './build.js';
 import { controllerPollLatency, controllerWebhookLatency, hasController, syncOnceLatency, type ProbeTarget } from './latency.js';
 import { applyLimit, type LimitResult } from './limit.js';
 import type { SyncChildConfig, SyncChildResult } from './sync-child.js';
+import { dorisNodeFlags } from '../src/install/nodeflags.js';
 import { generateWorkload, waveCount } from './workload.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -105,7 +106,8 @@ async function environment(): Promise<{ env: TestEnv; started: boolean }> {
 /** One DORIS cold sync (and no-op resync) in its own process. */
 function runSyncChild(env: TestEnv, runtime: Runtime, config: SyncChildConfig): Promise<SyncChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', ...runtime.argsFor('bench/sync-child.ts'), JSON.stringify(config)], {
+    // The same V8 flags as the image runs DORIS with (Dockerfile, src/install/nodeflags.ts).
+    const child = spawn(process.execPath, ['--expose-gc', ...dorisNodeFlags, ...runtime.argsFor('bench/sync-child.ts'), JSON.stringify(config)], {
       cwd: repoRoot,
       env: dorisEnv(env),
       stdio: ['ignore', 'pipe', 'inherit'],

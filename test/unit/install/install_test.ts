@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { installObjects } from '../../../src/install/manifests.js';
 import { renderInstallYaml } from '../../../src/install/yaml.js';
+import { dorisNodeFlags } from '../../../src/install/nodeflags.js';
 
 describe('install manifests', () => {
   it('config/install.yaml is what src/install/manifests.ts generates (run npm run manifests)', () => {
@@ -40,5 +41,11 @@ describe('install manifests', () => {
     const role = objects.find((o) => o.kind === 'Role') as unknown as { metadata: { namespace: string }; rules: Array<{ resources: string[]; verbs: string[] }> };
     assert.equal(role.metadata.namespace, 'doris-system');
     assert.ok(role.rules.some((r) => r.resources.includes('secrets') && r.verbs.includes('get')));
+  });
+
+  it('the image runs node with the flags the benchmark measured', () => {
+    const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const entrypoint = /^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1] ?? '';
+    for (const flag of dorisNodeFlags) assert.ok((JSON.parse(entrypoint) as string[]).includes(flag), flag);
   });
 });
