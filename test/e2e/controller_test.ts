@@ -12,6 +12,8 @@ import { loadConnection } from '../../src/kube/kubeconfig.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { KubeApiError, KubeHttp as Http } from '../../src/kube/http.js';
 import { githubSignature } from '../../src/server/github.js';
+import { installObjects } from '../../src/install/manifests.js';
+import { stringify } from 'yaml';
 import { doris, startController, type RunningController } from '../env/doris.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
@@ -224,5 +226,38 @@ describe('doris bootstrap and doris run', () => {
     await waitFor('convergence after restart', async () => (await status()).lastAppliedCommit === fixed, { timeoutMs: 30_000 });
     assert.equal(await configValue('after'), 'x');
     await again.stop();
+  });
+
+  it('self-update: applies its own manifests from the first wave, rolls its own Deployment, and never prunes it or its namespace', async () => {
+    // Wave 1 holds DORIS itself (what bootstrap installed, now owned by the repository).
+    const own = installObjects({ namespace: controllerNs, image: 'registry.example/doris:1' }).filter((o) => o.kind !== 'CustomResourceDefinition');
+    const wave1 = (image: string) =>
+      installObjects({ namespace: controllerNs, image })
+        .filter((o) => o.kind !== 'CustomResourceDefinition')
+        .map((o) => stringify(o))
+        .join('---\n');
+    const first = await pushFiles(env, repoUrl, { 'deploy/0-doris/170-doris.yml': wave1('registry.example/doris:1') }, 'doris in wave 0');
+    const c = await controller(['--poll-interval', '1s']);
+    await waitFor('the sync with DORIS itself', async () => (await status()).lastAppliedCommit === first, { timeoutMs: 60_000 });
+    const image = async () =>
+      (await api.request<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>('GET', `/apis/apps/v1/namespaces/${controllerNs}/deployments/doris`)).body.spec
+        .template.spec.containers[0]?.image;
+    assert.equal(await image(), 'registry.example/doris:1');
+    assert.equal(own.length > 5, true);
+
+    const second = await pushFiles(env, repoUrl, { 'deploy/0-doris/170-doris.yml': wave1('registry.example/doris:2') }, 'doris 2');
+    await waitFor('DORIS rolled itself', async () => (await status()).lastAppliedCommit === second, { timeoutMs: 60_000 });
+    assert.equal(await image(), 'registry.example/doris:2');
+
+    // Its own Deployment and namespace leave the repository: both stay.
+    const keep = installObjects({ namespace: controllerNs, image: 'registry.example/doris:2' })
+      .filter((o) => !['CustomResourceDefinition', 'Deployment', 'Namespace'].includes(o.kind))
+      .map((o) => stringify(o))
+      .join('---\n');
+    const third = await pushFiles(env, repoUrl, { 'deploy/0-doris/170-doris.yml': keep }, 'doris without its Deployment');
+    await waitFor('the sync without them', async () => (await status()).lastAppliedCommit === third, { timeoutMs: 60_000 });
+    assert.equal((await api.request('GET', `/apis/apps/v1/namespaces/${controllerNs}/deployments/doris`, { accept: [404] })).status, 200);
+    assert.equal((await api.request('GET', `/api/v1/namespaces/${controllerNs}`, { accept: [404] })).status, 200);
+    await c.stop();
   });
 });
