@@ -86,7 +86,7 @@ describe('crash safety', () => {
 
     let kills = 0;
     let claims = 0;
-    const delays: number[] = [];
+    const points: string[] = [];
     let serial = 0;
     let current: 'a' | 'b' = 'a';
     for (let attempt = 0; kills < 20 && attempt < 60; attempt++) {
@@ -94,22 +94,34 @@ describe('crash safety', () => {
       current = serial % 2 === 0 ? 'a' : 'b';
       const commit = await pushFiles(env, url, variant(current, serial), `variant ${current} #${serial}`);
       const { child, done } = startDoris(env, ['sync', '--once', '--repo', url, '--name', name]);
-      // tsx starts in about a second; a whole sync takes two to three: the kills land in
-      // start-up, fetch, render, every wave's apply and wait, prune and the status write.
-      const delay = 700 + Math.floor(Math.random() * 2300);
-      delays.push(delay);
-      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      // The kill point follows the sync's own progress, not the clock: after the k-th
+      // progress line (commit fetched, each stage applied, each wave healthy, prune) plus a
+      // random 0-150 ms, so kills land in every phase however fast the machine is — k = -1
+      // kills during start-up and the fetch.
+      const k = Math.floor(Math.random() * 12) - 1;
+      const extra = Math.floor(Math.random() * 150);
+      let lines = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        timer ??= setTimeout(() => child.kill('SIGKILL'), extra);
+      };
+      if (k < 0) arm();
+      child.stderr?.on('data', (chunk: Buffer) => {
+        lines += chunk.toString('utf8').split('\n').filter(Boolean).length;
+        if (lines > k) arm();
+      });
       const result = await done;
       clearTimeout(timer);
+      points.push(`${k}+${extra}ms`);
       if (result.signal === 'SIGKILL') kills += 1;
       else assert.equal(result.code, 0, result.stderr);
       const s = await status();
       if (s.lastAppliedCommit === commit) {
         claims += 1;
-        await assertState(current, serial, `after run ${attempt} (delay ${delay} ms, ${result.signal ?? 'completed'})`);
+        await assertState(current, serial, `after run ${attempt} (killed after line ${k} + ${extra} ms, ${result.signal ?? 'completed'})`);
       }
     }
-    assert.ok(kills >= 20, `only ${kills} runs were killed mid-sync (delays ${delays.join(', ')})`);
+    assert.ok(kills >= 20, `only ${kills} runs were killed mid-sync (points ${points.join(', ')})`);
 
     const final = await syncInline(env, name, url);
     assert.equal(final.code, 0, final.stderr);
@@ -117,6 +129,6 @@ describe('crash safety', () => {
     const s = await status();
     assert.equal(s.pendingInventory?.length ?? 0, 0);
     assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
-    console.log(`crash test: ${kills} SIGKILLs, ${claims} claims checked, delays ${delays.join(', ')} ms`);
+    console.log(`crash test: ${kills} SIGKILLs in ${points.length} runs, ${claims} claims checked, kill points (line+delay) ${points.join(', ')}`);
   });
 });
