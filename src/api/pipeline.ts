@@ -14,7 +14,11 @@ export const plural = 'pipelines';
 export const defaultControllerNamespace = 'doris-system';
 
 const secretRef = z.object({ name: z.string().min(1) });
-const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, 'a duration such as 30s, 1m or 1h30m');
+const duration = z
+  .string()
+  .regex(/^(\d+(ms|s|m|h))+$/, 'a duration such as 30s, 1m or 1h30m')
+  // A zero interval would poll without pause; a zero timeout would fail every wave.
+  .refine((text) => parseDuration(text) > 0, 'a duration greater than zero');
 
 const pruneSpec = z
   .union([

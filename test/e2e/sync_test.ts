@@ -220,6 +220,18 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
     assert.deepEqual(writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').map((e) => e.requestURI), []);
   });
 
+  it('reports the Pipeline with doris status, as text and as JSON', async () => {
+    const applied = (await pipelineStatus(name)).lastAppliedCommit!;
+    const text = await doris(env, ['status', name]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`applied commit:\\s+${applied}`));
+    assert.match(text.stdout, /Ready=True Succeeded/);
+    assert.match(text.stdout, /inventory:\s+8 objects/);
+    const json = await doris(env, ['--output', 'json', 'status']);
+    const list = JSON.parse(json.stdout) as Array<{ name: string; status: { lastAppliedCommit: string } }>;
+    assert.equal(list.find((p) => p.name === name)?.status.lastAppliedCommit, applied);
+  });
+
   it('plans a change with dry-runs and writes nothing', async () => {
     await pushFiles(env, url, { 'deploy/1-base/120-config.yml': files('c', 'two')['deploy/1-base/120-config.yml'], 'deploy/2-app/200-service.yml': null }, 'plan me');
     const mark = auditMark(env.AUDIT_LOG);

@@ -52,6 +52,11 @@ describe('parsePipelineSpec', () => {
     assert.deepEqual(spec.images, [{ repository: 'ghcr.io/acme/app', tag: 'main', interval: '1m' }]);
   });
 
+  it('refuses a zero interval or timeout, naming the field', () => {
+    assert.throws(() => parsePipelineSpec({ git: { url, interval: '0s' } }), /spec\.git\.interval: a duration greater than zero/);
+    assert.throws(() => parsePipelineSpec({ git: { url }, wait: { timeout: '0ms' } }), /spec\.wait\.timeout: a duration greater than zero/);
+  });
+
   it('turns `prune: false` into {enabled: false, allowMass: false}', () => {
     assert.deepEqual(parsePipelineSpec({ git: { url }, prune: false }).prune, { enabled: false, allowMass: false });
   });
