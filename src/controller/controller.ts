@@ -16,6 +16,7 @@ import type { Metrics } from '../server/metrics.js';
 import { normalizeRepoUrl } from '../server/github.js';
 import { gitCredentialsFromSecret, registryCredentialsResolver } from '../source/credentials.js';
 import { ImageTracker, defaultImageTrackerOptions } from '../source/images.js';
+import { ruleMatches } from '../source/registry/index.js';
 import type { GitCredentials } from '../source/git.js';
 import { setCondition } from '../status/conditions.js';
 import type { EventRecorder } from '../status/events.js';
@@ -226,7 +227,7 @@ export class Controller {
     for (const pipeline of this.watcher.pipelines.values()) {
       try {
         const spec = parsePipelineSpec(pipeline.spec);
-        if (spec.images.some((rule) => globToRegExp(rule.repository).test(repository))) names.push(pipeline.metadata.name);
+        if (spec.images.some((rule) => ruleMatches(rule.repository, repository))) names.push(pipeline.metadata.name);
       } catch {
         // as above
       }
@@ -344,10 +345,4 @@ export class Controller {
     await Promise.allSettled([...this.inFlight]);
     await this.elector.stop();
   }
-}
-
-/** `ghcr.io/acme/solar-*` → a RegExp over whole repository names. */
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-  return new RegExp(`^${escaped}$`);
 }

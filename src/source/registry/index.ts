@@ -20,5 +20,5 @@ export {
 } from './credentials.js';
 export { ImageResolveError } from './errors.js';
 export { canonicalName, parseImageReference, tryParseImageReference, type ImageReference } from './reference.js';
-export { parseRulePattern, type ImageRule } from './rule.js';
+export { parseRulePattern, ruleMatches, type ImageRule } from './rule.js';
 export type { RetryEvent } from './retry.js';

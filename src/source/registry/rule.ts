@@ -76,6 +76,23 @@ export function parseRulePattern(repository: string): RulePattern {
   return { host: host ?? '', registry, apiHost: apiHostOf(registry), path, glob, namePrefix: namePrefixOf(path), matcher: globToRegExp(path) };
 }
 
+/**
+ * Whether `repository` (`host/path` as a registry notification names it) is one a rule
+ * tracks: the same registry, and a path its glob (or literal path) matches.
+ */
+export function ruleMatches(rule: string, repository: string): boolean {
+  let pattern: RulePattern;
+  try {
+    pattern = parseRulePattern(rule);
+  } catch {
+    return false;
+  }
+  const { host, path } = splitRegistry(repository);
+  const registry = normalizeRegistry(host ?? dockerHubRegistry);
+  const fullPath = registry === dockerHubRegistry && !path.includes('/') ? `library/${path}` : path;
+  return registry === pattern.registry && pattern.matcher.test(fullPath);
+}
+
 /** How a rule writes one of its repositories: the rule's host and the catalog's path. */
 export function ruleRepository(pattern: RulePattern, path: string): string {
   return pattern.host ? `${pattern.host}/${path}` : path;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { globToRegExp } from '../../../src/controller/controller.js';
+import { ruleMatches } from '../../../src/source/registry/index.js';
 import { parseImageRule } from '../../../src/cli/target.js';
 import { renderDashboard } from '../../../src/server/dashboard.js';
 import { githubSignature, normalizeRepoUrl, parsePushEvent, verifyGithubSignature } from '../../../src/server/github.js';
@@ -59,11 +59,12 @@ describe('registry notifications', () => {
 });
 
 describe('image rules', () => {
-  it('matches globs within one path segment', () => {
-    const re = globToRegExp('reg:5000/acme/solar-*');
-    assert.ok(re.test('reg:5000/acme/solar-influx'));
-    assert.ok(!re.test('reg:5000/acme/solar-x/y'));
-    assert.ok(!re.test('reg:5000/acme/lunar-x'));
+  it('matches notified repositories against globs within one path segment, on the same registry', () => {
+    assert.ok(ruleMatches('reg:5000/acme/solar-*', 'reg:5000/acme/solar-influx'));
+    assert.ok(!ruleMatches('reg:5000/acme/solar-*', 'reg:5000/acme/solar-x/y'));
+    assert.ok(!ruleMatches('reg:5000/acme/solar-*', 'reg:5000/acme/lunar-x'));
+    assert.ok(!ruleMatches('reg:5000/acme/solar-*', 'other:5000/acme/solar-influx'));
+    assert.ok(ruleMatches('nginx', 'docker.io/library/nginx'));
   });
 
   it('splits a rule at the tag colon, not at a registry port', () => {
