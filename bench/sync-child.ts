@@ -11,11 +11,11 @@
  * recorded in its audit log. The last stdout line is the JSON result.
  */
 import { readFileSync } from 'node:fs';
-import { parsePipelineSpec } from '../src/api/pipeline.js';
+import { parsePipelineSpec, type Pipeline } from '../src/api/pipeline.js';
 import { Reasons } from '../src/api/reasons.js';
 import { KubeClient } from '../src/kube/client.js';
 import type { ProgressEvent } from '../src/reconcile/progress.js';
-import { reconcilePipeline, type SyncOutcome } from '../src/reconcile/sync.js';
+import { reconcilePipeline, type SyncContext, type SyncOutcome } from '../src/reconcile/sync.js';
 import { gitCredentialsFromFlags } from '../src/source/credentials.js';
 import { applyPipeline, ensurePipelineCrd, getPipeline } from '../src/status/store.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
@@ -118,6 +118,17 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const client = await KubeClient.connect(config.kubeconfig);
+  // Both syncs (cold and no-op) run as `doris sync --once` would run them.
+  const syncContext = (pipeline: Pipeline, onProgress: (event: ProgressEvent) => void): SyncContext => ({
+    client,
+    pipeline,
+    spec,
+    credentials,
+    workDir: config.workDir,
+    controllerNamespace: config.namespace,
+    controllerDeployment: 'doris',
+    progress: onProgress,
+  });
   let outcomes: SyncOutcome[];
   try {
     await ensurePipelineCrd(client);
@@ -125,16 +136,7 @@ async function main(): Promise<void> {
       await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: config.namespace } }, { manager: 'doris-cli' });
     }
     const pipeline = await applyPipeline(client, config.namespace, config.pipeline, rawSpec);
-    outcomes = await reconcilePipeline({
-      client,
-      pipeline,
-      spec,
-      credentials,
-      workDir: config.workDir,
-      controllerNamespace: config.namespace,
-      controllerDeployment: 'doris',
-      progress,
-    });
+    outcomes = await reconcilePipeline(syncContext(pipeline, progress));
   } catch (error) {
     outcomes = [{ commit: '', result: Reasons.ApplyFailed, message: error instanceof Error ? error.stack ?? error.message : String(error), counts: { created: 0, configured: 0, unchanged: 0, recreated: 0, pruned: 0 }, wrote: true }];
   }
@@ -192,16 +194,7 @@ async function main(): Promise<void> {
     await ensurePipelineCrd(client);
     const pipeline = await getPipeline(client, config.namespace, config.pipeline);
     if (!pipeline) throw new Error(`Pipeline ${config.namespace}/${config.pipeline} vanished`);
-    const noopOutcomes = await reconcilePipeline({
-      client,
-      pipeline,
-      spec,
-      credentials,
-      workDir: config.workDir,
-      controllerNamespace: config.namespace,
-      controllerDeployment: 'doris',
-      progress: noopProgress,
-    });
+    const noopOutcomes = await reconcilePipeline(syncContext(pipeline, noopProgress));
     const t1 = performance.now();
     const seconds = (t1 - t0) / 1000;
     const commitAt = marks.commit ?? t1;

@@ -1,6 +1,8 @@
 /** `doris plan`: what a sync would change against the live cluster, writing nothing. */
 import { Command } from 'commander';
 import { planPipeline } from '../reconcile/plan.js';
+import { registryCredentialsResolver } from '../source/credentials.js';
+import { ImageTracker } from '../source/images.js';
 import { formatProblems } from '../render/validate.js';
 import { ExitCode, connect, printJson, say, type GlobalOptions } from './common.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
@@ -22,6 +24,7 @@ export function planCommand(global: () => GlobalOptions): Command {
         status: target.existing?.status,
         credentials: target.credentials,
         workDir: options.workDir,
+        images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
       });
       const errors = plan.rows.filter((r) => r.action === 'error').length;
       if (options.output === 'json') printJson(plan);

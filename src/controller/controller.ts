@@ -163,19 +163,18 @@ export class Controller {
     this.inFlight.add(run);
   }
 
+  /** Pipelines whose spec is valid, with their specs (an invalid spec matches nothing; its status says why). */
+  private *validPipelines(): Generator<{ name: string; spec: PipelineSpec }> {
+    for (const pipeline of this.watcher.pipelines.values()) {
+      const spec = validSpec(pipeline);
+      if (spec) yield { name: pipeline.metadata.name, spec };
+    }
+  }
+
   /** Pipelines following `repoUrl` at `branch` (webhooks). */
   pipelinesFor(repoUrl: string, branch: string): string[] {
     const wanted = normalizeRepoUrl(repoUrl);
-    const names: string[] = [];
-    for (const pipeline of this.watcher.pipelines.values()) {
-      try {
-        const spec = parsePipelineSpec(pipeline.spec);
-        if (normalizeRepoUrl(spec.git.url) === wanted && spec.git.branch === branch) names.push(pipeline.metadata.name);
-      } catch {
-        // an invalid spec matches nothing; its status says why
-      }
-    }
-    return names;
+    return [...this.validPipelines()].filter(({ spec }) => normalizeRepoUrl(spec.git.url) === wanted && spec.git.branch === branch).map((p) => p.name);
   }
 
   /** A registry notification: the catalogs of glob rules may have new repositories. */
@@ -200,12 +199,8 @@ export class Controller {
   private async pollImages(entry: Entry): Promise<void> {
     const pipeline = this.watcher.pipelines.get(entry.name);
     if (!pipeline || !this.leading) return;
-    let spec: PipelineSpec;
-    try {
-      spec = parsePipelineSpec(pipeline.spec);
-    } catch {
-      return;
-    }
+    const spec = validSpec(pipeline);
+    if (!spec) return;
     try {
       const known = pipeline.status?.images ?? [];
       const result = await entry.images.resolve(spec.images, known, this.abort.signal);
@@ -223,16 +218,7 @@ export class Controller {
 
   /** Pipelines with an image rule that covers `repository` (registry notifications). */
   pipelinesTrackingImage(repository: string): string[] {
-    const names: string[] = [];
-    for (const pipeline of this.watcher.pipelines.values()) {
-      try {
-        const spec = parsePipelineSpec(pipeline.spec);
-        if (spec.images.some((rule) => ruleMatches(rule.repository, repository))) names.push(pipeline.metadata.name);
-      } catch {
-        // as above
-      }
-    }
-    return names;
+    return [...this.validPipelines()].filter(({ spec }) => spec.images.some((rule) => ruleMatches(rule.repository, repository))).map((p) => p.name);
   }
 
   private schedule(entry: Entry, delayMs: number): void {
@@ -344,5 +330,13 @@ export class Controller {
     this.watcher.stop();
     await Promise.allSettled([...this.inFlight]);
     await this.elector.stop();
+  }
+}
+
+function validSpec(pipeline: Pipeline): PipelineSpec | undefined {
+  try {
+    return parsePipelineSpec(pipeline.spec);
+  } catch {
+    return undefined;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { KubeObject } from '../render/types.js';
 import { Discovery, type ResourceInfo } from './discovery.js';
-import { KubeApiError, KubeHttp } from './http.js';
+import { KubeHttp } from './http.js';
 
 export const fieldManager = 'doris';
 
@@ -106,12 +106,6 @@ export class KubeClient {
     });
     return body;
   }
-
-  async create(object: KubeObject): Promise<KubeObject> {
-    const info = await this.discovery.resolve(object.apiVersion, object.kind);
-    const { body } = await this.http.request<KubeObject>('POST', this.path(info, object.metadata.namespace), { body: object });
-    return body;
-  }
 }
 
 /**
@@ -121,8 +115,4 @@ export class KubeClient {
 function lean(object: KubeObject): KubeObject {
   if (object?.metadata?.managedFields !== undefined) delete object.metadata.managedFields;
   return object;
-}
-
-export function isNotFound(error: unknown): boolean {
-  return error instanceof KubeApiError && error.status === 404;
 }

@@ -8,17 +8,14 @@ import { join } from 'node:path';
 import type { PipelineSpec, PipelineStatus } from '../api/pipeline.js';
 import { applyObject, defaultApplyOptions, explain } from '../apply/applier.js';
 import { LiveSnapshot } from '../apply/live.js';
-import { settleNamespaces } from '../apply/scope.js';
 import { UnknownKindError } from '../kube/discovery.js';
 import type { KubeClient } from '../kube/client.js';
-import { inventoryOf, mergeInventories, staleEntries } from '../inventory/inventory.js';
-import { renderRepo } from '../render/layout.js';
 import { describeObject, parseObjectId } from '../render/objectid.js';
 import { planStages } from '../render/order.js';
-import { stampOwnership } from '../render/stamp.js';
 import type { Problem } from '../render/types.js';
-import { pruneGuardRefusal } from '../prune/guard.js';
-import { GitSource, type GitCredentials } from '../source/git.js';
+import type { GitCredentials } from '../source/git.js';
+import type { ImageTracker } from '../source/images.js';
+import { buildDesiredSet, gitSourceFor, planPrune } from './desired.js';
 
 export type PlanAction = 'create' | 'update' | 'recreate' | 'unchanged' | 'prune' | 'error';
 
@@ -41,28 +38,30 @@ const actionOf = { created: 'create', configured: 'update', recreated: 'recreate
 
 export async function planPipeline(
   client: KubeClient,
-  options: { name: string; spec: PipelineSpec; status?: PipelineStatus; credentials: GitCredentials; workDir: string },
+  options: { name: string; spec: PipelineSpec; status?: PipelineStatus; credentials: GitCredentials; workDir: string; images?: ImageTracker },
 ): Promise<Plan> {
-  const source = new GitSource(options.spec.git.url, options.credentials, { cacheDir: join(options.workDir, 'git'), timeoutMs: 120_000 });
+  const source = gitSourceFor(options.spec, options.credentials, options.workDir);
   const commit = await source.resolveBranch(options.spec.git.branch);
   await source.fetchCommit(commit, options.spec.git.branch);
   const checkout = await source.checkout(commit, join(options.workDir, 'checkouts'));
   try {
-    const rendered = await renderRepo(checkout, options.spec.git.path);
-    const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
-    const stamped = all.map((d) => ({ ...d, object: stampOwnership(d.object, options.name) }));
-    const settled = await settleNamespaces(stamped, client.discovery, options.spec.targetNamespace);
-    const bySource = new Map(all.map((d, i) => [d, settled[i]!]));
-    const waves = rendered.waves.map((w) => ({ ...w, steps: w.steps.map((s) => ({ ...s, objects: s.objects.map((o) => bySource.get(o)!) })) }));
+    const desired = await buildDesiredSet({
+      checkout,
+      client,
+      pipeline: options.name,
+      spec: options.spec,
+      images: options.images,
+      lastImages: options.status?.images ?? [],
+    });
     const live = new LiveSnapshot(client, options.name);
     const planOptions = { ...defaultApplyOptions(), mode: 'plan' as const };
     const rows: PlanRow[] = [];
-    for (const stage of planStages(waves)) {
+    for (const stage of planStages(desired.waves)) {
       const results = await Promise.all(
-        stage.objects.map(async (desired): Promise<PlanRow> => {
-          const base = { object: describeObject(desired.object), stage: stage.label, source: `${desired.source.file}:${desired.source.line}:${desired.source.col}` };
+        stage.objects.map(async (object): Promise<PlanRow> => {
+          const base = { object: describeObject(object.object), stage: stage.label, source: `${object.source.file}:${object.source.line}:${object.source.col}` };
           try {
-            const change = await applyObject(client, live, desired, planOptions);
+            const change = await applyObject(client, live, object, planOptions);
             return { ...base, action: actionOf[change.action] };
           } catch (error) {
             // A custom resource whose CRD arrives with this very commit cannot be dry-run yet.
@@ -73,8 +72,7 @@ export async function planPipeline(
       );
       rows.push(...results);
     }
-    const previous = mergeInventories(options.status?.inventory ?? [], options.status?.pendingInventory ?? []);
-    const stale = options.spec.prune.enabled ? staleEntries(previous, inventoryOf(settled)) : [];
+    const { stale, refusal } = planPrune(options.status, desired.inventory, options.spec.prune);
     for (const entry of stale) {
       const ref = parseObjectId(entry.id);
       rows.push({
@@ -83,10 +81,7 @@ export async function planPipeline(
         stage: `prune (wave ${entry.wave})`,
       });
     }
-    const pruneRefusal = options.spec.prune.enabled
-      ? pruneGuardRefusal(stale.length, previous.length, { minObjects: 5, maxFraction: 0.5, allowMass: options.spec.prune.allowMass })
-      : undefined;
-    return { commit, rows, problems: rendered.problems, pruneRefusal };
+    return { commit, rows, problems: desired.problems, pruneRefusal: refusal };
   } finally {
     rmSync(checkout, { recursive: true, force: true });
   }

@@ -18,24 +18,17 @@ import { parseDuration, type InventoryEntry, type Pipeline, type PipelineSpec, t
 import { Reasons, type Reason } from '../api/reasons.js';
 import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from '../apply/applier.js';
 import { LiveSnapshot } from '../apply/live.js';
-import { settleNamespaces } from '../apply/scope.js';
 import { DorisError } from '../errors.js';
 import { defaultWaitOptions, waitForHealthy, type WaitOptions } from '../health/index.js';
-import { inventoryOf, mergeInventories, staleEntries } from '../inventory/inventory.js';
+import { mergeInventories } from '../inventory/inventory.js';
 import type { KubeClient } from '../kube/client.js';
-import { renderRepo } from '../render/layout.js';
 import { planStages } from '../render/order.js';
-import { stampOwnership } from '../render/stamp.js';
-import type { DesiredObject, KubeObject, Wave } from '../render/types.js';
-import { pruneGuardRefusal } from '../prune/guard.js';
 import { prune, type PruneResult } from '../prune/prune.js';
-import { GitSource, type GitCredentials } from '../source/git.js';
+import type { GitCredentials } from '../source/git.js';
 import { maxImageHistory, type ImageTracker } from '../source/images.js';
-import { pinImages } from '../render/images.js';
-import { stampConfigHashes, type ConfigKind } from '../render/confighash.js';
-import { KubeApiError } from '../kube/http.js';
 import { appendHistory, removeCondition, setCondition } from '../status/conditions.js';
 import { patchStatus } from '../status/store.js';
+import { buildDesiredSet, gitSourceFor, planPrune } from './desired.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface SyncContext {
@@ -73,28 +66,8 @@ function countChanges(changes: Change[], pruned: number): SyncCounts {
   return counts;
 }
 
-function withObjects(waves: Wave[], replace: Map<DesiredObject, DesiredObject>): Wave[] {
-  return waves.map((wave) => ({
-    ...wave,
-    steps: wave.steps.map((step) => ({ ...step, objects: step.objects.map((o) => replace.get(o) ?? o) })),
-  }));
-}
-
 function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new DorisError('Interrupted', 'the sync was interrupted by a shutdown signal; it will resume on the next start');
-}
-
-/**
- * A ConfigMap or Secret that exists only in the cluster, for config hashes. One the
- * controller may not read (a Secret outside its namespace, by design) counts as missing.
- */
-async function lookupConfig(client: KubeClient, kind: ConfigKind, namespace: string, name: string): Promise<KubeObject | undefined> {
-  try {
-    return await client.get({ apiVersion: 'v1', kind, namespace, name });
-  } catch (error) {
-    if (error instanceof KubeApiError && error.status === 403) return undefined;
-    throw error;
-  }
 }
 
 /** Reason codes after which retrying the same commit cannot help: Stalled. */
@@ -118,9 +91,8 @@ async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, 
 }
 
 /** Applies one commit. Never throws for sync failures: they are returned and recorded. */
-export async function syncCommit(ctx: SyncContext, commit: string): Promise<SyncOutcome> {
+export async function syncCommit(ctx: SyncContext, commit: string, source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir)): Promise<SyncOutcome> {
   const startedAt = new Date();
-  const source = new GitSource(ctx.spec.git.url, ctx.credentials, { cacheDir: join(ctx.workDir, 'git'), timeoutMs: 120_000 });
   let checkout: string | undefined;
   let changes: Change[] = [];
   let pruneResult: PruneResult | undefined;
@@ -132,31 +104,22 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
     checkout = await source.checkout(commit, join(ctx.workDir, 'checkouts'));
     throwIfAborted(ctx.signal);
 
-    // render: the whole commit, before anything is applied
-    const rendered = await renderRepo(checkout, ctx.spec.git.path);
-    for (const problem of rendered.problems) ctx.progress({ type: 'problem', problem });
-
-    // images: tracked tags pinned by digest (the last known digest when the registry fails)
-    const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
-    const images = ctx.images && ctx.spec.images.length > 0 ? await ctx.images.resolve(ctx.spec.images, status.images ?? [], ctx.signal) : undefined;
+    // render, pin images, stamp: the whole commit, before anything is applied
+    const desired = await buildDesiredSet({
+      checkout,
+      client: ctx.client,
+      pipeline: ctx.pipeline.metadata.name,
+      spec: ctx.spec,
+      images: ctx.images,
+      lastImages: status.images ?? [],
+      signal: ctx.signal,
+    });
+    for (const problem of desired.problems) ctx.progress({ type: 'problem', problem });
+    const { images, waves, inventory: desiredInventory } = desired;
     if (images && (images.changes.length > 0 || images.errors.length > 0)) ctx.progress({ type: 'images', changes: images.changes, errors: images.errors });
-    const pinned = images ? pinImages(all, images.tracked) : all;
-
-    // config hashes: workloads roll when the ConfigMaps and Secrets they use change
-    const hashed = await stampConfigHashes(pinned, (kind, namespace, name) => lookupConfig(ctx.client, kind, namespace, name), ctx.spec.targetNamespace ?? 'default');
-
-    // stamp: ownership labels, desired hash, namespaces settled
-    const stamped = hashed.map((d) => ({ ...d, object: stampOwnership(d.object, ctx.pipeline.metadata.name) }));
-    const settled = await settleNamespaces(stamped, ctx.client.discovery, ctx.spec.targetNamespace);
-    const waves = withObjects(rendered.waves, new Map(all.map((d, i) => [d, settled[i]!])));
-    const desiredInventory = inventoryOf(settled);
 
     // guard: refuse a mass prune before anything is written
-    const previous = mergeInventories(status.inventory ?? [], status.pendingInventory ?? []);
-    const stale = ctx.spec.prune.enabled ? staleEntries(previous, desiredInventory) : [];
-    const refusal = ctx.spec.prune.enabled
-      ? pruneGuardRefusal(stale.length, previous.length, { minObjects: 5, maxFraction: 0.5, allowMass: ctx.spec.prune.allowMass })
-      : undefined;
+    const { previous, stale, refusal } = planPrune(status, desiredInventory, ctx.spec.prune);
     if (refusal) throw new DorisError('PruneGuardTriggered', refusal);
 
     // record the attempt (only when something could be new: a no-op resync writes nothing)
@@ -175,7 +138,7 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
     // apply, stage by stage, waiting for health after the prelude and after each wave
     const client = ctx.client;
     const live = new LiveSnapshot(client, ctx.pipeline.metadata.name);
-    await live.prefetch(settled.map((d) => d.object));
+    await live.prefetch(desired.objects.map((d) => d.object));
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const waitOptions: WaitOptions = { ...defaultWaitOptions(), timeoutMs: parseDuration(ctx.spec.wait.timeout), signal: ctx.signal, ...ctx.wait };
     let waveChanges: Change[] = [];
@@ -269,7 +232,7 @@ export async function syncCommit(ctx: SyncContext, commit: string): Promise<Sync
  * last applied one, in order (`replay: each-commit`), stopping at the first failure.
  */
 export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]> {
-  const source = new GitSource(ctx.spec.git.url, ctx.credentials, { cacheDir: join(ctx.workDir, 'git'), timeoutMs: 120_000 });
+  const source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir);
   let target: string;
   try {
     target = await source.resolveBranch(ctx.spec.git.branch);
@@ -288,7 +251,7 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
   }
   const outcomes: SyncOutcome[] = [];
   for (const commit of commits) {
-    const outcome = await syncCommit(ctx, commit);
+    const outcome = await syncCommit(ctx, commit, source);
     outcomes.push(outcome);
     if (outcome.result !== Reasons.Succeeded) break;
   }

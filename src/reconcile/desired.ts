@@ -1,0 +1,93 @@
+/**
+ * The desired set of one commit, exactly as a sync applies it: rendered (the whole commit),
+ * tracked images pinned by digest, config hashes stamped, ownership stamped, namespaces
+ * settled. `doris sync` and `doris plan` both build it here, so a plan shows what a sync
+ * will do; and what is pruned, and whether the mass-prune guard allows it, is decided here
+ * for both as well.
+ */
+import { join } from 'node:path';
+import type { ImageStatus, InventoryEntry, PipelineSpec, PipelineStatus } from '../api/pipeline.js';
+import { settleNamespaces } from '../apply/scope.js';
+import { inventoryOf, mergeInventories, staleEntries } from '../inventory/inventory.js';
+import type { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/http.js';
+import { pruneGuardRefusal, defaultPruneGuardOptions } from '../prune/guard.js';
+import { stampConfigHashes, type ConfigKind } from '../render/confighash.js';
+import { pinImages } from '../render/images.js';
+import { renderRepo } from '../render/layout.js';
+import { stampOwnership } from '../render/stamp.js';
+import type { DesiredObject, KubeObject, Problem, Wave } from '../render/types.js';
+import { GitSource, type GitCredentials } from '../source/git.js';
+import type { ImageResolution, ImageTracker } from '../source/images.js';
+
+/** The Pipeline's git source, with its cache under `workDir`. */
+export function gitSourceFor(spec: PipelineSpec, credentials: GitCredentials, workDir: string): GitSource {
+  return new GitSource(spec.git.url, credentials, { cacheDir: join(workDir, 'git'), timeoutMs: 120_000 });
+}
+
+/**
+ * A ConfigMap or Secret that exists only in the cluster, for config hashes. One the
+ * controller may not read (a Secret outside its namespace, by design) counts as missing.
+ */
+async function lookupConfig(client: KubeClient, kind: ConfigKind, namespace: string, name: string): Promise<KubeObject | undefined> {
+  try {
+    return await client.get({ apiVersion: 'v1', kind, namespace, name });
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 403) return undefined;
+    throw error;
+  }
+}
+
+export interface DesiredSet {
+  /** The waves with their final objects. */
+  waves: Wave[];
+  objects: DesiredObject[];
+  inventory: InventoryEntry[];
+  /** Warnings of the render (errors throw). */
+  problems: Problem[];
+  /** Undefined when the Pipeline tracks no images. */
+  images?: ImageResolution;
+}
+
+export async function buildDesiredSet(input: {
+  checkout: string;
+  client: KubeClient;
+  pipeline: string;
+  spec: PipelineSpec;
+  images?: ImageTracker;
+  lastImages: ImageStatus[];
+  signal?: AbortSignal;
+}): Promise<DesiredSet> {
+  const { client, spec } = input;
+  const rendered = await renderRepo(input.checkout, spec.git.path);
+  const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
+  const images = input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal) : undefined;
+  const pinned = images ? pinImages(all, images.tracked) : all;
+  const hashed = await stampConfigHashes(pinned, (kind, namespace, name) => lookupConfig(client, kind, namespace, name), spec.targetNamespace ?? 'default');
+  // The desired hash goes on last: it must cover the pinned digests and the config hashes.
+  const stamped = hashed.map((d) => ({ ...d, object: stampOwnership(d.object, input.pipeline) }));
+  const objects = await settleNamespaces(stamped, client.discovery, spec.targetNamespace);
+  const final = new Map(all.map((d, i) => [d, objects[i]!]));
+  const waves = rendered.waves.map((wave) => ({
+    ...wave,
+    steps: wave.steps.map((step) => ({ ...step, objects: step.objects.map((o) => final.get(o) ?? o) })),
+  }));
+  return { waves, objects, inventory: inventoryOf(objects), problems: rendered.problems, images };
+}
+
+export interface PrunePlan {
+  /** Everything a sync may have created: the inventory and the pending entries. */
+  previous: InventoryEntry[];
+  /** What left the repository, highest wave first (empty when pruning is off). */
+  stale: InventoryEntry[];
+  /** Why the mass-prune guard refuses, if it does. */
+  refusal?: string;
+}
+
+export function planPrune(status: PipelineStatus | undefined, desired: InventoryEntry[], prune: PipelineSpec['prune']): PrunePlan {
+  const previous = mergeInventories(status?.inventory ?? [], status?.pendingInventory ?? []);
+  if (!prune.enabled) return { previous, stale: [] };
+  const stale = staleEntries(previous, desired);
+  const refusal = pruneGuardRefusal(stale.length, previous.length, { ...defaultPruneGuardOptions(), allowMass: prune.allowMass });
+  return { previous, stale, refusal };
+}
