@@ -3,6 +3,21 @@
  * controller, credentials Secrets and the first Pipeline — with server-side apply, so that
  * running it again changes nothing. Replaces the original's hand-edited deploy.sh. Tokens
  * are read from files or the environment and go only into Secrets: never argv, disk or logs.
+ *
+ * Each install lives in its own namespace (`--namespace`), and several can share a cluster:
+ * its cluster-scoped RBAC is named after that namespace (`doris-controller-<namespace>`,
+ * `doris-custom-kinds-<namespace>`), so a bootstrap never touches another install's bindings.
+ * Only the Pipeline CRD is shared (there is one per cluster): every install applies the same
+ * definition, so bootstrapping a second install leaves the first one's CRD as it was.
+ *
+ * Upgrading an install made with the old, global names (`doris-controller`,
+ * `doris-custom-kinds`): the bootstrap creates the per-install ClusterRoles and bindings
+ * first, so the running controller keeps its permissions throughout, then deletes the old
+ * binding if it binds this install's ServiceAccount only, and an old ClusterRole once nothing
+ * refers to it (src/install/legacy.ts). An old binding held by another install — the last one
+ * bootstrapped with the old names — stays until that install is bootstrapped again. A
+ * repository that holds DORIS's own manifests (self-update) must regenerate them: the old
+ * names in it would be applied again and, when dropped, pruned like any other object.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,10 +29,12 @@ import {
   defaultImage,
   gitSecretName,
   installObjects,
+  legacyClusterRoleNames,
   pipelineObject,
   registrySecretName,
   webhookSecretName,
 } from '../install/manifests.js';
+import { legacyRbacToRemove } from '../install/legacy.js';
 import { describeObject } from '../render/objectid.js';
 import type { KubeObject } from '../render/types.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
@@ -59,6 +76,25 @@ async function applyReporting(client: KubeClient, object: KubeObject, results: A
   const { object: after, created } = await client.apply(object, { manager });
   const action = created ? 'created' : before?.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
   results.push({ object: describeObject(object), action });
+}
+
+const rbac = 'rbac.authorization.k8s.io/v1';
+
+/** Deletes what is left of this install's old, cluster-wide RBAC names (see the header). */
+async function removeLegacyRbac(client: KubeClient, namespace: string, results: Array<{ object: string; action: string }>): Promise<void> {
+  const found: KubeObject[] = [];
+  for (const kind of ['ClusterRoleBinding', 'ClusterRole']) {
+    for (const name of legacyClusterRoleNames) {
+      const object = await client.get({ apiVersion: rbac, kind, name });
+      if (object) found.push(object);
+    }
+  }
+  if (found.length === 0) return;
+  const references = [...(await client.list(rbac, 'ClusterRoleBinding')), ...(await client.list(rbac, 'RoleBinding'))];
+  for (const object of legacyRbacToRemove(namespace, found, references)) {
+    await client.delete({ apiVersion: rbac, kind: object.kind, name: object.metadata.name });
+    results.push({ object: describeObject(object), action: 'deleted' });
+  }
 }
 
 export function bootstrapCommand(global: () => GlobalOptions): Command {
@@ -112,6 +148,10 @@ Read the generated webhook secret with:
           if (options.output === 'text') say(`${results.at(-1)!.action.padEnd(10)} ${results.at(-1)!.object}`);
         }
         await ensurePipelineCrd(client);
+        const installed = results.length;
+        await removeLegacyRbac(client, namespace, results);
+        if (options.output === 'text') for (const r of results.slice(installed)) say(`${r.action.padEnd(10)} ${r.object}`);
+        const reported = results.length;
 
         if (credentials.token) {
           await applyReporting(client, secret(namespace, gitSecretName, 'Opaque', { username: credentials.username ?? 'git', token: credentials.token }), results);
@@ -135,7 +175,7 @@ Read the generated webhook secret with:
         await applyReporting(client, pipelineObject(namespace, flags.name, rawSpec), results);
         if (options.output === 'json') printJson({ namespace, controller: controllerName, results });
         else {
-          for (const r of results.slice(objects.length)) say(`${r.action.padEnd(10)} ${r.object}`);
+          for (const r of results.slice(reported)) say(`${r.action.padEnd(10)} ${r.object}`);
           say(`DORIS is installed in ${namespace}; Pipeline ${flags.name} follows ${flags.repo} (${flags.branch}, ${flags.path}).`);
           say(`Watch it with: kubectl -n ${namespace} get pipelines`);
         }

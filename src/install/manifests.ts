@@ -9,9 +9,17 @@
  * Secrets in its own namespace (git and registry credentials). It can write Secrets that a
  * repository declares, and cannot list or get them elsewhere. Custom resources are added by
  * users through ClusterRoles labelled `doris.dev/aggregate-to-controller: "true"`.
+ *
+ * Several installs can share a cluster, each in its own namespace. Namespaced objects are
+ * kept apart by their namespace; cluster-scoped names are global, so the ClusterRoles and
+ * ClusterRoleBindings carry the install's namespace in their name (as Flux names
+ * `cluster-reconciler-<namespace>`) — with one shared name, a second install would rebind
+ * the first one's roles to its own ServiceAccount. The Pipeline CRD is the one exception:
+ * there is one per cluster, and every install applies the same definition.
  */
 import { pipelineCrd } from '../api/crd.js';
 import { apiVersion as pipelineApiVersion, defaultControllerNamespace, kind as pipelineKind } from '../api/pipeline.js';
+import { objectId } from '../render/objectid.js';
 import type { KubeObject } from '../render/types.js';
 
 export const controllerName = 'doris';
@@ -21,28 +29,44 @@ export const registrySecretName = 'doris-registry';
 export const webhookSecretName = 'doris-webhook';
 const partOf = { 'app.kubernetes.io/name': 'doris', 'app.kubernetes.io/part-of': 'doris' };
 
+/**
+ * The names that cluster-scoped objects had before they were named per install; `doris
+ * bootstrap` removes the ones left bound to its own ServiceAccount (see src/cli/bootstrap.ts).
+ */
+export const legacyClusterRoleNames = [`${controllerName}-controller`, `${controllerName}-custom-kinds`] as const;
+
+/** The ClusterRole of an install's built-in kinds, and its binding. */
+export function controllerClusterRoleName(namespace: string): string {
+  return `${controllerName}-controller-${namespace}`;
+}
+
+/** The ClusterRole aggregating an install's custom kinds, and its binding. */
+export function customKindsRoleName(namespace: string): string {
+  return `${controllerName}-custom-kinds-${namespace}`;
+}
+
 const manage = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 
 /**
  * Custom resources of a repository: users grant them with ClusterRoles labelled
  * `doris.dev/aggregate-to-controller: "true"`, aggregated into this one.
  */
-export function customKindsRole(): KubeObject {
+export function customKindsRole(namespace: string = defaultControllerNamespace): KubeObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
-    metadata: { name: `${controllerName}-custom-kinds`, labels: partOf },
+    metadata: { name: customKindsRoleName(namespace), labels: partOf },
     aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'doris.dev/aggregate-to-controller': 'true' } }] },
     rules: [],
   };
 }
 
 /** The controller's own ClusterRole: the built-in kinds a repository deploys. */
-export function controllerClusterRole(): KubeObject {
+export function controllerClusterRole(namespace: string = defaultControllerNamespace): KubeObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
-    metadata: { name: `${controllerName}-controller`, labels: partOf },
+    metadata: { name: controllerClusterRoleName(namespace), labels: partOf },
     rules: [
       { apiGroups: [''], resources: ['namespaces', 'configmaps', 'services', 'serviceaccounts', 'persistentvolumeclaims', 'pods', 'resourcequotas', 'limitranges', 'persistentvolumes'], verbs: manage },
       // Secrets declared by a repository can be written, never read (reading is limited to
@@ -72,9 +96,9 @@ export function installObjects(options: { namespace?: string; image?: string } =
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: partOf } },
     pipelineCrd() as KubeObject,
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: controllerName, namespace, labels: partOf } },
-    controllerClusterRole(),
-    customKindsRole(),
-    ...[`${controllerName}-controller`, `${controllerName}-custom-kinds`].map((role) => ({
+    controllerClusterRole(namespace),
+    customKindsRole(namespace),
+    ...[controllerClusterRoleName(namespace), customKindsRoleName(namespace)].map((role) => ({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
       metadata: { name: role, labels: partOf },
@@ -135,6 +159,15 @@ export function installObjects(options: { namespace?: string; image?: string } =
       spec: { selector: { 'app.kubernetes.io/name': 'doris', 'app.kubernetes.io/component': 'controller' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
     },
   ];
+}
+
+/**
+ * The inventory ids (see src/render/objectid.ts) of everything an install in `namespace`
+ * consists of, so that prune can refuse to delete DORIS itself even when a repository that
+ * once held DORIS's own manifests drops them.
+ */
+export function protectedObjectIds(namespace: string): string[] {
+  return installObjects({ namespace }).map((o) => objectId(o));
 }
 
 export function pipelineObject(namespace: string, name: string, spec: Record<string, unknown>): KubeObject {
