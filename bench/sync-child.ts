@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { parsePipelineSpec, type Pipeline } from '../src/api/pipeline.js';
 import { Reasons } from '../src/api/reasons.js';
-import { KubeClient } from '../src/kube/client.js';
+import { connectKube } from '../src/kube/client.js';
 import type { ProgressEvent } from '../src/reconcile/progress.js';
 import { reconcilePipeline, type SyncContext, type SyncOutcome } from '../src/reconcile/sync.js';
 import { gitCredentialsFromFlags } from '../src/source/credentials.js';
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   const credentials = gitCredentialsFromFlags();
 
   const started = performance.now();
-  const client = await KubeClient.connect(config.kubeconfig);
+  const client = await connectKube(config.kubeconfig);
   // Both syncs (cold and no-op) run as `doris sync --once` would run them.
   const syncContext = (pipeline: Pipeline, onProgress: (event: ProgressEvent) => void): SyncContext => ({
     client,
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   const vmhwm = vmHwmBytes();
   peak = Math.max(peak, process.memoryUsage.rss());
   const syncPeak = peak;
-  const requests = { ...client.http.counts };
+  const requests = { ...client.counts };
   const failed = outcomes.find((o) => o.result !== Reasons.Succeeded);
   const last = outcomes.at(-1);
   const counts = last?.counts ?? {};
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
   if (!failed && config.noop !== false) {
     // A no-op resync, as a second `doris sync --once` would run it: CRD check, read the
     // Pipeline, reconcile. Nothing changed in git or in the cluster.
-    const before = { ...client.http.counts };
+    const before = { ...client.counts };
     const mark = auditMark(config.auditLog);
     const t0 = performance.now();
     const marks: { commit?: number; firstStage?: number; lastApplied?: number } = {};
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
     const commitAt = marks.commit ?? t1;
     const firstStageAt = marks.firstStage ?? commitAt;
     const lastAppliedAt = marks.lastApplied ?? firstStageAt;
-    const noopRequests = delta(client.http.counts, before);
+    const noopRequests = delta(client.counts, before);
     // The audit backend writes an event once the response is complete: give it a moment.
     await sleep(500);
     const writes = writesBy(readAuditSince(config.auditLog, mark), 'admin');

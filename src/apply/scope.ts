@@ -4,7 +4,7 @@
  * stray `metadata.namespace` is applied cluster-scoped. Scope comes from discovery, or, for
  * custom resources whose CRD is in the same commit and not yet installed, from that CRD.
  */
-import type { Discovery } from '../kube/discovery.js';
+import type { KindResolver } from '../kube/client.js';
 import { groupOf } from '../render/objectid.js';
 import type { DesiredObject } from '../render/types.js';
 
@@ -16,7 +16,7 @@ interface CrdSpec {
 
 export async function settleNamespaces(
   objects: DesiredObject[],
-  discovery: Discovery,
+  discovery: KindResolver,
   targetNamespace = 'default',
 ): Promise<DesiredObject[]> {
   const crdScopes = new Map<string, boolean>();

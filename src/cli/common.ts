@@ -1,7 +1,7 @@
 /** What every `doris` command shares: exit codes, connection, output. */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeClient } from '../kube/client.js';
+import { connectKube, type KubeClient } from '../kube/client.js';
 
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -23,7 +23,7 @@ export interface GlobalOptions {
 export const defaultWorkDir = join(tmpdir(), 'doris');
 
 export function connect(options: GlobalOptions): Promise<KubeClient> {
-  return KubeClient.connect(options.kubeconfig);
+  return connectKube(options.kubeconfig);
 }
 
 export function printJson(value: unknown): void {

@@ -7,6 +7,7 @@
 import { KubeApiError } from '../kube/http.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log.js';
+import type { KubeObject } from '../render/types.js';
 
 export interface LeaseOptions {
   namespace: string;
@@ -55,31 +56,30 @@ export class LeaderElector {
     return this.held;
   }
 
-  private path(name?: string): string {
-    const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.options.namespace)}/leases`;
-    return name ? `${base}/${encodeURIComponent(name)}` : base;
+  private key() {
+    return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: this.options.namespace, name: this.options.name };
   }
 
   /** One attempt to acquire or renew; true while we hold the Lease. */
   async tryAcquireOrRenew(now = new Date()): Promise<boolean> {
     const { name, identity, durationMs } = this.options;
-    const res = await this.client.http.request<Lease>('GET', this.path(name), { accept: [404] });
+    const current = (await this.client.get(this.key())) as unknown as Lease | undefined;
     const spec = {
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(durationMs / 1000),
       renewTime: microTime(now),
     };
-    if (res.status === 404) {
+    if (!current) {
       const lease: Lease = {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name, namespace: this.options.namespace },
         spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
       };
-      await this.client.http.request('POST', this.path(), { body: lease });
+      await this.client.create(lease as unknown as KubeObject);
       return true;
     }
-    const lease = res.body;
+    const lease = current;
     const holder = lease.spec.holderIdentity;
     const renewed = lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0;
     const expired = !holder || renewed + (lease.spec.leaseDurationSeconds ?? 15) * 1000 < now.getTime();
@@ -93,7 +93,7 @@ export class LeaderElector {
         leaseTransitions: (lease.spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
       },
     };
-    await this.client.http.request('PUT', this.path(name), { body: next });
+    await this.client.replace(next as unknown as KubeObject);
     return true;
   }
 
@@ -133,11 +133,10 @@ export class LeaderElector {
     if (!this.held) return;
     this.held = false;
     try {
-      const res = await this.client.http.request<Lease>('GET', this.path(this.options.name));
-      if (res.body.spec.holderIdentity === this.options.identity) {
-        await this.client.http.request('PUT', this.path(this.options.name), {
-          body: { ...res.body, spec: { ...res.body.spec, holderIdentity: '', renewTime: undefined } },
-        });
+      const lease = (await this.client.get(this.key())) as unknown as Lease | undefined;
+      if (lease?.spec.holderIdentity === this.options.identity) {
+        const { renewTime: _released, ...spec } = lease.spec;
+        await this.client.replace({ ...lease, spec: { ...spec, holderIdentity: '' } } as unknown as KubeObject);
       }
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'could not release the lease');

@@ -4,7 +4,7 @@
  * a `410 Gone` (or any error) relists; a periodic relist resyncs everything; a watchdog
  * aborts a watch that has been silent longer than its own server-side timeout.
  */
-import { apiVersion, kind, plural, group, version, type Pipeline } from '../api/pipeline.js';
+import { apiVersion, kind, type Pipeline } from '../api/pipeline.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
 import type { Logger } from '../log.js';
@@ -44,15 +44,11 @@ export class PipelineWatcher {
     return this.synced;
   }
 
-  private path(): string {
-    return `/apis/${group}/${version}/namespaces/${encodeURIComponent(this.namespace)}/${plural}`;
-  }
-
   private async list(): Promise<string> {
-    const { body } = await this.client.http.request<{ items: Pipeline[]; metadata: { resourceVersion: string } }>('GET', this.path());
+    const { items, resourceVersion } = await this.client.listVersioned(apiVersion, kind, { namespace: this.namespace });
     const seen = new Set<string>();
-    for (const item of body.items) {
-      const pipeline = { ...item, apiVersion, kind } as Pipeline;
+    for (const item of items) {
+      const pipeline = item as unknown as Pipeline;
       seen.add(pipeline.metadata.name);
       this.pipelines.set(pipeline.metadata.name, pipeline);
       this.onEvent({ type: 'upsert', pipeline });
@@ -65,7 +61,7 @@ export class PipelineWatcher {
     }
     this.synced = true;
     this.lastList = Date.now();
-    return body.metadata.resourceVersion;
+    return resourceVersion;
   }
 
   private async watch(resourceVersion: string): Promise<string | undefined> {
@@ -81,21 +77,21 @@ export class PipelineWatcher {
       if (Date.now() - this.lastList > this.options.resyncMs) abort.abort();
     }, 5000);
     try {
-      await this.client.http.stream(
-        this.path(),
-        { watch: 1, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.options.watchTimeoutSeconds },
-        (raw) => {
+      await this.client.watch(
+        apiVersion,
+        kind,
+        { namespace: this.namespace, resourceVersion, timeoutSeconds: this.options.watchTimeoutSeconds },
+        (event) => {
           lastEvent = Date.now();
-          const event = raw as { type: string; object: Pipeline & { code?: number } };
           if (event.type === 'ERROR') {
             // 410 Gone: our resourceVersion is too old; relist.
             rv = undefined;
             abort.abort();
             return;
           }
-          rv = event.object.metadata?.resourceVersion ?? rv;
+          rv = (event.object.metadata?.resourceVersion as string | undefined) ?? rv;
           if (event.type === 'BOOKMARK') return;
-          const pipeline = { ...event.object, apiVersion, kind } as Pipeline;
+          const pipeline = event.object as unknown as Pipeline;
           if (event.type === 'DELETED') {
             this.pipelines.delete(pipeline.metadata.name);
             this.onEvent({ type: 'delete', name: pipeline.metadata.name });

@@ -59,14 +59,28 @@ export type RequestCounts = Record<string, number>;
 
 export class KubeHttp {
   readonly server: URL;
-  readonly counts: RequestCounts = {};
+  readonly counts: RequestCounts;
   private readonly connection: Connection;
   private readonly agent: http.Agent;
+  /** `Impersonate-User`, when requests are made on behalf of another identity. */
+  private readonly impersonate: string | undefined;
 
-  private constructor(connection: Connection, agent: http.Agent) {
+  private constructor(connection: Connection, agent: http.Agent, impersonate?: string, counts: RequestCounts = {}) {
     this.connection = connection;
     this.server = connection.server;
     this.agent = agent;
+    this.impersonate = impersonate;
+    this.counts = counts;
+  }
+
+  /**
+   * The same connection, every request made as `user` (e.g.
+   * `system:serviceaccount:team-a:deployer`): the API server authorizes each request as that
+   * user, so a Pipeline can do only what its ServiceAccount may. Shares the connection pool
+   * and the request counts.
+   */
+  impersonating(user: string): KubeHttp {
+    return new KubeHttp(this.connection, this.agent, user, this.counts);
   }
 
   /** Connects with a connection, or with `kubeconfig` / KUBECONFIG / in-cluster / ~/.kube/config. */
@@ -87,7 +101,9 @@ export class KubeHttp {
 
   private async authHeaders(): Promise<http.OutgoingHttpHeaders> {
     const authorization = await this.connection.authorization();
-    return authorization ? { authorization } : {};
+    const headers: http.OutgoingHttpHeaders = authorization ? { authorization } : {};
+    if (this.impersonate) headers['impersonate-user'] = this.impersonate;
+    return headers;
   }
 
   url(path: string, query?: RequestOptions['query']): URL {

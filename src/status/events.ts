@@ -35,7 +35,7 @@ export class EventRecorder {
       count: 1,
     };
     try {
-      await this.client.http.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, { body: event });
+      await this.client.create(event);
     } catch (error) {
       this.log.warn({ pipeline: name, reason, err: (error as Error).message }, 'could not record an Event');
     }
