@@ -3,22 +3,25 @@
  * object as read from the API server (spec and status), with no clock and no cluster access.
  * The checks run in a fixed order and the first one that can decide, decides:
  *
- * 1. `metadata.deletionTimestamp` set: Terminating.
- * 2. `status.observedGeneration` behind `metadata.generation`: InProgress (the status describes
+ * 1. The annotation `doris.dev/health: ignore`: Current (the user's opt-out, see ignore.ts).
+ * 2. `metadata.deletionTimestamp` set: Terminating.
+ * 3. `status.observedGeneration` behind `metadata.generation`: InProgress (the status describes
  *    an older spec).
- * 3. `Stalled=True`: Failed; `Reconciling=True`: InProgress.
- * 4. The rule for the object's group and kind (deployment.ts, pod.ts, ...), when there is one.
- * 5. A `Ready` condition: True is Current, False or Unknown is InProgress.
- * 6. Otherwise Current: an object without a rule or conditions is done once it is stored
+ * 4. `Stalled=True`: Failed; `Reconciling=True`: InProgress.
+ * 5. The rule for the object's group and kind (deployment.ts, pod.ts, ...), when there is one.
+ * 6. A `Ready` condition: True is Current, False or Unknown is InProgress.
+ * 7. Otherwise Current: an object without a rule or conditions is done once it is stored
  *    (ConfigMaps, Secrets, RBAC, ...).
  */
 
+import { apiServiceHealth } from './apiservice.js';
 import { cronJobHealth } from './cronjob.js';
 import { crdHealth } from './crd.js';
 import { daemonSetHealth } from './daemonset.js';
 import { deploymentHealth } from './deployment.js';
 
 import { checkGeneration, checkReady, checkStalledOrReconciling, checkTerminating } from './generic.js';
+import { checkIgnored } from './ignore.js';
 import { jobHealth } from './job.js';
 import { namespaceHealth } from './namespace.js';
 import { podDisruptionBudgetHealth } from './poddisruptionbudget.js';
@@ -49,6 +52,7 @@ const RULES: ReadonlyMap<string, KindRule> = new Map<string, KindRule>([
   ['Service', serviceHealth],
   ['policy/PodDisruptionBudget', podDisruptionBudgetHealth],
   ['apiextensions.k8s.io/CustomResourceDefinition', crdHealth],
+  ['apiregistration.k8s.io/APIService', apiServiceHealth],
 ]);
 
 /** "apps/v1" -> "apps", "v1" -> "" (the core group). */
@@ -65,7 +69,7 @@ function ruleFor(obj: KubeObject): KindRule | undefined {
 
 /** The health of one live object. Never throws; never returns `NotFound`. */
 export function computeHealth(obj: KubeObject): HealthResult {
-  const generic = checkTerminating(obj) ?? checkGeneration(obj) ?? checkStalledOrReconciling(obj);
+  const generic = checkIgnored(obj) ?? checkTerminating(obj) ?? checkGeneration(obj) ?? checkStalledOrReconciling(obj);
   if (generic) return generic;
   const rule = ruleFor(obj);
   if (rule) return rule(obj);

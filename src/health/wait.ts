@@ -2,6 +2,8 @@
  * Waiting for a wave to become healthy: poll the wave's objects (only those not yet
  * Current) until all are Current, one is Failed, or the timeout passes. The poll starts
  * fast and slows down, so that a quick wave costs little latency and a slow one few requests.
+ * An object annotated `doris.dev/health: ignore` in the repository is Current from the start
+ * and never fetched (see ignore.ts).
  */
 import pLimit from 'p-limit';
 import { DorisError } from '../errors.js';
@@ -10,6 +12,7 @@ import { describeObject } from '../render/objectid.js';
 import { pipelineLabel } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
 import { computeHealth } from './compute.js';
+import { checkIgnored } from './ignore.js';
 import type { HealthResult } from './types.js';
 
 export interface WaitTarget {
@@ -88,7 +91,9 @@ async function fetchLive(client: KubeClient, objects: KubeObject[], limit: Retur
 export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], options: WaitOptions = defaultWaitOptions()): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const limit = pLimit(options.concurrency);
-  let pending = targets.map((t) => ({ ...t, health: computeHealth(t.live) }));
+  // The desired object decides the opt-out: the live copy may predate the annotation.
+  const judge = (desired: DesiredObject, live: KubeObject): HealthResult => checkIgnored(desired.object) ?? computeHealth(live);
+  let pending = targets.map((t) => ({ ...t, health: judge(t.desired, t.live) }));
   let interval = options.pollMs;
   for (;;) {
     const failed = pending.filter((p) => p.health.status === 'Failed');
@@ -104,7 +109,7 @@ export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], 
     pending = pending.map((p) => {
       const live = fresh.get(p.desired.object);
       if (!live) return { ...p, health: { status: 'NotFound', message: 'the object does not exist (deleted by someone else?)' } as HealthResult };
-      return { ...p, live, health: computeHealth(live) };
+      return { ...p, live, health: judge(p.desired, live) };
     });
   }
 }

@@ -88,6 +88,61 @@ status:
     message: 'Job is suspended',
   },
   {
+    name: 'a Job suspended in the spec is Current before the controller reports it suspended',
+    yaml: `
+apiVersion: batch/v1
+kind: Job
+metadata: { name: migrate }
+spec: { suspend: true }
+`,
+    status: 'Current',
+    message: 'Job is suspended',
+  },
+  {
+    name: 'a Job just resumed (suspend false) with a stale Suspended condition is InProgress',
+    yaml: `
+apiVersion: batch/v1
+kind: Job
+metadata: { name: migrate }
+spec: { suspend: false }
+status:
+  conditions:
+    - { type: Suspended, status: "True", reason: JobSuspended, message: Job suspended }
+`,
+    status: 'InProgress',
+    message: 'Job is resuming',
+  },
+  {
+    name: 'a Job whose suspend field was removed, with a stale Suspended condition, is InProgress',
+    yaml: `
+apiVersion: batch/v1
+kind: Job
+metadata: { name: migrate }
+spec: { template: { spec: { restartPolicy: Never } } }
+status:
+  conditions:
+    - { type: Suspended, status: "True", reason: JobSuspended }
+`,
+    status: 'InProgress',
+    message: 'Job is resuming',
+  },
+  {
+    name: 'a resumed Job that has completed is Current even if the Suspended condition lingers',
+    yaml: `
+apiVersion: batch/v1
+kind: Job
+metadata: { name: migrate }
+spec: { suspend: false }
+status:
+  succeeded: 1
+  conditions:
+    - { type: Suspended, status: "True", reason: JobSuspended }
+    - { type: Complete, status: "True" }
+`,
+    status: 'Current',
+    message: 'Job completed: 1 succeeded',
+  },
+  {
     name: 'a CronJob is Current as soon as it exists',
     yaml: `
 apiVersion: batch/v1

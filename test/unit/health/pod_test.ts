@@ -192,6 +192,188 @@ spec: { containers: [{ name: app, image: nginx }] }
     message: 'Pod phase is not yet reported',
   },
   {
+    name: 'a run-once Pod (restartPolicy Never) that is Ready is still InProgress until it completes',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: migrate }
+spec:
+  restartPolicy: Never
+  containers: [{ name: migrate, image: ghcr.io/acme/migrate:main }]
+status:
+  phase: Running
+  conditions:
+    - { type: PodScheduled, status: "True" }
+    - { type: Ready, status: "True" }
+  containerStatuses:
+    - { name: migrate, ready: true, restartCount: 0, state: { running: { startedAt: "2024-05-01T10:00:00Z" } } }
+`,
+    status: 'InProgress',
+    message: 'Waiting for Pod to complete: it is running (restartPolicy Never)',
+  },
+  {
+    name: 'a Pod with restartPolicy OnFailure that is Ready is still InProgress until it completes',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: seed }
+spec: { restartPolicy: OnFailure }
+status:
+  phase: Running
+  conditions:
+    - { type: Ready, status: "True" }
+  containerStatuses:
+    - { name: seed, ready: true, state: { running: {} } }
+`,
+    status: 'InProgress',
+    message: 'Waiting for Pod to complete: it is running (restartPolicy OnFailure)',
+  },
+  {
+    name: 'a run-once Pod that Succeeded is Current',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: migrate }
+spec: { restartPolicy: Never }
+status:
+  phase: Succeeded
+  conditions:
+    - { type: Ready, status: "False", reason: PodCompleted }
+  containerStatuses:
+    - { name: migrate, state: { terminated: { exitCode: 0, reason: Completed } } }
+`,
+    status: 'Current',
+    message: 'Pod has completed successfully',
+  },
+  {
+    name: 'a run-once Pod that Failed is Failed',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: migrate }
+spec: { restartPolicy: Never }
+status:
+  phase: Failed
+  containerStatuses:
+    - { name: migrate, state: { terminated: { exitCode: 2, reason: Error } } }
+`,
+    status: 'Failed',
+    message: 'Pod failed: container "migrate" terminated: Error (exit code 2)',
+  },
+  {
+    name: 'a run-once Pod whose container exited with an error is Failed before its phase says so',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: migrate }
+spec: { restartPolicy: Never }
+status:
+  phase: Running
+  containerStatuses:
+    - { name: migrate, state: { terminated: { exitCode: 1, reason: Error } } }
+    - { name: sidecar, ready: true, state: { running: {} } }
+`,
+    status: 'Failed',
+    message: 'Pod cannot run: container "migrate" terminated: Error (exit code 1)',
+  },
+  {
+    name: 'a Pod whose container just exited with an error and will be restarted is Failed, like a crash loop',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-1 }
+status:
+  phase: Running
+  conditions:
+    - { type: Ready, status: "False", reason: ContainersNotReady }
+  containerStatuses:
+    - name: app
+      ready: false
+      restartCount: 0
+      state: { terminated: { exitCode: 137, reason: OOMKilled } }
+`,
+    status: 'Failed',
+    message: 'Pod cannot run: container "app" terminated: OOMKilled (exit code 137)',
+  },
+  {
+    name: 'a Pod whose container waits to restart after an error exit is Failed with the exit code and restarts',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-1 }
+status:
+  phase: Running
+  conditions:
+    - { type: Ready, status: "False", reason: ContainersNotReady }
+  containerStatuses:
+    - name: app
+      ready: false
+      restartCount: 2
+      state: { waiting: { reason: Error } }
+      lastState: { terminated: { exitCode: 1, reason: Error } }
+`,
+    status: 'Failed',
+    message: 'Pod cannot run: container "app" is restarting after it terminated: Error (exit code 1), 2 restarts',
+  },
+  {
+    name: 'a Pod whose container crashed once and runs again is not Failed; the last exit is named',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-1 }
+status:
+  phase: Running
+  conditions:
+    - { type: Ready, status: "False", reason: ContainersNotReady }
+  containerStatuses:
+    - name: app
+      ready: false
+      restartCount: 1
+      state: { running: {} }
+      lastState: { terminated: { exitCode: 1, reason: Error } }
+`,
+    status: 'InProgress',
+    message: 'Pod is running but not Ready: ContainersNotReady; container "app" has 1 restart, last terminated: Error (exit code 1)',
+  },
+  {
+    name: 'a Ready Pod whose container crashed once before is Current',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-1 }
+status:
+  phase: Running
+  conditions:
+    - { type: Ready, status: "True" }
+  containerStatuses:
+    - name: app
+      ready: true
+      restartCount: 1
+      state: { running: {} }
+      lastState: { terminated: { exitCode: 1, reason: Error } }
+`,
+    status: 'Current',
+    message: 'Pod is Ready',
+  },
+  {
+    name: 'a Pod whose finished init container exited cleanly is not Failed',
+    yaml: `
+apiVersion: v1
+kind: Pod
+metadata: { name: web-1 }
+status:
+  phase: Running
+  conditions:
+    - { type: Ready, status: "False", reason: ContainersNotReady }
+  initContainerStatuses:
+    - { name: init, state: { terminated: { exitCode: 0, reason: Completed } } }
+  containerStatuses:
+    - { name: app, ready: false, state: { running: {} } }
+`,
+    status: 'InProgress',
+    message: 'Pod is running but not Ready',
+  },
+  {
     name: 'a Pod on a node that stopped reporting is Unknown',
     yaml: `
 apiVersion: v1
