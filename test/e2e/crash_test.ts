@@ -3,8 +3,14 @@
  * syncs that add, change and prune objects; after every kill the Pipeline's status must not
  * claim a commit whose state is not fully there, and a final run converges exactly to the
  * last commit — including pruning objects that a killed run created.
+ *
+ * The kill points come from a seeded PRNG. The seed is printed at the start and in every
+ * assertion message; `DORIS_CRASH_SEED=<seed> npm test -- test/e2e/crash_test.ts` replays
+ * the same sequence of kill points (how far each run got before its kill still depends on
+ * the machine's speed).
  */
 import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { startDoris, syncInline } from '../env/doris.js';
@@ -16,7 +22,33 @@ let api: KubeHttp;
 const ns = `e2e-crash-${process.pid}`;
 const name = `crash-${process.pid}`;
 
+/** The seed of this run: DORIS_CRASH_SEED, or a fresh one. */
+function crashSeed(): number {
+  const given = process.env.DORIS_CRASH_SEED;
+  if (given === undefined || given === '') return randomInt(2 ** 32);
+  const seed = Number(given);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`DORIS_CRASH_SEED must be an integer from 0 to ${2 ** 32 - 1}, not ${JSON.stringify(given)}`);
+  return seed;
+}
+
+/** mulberry32: a small, well-mixed 32-bit PRNG; the same seed gives the same sequence. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+const seed = crashSeed();
+const random = seededRandom(seed);
+const replay = `seed ${seed}, replay with DORIS_CRASH_SEED=${seed}`;
+
 before(async () => {
+  console.log(`crash test: ${replay}`);
   env = loadTestEnv();
   api = await kube(env);
 });
@@ -81,8 +113,8 @@ describe('crash safety', () => {
   it('converges after SIGKILL at 20+ random points and never claims a commit that was not fully applied', async () => {
     const { url } = await createRepo(env, 'crash', variant('a', 0));
     const first = await syncInline(env, name, url);
-    assert.equal(first.code, 0, first.stderr);
-    await assertState('a', 0, 'first sync');
+    assert.equal(first.code, 0, `${replay}: ${first.stderr}`);
+    await assertState('a', 0, `${replay}: first sync`);
 
     let kills = 0;
     let claims = 0;
@@ -98,8 +130,8 @@ describe('crash safety', () => {
       // progress line (commit fetched, each stage applied, each wave healthy, prune) plus a
       // random 0-150 ms, so kills land in every phase however fast the machine is — k = -1
       // kills during start-up and the fetch.
-      const k = Math.floor(Math.random() * 12) - 1;
-      const extra = Math.floor(Math.random() * 150);
+      const k = Math.floor(random() * 12) - 1;
+      const extra = Math.floor(random() * 150);
       let lines = 0;
       let timer: NodeJS.Timeout | undefined;
       const arm = () => {
@@ -114,21 +146,21 @@ describe('crash safety', () => {
       clearTimeout(timer);
       points.push(`${k}+${extra}ms`);
       if (result.signal === 'SIGKILL') kills += 1;
-      else assert.equal(result.code, 0, result.stderr);
+      else assert.equal(result.code, 0, `${replay}, run ${attempt} (kill point ${k}+${extra}ms): ${result.stderr}`);
       const s = await status();
       if (s.lastAppliedCommit === commit) {
         claims += 1;
-        await assertState(current, serial, `after run ${attempt} (killed after line ${k} + ${extra} ms, ${result.signal ?? 'completed'})`);
+        await assertState(current, serial, `${replay}: after run ${attempt} (killed after line ${k} + ${extra} ms, ${result.signal ?? 'completed'})`);
       }
     }
-    assert.ok(kills >= 20, `only ${kills} runs were killed mid-sync (points ${points.join(', ')})`);
+    assert.ok(kills >= 20, `${replay}: only ${kills} runs were killed mid-sync (points ${points.join(', ')})`);
 
     const final = await syncInline(env, name, url);
-    assert.equal(final.code, 0, final.stderr);
-    await assertState(current, serial, 'after the final sync');
+    assert.equal(final.code, 0, `${replay}: ${final.stderr}`);
+    await assertState(current, serial, `${replay}: after the final sync`);
     const s = await status();
-    assert.equal(s.pendingInventory?.length ?? 0, 0);
-    assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
-    console.log(`crash test: ${kills} SIGKILLs in ${points.length} runs, ${claims} claims checked, kill points (line+delay) ${points.join(', ')}`);
+    assert.equal(s.pendingInventory?.length ?? 0, 0, `${replay}: pending inventory after the final sync`);
+    assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True', `${replay}: Ready after the final sync`);
+    console.log(`crash test (${replay}): ${kills} SIGKILLs in ${points.length} runs, ${claims} claims checked, kill points (line+delay) ${points.join(', ')}`);
   });
 });
