@@ -1,6 +1,6 @@
 /**
  * `npm run manifests`: writes config/install.yaml from src/install/manifests.ts, the one
- * source of the install manifests (test/unit/install_test.ts fails when they drift apart).
+ * source of the install manifests (test/unit/install/install_test.ts fails when they drift apart).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
