@@ -12,6 +12,13 @@ export const Reasons = {
   ArtifactFailed: 'ArtifactFailed',
   /** The repository could not be rendered (layout, YAML, limits). Nothing was applied. */
   BuildFailed: 'BuildFailed',
+  /**
+   * The API server refused an object of the commit in a dry-run, before anything of the commit
+   * was written (validation, unknown kind, missing namespace, RBAC).
+   */
+  ValidationFailed: 'ValidationFailed',
+  /** An object the commit declares belongs to another Pipeline; it was not touched. */
+  OwnershipConflict: 'OwnershipConflict',
   /** The API server refused an object (validation, immutable field, RBAC). */
   ApplyFailed: 'ApplyFailed',
   /** A wave did not become healthy before its timeout, or an object failed. */
@@ -28,6 +35,26 @@ export const Reasons = {
   Suspended: 'Suspended',
   /** The sync was stopped by a shutdown signal before it finished. */
   Interrupted: 'Interrupted',
+  /** A Secret the Pipeline references (git credentials) is missing, unreadable or lacks its keys. */
+  CredentialsFailed: 'CredentialsFailed',
+  /** The Pipeline's status could not be written (a conflict, a refusal); the sync's result is not recorded. */
+  StatusWriteFailed: 'StatusWriteFailed',
+  /** Something around the sync failed (reading the Pipeline, an unexpected error); the message says what. */
+  ReconcileFailed: 'ReconcileFailed',
 } as const;
 
 export type Reason = (typeof Reasons)[keyof typeof Reasons];
+
+/**
+ * Reasons of Events that report an action rather than a state (they never appear in a
+ * condition). An Event's reason is a `Reason` or one of these, nothing else.
+ */
+export const ActionReasons = {
+  /** Objects that left the repository were deleted. */
+  Pruned: 'Pruned',
+  /** A tracked image's digest changed (old -> new). */
+  ImageUpdated: 'ImageUpdated',
+} as const;
+
+export type ActionReason = (typeof ActionReasons)[keyof typeof ActionReasons];
+export type EventReason = Reason | ActionReason;
