@@ -20,22 +20,56 @@ const duration = z
   // A zero interval would poll without pause; a zero timeout would fail every wave.
   .refine((text) => parseDuration(text) > 0, 'a duration greater than zero');
 
+/** The spec's duration rule (units required, greater than zero), for other inputs such as CLI flags. */
+export const durationSchema = duration;
+
 const pruneSpec = z
   .union([
-    z.boolean().transform((enabled) => ({ enabled, allowMass: false })),
-    z.object({
-      /** Delete objects that left the repository (default true). */
-      enabled: z.boolean().default(true),
-      /** Allow a sync to prune more than half of the inventory (default false). */
-      allowMass: z.boolean().default(false),
-    }),
+    z.boolean().transform((enabled) => ({ enabled, allowMass: false, crds: false })),
+    z
+      .object({
+        /** Delete objects that left the repository (default true). */
+        enabled: z.boolean().default(true),
+        /** Allow a sync to prune more than half of the inventory (default false). */
+        allowMass: z.boolean().default(false),
+        /**
+         * Allow pruning CustomResourceDefinitions (default false): deleting a CRD deletes every
+         * object of its kind in the whole cluster, far beyond this Pipeline's inventory.
+         */
+        crds: z.boolean().default(false),
+      })
+      .strict(),
   ])
-  .default({ enabled: true, allowMass: false });
+  .default({ enabled: true, allowMass: false, crds: false });
+
+/**
+ * Where a repository may come from: https (http only for tests on loopback), ssh URLs and
+ * scp-like `git@host:path`. `file://`, local paths and git's `ext::` transports are refused:
+ * a Pipeline must not read the controller's own disk or run programs.
+ */
+export function checkRepoUrl(url: string): string | undefined {
+  if (/^git@[^\s:/]+:[^\s]+$/.test(url)) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'an https:// or ssh:// URL, or git@host:path';
+  }
+  if (parsed.protocol === 'https:' || parsed.protocol === 'ssh:') return undefined;
+  if (parsed.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) return undefined;
+  return `an https:// or ssh:// URL, or git@host:path (${parsed.protocol}// is refused)`;
+}
 
 export const pipelineSpecSchema = z.object({
   git: z.object({
     /** https or ssh URL of the repository. */
-    url: z.string().min(1),
+    url: z
+      .string()
+      .min(1)
+      .superRefine((url, ctx) => {
+        const problem = checkRepoUrl(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     /** Branch to follow (default main). */
     branch: z.string().min(1).default('main'),
     /** Folder holding the waves (default deploy). */
@@ -60,6 +94,15 @@ export const pipelineSpecSchema = z.object({
   wait: z.object({ timeout: duration.default('5m') }).default({ timeout: '5m' }),
   /** Namespace for namespaced objects that name none (default `default`). */
   targetNamespace: z.string().min(1).optional(),
+  /**
+   * A ServiceAccount in the Pipeline's namespace: every read, apply and prune of this Pipeline
+   * is made impersonating it, so a team's repository can do only what its account may.
+   */
+  serviceAccountName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a ServiceAccount name (lower case, digits, - and .)')
+    .max(253)
+    .optional(),
   suspend: z.boolean().default(false),
   /** `latest`: converge to the newest commit; `each-commit`: apply every commit in order. */
   replay: z.enum(['latest', 'each-commit']).default('latest'),
@@ -99,6 +142,15 @@ export interface InventoryEntry {
   id: string;
   v: string;
   wave: number;
+  /**
+   * For objects DORIS may write but not read (Secrets outside its namespace): the uid and
+   * resourceVersion its last apply returned, and whether the object asked not to be pruned.
+   * Drift is detected by comparing resourceVersions, and prune deletes only with these as
+   * preconditions (docs/adr/0004-no-op-detection.md).
+   */
+  uid?: string;
+  rv?: string;
+  keep?: boolean;
 }
 
 export interface SyncCounts {
