@@ -18,6 +18,11 @@
  * named both `solar-influx` and `influx`. A placeholder that matches no tracked image, or
  * several, fails the render (`BuildFailed`) naming the file, the object and the container.
  *
+ * The registry is asked only about the images the manifests name (`referencedImages`): a
+ * glob rule tracks those it matches, and for a placeholder the image its `app` label names.
+ * A tracked image whose digest could not be resolved, and was never known, stays as written
+ * (unpinned); a placeholder that stands for one fails the render, naming the registry's error.
+ *
  * Pure: the input objects are never modified; objects with nothing to pin are returned as
  * they are (same reference), the others as new objects.
  */
@@ -33,10 +38,15 @@ export const imagePlaceholder = 'image_url_var';
 export interface TrackedImage {
   /** The tag the rule follows. */
   tag: string;
-  /** The tag's digest (`sha256:…`): the last known one when the registry is failing. */
-  digest: string;
+  /**
+   * The tag's digest (`sha256:…`): the last known one when the registry is failing; absent
+   * when it could not be resolved and was never known (the image is then left as written).
+   */
+  digest?: string;
   /** The prefix of the rule that found the image (`solar-` for `acme/solar-*`), if any. */
   namePrefix?: string;
+  /** Why the digest could not be resolved, when it could not. */
+  error?: string;
 }
 
 /** Tracked images by repository, written as their rule writes them (`ghcr.io/acme/app`). */
@@ -126,9 +136,39 @@ function pinnedImage(image: string, index: Map<string, IndexedImage[]>): string 
   if (!reference || reference.digest !== undefined) return undefined;
   const tag = reference.tag ?? 'latest';
   const tracked = index.get(canonicalName(reference))?.find((entry) => entry.image.tag === tag);
-  if (!tracked) return undefined;
+  if (tracked?.image.digest === undefined) return undefined;
   const written = image.trim();
   return `${reference.tag === undefined ? `${written}:latest` : written}@${tracked.image.digest}`;
+}
+
+/** What the manifests ask the registry about: the images they name, and the placeholders' app labels. */
+export interface ImageReferences {
+  /** Every container image written in full and not pinned (`127.0.0.1:5000/acme/app:main`), once. */
+  images: string[];
+  /** The `app` label of every workload with an `image: image_url_var` container, once. */
+  placeholderApps: string[];
+}
+
+/** The images `objects` reference, for the registry source to resolve (see ImageReferences). */
+export function referencedImages(objects: readonly DesiredObject[]): ImageReferences {
+  const images = new Set<string>();
+  const apps = new Set<string>();
+  for (const desired of objects) {
+    const path = podTemplatePath(desired.object);
+    if (!path) continue;
+    const pod = (path.length === 0 ? desired.object : at(desired.object, path)) as PodLike | undefined;
+    for (const { image } of containersOf(pod)) {
+      const written = image.trim();
+      if (written === imagePlaceholder) {
+        const app = appLabelOf(desired.object, path);
+        if (app !== undefined) apps.add(app);
+        continue;
+      }
+      const reference = tryParseImageReference(written);
+      if (reference && reference.digest === undefined) images.add(written);
+    }
+  }
+  return { images: [...images].sort(), placeholderApps: [...apps].sort() };
 }
 
 /** Pins every tracked image of `objects`; throws `RenderError` (BuildFailed) for unresolvable placeholders. */
@@ -168,6 +208,12 @@ export function pinImages(objects: readonly DesiredObject[], images: TrackedImag
           continue;
         }
         const [match] = distinct as [IndexedImage];
+        if (match.image.digest === undefined) {
+          problem(
+            `image: ${imagePlaceholder} with app label "${app}" stands for ${match.repository}:${match.image.tag}, whose digest could not be resolved: ${match.image.error ?? 'no reason given'}`,
+          );
+          continue;
+        }
         container.image = `${match.repository}:${match.image.tag}@${match.image.digest}`;
         changed = true;
         continue;

@@ -20,7 +20,7 @@ export interface AuthTarget {
   registry: string;
   /** Host of the registry API. */
   apiHost: string;
-  /** Token scope: `repository:<name>:pull` or `registry:catalog:*`. */
+  /** Token scope: `repository:<name>:pull`. */
   scope: string;
   /** The image or registry this is for (in errors). */
   subject: string;

@@ -1,23 +1,23 @@
 /**
  * `RegistryClient`: the one object the rest of DORIS asks about images — "which digest is
- * this tag at" and "which repositories does this rule cover, at which digests".
+ * this tag at" and "which of these repositories does this rule cover, at which digests".
  *
  * It speaks the OCI distribution API over `fetch` (see docs/adr/0007-own-oci-client.md): any
  * v2 registry (Docker Hub, GHCR, Harbor, distribution), anonymous, basic or bearer-token
  * auth, no vendor APIs. A client holds one set of credentials (a dockerconfigjson) and
  * caches what it learns — each registry's challenge and bearer tokens per scope — so keep
  * one client per set of credentials for as long as you poll: the steady state is then one
- * HEAD per image and poll.
+ * HEAD per image and poll. It never lists a registry's repositories (`/v2/_catalog`): GHCR
+ * and Docker Hub do not serve that, so the caller names the repositories a glob may cover.
  */
 import pLimit from 'p-limit';
 import { Authenticator } from './auth.js';
-import { listRepositories } from './catalog.js';
 import { noRegistryCredentials, type RegistryCredentialSet } from './credentials.js';
 import { resolveManifestDigest } from './digest.js';
 import { ImageResolveError } from './errors.js';
 import { parseImageReference } from './reference.js';
 import type { RetryEvent } from './retry.js';
-import { parseRulePattern, ruleRepository, type ImageRule } from './rule.js';
+import { parseRulePattern, ruleCovers, type ImageRule } from './rule.js';
 import { RegistryTransport } from './transport.js';
 
 export interface RegistryClientOptions {
@@ -35,10 +35,6 @@ export interface RegistryClientOptions {
   requestTimeoutMs: number;
   /** Repositories of a glob rule resolved at the same time. */
   concurrency: number;
-  /** Repositories asked for per catalog page. */
-  catalogPageSize: number;
-  /** Most catalog pages read for one glob rule. */
-  catalogMaxPages: number;
   /** `User-Agent` of every request. */
   userAgent: string;
   /** Current time in ms, for token expiry (tests move it). */
@@ -56,8 +52,6 @@ export function defaultRegistryClientOptions(): RegistryClientOptions {
     maxRetryAfterMs: 30_000,
     requestTimeoutMs: 30_000,
     concurrency: 4,
-    catalogPageSize: 1000,
-    catalogMaxPages: 100,
     userAgent: 'doris',
     clock: Date.now,
     onRetry: undefined,
@@ -126,30 +120,22 @@ export class RegistryClient {
   }
 
   /**
-   * Every repository `rule` covers (one for a plain repository; for a glob, those of the
-   * registry's catalog that match) with its digest at `rule.tag`. A repository that fails is
-   * reported in `failed`; a catalog that cannot be listed throws `ImageResolveError`.
+   * The repositories `rule` covers, each with its digest at `rule.tag`: the rule's own
+   * repository for a plain rule; for a glob, those of `candidates` (references as the
+   * rendered manifests write them, `127.0.0.1:5000/acme/solar-influx`, without tags: the
+   * caller picks those at the rule's tag) that it matches.
+   * A repository that fails is reported in `failed`; an invalid rule throws `ImageResolveError`.
    */
-  async resolveRule(rule: ImageRule, signal?: AbortSignal): Promise<RuleResolution> {
+  async resolveRule(rule: ImageRule, candidates: readonly string[] = [], signal?: AbortSignal): Promise<RuleResolution> {
     let pattern;
     try {
       pattern = parseRulePattern(rule.repository);
     } catch (error) {
       throw new ImageResolveError(rule.repository, error instanceof Error ? error.message : String(error));
     }
-    let repositories: string[];
-    if (pattern.glob) {
-      const catalog = await listRepositories(
-        this.transport,
-        pattern,
-        `${rule.repository}:${rule.tag}`,
-        { pageSize: this.options.catalogPageSize, maxPages: this.options.catalogMaxPages },
-        signal,
-      );
-      repositories = [...new Set(catalog.filter((path) => pattern.matcher.test(path)))].sort().map((path) => ruleRepository(pattern, path));
-    } else {
-      repositories = [rule.repository.trim()];
-    }
+    const repositories = pattern.glob
+      ? [...new Set(candidates.map((candidate) => ruleCovers(pattern, candidate)).filter((r): r is string => r !== undefined))].sort()
+      : [rule.repository.trim()];
     const limit = pLimit(this.options.concurrency);
     const resolution: RuleResolution = { resolved: [], failed: [] };
     await Promise.all(

@@ -8,7 +8,7 @@
 import { DorisError } from '../../errors.js';
 
 export class ImageResolveError extends DorisError {
-  /** The image (or registry, for catalog failures) the error is about, as the user wrote it. */
+  /** The image (or rule) the error is about, as the user wrote it. */
   readonly image: string;
   /** HTTP status of the answer that failed, when the registry answered at all. */
   readonly status: number | undefined;

@@ -26,7 +26,7 @@ export interface RetryOptions {
 }
 
 export interface RetryEvent {
-  /** What the request was for (the image, or the registry for the catalog). */
+  /** What the request was for: the image, as the user wrote it. */
   subject: string;
   /** 1 for the first retry. */
   attempt: number;

@@ -8,9 +8,14 @@
  * plain repository): an image found by the rule is also known by its last segment with
  * that prefix removed, which is what `image: image_url_var` placeholders match against the
  * workload's `app` label (`acme/solar-influx` → `influx`).
+ *
+ * A glob is never expanded by asking the registry for its repositories: GHCR and Docker Hub
+ * do not serve `/v2/_catalog`. The repositories a glob tracks are the ones the rendered
+ * manifests name (`ruleCovers`), and for a placeholder the glob's directory joined with the
+ * prefix and the `app` label (`placeholderRepository`).
  */
 import { DorisError } from '../../errors.js';
-import { apiHostOf, dockerHubRegistry, normalizeRegistry, parseImageReference, splitRegistry } from './reference.js';
+import { apiHostOf, dockerHubRegistry, normalizeRegistry, parseImageReference, splitRegistry, tryParseImageReference } from './reference.js';
 
 export interface ImageRule {
   /** A repository or a glob, with its registry host (Docker Hub when none). */
@@ -27,7 +32,7 @@ export interface RulePattern {
   apiHost: string;
   /** Repository path or glob inside the registry (`acme/solar-*`). */
   path: string;
-  /** True when `path` has wildcards: the registry's catalog is listed. */
+  /** True when `path` has wildcards: the rule covers the repositories the manifests name. */
   glob: boolean;
   /** The literal start of the last segment before its first wildcard; empty if none. */
   namePrefix: string;
@@ -77,6 +82,17 @@ export function parseRulePattern(repository: string): RulePattern {
 }
 
 /**
+ * The repository `image` names (a reference as a manifest or a registry notification writes
+ * it, with or without tag), as the rule writes it (the rule's host, the image's path), when
+ * the rule covers it: the same registry and a path its glob (or literal path) matches.
+ */
+export function ruleCovers(pattern: RulePattern, image: string): string | undefined {
+  const reference = tryParseImageReference(image);
+  if (!reference || reference.registry !== pattern.registry || !pattern.matcher.test(reference.repository)) return undefined;
+  return ruleRepository(pattern, reference.repository);
+}
+
+/**
  * Whether `repository` (`host/path` as a registry notification names it) is one a rule
  * tracks: the same registry, and a path its glob (or literal path) matches.
  */
@@ -87,13 +103,29 @@ export function ruleMatches(rule: string, repository: string): boolean {
   } catch {
     return false;
   }
-  const { host, path } = splitRegistry(repository);
-  const registry = normalizeRegistry(host ?? dockerHubRegistry);
-  const fullPath = registry === dockerHubRegistry && !path.includes('/') ? `library/${path}` : path;
-  return registry === pattern.registry && pattern.matcher.test(fullPath);
+  return ruleCovers(pattern, repository) !== undefined;
 }
 
-/** How a rule writes one of its repositories: the rule's host and the catalog's path. */
+/** How a rule writes one of its repositories: the rule's host and the repository's path. */
 export function ruleRepository(pattern: RulePattern, path: string): string {
   return pattern.host ? `${pattern.host}/${path}` : path;
+}
+
+/**
+ * The repository an `image: image_url_var` placeholder with this `app` label stands for under
+ * a glob rule: the glob's directory joined with the label when that already matches the glob
+ * (`solar-influx` under `acme/solar-*`), else with the name prefix and the label (`influx` →
+ * `acme/solar-influx`). Undefined when neither matches, or when the directory itself has a
+ * wildcard (`acme/*-team/app-*`): such a repository cannot be named without a catalog.
+ */
+export function placeholderRepository(pattern: RulePattern, app: string): string | undefined {
+  if (!pattern.glob || app === '') return undefined;
+  const slash = pattern.path.lastIndexOf('/');
+  const directory = slash < 0 ? '' : pattern.path.slice(0, slash + 1);
+  if (isGlob(directory)) return undefined;
+  for (const name of [app, `${pattern.namePrefix}${app}`]) {
+    const path = `${directory}${name}`;
+    if (pattern.matcher.test(path) && tryParseImageReference(`${pattern.registry}/${path}`)) return ruleRepository(pattern, path);
+  }
+  return undefined;
 }

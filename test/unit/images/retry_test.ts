@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextLink } from '../../../src/source/registry/catalog.js';
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from '../../../src/source/registry/retry.js';
 
 describe('retry policy', () => {
@@ -21,18 +20,5 @@ describe('retry policy', () => {
     const options = { initialBackoffMs: 100, maxBackoffMs: 1000 };
     assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options, () => 1)), [100, 200, 400, 800, 1000]);
     assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options, () => 0)), [50, 100, 200, 400, 500]);
-  });
-});
-
-describe('catalog pagination', () => {
-  it('follows rel="next" links', () => {
-    assert.equal(nextLink('</v2/_catalog?last=b&n=2>; rel="next"'), '/v2/_catalog?last=b&n=2');
-    assert.equal(nextLink('<https://r.example/v2/_catalog?last=b>; rel=next'), 'https://r.example/v2/_catalog?last=b');
-    assert.equal(nextLink('</a>; rel="prev", </b>; rel="next"'), '/b');
-  });
-
-  it('stops without a next link', () => {
-    assert.equal(nextLink(null), undefined);
-    assert.equal(nextLink('</a>; rel="prev"'), undefined);
   });
 });
