@@ -150,6 +150,8 @@ export interface InventoryEntry {
    */
   uid?: string;
   rv?: string;
+  /** The desired hash applied (to tell a changed commit from an unchanged one). */
+  h?: string;
   keep?: boolean;
 }
 

@@ -2,22 +2,17 @@
  * Applying one stage (the objects of one step of a wave, or the prelude).
  *
  * Objects of a stage go to the API server concurrently, with a bound. Each is written with
- * server-side apply (field manager `doris`, conflicts forced) only when it would change:
- * an object whose desired hash is unchanged and whose fields all match the live object is
- * skipped without a request; otherwise a server-side dry-run decides. An apply refused for
- * an immutable field is retried as delete-then-create for Jobs, Pods and objects annotated
- * `doris.dev/recreate: "true"`; anything else fails with a message that says what to do.
+ * server-side apply (field manager `doris`, conflicts forced) only when it would change, as
+ * decided by its verdict (preflight.ts): the one the pre-write validation made, or, for an
+ * object validated only now, a fresh one. An apply refused for an immutable field is retried
+ * as delete-then-create for Jobs, Pods and objects annotated `doris.dev/recreate: "true"`;
+ * anything else fails with a message that says what to do.
  */
 import pLimit from 'p-limit';
-import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { UnknownKindError } from '../kube/discovery.js';
-import { KubeApiError } from '../kube/http.js';
-import { describeObject, objectId } from '../render/objectid.js';
-import { desiredHashAnnotation, recreateAnnotation } from '../render/stamp.js';
+import { objectId } from '../render/objectid.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
-import { coveredBy, sameAfterApply } from './compare.js';
-import type { LiveSnapshot } from './live.js';
+import { PreflightError, classify, explain, isImmutableRefusal, type PreflightContext, type Verdict } from './preflight.js';
 
 export type ChangeAction = 'created' | 'configured' | 'unchanged' | 'recreated';
 
@@ -27,6 +22,8 @@ export interface Change {
   desired: DesiredObject;
   /** The object as the server returned it (or the live object when unchanged). */
   live: KubeObject;
+  /** False for an object DORIS may write but not read (its uid and resourceVersion are recorded). */
+  readable: boolean;
 }
 
 export interface ApplyOptions {
@@ -42,46 +39,12 @@ export function defaultApplyOptions(): ApplyOptions {
   return { concurrency: 32, mode: 'apply', recreateTimeoutMs: 60_000 };
 }
 
-/** An object the API server refused; names the object, its file and what to do. */
-export class ApplyError extends DorisError {
-  constructor(
-    readonly failures: Array<{ desired: DesiredObject; message: string }>,
-  ) {
-    super(
-      'ApplyFailed',
-      failures
-        .map(({ desired, message }) => {
-          const { file, line, col } = desired.source;
-          return `${file}:${line}:${col}: ${describeObject(desired.object)}: ${message}`;
-        })
-        .join('\n'),
-    );
+/** An object the API server refused while being written; names the object, its file and what to do. */
+export class ApplyError extends PreflightError {
+  constructor(failures: Array<{ desired: DesiredObject; message: string }>) {
+    super('ApplyFailed', failures);
     this.name = 'ApplyError';
   }
-}
-
-const immutablePattern = /immutable|may not change fields|updates to .* are forbidden|field is not mutable/i;
-
-function isImmutableRefusal(error: unknown): error is KubeApiError {
-  return error instanceof KubeApiError && error.status === 422 && immutablePattern.test(error.message);
-}
-
-function mayRecreate(object: KubeObject): boolean {
-  const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] : '';
-  return (
-    (object.kind === 'Job' && group === 'batch') ||
-    (object.kind === 'Pod' && group === '') ||
-    object.metadata.annotations?.[recreateAnnotation] === 'true'
-  );
-}
-
-export function explain(error: unknown): string {
-  if (error instanceof UnknownKindError) return `${error.message}; apply its CRD in an earlier wave or the same commit`;
-  if (isImmutableRefusal(error)) {
-    return `${error.body?.message ?? error.message} — the field cannot be changed in place; annotate the object with doris.dev/recreate: "true" to let DORIS delete and recreate it`;
-  }
-  if (error instanceof KubeApiError) return `${error.status} ${error.body?.message ?? error.message}`;
-  return error instanceof Error ? error.message : String(error);
 }
 
 async function recreate(client: KubeClient, object: KubeObject, timeoutMs: number): Promise<KubeObject> {
@@ -96,32 +59,33 @@ async function recreate(client: KubeClient, object: KubeObject, timeoutMs: numbe
   return (await client.apply(object)).object;
 }
 
-export async function applyObject(client: KubeClient, live: LiveSnapshot, desired: DesiredObject, options: ApplyOptions): Promise<Change> {
+export async function applyObject(ctx: PreflightContext, desired: DesiredObject, options: ApplyOptions, known?: Verdict): Promise<Change> {
   const { object } = desired;
   const id = objectId(object);
-  const current = await live.get(object);
-  if (current) {
-    const sameHash = current.metadata.annotations?.[desiredHashAnnotation] === object.metadata.annotations?.[desiredHashAnnotation];
-    if (sameHash && coveredBy(object, current)) return { id, action: 'unchanged', desired, live: current };
-    try {
-      const dryRun = await client.apply(object, { dryRun: true });
-      if (sameAfterApply(dryRun.object, current)) return { id, action: 'unchanged', desired, live: current };
-      if (options.mode === 'plan') return { id, action: 'configured', desired, live: dryRun.object };
-    } catch (error) {
-      if (!isImmutableRefusal(error) || !mayRecreate(object)) throw error;
-      if (options.mode === 'plan') return { id, action: 'recreated', desired, live: current };
-      return { id, action: 'recreated', desired, live: await recreate(client, object, options.recreateTimeoutMs) };
+  const verdict = known && known.action !== 'deferred' ? known : await classify(ctx, desired);
+  switch (verdict.action) {
+    case 'deferred':
+      throw new Error(`cannot be validated: it needs ${verdict.needs}, which is not there yet`);
+    case 'unchanged':
+      return { id, action: 'unchanged', desired, live: verdict.live, readable: verdict.readable };
+    case 'recreate':
+      if (options.mode === 'plan') return { id, action: 'recreated', desired, live: verdict.live ?? object, readable: true };
+      return { id, action: 'recreated', desired, live: await recreate(ctx.client, object, options.recreateTimeoutMs), readable: true };
+    case 'changed': {
+      const planned = verdict.exists ? 'configured' : 'created';
+      if (options.mode === 'plan') return { id, action: planned, desired, live: verdict.result, readable: verdict.readable };
+      try {
+        const result = await ctx.client.apply(object);
+        return { id, action: result.created ? 'created' : 'configured', desired, live: result.object, readable: verdict.readable };
+      } catch (error) {
+        // The object changed between the dry-run and the write; a recreate is allowed only
+        // where the dry-run would have allowed it.
+        if (!isImmutableRefusal(error)) throw error;
+        const retry = await classify(ctx, desired);
+        if (retry.action !== 'recreate') throw error;
+        return { id, action: 'recreated', desired, live: await recreate(ctx.client, object, options.recreateTimeoutMs), readable: true };
+      }
     }
-  }
-  try {
-    const result = await client.apply(object, { dryRun: options.mode === 'plan' });
-    return { id, action: result.created ? 'created' : 'configured', desired, live: result.object };
-  } catch (error) {
-    // Not in our snapshot: the object is not (yet) ours, so only an explicit annotation lets
-    // us delete it — never someone else's Job that happens to have the same name.
-    const explicit = object.metadata.annotations?.[recreateAnnotation] === 'true';
-    if (!isImmutableRefusal(error) || !explicit || options.mode === 'plan') throw error;
-    return { id, action: 'recreated', desired, live: await recreate(client, object, options.recreateTimeoutMs) };
   }
 }
 
@@ -130,13 +94,13 @@ export async function applyObject(client: KubeClient, live: LiveSnapshot, desire
  * error lists every refusal at once; then the stage fails.
  */
 export async function applyStage(
-  client: KubeClient,
-  live: LiveSnapshot,
+  ctx: PreflightContext,
   objects: DesiredObject[],
   options: ApplyOptions = defaultApplyOptions(),
+  verdicts: Map<DesiredObject, Verdict> = new Map(),
 ): Promise<Change[]> {
   const limit = pLimit(options.concurrency);
-  const results = await Promise.allSettled(objects.map((desired) => limit(() => applyObject(client, live, desired, options))));
+  const results = await Promise.allSettled(objects.map((desired) => limit(() => applyObject(ctx, desired, options, verdicts.get(desired)))));
   const changes: Change[] = [];
   const failures: Array<{ desired: DesiredObject; message: string }> = [];
   results.forEach((result, i) => {

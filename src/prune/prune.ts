@@ -1,22 +1,34 @@
 /**
  * Pruning: deleting objects that left the repository. Highest wave first (the app before
- * the database it uses), and only objects that still carry our ownership labels and are
- * not annotated `doris.dev/prune: disabled`. The controller's own namespace and Deployment
- * are never deleted. A delete that fails is reported and its entry stays in the inventory,
- * so the next sync retries it.
+ * the database it uses), and only objects whose ownership is established:
+ *
+ * - an object DORIS can read is deleted only if it still carries our ownership labels and is
+ *   not annotated `doris.dev/prune: disabled`, with its uid as a precondition;
+ * - an object DORIS may not read (Secrets outside its namespace, under the shipped RBAC) is
+ *   deleted only with the uid and resourceVersion recorded when DORIS last applied it as
+ *   preconditions: if anyone changed it since (a hand-added `prune: disabled`, a new owner),
+ *   the API server refuses and the object stays, with the reason in status. Without a record
+ *   it is never deleted.
+ *
+ * Never pruned, whatever the repository says: DORIS's own objects (namespace, CRD,
+ * Deployment, ServiceAccount, RBAC), and CustomResourceDefinitions unless the Pipeline opts
+ * in (`spec.prune.crds`) — deleting a CRD deletes every object of its kind in the cluster.
+ * An entry whose kind is no longer served, or whose object is gone, leaves the inventory.
  */
 import pLimit from 'p-limit';
 import type { InventoryEntry } from '../api/pipeline.js';
-import type { KubeClient } from '../kube/client.js';
+import { UnsafePathSegmentError, type KubeClient, type ObjectKey } from '../kube/client.js';
+import { UnknownKindError } from '../kube/discovery.js';
 import { KubeApiError } from '../kube/http.js';
 import { parseObjectId } from '../render/objectid.js';
 import { isOwnedBy, pruneAnnotation } from '../render/stamp.js';
 
 export interface PruneOptions {
   pipeline: string;
-  /** The controller's namespace: never pruned, nor the controller's Deployment in it. */
-  controllerNamespace: string;
-  controllerDeployment: string;
+  /** Inventory ids never deleted: DORIS's own install (namespace, CRD, Deployment, RBAC). */
+  protectedIds: ReadonlySet<string>;
+  /** Whether CustomResourceDefinitions may be deleted (`spec.prune.crds`). */
+  crds: boolean;
   concurrency: number;
 }
 
@@ -28,13 +40,44 @@ export interface PruneResult {
   failed: Array<{ entry: InventoryEntry; message: string }>;
   /** Deletes accepted but not yet done (finalizers): kept in the inventory until confirmed gone. */
   pending: InventoryEntry[];
+  /**
+   * Objects whose ownership could not be established (unreadable and changed since DORIS
+   * applied them, or never recorded): not deleted, kept in the inventory, named in status.
+   */
+  unverified: Array<{ entry: InventoryEntry; reason: string }>;
 }
 
-function isProtected(entry: InventoryEntry, options: PruneOptions): boolean {
-  const ref = parseObjectId(entry.id);
-  if (!ref) return false;
-  if (ref.kind === 'Namespace' && ref.group === '' && ref.name === options.controllerNamespace) return true;
-  return ref.kind === 'Deployment' && ref.group === 'apps' && ref.namespace === options.controllerNamespace && ref.name === options.controllerDeployment;
+export function emptyPruneResult(): PruneResult {
+  return { pruned: [], skipped: [], failed: [], pending: [], unverified: [] };
+}
+
+function isCrd(kind: string, group: string): boolean {
+  return kind === 'CustomResourceDefinition' && group === 'apiextensions.k8s.io';
+}
+
+/** Deletes an object that DORIS may not read, only if it is exactly the one DORIS applied. */
+async function pruneUnreadable(client: KubeClient, key: ObjectKey, entry: InventoryEntry, result: PruneResult): Promise<void> {
+  if (entry.keep) {
+    result.skipped.push({ entry, reason: `annotated ${pruneAnnotation}: disabled when last applied` });
+    return;
+  }
+  if (!entry.uid || !entry.rv) {
+    result.unverified.push({ entry, reason: 'DORIS may not read it and holds no record of its last apply; delete it by hand if it should go' });
+    return;
+  }
+  try {
+    const outcome = await client.delete(key, 'Background', { uid: entry.uid, resourceVersion: entry.rv });
+    (outcome === 'gone' ? result.pruned : result.pending).push(entry);
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 409) {
+      result.unverified.push({
+        entry,
+        reason: 'changed since DORIS applied it and DORIS may not read it to check its labels and annotations; not deleted (delete it by hand, or grant DORIS get on it)',
+      });
+      return;
+    }
+    throw error;
+  }
 }
 
 async function pruneOne(client: KubeClient, entry: InventoryEntry, options: PruneOptions, result: PruneResult): Promise<void> {
@@ -43,24 +86,38 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
     result.skipped.push({ entry, reason: 'unreadable inventory id' });
     return;
   }
-  if (isProtected(entry, options)) {
-    result.skipped.push({ entry, reason: 'the controller never prunes its own namespace or Deployment' });
+  if (options.protectedIds.has(entry.id)) {
+    result.skipped.push({ entry, reason: 'part of the DORIS installation itself; never pruned' });
+    return;
+  }
+  if (isCrd(ref.kind, ref.group) && !options.crds) {
+    result.skipped.push({ entry, reason: 'a CustomResourceDefinition: deleting it would delete every object of its kind; set spec.prune.crds: true to allow' });
     return;
   }
   const key = { apiVersion: entry.v, kind: ref.kind, namespace: ref.namespace || undefined, name: ref.name };
-  const record = (outcome: 'gone' | 'terminating') => (outcome === 'gone' ? result.pruned : result.pending).push(entry);
   try {
-    const live = await client.get(key).catch((error: unknown) => {
-      // Secrets outside our namespace can be deleted but not read: the inventory is our record.
-      if (error instanceof KubeApiError && error.status === 403) return 'unreadable' as const;
+    let live;
+    try {
+      live = await client.get(key);
+    } catch (error) {
+      if (error instanceof UnknownKindError) {
+        // The kind is not served (a typo'd kind, a removed CRD): nothing of it can exist.
+        result.pruned.push(entry);
+        return;
+      }
+      if (error instanceof UnsafePathSegmentError) {
+        // Recorded before names were validated: it cannot name a real object.
+        result.skipped.push({ entry, reason: error.message });
+        return;
+      }
+      if (error instanceof KubeApiError && error.status === 403) {
+        await pruneUnreadable(client, key, entry, result);
+        return;
+      }
       throw error;
-    });
+    }
     if (!live) {
       result.pruned.push(entry);
-      return;
-    }
-    if (live === 'unreadable') {
-      record(await client.delete(key, 'Background'));
       return;
     }
     if (!isOwnedBy(live, options.pipeline)) {
@@ -71,7 +128,9 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
       result.skipped.push({ entry, reason: `annotated ${pruneAnnotation}: disabled` });
       return;
     }
-    record(await client.delete(key, 'Background'));
+    const uid = live.metadata.uid as string | undefined;
+    const outcome = await client.delete(key, 'Background', uid ? { uid } : undefined);
+    (outcome === 'gone' ? result.pruned : result.pending).push(entry);
   } catch (error) {
     result.failed.push({ entry, message: error instanceof Error ? error.message : String(error) });
   }
@@ -79,7 +138,7 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
 
 /** Deletes `stale` entries (already sorted highest wave first), one wave at a time. */
 export async function prune(client: KubeClient, stale: InventoryEntry[], options: PruneOptions): Promise<PruneResult> {
-  const result: PruneResult = { pruned: [], skipped: [], failed: [], pending: [] };
+  const result = emptyPruneResult();
   const limit = pLimit(options.concurrency);
   const waves = [...new Set(stale.map((e) => e.wave))].sort((a, b) => b - a);
   for (const wave of waves) {

@@ -7,6 +7,8 @@
  */
 import { join } from 'node:path';
 import type { ImageStatus, InventoryEntry, PipelineSpec, PipelineStatus } from '../api/pipeline.js';
+import { LiveSnapshot } from '../apply/live.js';
+import { declaredBy, type PreflightContext } from '../apply/preflight.js';
 import { settleNamespaces } from '../apply/scope.js';
 import { inventoryOf, mergeInventories, staleEntries } from '../inventory/inventory.js';
 import type { KubeClient } from '../kube/client.js';
@@ -59,7 +61,7 @@ export async function buildDesiredSet(input: {
   signal?: AbortSignal;
 }): Promise<DesiredSet> {
   const { client, spec } = input;
-  const rendered = await renderRepo(input.checkout, spec.git.path);
+  const rendered = await renderRepo(input.checkout, spec.git.path, { defaultNamespace: spec.targetNamespace ?? 'default' });
   const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
   const images = input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal) : undefined;
   const pinned = images ? pinImages(all, images.tracked) : all;
@@ -73,6 +75,25 @@ export async function buildDesiredSet(input: {
     steps: wave.steps.map((step) => ({ ...step, objects: step.objects.map((o) => final.get(o) ?? o) })),
   }));
   return { waves, objects, inventory: inventoryOf(objects), problems: rendered.problems, images };
+}
+
+/** What classifying objects needs: the live snapshot, the last inventory, the commit's prerequisites. */
+export function preflightContext(
+  client: KubeClient,
+  pipeline: string,
+  status: PipelineStatus | undefined,
+  objects: DesiredObject[],
+  concurrency: number,
+): PreflightContext {
+  const previous = mergeInventories(status?.inventory ?? [], status?.pendingInventory ?? []);
+  return {
+    client,
+    live: new LiveSnapshot(client, pipeline),
+    pipeline,
+    previous: new Map(previous.map((e) => [e.id, e])),
+    declared: declaredBy(objects),
+    concurrency,
+  };
 }
 
 export interface PrunePlan {

@@ -6,16 +6,15 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineSpec, PipelineStatus } from '../api/pipeline.js';
-import { applyObject, defaultApplyOptions, explain } from '../apply/applier.js';
-import { LiveSnapshot } from '../apply/live.js';
-import { UnknownKindError } from '../kube/discovery.js';
+import { applyObject, defaultApplyOptions } from '../apply/applier.js';
+import { classify, explain } from '../apply/preflight.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeObject, parseObjectId } from '../render/objectid.js';
 import { planStages } from '../render/order.js';
 import type { Problem } from '../render/types.js';
 import type { GitCredentials } from '../source/git.js';
 import type { ImageTracker } from '../source/images.js';
-import { buildDesiredSet, gitSourceFor, planPrune } from './desired.js';
+import { buildDesiredSet, gitSourceFor, planPrune, preflightContext } from './desired.js';
 
 export type PlanAction = 'create' | 'update' | 'recreate' | 'unchanged' | 'prune' | 'error';
 
@@ -53,7 +52,7 @@ export async function planPipeline(
       images: options.images,
       lastImages: options.status?.images ?? [],
     });
-    const live = new LiveSnapshot(client, options.name);
+    const ctx = preflightContext(client, options.name, options.status, desired.objects, defaultApplyOptions().concurrency);
     const planOptions = { ...defaultApplyOptions(), mode: 'plan' as const };
     const rows: PlanRow[] = [];
     for (const stage of planStages(desired.waves)) {
@@ -61,11 +60,12 @@ export async function planPipeline(
         stage.objects.map(async (object): Promise<PlanRow> => {
           const base = { object: describeObject(object.object), stage: stage.label, source: `${object.source.file}:${object.source.line}:${object.source.col}` };
           try {
-            const change = await applyObject(client, live, object, planOptions);
+            const verdict = await classify(ctx, object);
+            // An object that needs a Namespace or CRD of this very commit cannot be dry-run yet.
+            if (verdict.action === 'deferred') return { ...base, action: 'create', note: `validated once ${verdict.needs} exists` };
+            const change = await applyObject(ctx, object, planOptions, verdict);
             return { ...base, action: actionOf[change.action] };
           } catch (error) {
-            // A custom resource whose CRD arrives with this very commit cannot be dry-run yet.
-            if (error instanceof UnknownKindError) return { ...base, action: 'create', note: 'its CRD is not installed yet' };
             return { ...base, action: 'error', note: explain(error) };
           }
         }),

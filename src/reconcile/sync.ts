@@ -2,12 +2,16 @@
  * One sync of one Pipeline, as a linear script of named steps (after Flux's
  * kustomize-controller):
  *
- *   resolve commit → fetch → render → stamp → guard → record attempt → apply stages
- *   (waiting for health after the prelude and after each wave) → prune → record success
+ *   resolve commit → fetch → render → stamp → guard → validate (dry-run) → record attempt →
+ *   apply the prelude → validate what needed it → apply waves (waiting for health after the
+ *   prelude and after each wave) → prune → record success
  *
  * Every failure maps to one reason code and stops the script. Nothing of a commit is
- * applied unless the whole commit rendered; `lastAppliedCommit` and the inventory advance
- * only after everything succeeded. Before the first write, the objects the sync may create
+ * applied unless the whole commit rendered and the API server accepted every object in a
+ * dry-run (objects needing a Namespace or CRD of the same commit: right after the prelude,
+ * before any wave); `lastAppliedCommit` and the inventory advance only after everything
+ * succeeded. With `spec.serviceAccountName`, every read, apply and prune is made as that
+ * ServiceAccount; status and Events are written by the controller itself. Before the first write, the objects the sync may create
  * are recorded as `pendingInventory`, so that a crash at any point leaves nothing that a
  * later sync cannot find and prune: running again converges to the same end state.
  */
@@ -17,7 +21,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseDuration, type InventoryEntry, type Pipeline, type PipelineSpec, type PipelineStatus, type SyncCounts, type SyncRecord } from '../api/pipeline.js';
 import { Reasons, type Reason } from '../api/reasons.js';
 import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from '../apply/applier.js';
-import { LiveSnapshot } from '../apply/live.js';
+import { preflight, type Verdict } from '../apply/preflight.js';
 import { DorisError } from '../errors.js';
 import { defaultWaitOptions, waitForHealthy, type WaitOptions } from '../health/index.js';
 import { mergeInventories } from '../inventory/inventory.js';
@@ -26,9 +30,12 @@ import { planStages } from '../render/order.js';
 import { prune, type PruneResult } from '../prune/prune.js';
 import type { GitCredentials } from '../source/git.js';
 import { maxImageHistory, type ImageTracker } from '../source/images.js';
-import { appendHistory, removeCondition, setCondition } from '../status/conditions.js';
+import { appendHistory, boundMessage, removeCondition, setCondition } from '../status/conditions.js';
 import { patchStatus } from '../status/store.js';
-import { buildDesiredSet, gitSourceFor, planPrune } from './desired.js';
+import { protectedObjectIds } from '../install/manifests.js';
+import { desiredHashAnnotation, pruneAnnotation } from '../render/stamp.js';
+import type { DesiredObject } from '../render/types.js';
+import { buildDesiredSet, gitSourceFor, planPrune, preflightContext } from './desired.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface SyncContext {
@@ -71,10 +78,46 @@ function throwIfAborted(signal?: AbortSignal): void {
 }
 
 /** Reason codes after which retrying the same commit cannot help: Stalled. */
-const stallingReasons = new Set<Reason>([Reasons.BuildFailed, Reasons.PruneGuardTriggered, Reasons.InvalidSpec]);
+const stallingReasons = new Set<Reason>([
+  Reasons.BuildFailed,
+  Reasons.PruneGuardTriggered,
+  Reasons.InvalidSpec,
+  Reasons.ValidationFailed,
+  Reasons.OwnershipConflict,
+]);
 
-async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, reason: Reason, message: string, counts: SyncCounts): Promise<void> {
+/** The client a Pipeline's objects are read, applied and pruned with. */
+export function clientFor(ctx: Pick<SyncContext, 'client' | 'spec' | 'pipeline'>): KubeClient {
+  const account = ctx.spec.serviceAccountName;
+  return account ? ctx.client.impersonate(`system:serviceaccount:${ctx.pipeline.metadata.namespace}:${account}`) : ctx.client;
+}
+
+/**
+ * The inventory of what was applied. For objects DORIS may not read, what prune and the next
+ * no-op check need is recorded from the apply's answer: uid, resourceVersion, desired hash,
+ * and whether the object asked not to be pruned.
+ */
+function appliedInventory(desired: InventoryEntry[], changes: Change[]): InventoryEntry[] {
+  const unreadable = new Map(changes.filter((c) => !c.readable).map((c) => [c.id, c]));
+  if (unreadable.size === 0) return desired;
+  return desired.map((entry) => {
+    const change = unreadable.get(entry.id);
+    if (!change) return entry;
+    const { metadata } = change.live;
+    const annotations = change.desired.object.metadata.annotations;
+    return {
+      ...entry,
+      uid: metadata.uid as string | undefined,
+      rv: metadata.resourceVersion as string | undefined,
+      h: annotations?.[desiredHashAnnotation],
+      ...(annotations?.[pruneAnnotation] === 'disabled' ? { keep: true } : {}),
+    };
+  });
+}
+
+async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, reason: Reason, fullMessage: string, counts: SyncCounts): Promise<void> {
   const now = new Date();
+  const message = boundMessage(fullMessage);
   const status = ctx.pipeline.status ?? {};
   let conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message }, now);
   conditions = removeCondition(conditions, 'Reconciling');
@@ -122,6 +165,14 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     const { previous, stale, refusal } = planPrune(status, desiredInventory, ctx.spec.prune);
     if (refusal) throw new DorisError('PruneGuardTriggered', refusal);
 
+    // validate: every object that would change is dry-run before anything is written
+    const client = clientFor(ctx);
+    const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
+    const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency);
+    await preflightCtx.live.prefetch(desired.objects.map((d) => d.object));
+    let verdicts = await preflight(preflightCtx, desired.objects);
+    throwIfAborted(ctx.signal);
+
     // record the attempt (only when something could be new: a no-op resync writes nothing)
     const known = new Set(previous.map((e) => e.id));
     const newEntries = desiredInventory.filter((e) => !known.has(e.id));
@@ -136,16 +187,12 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     }
 
     // apply, stage by stage, waiting for health after the prelude and after each wave
-    const client = ctx.client;
-    const live = new LiveSnapshot(client, ctx.pipeline.metadata.name);
-    await live.prefetch(desired.objects.map((d) => d.object));
-    const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const waitOptions: WaitOptions = { ...defaultWaitOptions(), timeoutMs: parseDuration(ctx.spec.wait.timeout), signal: ctx.signal, ...ctx.wait };
     let waveChanges: Change[] = [];
     for (const stage of planStages(waves)) {
       throwIfAborted(ctx.signal);
       ctx.progress({ type: 'stage', label: stage.label, objects: stage.objects.length });
-      const stageChanges = await applyStage(client, live, stage.objects, applyOptions);
+      const stageChanges = await applyStage(preflightCtx, stage.objects, applyOptions, verdicts);
       changes = changes.concat(stageChanges);
       ctx.progress({ type: 'applied', label: stage.label, counts: countChanges(stageChanges, 0) });
       waveChanges = waveChanges.concat(stageChanges);
@@ -157,9 +204,13 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
           onProgress: (pending, total) => ctx.progress({ type: 'waiting', label, pending: pending.length, total, first: pending[0] }),
         });
         ctx.progress({ type: 'healthy', label, objects: waveChanges.length, ms: Date.now() - started });
-        // CRDs of the prelude are Established now: their kinds can be discovered.
-        if (stage.kind === 'prelude') client.discovery.invalidate();
         waveChanges = [];
+        if (stage.kind === 'prelude') {
+          // CRDs of the prelude are Established now: their kinds can be discovered, and the
+          // objects that needed them can be validated — still before any wave is written.
+          client.discovery.invalidate();
+          verdicts = await validateDeferred(preflightCtx, verdicts);
+        }
       }
     }
 
@@ -169,8 +220,8 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       ctx.progress({ type: 'pruning', objects: stale.length });
       pruneResult = await prune(client, stale, {
         pipeline: ctx.pipeline.metadata.name,
-        controllerNamespace: ctx.controllerNamespace,
-        controllerDeployment: ctx.controllerDeployment,
+        protectedIds: new Set(protectedObjectIds(ctx.controllerNamespace)),
+        crds: ctx.spec.prune.crds,
         concurrency: applyOptions.concurrency,
       });
       ctx.progress({ type: 'pruned', result: pruneResult });
@@ -186,8 +237,12 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     const wasReady = ready?.status === 'True' && !status.conditions?.some((c) => c.type === 'Reconciling');
     const imageNote = images?.errors.length ? `; ${images.errors.length} image(s) kept their last digest: ${images.errors.join('; ')}` : '';
-    const message = `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned${imageNote}`;
-    const stillPending = (pruneResult?.pending.length ?? 0) > 0 || (status.pendingInventory ?? []).length > 0;
+    const unverified = pruneResult?.unverified ?? [];
+    const pruneNote = unverified.length ? `; ${unverified.length} object(s) left out of the prune: ${unverified.map((u) => `${u.entry.id}: ${u.reason}`).join('; ')}` : '';
+    const message = boundMessage(
+      `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned${imageNote}${pruneNote}`,
+    );
+    const stillPending = (pruneResult?.pending.length ?? 0) > 0 || unverified.length > 0 || (status.pendingInventory ?? []).length > 0;
     if (!recordAttempt && nothingChanged && !imagesMoved && wasReady && status.lastAppliedCommit === commit && !stillPending) {
       return { commit, result: Reasons.Succeeded, message, counts, wrote: false };
     }
@@ -195,8 +250,12 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     let conditions = setCondition(status.conditions, { type: 'Ready', status: 'True', reason: Reasons.Succeeded, message }, now);
     conditions = removeCondition(removeCondition(conditions, 'Reconciling'), 'Stalled');
     // Objects whose delete is not confirmed yet stay in the inventory: the next sync checks again.
-    const inventory: InventoryEntry[] = mergeInventories(desiredInventory, pruneResult?.pending ?? []);
-    ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+    const inventory: InventoryEntry[] = mergeInventories(
+      appliedInventory(desiredInventory, changes),
+      pruneResult?.pending ?? [],
+      unverified.map((u) => u.entry),
+    );
+    const update = {
       conditions,
       lastAppliedCommit: commit,
       lastAttemptedCommit: commit,
@@ -213,18 +272,41 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
         message,
         counts,
       }),
-    });
+    };
+    try {
+      ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, update);
+    } catch (error) {
+      // Everything was applied, but status cannot say so: fail loudly rather than leave the
+      // previous commit's Ready=True standing.
+      throw new DorisError('StatusWriteFailed', `applied ${commit.slice(0, 12)} but could not record it in the Pipeline's status: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
     return { commit, result: Reasons.Succeeded, message, counts, wrote: true };
   } catch (error) {
     // After a shutdown signal nothing is recorded: the next start syncs this commit again.
     const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ApplyFailed;
     const message = error instanceof Error ? error.message : String(error);
     const counts = countChanges(changes, pruneResult?.pruned.length ?? 0);
-    if (reason !== Reasons.Interrupted) await recordFailure(ctx, commit, startedAt, reason, message, counts);
+    if (reason !== Reasons.Interrupted) {
+      try {
+        await recordFailure(ctx, commit, startedAt, reason, message, counts);
+      } catch (statusError) {
+        const why = statusError instanceof Error ? statusError.message : String(statusError);
+        ctx.progress({ type: 'notice', message: `could not write the Pipeline's status: ${why}` });
+        return { commit, result: Reasons.StatusWriteFailed, message: `${message}; and the status could not be written: ${why}`, counts, wrote: false };
+      }
+    }
     return { commit, result: reason, message, counts, wrote: true };
   } finally {
     if (checkout) rmSync(checkout, { recursive: true, force: true });
   }
+}
+
+/** Dry-runs the objects that waited for the prelude; any refusal fails before any wave is written. */
+async function validateDeferred(ctx: Parameters<typeof preflight>[0], verdicts: Map<DesiredObject, Verdict>): Promise<Map<DesiredObject, Verdict>> {
+  const deferred = [...verdicts].filter(([, v]) => v.action === 'deferred').map(([d]) => d);
+  if (deferred.length === 0) return verdicts;
+  const fresh = await preflight(ctx, deferred);
+  return new Map([...verdicts, ...fresh]);
 }
 
 /**

@@ -19,7 +19,7 @@ describe('parsePipelineSpec', () => {
     assert.deepEqual(parsePipelineSpec({ git: { url } }), {
       git: { url, branch: 'main', path: 'deploy', interval: '1m' },
       images: [],
-      prune: { enabled: true, allowMass: false },
+      prune: { enabled: true, allowMass: false, crds: false },
       wait: { timeout: '5m' },
       suspend: false,
       replay: 'latest',
@@ -30,18 +30,20 @@ describe('parsePipelineSpec', () => {
     const spec = parsePipelineSpec({
       git: { url, branch: 'release', path: 'clusters/edge', interval: '30s', secretRef: { name: 'git-token' } },
       images: [{ repository: 'ghcr.io/acme/solar-*', tag: 'stable', interval: '5m' }],
-      prune: { enabled: false, allowMass: true },
+      prune: { enabled: false, allowMass: true, crds: true },
       wait: { timeout: '10m' },
       targetNamespace: 'apps',
+      serviceAccountName: 'team-a',
       suspend: true,
       replay: 'each-commit',
     });
     assert.deepEqual(spec, {
       git: { url, branch: 'release', path: 'clusters/edge', interval: '30s', secretRef: { name: 'git-token' } },
       images: [{ repository: 'ghcr.io/acme/solar-*', tag: 'stable', interval: '5m' }],
-      prune: { enabled: false, allowMass: true },
+      prune: { enabled: false, allowMass: true, crds: true },
       wait: { timeout: '10m' },
       targetNamespace: 'apps',
+      serviceAccountName: 'team-a',
       suspend: true,
       replay: 'each-commit',
     });
@@ -57,17 +59,34 @@ describe('parsePipelineSpec', () => {
     assert.throws(() => parsePipelineSpec({ git: { url }, wait: { timeout: '0ms' } }), /spec\.wait\.timeout: a duration greater than zero/);
   });
 
-  it('turns `prune: false` into {enabled: false, allowMass: false}', () => {
-    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: false }).prune, { enabled: false, allowMass: false });
+  it('turns `prune: false` into {enabled: false, allowMass: false, crds: false}', () => {
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: false }).prune, { enabled: false, allowMass: false, crds: false });
   });
 
-  it('turns `prune: true` into {enabled: true, allowMass: false}', () => {
-    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: true }).prune, { enabled: true, allowMass: false });
+  it('turns `prune: true` into {enabled: true, allowMass: false, crds: false}', () => {
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: true }).prune, { enabled: true, allowMass: false, crds: false });
   });
 
   it('defaults the fields missing from a prune object', () => {
-    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: {} }).prune, { enabled: true, allowMass: false });
-    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: { allowMass: true } }).prune, { enabled: true, allowMass: true });
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: {} }).prune, { enabled: true, allowMass: false, crds: false });
+    assert.deepEqual(parsePipelineSpec({ git: { url }, prune: { allowMass: true } }).prune, { enabled: true, allowMass: true, crds: false });
+  });
+
+  it('refuses a typo in the prune object, naming the field', () => {
+    assert.throws(() => parsePipelineSpec({ git: { url }, prune: { allowmass: true } }), /spec\.prune: .*allowmass/i);
+  });
+
+  it('refuses repository URLs that would read the local disk or run programs', () => {
+    for (const bad of ['file:///etc', '/srv/git/repo', 'ext::sh -c id', 'ftp://example.com/r.git', 'http://example.com/r.git']) {
+      assert.throws(() => parsePipelineSpec({ git: { url: bad } }), /spec\.git\.url: an https:\/\/ or ssh:\/\/ URL/, bad);
+    }
+    for (const good of ['https://github.com/acme/edge.git', 'ssh://git@github.com/acme/edge.git', 'git@github.com:acme/edge.git', 'http://127.0.0.1:8080/r.git']) {
+      assert.equal(parsePipelineSpec({ git: { url: good } }).git.url, good);
+    }
+  });
+
+  it('refuses a ServiceAccount name that is not a Kubernetes name', () => {
+    assert.throws(() => parsePipelineSpec({ git: { url }, serviceAccountName: '../admin' }), /spec\.serviceAccountName/);
   });
 
   it('defaults the timeout of an empty wait object', () => {

@@ -1,0 +1,227 @@
+/**
+ * Pre-write validation: a commit applies whole or not at all.
+ *
+ * Before the first object of a commit is written, every object that would change is sent to
+ * the API server as a server-side-apply *dry run*: the server validates it exactly as it
+ * would validate the write (schema, field values, names, admission, RBAC) without storing
+ * anything. One refusal fails the sync with every refusal listed, each naming
+ * `file:line:col`, the object and the server's reason; nothing of the commit is written.
+ *
+ * Some objects cannot be checked before anything is written: those in a Namespace the same
+ * commit declares, and custom resources whose CRD the same commit declares. They are
+ * *deferred*, and dry-run as soon as the prelude (every Namespace and CRD) is applied and
+ * Established, still before any wave. What is and is not checked before the first write is
+ * spelled out in docs/adr/0009-pre-write-validation.md.
+ *
+ * The dry-run also classifies: an object whose dry-run result equals the live object is
+ * `unchanged` and is never written; the apply that follows reuses the verdict instead of
+ * asking again.
+ */
+import pLimit from 'p-limit';
+import type { InventoryEntry } from '../api/pipeline.js';
+import type { Reason } from '../api/reasons.js';
+import { DorisError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
+import { UnknownKindError } from '../kube/discovery.js';
+import { KubeApiError } from '../kube/http.js';
+import { describeObject, groupOf, objectId } from '../render/objectid.js';
+import { desiredHashAnnotation, pipelineLabel, recreateAnnotation } from '../render/stamp.js';
+import type { DesiredObject, KubeObject } from '../render/types.js';
+import { coveredBy, sameAfterApply } from './compare.js';
+import type { LiveSnapshot } from './live.js';
+
+/** What a write of one object would do, decided before writing. */
+export type Verdict =
+  | { action: 'unchanged'; live: KubeObject; readable: boolean }
+  /** `exists`: the object is there (an update) or not (a create). */
+  | { action: 'changed'; result: KubeObject; exists: boolean; readable: boolean }
+  /** Refused for an immutable field, and the object may be deleted and created again. */
+  | { action: 'recreate'; live: KubeObject | undefined }
+  /** Needs a Namespace, CRD or ServiceAccount that the same commit declares. */
+  | { action: 'deferred'; needs: string };
+
+/** What the commit itself declares: prerequisites that may not exist yet. */
+export interface Declared {
+  namespaces: Set<string>;
+  /** `group/Kind` of every CRD in the commit. */
+  kinds: Set<string>;
+  /** `namespace/name` of every ServiceAccount in the commit. */
+  serviceAccounts: Set<string>;
+}
+
+export function declaredBy(objects: DesiredObject[]): Declared {
+  const declared: Declared = { namespaces: new Set(), kinds: new Set(), serviceAccounts: new Set() };
+  for (const { object } of objects) {
+    const group = groupOf(object.apiVersion);
+    if (group === '' && object.kind === 'Namespace') declared.namespaces.add(object.metadata.name);
+    if (group === '' && object.kind === 'ServiceAccount') declared.serviceAccounts.add(`${object.metadata.namespace ?? ''}/${object.metadata.name}`);
+    if (group === 'apiextensions.k8s.io' && object.kind === 'CustomResourceDefinition') {
+      const spec = object.spec as { group?: string; names?: { kind?: string } } | undefined;
+      if (spec?.group && spec.names?.kind) declared.kinds.add(`${spec.group}/${spec.names.kind}`);
+    }
+  }
+  return declared;
+}
+
+export interface PreflightContext {
+  client: KubeClient;
+  live: LiveSnapshot;
+  pipeline: string;
+  /** The last inventory: recorded resourceVersions of objects DORIS may not read. */
+  previous: Map<string, InventoryEntry>;
+  declared: Declared;
+  concurrency: number;
+}
+
+/** etcd stores objects up to 1.5 MiB; a dry-run does not reach etcd, so we check it here. */
+export const maxObjectBytes = 1.5 * 1024 * 1024;
+
+/** An object refused before anything was written: names the file, the object and why. */
+export class PreflightError extends DorisError {
+  constructor(
+    code: Reason,
+    readonly failures: Array<{ desired: DesiredObject; message: string }>,
+  ) {
+    super(code, failures.map(({ desired, message }) => `${locate(desired)}: ${describeObject(desired.object)}: ${message}`).join('\n'));
+    this.name = 'PreflightError';
+  }
+}
+
+/** Another Pipeline's object: never adopted, never overwritten. */
+export class OwnershipConflictError extends Error {
+  constructor(readonly owner: string) {
+    super(`already belongs to Pipeline "${owner}" (label ${pipelineLabel}); two Pipelines must not declare the same object — remove it from one repository`);
+    this.name = 'OwnershipConflictError';
+  }
+}
+
+export function locate(desired: DesiredObject): string {
+  const { file, line, col } = desired.source;
+  return `${file}:${line}:${col}`;
+}
+
+const immutablePattern = /immutable|may not change fields|updates to .* are forbidden|field is not mutable/i;
+
+export function isImmutableRefusal(error: unknown): error is KubeApiError {
+  return error instanceof KubeApiError && error.status === 422 && immutablePattern.test(error.message);
+}
+
+/** Jobs, Pods and objects annotated `doris.dev/recreate: "true"` may be deleted and created again. */
+export function mayRecreate(object: KubeObject): boolean {
+  const group = groupOf(object.apiVersion);
+  return (
+    (object.kind === 'Job' && group === 'batch') ||
+    (object.kind === 'Pod' && group === '') ||
+    object.metadata.annotations?.[recreateAnnotation] === 'true'
+  );
+}
+
+/** A refusal as a user reads it: the server's reason and what to do. */
+export function explain(error: unknown): string {
+  if (error instanceof UnknownKindError) return `${error.message}; no CRD in this commit declares it either — apply its CRD first or fix the kind`;
+  if (isImmutableRefusal(error)) {
+    return `${error.body?.message ?? error.message} — the field cannot be changed in place; annotate the object with doris.dev/recreate: "true" to let DORIS delete and recreate it`;
+  }
+  if (error instanceof KubeApiError) return `${error.status} ${error.reason ? `${error.reason}: ` : ''}${error.body?.message ?? error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Why an object must wait for prerequisites of the same commit, if it must. */
+function deferral(error: unknown, object: KubeObject, declared: Declared): string | undefined {
+  if (error instanceof UnknownKindError) {
+    const kind = `${groupOf(object.apiVersion)}/${object.kind}`;
+    return declared.kinds.has(kind) ? `its CRD (${kind}), declared in this commit` : undefined;
+  }
+  if (!(error instanceof KubeApiError)) return undefined;
+  const details = (error.body?.details ?? {}) as { kind?: string; name?: string };
+  if (error.status === 404 && details.kind === 'namespaces' && details.name && declared.namespaces.has(details.name)) {
+    return `its Namespace ${details.name}, declared in this commit`;
+  }
+  // ServiceAccount admission refuses a Pod whose account does not exist yet.
+  const account = /serviceaccount "([^"]+)" not found/i.exec(error.body?.message ?? '')?.[1];
+  const namespace = object.metadata.namespace ?? '';
+  if (account && declared.serviceAccounts.has(`${namespace}/${account}`)) return `its ServiceAccount ${namespace}/${account}, declared in this commit`;
+  return undefined;
+}
+
+/** The desired hash of an object: changes whenever what git says about it changes. */
+function desiredHash(object: KubeObject): string | undefined {
+  return object.metadata.annotations?.[desiredHashAnnotation];
+}
+
+/** Throws `OwnershipConflictError` when `object` exists and is labelled with another Pipeline. */
+async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<void> {
+  const key = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name };
+  const current = await ctx.client.get(key).catch((error: unknown) => {
+    if (error instanceof KubeApiError && error.status === 403) return undefined;
+    throw error;
+  });
+  const owner = current?.metadata.labels?.[pipelineLabel];
+  if (owner !== undefined && owner !== ctx.pipeline) throw new OwnershipConflictError(owner);
+}
+
+/**
+ * Decides what writing one object would do, with at most one dry-run (none when the live
+ * object already has every field and the same desired hash). Throws the API server's refusal.
+ */
+export async function classify(ctx: PreflightContext, desired: DesiredObject): Promise<Verdict> {
+  const { object } = desired;
+  const size = Buffer.byteLength(JSON.stringify(object));
+  if (size > maxObjectBytes) throw new Error(`object is ${size} bytes as JSON, over the ${maxObjectBytes} bytes the API server can store`);
+  const { live, readable } = await ctx.live.lookup(object);
+  if (live && desiredHash(live) === desiredHash(object) && coveredBy(object, live)) return { action: 'unchanged', live, readable };
+
+  let dryRun: { object: KubeObject; created: boolean };
+  try {
+    dryRun = await ctx.client.apply(object, { dryRun: true });
+  } catch (error) {
+    const needs = deferral(error, object, ctx.declared);
+    if (needs) return { action: 'deferred', needs };
+    if (isImmutableRefusal(error) && (live ? mayRecreate(object) : object.metadata.annotations?.[recreateAnnotation] === 'true')) {
+      // Not in our snapshot: only an explicit annotation lets us delete someone else's Job.
+      return { action: 'recreate', live };
+    }
+    throw error;
+  }
+  const result = dryRun.object;
+  if (live) {
+    return sameAfterApply(result, live) ? { action: 'unchanged', live, readable } : { action: 'changed', result, exists: true, readable };
+  }
+  if (dryRun.created) return { action: 'changed', result, exists: false, readable };
+  if (!readable) {
+    // We may write but not read it: unchanged exactly when nobody wrote it since our last
+    // apply (same uid and resourceVersion) and git did not change it (same desired hash).
+    const recorded = ctx.previous.get(objectId(object));
+    const same =
+      recorded?.rv !== undefined &&
+      recorded.uid === result.metadata.uid &&
+      recorded.rv === result.metadata.resourceVersion &&
+      recorded.h === desiredHash(object);
+    return same ? { action: 'unchanged', live: result, readable } : { action: 'changed', result, exists: true, readable };
+  }
+  // It exists but does not carry our labels: adopt it, unless another Pipeline owns it.
+  await checkOwner(ctx, object);
+  return { action: 'changed', result, exists: true, readable };
+}
+
+/**
+ * Classifies every object, concurrently with a bound. All objects are tried, so that the
+ * error lists every refusal at once; any refusal throws `PreflightError` (an ownership
+ * conflict with reason `OwnershipConflict`, anything else `ValidationFailed`).
+ */
+export async function preflight(ctx: PreflightContext, objects: DesiredObject[]): Promise<Map<DesiredObject, Verdict>> {
+  const limit = pLimit(ctx.concurrency);
+  const results = await Promise.allSettled(objects.map((desired) => limit(() => classify(ctx, desired))));
+  const verdicts = new Map<DesiredObject, Verdict>();
+  const conflicts: Array<{ desired: DesiredObject; message: string }> = [];
+  const refusals: Array<{ desired: DesiredObject; message: string }> = [];
+  results.forEach((result, i) => {
+    const desired = objects[i]!;
+    if (result.status === 'fulfilled') verdicts.set(desired, result.value);
+    else if (result.reason instanceof OwnershipConflictError) conflicts.push({ desired, message: result.reason.message });
+    else refusals.push({ desired, message: explain(result.reason) });
+  });
+  if (conflicts.length > 0) throw new PreflightError('OwnershipConflict', [...conflicts, ...refusals]);
+  if (refusals.length > 0) throw new PreflightError('ValidationFailed', refusals);
+  return verdicts;
+}
