@@ -1,8 +1,10 @@
 /**
  * Images and configuration rolling workloads, against the real registry and control plane:
- * digests pinned, a new digest rolling its Deployment without a commit, glob rules finding
- * new repositories, `image_url_var`, a failing registry keeping the last digest, HEAD-only
- * steady polling, registry notifications, and ConfigMap/Secret changes rolling their users.
+ * digests pinned, a new digest rolling its Deployment without a commit, glob rules tracking
+ * the repositories the manifests name while the registry refuses its catalog (as GHCR and
+ * Docker Hub do), `image_url_var`, an image never resolved applied as written, a failing
+ * registry keeping the last digest, HEAD-only steady polling, registry notifications, and
+ * ConfigMap/Secret changes rolling their users.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -69,8 +71,11 @@ describe('image digests', () => {
     await pushTestImage(env, `acme/solar-influx-${run}`, 'main', `influx one ${run}`);
   });
 
-  it('pins a tracked image by digest and resolves image_url_var by the app label', async () => {
+  it('pins a tracked image by digest and resolves image_url_var by the app label, with a registry that serves no catalog', async () => {
+    const auth = `Basic ${Buffer.from(`${env.REGISTRY_USERNAME}:${env.REGISTRY_PASSWORD}`).toString('base64')}`;
+    assert.equal((await fetch(`http://${env.REGISTRY}/v2/_catalog`, { headers: { authorization: auth } })).status, 404, 'the test registry refuses the catalog, as GHCR does');
     const digest = await pushTestImage(env, `acme/solar-influx-${run}`, 'main', `influx one ${run}`);
+    const logMark = readFileSync(env.REGISTRY_LOG).length;
     ({ url } = await createRepo(env, 'images', {
       'deploy/1-app/10-ns.yml': namespaceYaml(ns),
       'deploy/1-app/170-influx.yml': workload(ns, 'influx', `${influx()}:main`),
@@ -82,6 +87,9 @@ describe('image digests', () => {
     assert.equal((await deployment(ns, 'influx')).spec.template.spec.containers[0]?.image, `${influx()}:main@${digest}`);
     assert.equal((await deployment(ns, `influx-${run}`)).spec.template.spec.containers[0]?.image, `${influx()}:main@${digest}`);
     assert.equal((await deployment(ns, 'other')).spec.template.spec.containers[0]?.image, 'registry.example/other:1');
+    const registryLog = readFileSync(env.REGISTRY_LOG).subarray(logMark).toString('utf8');
+    assert.ok(!registryLog.includes('/v2/_catalog'), 'the sync asked for the catalog');
+    assert.ok(registryLog.includes(`HEAD /v2/acme/solar-influx-${run}/manifests/main`), 'the sync asked the registry about the image the manifests name');
   });
 
   it('rolls the Deployment when new content is pushed under the same tag, without a commit, writing nothing else', async () => {
@@ -114,6 +122,26 @@ describe('image digests', () => {
     const result = await syncInline(env, name, url, ['--image-rule', rule(), '--registry-credentials', credsFile]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal((await deployment(ns, 'grafana')).spec.template.spec.containers[0]?.image, `${env.REGISTRY}/${grafanaRepo}:main@${digest}`);
+  });
+
+  it('applies an image it could never resolve as written, unpinned, and records why, claiming no kept digest', async () => {
+    const absent = `${env.REGISTRY}/acme/solar-absent-${run}`;
+    const { url: repo } = await createRepo(env, 'absent', {
+      'deploy/1-app/10-ns.yml': namespaceYaml(ns),
+      'deploy/1-app/174-absent.yml': workload(ns, 'absent', `${absent}:main`),
+    });
+    const pipeline = `absent-${run}`;
+    const result = await syncInline(env, pipeline, repo, ['--image-rule', rule(), '--registry-credentials', credsFile]);
+    assert.match(result.stdout + result.stderr, new RegExp(`solar-absent-${run}:main.*404`));
+    assert.equal((await deployment(ns, 'absent')).spec.template.spec.containers[0]?.image, `${absent}:main`, 'unpinned, as written');
+    const status = (await api.request<{ status: { images?: Array<{ repository: string; digest?: string; error?: string }> } }>(
+      'GET',
+      `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${pipeline}`,
+    )).body.status;
+    const image = status.images?.find((i) => i.repository === absent);
+    assert.ok(image, `status lists the image: ${JSON.stringify(status.images)}`);
+    assert.equal(image.digest, undefined, 'no digest was ever known');
+    assert.match(image.error ?? '', /404/);
   });
 
   it('fails the render clearly when image_url_var matches no tracked image', async () => {

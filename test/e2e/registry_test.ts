@@ -1,14 +1,19 @@
 /**
  * The registry client against real servers on loopback: the test environment's registry
- * (Debian's docker-registry, htpasswd basic auth, images pushed with skopeo), and a small
- * bearer-token registry written here (a token service plus the manifest and catalog
- * endpoints), which also plays a registry that fails, rate-limits or omits digest headers.
+ * (Debian's docker-registry, htpasswd basic auth, images pushed with skopeo, behind a front
+ * that refuses `/v2/_catalog` as GHCR does), and a small bearer-token registry written here
+ * (a token service plus the manifest endpoint, no catalog, like Docker Hub), which also plays
+ * a registry that fails, rate-limits or omits digest headers. The image tracker (what a
+ * Pipeline's rules resolve to, kept and unresolved digests) is tested against the latter.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import type { ImageStatus, PipelineSpec } from '../../src/api/pipeline.js';
+import type { DesiredObject, KubeObject } from '../../src/render/types.js';
+import { ImageTracker } from '../../src/source/images.js';
 import { RegistryClient, type RegistryClientOptions } from '../../src/source/registry/client.js';
 import { parseDockerConfigJson, type RegistryCredentialSet } from '../../src/source/registry/credentials.js';
 import { ImageResolveError } from '../../src/source/registry/errors.js';
@@ -58,31 +63,47 @@ describe('registry client against the real registry (basic auth)', () => {
     assert.equal(await client.resolveDigest(image, 'main'), second);
   });
 
-  it('finds a newly pushed repository through a glob rule, reading the catalog page by page', async () => {
+  it('refuses to list its repositories at /v2/_catalog, as GHCR does', async () => {
+    const auth = `Basic ${b64(`${env.REGISTRY_USERNAME}:${env.REGISTRY_PASSWORD}`)}`;
+    const catalog = await fetch(`http://${env.REGISTRY}/v2/_catalog?n=10`, { headers: { authorization: auth } });
+    assert.equal(catalog.status, 404);
+    // ... while the rest of the API answers through the same address.
+    assert.equal((await fetch(`http://${env.REGISTRY}/v2/`, { headers: { authorization: auth } })).status, 200);
+  });
+
+  it('resolves the repositories of a glob rule among those it is given, never asking for the catalog', async () => {
     await pushTestImage(env, `${org}/solar-influx`, 'main', `influx v1 ${org}`);
     await pushTestImage(env, `${org}/lunar-influx`, 'main', `lunar ${org}`);
-    const client = new RegistryClient(credentials, { catalogPageSize: 2 });
+    const client = new RegistryClient(credentials);
     const rule = { repository: `${env.REGISTRY}/${org}/solar-*`, tag: 'main' };
+    const named = [`${env.REGISTRY}/${org}/solar-influx`, `${env.REGISTRY}/${org}/lunar-influx`, `${env.REGISTRY}/${org}/solar-grafana`];
+    const logMark = readFileSync(env.REGISTRY_LOG).length;
 
-    const before = await client.resolveRule(rule);
-    const names = (r: typeof before) => r.resolved.map((i) => i.repository);
-    assert.ok(names(before).includes(`${env.REGISTRY}/${org}/solar-influx`), names(before).join(', '));
-    assert.ok(!names(before).includes(`${env.REGISTRY}/${org}/solar-grafana`));
-    assert.ok(!names(before).some((n) => n.includes('lunar')));
+    const before = await client.resolveRule(rule, named);
+    assert.deepEqual(before.resolved.map((i) => i.repository), [`${env.REGISTRY}/${org}/solar-influx`]);
+    assert.deepEqual(before.failed.map((f) => [f.repository, f.error.status]), [[`${env.REGISTRY}/${org}/solar-grafana`, 404]], 'not pushed yet');
 
     const grafana = await pushTestImage(env, `${org}/solar-grafana`, 'main', `grafana ${org}`);
-    const afterPush = await client.resolveRule(rule);
+    const afterPush = await client.resolveRule(rule, named);
     assert.deepEqual(afterPush.failed, []);
     assert.deepEqual(
       afterPush.resolved.find((i) => i.repository === `${env.REGISTRY}/${org}/solar-grafana`),
       { repository: `${env.REGISTRY}/${org}/solar-grafana`, tag: 'main', namePrefix: 'solar-', digest: grafana },
     );
+    assert.ok(!afterPush.resolved.some((i) => i.repository.includes('lunar')));
+    assert.ok(!readFileSync(env.REGISTRY_LOG).subarray(logMark).toString('utf8').includes('/v2/_catalog'), 'the catalog was asked for');
+  });
+
+  it('resolves nothing for a glob rule that is given no repositories', async () => {
+    const result = await new RegistryClient(credentials).resolveRule({ repository: `${env.REGISTRY}/${org}/solar-*`, tag: 'main' });
+    assert.deepEqual(result, { resolved: [], failed: [] });
   });
 
   it('reports a repository of a glob whose tag is missing as failed, and resolves the others', async () => {
     await pushTestImage(env, `${org}/partial-a`, 'main', `a ${org}`);
     await pushTestImage(env, `${org}/partial-b`, 'other', `b ${org}`);
-    const result = await new RegistryClient(credentials).resolveRule({ repository: `${env.REGISTRY}/${org}/partial-*`, tag: 'main' });
+    const named = [`${env.REGISTRY}/${org}/partial-a`, `${env.REGISTRY}/${org}/partial-b`];
+    const result = await new RegistryClient(credentials).resolveRule({ repository: `${env.REGISTRY}/${org}/partial-*`, tag: 'main' }, named);
     assert.deepEqual(result.resolved.map((i) => i.repository), [`${env.REGISTRY}/${org}/partial-a`]);
     assert.deepEqual(result.failed.map((f) => [f.repository, f.error.status]), [[`${env.REGISTRY}/${org}/partial-b`, 404]]);
   });
@@ -141,7 +162,9 @@ describe('registry client against the real registry (basic auth)', () => {
 
 /**
  * A bearer-token registry on loopback. Tokens are issued by `/token` to `robot`/`s3cret`
- * (anonymously for `public/*`), and are valid for the scope they were issued for.
+ * (anonymously for `public/*`), and are valid for the scope they were issued for. Every
+ * repository exists (its manifest is derived from its name) except those under `missing/`;
+ * like GHCR it serves no catalog (404).
  */
 interface FakeRegistry {
   url: string;
@@ -155,7 +178,6 @@ interface FakeRegistry {
 
 const manifestOf = (repository: string): string => JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', repository });
 const digestOf = (repository: string): string => `sha256:${createHash('sha256').update(manifestOf(repository)).digest('hex')}`;
-const catalog = ['fake/one', 'fake/solar-a', 'fake/solar-b', 'fake/solar-c', 'other/solar-x'];
 
 async function startFakeRegistry(): Promise<FakeRegistry> {
   const issued = new Map<string, string>(); // token → scope
@@ -184,19 +206,6 @@ async function startFakeRegistry(): Promise<FakeRegistry> {
     }
     fake.requests.push({ method: req.method ?? '', path: url.pathname, authorization: req.headers.authorization });
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (url.pathname === '/v2/_catalog') {
-      const scope = 'registry:catalog:*';
-      if (!bearer || issued.get(bearer) !== scope) return challenge(res, scope);
-      const n = Number(url.searchParams.get('n') ?? 100);
-      const last = url.searchParams.get('last');
-      const start = last ? catalog.indexOf(last) + 1 : 0;
-      const page = catalog.slice(start, start + n);
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (start + n < catalog.length) headers.link = `</v2/_catalog?last=${encodeURIComponent(page.at(-1) ?? '')}&n=${n}>; rel="next"`;
-      res.writeHead(200, headers);
-      res.end(JSON.stringify({ repositories: page }));
-      return;
-    }
     const manifest = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url.pathname);
     if (!manifest) {
       res.writeHead(404);
@@ -205,6 +214,11 @@ async function startFakeRegistry(): Promise<FakeRegistry> {
     }
     const repository = manifest[1]!;
     const scope = `repository:${repository}:pull`;
+    if (repository.startsWith('missing/')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }));
+      return;
+    }
     if (!bearer || issued.get(bearer) !== scope) return challenge(res, scope);
     const failure = fake.failures.get(repository)?.shift();
     if (failure) {
@@ -370,24 +384,121 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     assert.deepEqual(fake.requests.filter((r) => r.authorization).map((r) => r.method), ['HEAD', 'GET']);
   });
 
-  it('lists the catalog with the registry:catalog:* scope, page by page, for a glob rule', async () => {
+  it('resolves a glob rule over the repositories it is given, one token per repository, never asking for the catalog', async () => {
     reset();
-    const client = new RegistryClient(robot, { ...fast, catalogPageSize: 2 });
-    const result = await client.resolveRule({ repository: `${fake.host}/fake/solar-*`, tag: 'main' });
+    const client = new RegistryClient(robot, fast);
+    const named = ['fake/solar-a', 'fake/solar-b', 'other/solar-x', 'fake/one'].map((r) => `${fake.host}/${r}`);
+    const result = await client.resolveRule({ repository: `${fake.host}/fake/solar-*`, tag: 'main' }, named);
     assert.deepEqual(
       result.resolved.map((i) => [i.repository, i.namePrefix, i.digest]),
-      ['fake/solar-a', 'fake/solar-b', 'fake/solar-c'].map((r) => [`${fake.host}/${r}`, 'solar-', digestOf(r)]),
+      ['fake/solar-a', 'fake/solar-b'].map((r) => [`${fake.host}/${r}`, 'solar-', digestOf(r)]),
     );
     assert.deepEqual(result.failed, []);
-    assert.equal(fake.requests.filter((r) => r.path === '/v2/_catalog' && r.authorization).length, 3);
-    assert.ok(fake.tokenRequests.some((t) => t.scope === 'registry:catalog:*'));
+    assert.deepEqual(fake.tokenRequests.map((t) => t.scope).sort(), ['repository:fake/solar-a:pull', 'repository:fake/solar-b:pull']);
+    assert.ok(fake.requests.every((r) => r.path !== '/v2/_catalog'));
   });
 
-  it('fails a glob rule clearly when the catalog cannot be listed', async () => {
+  it('reports each repository of a glob rule as failed when the credentials are refused', async () => {
     reset();
     const client = new RegistryClient(dockerConfig(fake.host, 'robot', 'wrong'), fast);
-    const error = await rejection(client.resolveRule({ repository: `${fake.host}/fake/solar-*`, tag: 'main' }));
-    assert.equal(error.status, 401);
-    assert.match(error.message, new RegExp(`^image ${fake.host}/fake/solar-\\*:main: `));
+    const result = await client.resolveRule({ repository: `${fake.host}/fake/solar-*`, tag: 'main' }, [`${fake.host}/fake/solar-a`]);
+    assert.deepEqual(result.resolved, []);
+    assert.deepEqual(result.failed.map((f) => [f.repository, f.error.status]), [[`${fake.host}/fake/solar-a`, 401]]);
+    assert.match(result.failed[0]!.error.message, new RegExp(`^image ${fake.host}/fake/solar-a:main: `));
+  });
+});
+
+describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (loopback fake)', () => {
+  let fake: FakeRegistry;
+  const creds = async () => dockerConfig(fake.host, 'robot', 's3cret');
+  const options = { client: { initialBackoffMs: 5, maxBackoffMs: 20, maxRetries: 0 } };
+  const rule = (repository: string): PipelineSpec['images'][number] => ({ repository: `${fake.host}/${repository}`, tag: 'main', interval: '1m' });
+
+  before(async () => {
+    fake = await startFakeRegistry();
+  });
+  after(async () => {
+    await fake.close();
+  });
+
+  /** A rendered Deployment whose one container runs `image`, with `app` as its app label. */
+  const workload = (name: string, image: string, app = name): DesiredObject => ({
+    object: {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'solar', labels: { app } },
+      spec: { template: { metadata: { labels: { app } }, spec: { containers: [{ name, image }] } } },
+    } as KubeObject,
+    wave: 1,
+    waveName: '1-app',
+    step: 170,
+    source: { file: `deploy/1-app/170-${name}.yml`, line: 1, col: 1 },
+  });
+
+  it('tracks, for a glob, the images the rendered manifests name at its tag and the placeholders\' images, and polls the same ones without a render', async () => {
+    fake.requests.length = 0;
+    const tracker = new ImageTracker(creds, options);
+    const rendered = [
+      workload('a', `${fake.host}/fake/solar-a:main`),
+      workload('b', `${fake.host}/fake/solar-b:v2`), // another tag: not this rule's
+      workload('x', `${fake.host}/other/solar-x:main`), // outside the glob
+      workload('c', 'image_url_var', 'c'), // the glob's prefix and the app label: fake/solar-c
+      workload('pinned', `${fake.host}/fake/solar-d:main@${digestOf('fake/solar-d')}`),
+    ];
+    const rules = [rule('fake/solar-*')];
+    const first = await tracker.resolve(rules, [], undefined, { rendered });
+    assert.deepEqual(first.images.map((i) => [i.repository, i.digest]), [
+      [`${fake.host}/fake/solar-a`, digestOf('fake/solar-a')],
+      [`${fake.host}/fake/solar-c`, digestOf('fake/solar-c')],
+    ]);
+    assert.deepEqual([...first.tracked.keys()], [`${fake.host}/fake/solar-a`, `${fake.host}/fake/solar-c`]);
+    assert.deepEqual(first.changes.map((c) => [c.repository, c.from, c.to]), [
+      [`${fake.host}/fake/solar-a`, undefined, digestOf('fake/solar-a')],
+      [`${fake.host}/fake/solar-c`, undefined, digestOf('fake/solar-c')],
+    ]);
+    assert.deepEqual([first.kept, first.unresolved, first.errors], [[], [], []]);
+
+    // The image poller: no render, the same repositories, nothing changed.
+    const poll = await tracker.resolve(rules, first.images);
+    assert.deepEqual(poll.images, first.images);
+    assert.deepEqual(poll.changes, []);
+    // After a restart (a new tracker), the Pipeline's status says what to poll.
+    const restarted = await new ImageTracker(creds, options).resolve(rules, first.images);
+    assert.deepEqual(restarted.images.map((i) => i.repository), first.images.map((i) => i.repository));
+    assert.ok(fake.requests.every((r) => r.path !== '/v2/_catalog'));
+  });
+
+  it('reports an image never resolved as unresolved (no digest, applied as written), not as a kept digest', async () => {
+    const tracker = new ImageTracker(creds, options);
+    const rendered = [workload('gone', `${fake.host}/missing/solar-gone:main`)];
+    const result = await tracker.resolve([rule('missing/solar-*')], [], undefined, { rendered });
+    assert.deepEqual(result.kept, []);
+    assert.deepEqual(result.unresolved.map((f) => [f.rule, f.repository, f.tag]), [[`${fake.host}/missing/solar-*:main`, `${fake.host}/missing/solar-gone`, 'main']]);
+    assert.match(result.unresolved[0]!.error, /404/);
+    assert.deepEqual(result.errors, [result.unresolved[0]!.error], 'errors still lists every failure');
+    assert.equal(result.images[0]?.digest, undefined);
+    assert.match(result.images[0]?.error ?? '', /404/);
+    assert.deepEqual(result.tracked.get(`${fake.host}/missing/solar-gone`), { tag: 'main', namePrefix: 'solar-', error: result.unresolved[0]!.error });
+    assert.deepEqual(result.changes, []);
+  });
+
+  it('keeps the last known digest of an image the registry fails to resolve, and says so', async () => {
+    const tracker = new ImageTracker(creds, options);
+    const rules = [rule('fake/one')];
+    const good = await tracker.resolve(rules, []);
+    assert.deepEqual(good.unresolved, []);
+    fake.failures.set('fake/one', [{ status: 503 }]);
+    const failing = await tracker.resolve(rules, good.images);
+    assert.deepEqual(failing.unresolved, []);
+    assert.deepEqual(failing.kept.map((f) => [f.repository, f.tag]), [[`${fake.host}/fake/one`, 'main']]);
+    assert.match(failing.kept[0]!.error, /503/);
+    assert.equal(failing.tracked.get(`${fake.host}/fake/one`)?.digest, digestOf('fake/one'), 'the last digest stays in use');
+    assert.equal(failing.images[0]?.digest, digestOf('fake/one'));
+    assert.deepEqual(failing.changes, []);
+  });
+
+  it('reports a plain rule that cannot be resolved on its first poll as unresolved, without a render', async () => {
+    const result = await new ImageTracker(creds, options).resolve([rule('missing/app')], []);
+    assert.deepEqual(result.unresolved.map((f) => f.repository), [`${fake.host}/missing/app`]);
   });
 });
