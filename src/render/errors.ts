@@ -5,7 +5,7 @@
  * the repository in one round instead of one error per commit.
  */
 import { DorisError } from '../errors.js';
-import { formatLocation } from './problems.js';
+import { formatLocation, printable } from './problems.js';
 import type { Problem } from './types.js';
 
 export class RenderError extends DorisError {
@@ -16,7 +16,7 @@ export class RenderError extends DorisError {
     const errors = problems.filter((p) => p.severity === 'error');
     super(
       'BuildFailed',
-      errors.map((p) => `${formatLocation(p)}: ${p.message}`).join('\n'),
+      errors.map((p) => `${formatLocation(p)}: ${printable(p.message)}`).join('\n'),
       options,
     );
     this.name = 'RenderError';

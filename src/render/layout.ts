@@ -12,46 +12,80 @@
  * pattern is reported and skipped — it never silently changes what is applied.
  *
  * The repository is untrusted: the configured path and every symlink must stay inside the
- * repository root, and file sizes are bounded. Every file is read before deciding, so one
- * render reports every problem at once; any error makes the whole render fail
- * (`RenderError`), so a half-broken commit is never half-applied.
+ * repository root, and sizes and counts are bounded (`RenderOptions`). Every file is read
+ * before deciding, so one render reports every problem at once; any error makes the whole
+ * render fail (`RenderError`), so a half-broken commit is never half-applied.
+ *
+ * This is the one place that decides what a commit holds: a sync renders here and
+ * `doris validate` reports from here, so both accept and refuse the same things. Skipped
+ * things are reported with the reason they are skipped:
+ *
+ * - hidden files (`.10-x.yml`) are skipped with a warning; hidden folders (`.git`, `.github`)
+ *   are not content and are passed over silently;
+ * - only `.yml` and `.yaml`, in lower case, are manifests (as with `kubectl apply -f DIR`,
+ *   which also compares extensions exactly): `.YML` and `.json` files are skipped with a
+ *   warning saying so;
+ * - git submodules are not fetched (a sync sees an empty folder): a folder listed in
+ *   `.gitmodules`, or holding a `.git` of its own, is skipped with a warning;
+ * - a wave or step number too large to order exactly (over 2^53) is an error, not a skip.
  */
 import type { Dirent, Stats } from 'node:fs';
-import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { RenderError } from './errors.js';
 import { describeObject, groupOf } from './objectid.js';
 import { compareProblems, makeProblem } from './problems.js';
 import { isClusterScopedKind } from './scope.js';
 import type { DesiredObject, Problem, RenderedRepo, Step, Wave } from './types.js';
-import { defaultYamlLimits, parseManifests } from './yaml.js';
+import { defaultYamlLimits, parseManifests, type YamlLimits } from './yaml.js';
 
-export interface RenderOptions {
-  /** Largest single YAML file, in bytes; a larger file is an error and is not parsed. */
-  maxFileBytes: number;
-  /** Largest total size of all YAML files of one render, in bytes. */
+/**
+ * Limits of one render (one commit), on top of the per-file and per-document `YamlLimits`
+ * (file size 1 MiB, 1,000 documents per file, 3 MiB per document after alias expansion,
+ * nesting 100, 100 alias expansions). Beyond a limit the render fails naming the file (and
+ * line) where it was crossed; later files are not read.
+ */
+export interface RenderOptions extends YamlLimits {
+  /** Largest total size of all YAML files of one render, in bytes. Default 64 MiB. */
   maxTotalBytes: number;
-  /** Most alias expansions per YAML document (see `YamlLimits`), against alias bombs. */
-  maxAliasCount: number;
+  /** Most YAML documents in one render, empty ones included. Default 20,000. */
+  maxTotalDocuments: number;
   /**
-   * Namespace that namespaced objects without `metadata.namespace` will land in. Only used to
-   * detect duplicates here (metadata is left as written); unset, namespaces compare as written.
+   * Largest total size of one render's documents after alias expansion, in bytes of JSON
+   * (estimated as for `maxDocumentBytes`). Default 64 MiB.
+   */
+  maxTotalExpandedBytes: number;
+  /**
+   * Namespace that namespaced objects without `metadata.namespace` will land in (the
+   * Pipeline's target namespace). Only used to detect duplicates here (metadata is left as
+   * written). Default `default`.
    */
   defaultNamespace?: string;
 }
 
 export function defaultRenderOptions(): RenderOptions {
-  return { ...defaultYamlLimits(), maxTotalBytes: 64 * 1024 * 1024 };
+  return {
+    ...defaultYamlLimits(),
+    maxTotalBytes: 64 * 1024 * 1024,
+    maxTotalDocuments: 20_000,
+    maxTotalExpandedBytes: 64 * 1024 * 1024,
+  };
 }
 
 const WAVE_FOLDER = /^(\d+)-(.+)$/;
 const STEP_FILE = /^(\d+)-.*\.(ya?ml)$/;
 const YAML_FILE = /\.ya?ml$/i;
+const LOWER_YAML_FILE = /\.ya?ml$/;
+const JSON_FILE = /\.json$/i;
 
 /** A wave or step number from a name; `undefined` when it is too large to be exact. */
 function numberOf(digits: string): number | undefined {
   const n = Number(digits);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function tooLarge(what: string, digits: string): string {
+  return `${what} number ${digits} is too large to order exactly (over ${Number.MAX_SAFE_INTEGER}); refused`;
 }
 
 /** A directory entry after following symlinks. */
@@ -68,7 +102,18 @@ interface Entry {
 class RepoWalker {
   readonly problems: Problem[] = [];
 
-  constructor(private readonly realRoot: string) {}
+  /** `submodules`: paths (relative to the root) that `.gitmodules` declares. */
+  constructor(
+    private readonly realRoot: string,
+    private readonly submodules: ReadonlySet<string>,
+  ) {}
+
+  /** Why a folder is a git submodule (or a repository of its own), if it is one. */
+  async submoduleReason(entry: Entry): Promise<string | undefined> {
+    if (this.submodules.has(entry.display)) return 'git submodule (listed in .gitmodules): DORIS does not fetch submodules; skipped';
+    const marker = await lstat(nodePath.join(entry.real, '.git')).catch(() => undefined);
+    return marker ? 'folder is a git repository of its own (it holds .git): DORIS does not fetch submodules; skipped' : undefined;
+  }
 
   error(file: string, message: string, line?: number, col?: number): void {
     this.problems.push(makeProblem('error', file, message, line, col));
@@ -107,12 +152,12 @@ class RepoWalker {
     } catch {
       // A dangling link that would have been applied must not vanish silently.
       if (YAML_FILE.test(name) || WAVE_FOLDER.test(name)) {
-        this.error(display, `symlink to "${await readlink(path)}" has no target; refused`);
+        this.error(display, `symlink to ${JSON.stringify(await readlink(path))} has no target; refused`);
       }
       return undefined;
     }
     if (!this.inside(real)) {
-      this.error(display, `symlink to "${await readlink(path)}" leaves the repository; refused`);
+      this.error(display, `symlink to ${JSON.stringify(await readlink(path))} leaves the repository; refused`);
       return undefined;
     }
     return { name, display, real, stats: await stat(real) };
@@ -137,7 +182,7 @@ export async function inspectRepo(
   } catch {
     return { waves: [], problems: [makeProblem('error', '.', 'repository root does not exist')] };
   }
-  const walker = new RepoWalker(realRoot);
+  const walker = new RepoWalker(realRoot, await readSubmodulePaths(realRoot));
 
   if (nodePath.isAbsolute(path) || nodePath.win32.isAbsolute(path)) {
     walker.error(shownPath, 'path must be relative to the repository root; refused');
@@ -169,6 +214,7 @@ export async function inspectRepo(
   const waves = await findWaves(walker, baseReal, base);
   await readWaves(walker, waves, opts);
   findDuplicates(walker, waves, opts);
+  warnStrayNamespaces(walker, waves);
 
   walker.problems.sort(compareProblems);
   return { waves: waves.map((w) => w.wave), problems: walker.problems };
@@ -202,14 +248,24 @@ async function findWaves(walker: RepoWalker, baseReal: string, base: string): Pr
     if (entry.stats.isDirectory()) {
       if (entry.name.startsWith('.')) continue; // .git, .github: not content
       const match = WAVE_FOLDER.exec(entry.name);
-      const number = match ? numberOf(match[1]!) : undefined;
-      if (number === undefined) {
+      if (!match) {
         walker.warning(entry.display, 'folder does not match <number>-<name>; skipped');
+        continue;
+      }
+      const submodule = await walker.submoduleReason(entry);
+      if (submodule) {
+        walker.warning(entry.display, submodule);
+        continue;
+      }
+      const number = numberOf(match[1]!);
+      if (number === undefined) {
+        walker.error(entry.display, tooLarge('wave', match[1]!));
         continue;
       }
       const wave: Wave = { number, name: entry.name, dir: entry.display, steps: [] };
       folders.push({ wave, real: entry.real, files: await findSteps(walker, entry) });
-    } else if (entry.stats.isFile() && YAML_FILE.test(entry.name)) {
+    } else if (YAML_FILE.test(entry.name) && !entry.name.startsWith('.')) {
+      // Hidden files here are tool settings (.gitlab-ci.yml, .yamllint.yml), not manifests.
       walker.warning(entry.display, 'file is not in a wave folder (<number>-<name>); skipped');
     }
   }
@@ -234,17 +290,21 @@ async function findSteps(walker: RepoWalker, folder: Entry): Promise<Map<number,
   for (const entry of await walker.list(folder.real, folder.display)) {
     if (entry.stats.isDirectory()) {
       if (entry.name.startsWith('.')) continue;
-      const message = 'folder inside a wave does not match <number>-<name>; skipped (waves do not nest)';
+      const submodule = await walker.submoduleReason(entry);
+      const message = submodule ?? 'folder inside a wave is not read; skipped (waves do not nest)';
       walker.warning(entry.display, message);
       continue;
     }
-    if (!entry.stats.isFile()) continue;
-    const match = STEP_FILE.exec(entry.name);
-    const number = match ? numberOf(match[1]!) : undefined;
+    const skipped = skipReason(entry);
+    if (skipped === null) continue;
+    if (skipped) {
+      walker.warning(entry.display, skipped);
+      continue;
+    }
+    const match = STEP_FILE.exec(entry.name)!;
+    const number = numberOf(match[1]!);
     if (number === undefined) {
-      if (YAML_FILE.test(entry.name)) {
-        walker.warning(entry.display, 'file does not match <number>-<name>.yaml; skipped');
-      }
+      walker.error(entry.display, tooLarge('step', match[1]!));
       continue;
     }
     const files = steps.get(number) ?? [];
@@ -254,10 +314,31 @@ async function findSteps(walker: RepoWalker, folder: Entry): Promise<Map<number,
   return steps;
 }
 
+/** Whether a file name looks like a manifest someone meant DORIS to read. */
+function isManifestLike(name: string): boolean {
+  return YAML_FILE.test(name) || JSON_FILE.test(name);
+}
+
+/**
+ * Why a file in a wave folder is not a step file: a warning to give, `null` for files that
+ * are plainly not manifests (README.md), `undefined` for a step file.
+ */
+function skipReason(entry: Entry): string | null | undefined {
+  const { name } = entry;
+  if (!isManifestLike(name)) return null;
+  if (name.startsWith('.')) return 'hidden file; skipped (names starting with "." are not read)';
+  if (JSON_FILE.test(name)) return 'JSON file; skipped (DORIS reads .yml and .yaml files: rename it, JSON is valid YAML)';
+  if (!LOWER_YAML_FILE.test(name)) return 'extension is not lower-case .yml or .yaml; skipped (rename it to read it)';
+  if (!STEP_FILE.test(name)) return 'file does not match <number>-<name>.yaml; skipped';
+  if (!entry.stats.isFile()) return 'not a regular file; skipped';
+  return undefined;
+}
+
 /** Reads and parses every step file, in wave and step order, within the size limits. */
 async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: RenderOptions): Promise<void> {
   let total = 0;
   let overTotal = false;
+  const budget = { documents: opts.maxTotalDocuments, expandedBytes: opts.maxTotalExpandedBytes };
   for (const folder of folders) {
     const numbers = [...folder.files.keys()].sort((a, b) => a - b);
     for (const number of numbers) {
@@ -281,9 +362,12 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
           walker.error(entry.display, message);
           continue;
         }
-        const text = await readFile(entry.real, 'utf8');
-        const parsed = parseManifests(text, entry.display, opts);
+        const bytes = await readFile(entry.real);
+        const parsed = parseManifests(bytes, entry.display, opts, budget);
         walker.problems.push(...parsed.problems);
+        budget.documents -= parsed.documentCount;
+        budget.expandedBytes -= parsed.expandedBytes;
+        if (parsed.overBudget) overTotal = true;
         for (const doc of parsed.documents) {
           step.objects.push({
             object: doc.object,
@@ -298,15 +382,23 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
   }
 }
 
-/** The same object twice would be applied twice with different content: an error. */
+/**
+ * The same object twice would be applied twice with different content: an error. An object
+ * without a namespace is the same as one naming the namespace it will land in. A kind that is
+ * not built in may be cluster-scoped: two copies of it are the same object if both or neither
+ * name a namespace, and otherwise if the named one is the default.
+ */
 function findDuplicates(walker: RepoWalker, folders: WaveFolder[], opts: RenderOptions): void {
   const seen = new Map<string, DesiredObject>();
+  const defaultNamespace = opts.defaultNamespace || 'default';
   for (const folder of folders) {
     for (const step of folder.wave.steps) {
       for (const desired of step.objects) {
         const { apiVersion, kind, metadata } = desired.object;
-        const clusterScoped = isClusterScopedKind(apiVersion, kind) === true;
-        const namespace = clusterScoped ? '' : (metadata.namespace ?? opts.defaultNamespace ?? '');
+        const scope = isClusterScopedKind(apiVersion, kind);
+        // Unknown kinds: a missing namespace is the default one, as for namespaced kinds;
+        // were the kind cluster-scoped, both copies would be the same object all the more.
+        const namespace = scope === true ? '' : metadata.namespace || defaultNamespace;
         const key = [groupOf(apiVersion), kind, namespace, metadata.name].join('\u0000');
         const first = seen.get(key);
         if (!first) {
@@ -320,6 +412,34 @@ function findDuplicates(walker: RepoWalker, folders: WaveFolder[], opts: RenderO
       }
     }
   }
+}
+
+/** A stray namespace on a cluster-scoped kind is ignored when applying: say so. */
+function warnStrayNamespaces(walker: RepoWalker, folders: WaveFolder[]): void {
+  for (const folder of folders) {
+    for (const step of folder.wave.steps) {
+      for (const desired of step.objects) {
+        const { apiVersion, kind, metadata } = desired.object;
+        if (metadata.namespace && isClusterScopedKind(apiVersion, kind) === true) {
+          const { file, line, col } = desired.source;
+          const message =
+            `${kind} ${metadata.name} is cluster-scoped: metadata.namespace "${metadata.namespace}" ` +
+            'is ignored; it will be applied cluster-scoped';
+          walker.problems.push(makeProblem('warning', file, message, line, col));
+        }
+      }
+    }
+  }
+}
+
+/** Paths of the submodules `.gitmodules` declares (relative to the root), if any. */
+async function readSubmodulePaths(realRoot: string): Promise<Set<string>> {
+  const text = await readFile(nodePath.join(realRoot, '.gitmodules'), 'utf8').catch(() => '');
+  const paths = new Set<string>();
+  for (const match of text.matchAll(/^\s*path\s*=\s*(.+?)\s*$/gm)) {
+    paths.add(match[1]!.replace(/^"(.*)"$/, '$1').replace(/\/+$/, ''));
+  }
+  return paths;
 }
 
 /** Whether a path relative to the root points outside it. */

@@ -1,36 +1,73 @@
 /**
  * Manifests are parsed the way kubectl parses them, so that a file means the same thing to
  * DORIS as it did when its author tested it with `kubectl apply`: YAML 1.1, where `0644` is
- * the octal number 420 (a Secret volume's `defaultMode`) and `yes`/`on` are booleans. Like
- * kubectl (go-yaml v2), timestamps and sexagesimal numbers (`1:20`) stay strings.
+ * the octal number 420 (a Secret volume's `defaultMode`) and `yes`/`on` are booleans; like
+ * kubectl (go-yaml v2), timestamps, base-60 values (`1:20`) and a lone `.` stay strings
+ * (`scalars.ts`), and a `kind: List` stands for its items (`objects.ts`).
  *
- * A repository is untrusted input to a controller that runs with cluster rights, so parsing
- * is bounded: files over a size limit are refused before parsing, and alias expansion is
- * capped (a few lines of nested `*anchor`s can otherwise expand to gigabytes: an alias
- * bomb).
+ * It is stricter than kubectl where kubectl would send something nobody wrote: a file that is
+ * not UTF-8, NaN or infinity, integers a JavaScript number cannot hold exactly.
+ *
+ * A repository is untrusted input to a controller that runs with cluster rights and a memory
+ * limit, so parsing is bounded by limits rather than by luck (see `YamlLimits`): file size,
+ * documents per file (a megabyte of bare `---` is a quarter of a million documents), nesting
+ * depth (the parser recurses), alias expansions and the size a document reaches once its
+ * aliases are expanded (a few lines of nested `*anchor`s can otherwise stand for gigabytes:
+ * an alias bomb). A file beyond a limit is refused at the line where it went beyond it.
  *
  * Parsing never throws: every problem comes back as a `Problem` with the file, line and
  * column, so that the caller can report all of a repository's problems at once.
  */
-import { LineCounter, parseAllDocuments, type Document, type Tags } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
+import { findTooDeep } from './nesting.js';
+import { objectsOf, type Position } from './objects.js';
 import { makeProblem } from './problems.js';
+import { kubectlTags } from './scalars.js';
 import type { KubeObject, Problem } from './types.js';
+import { decodeUtf8 } from './utf8.js';
 
 export interface YamlLimits {
-  /** Largest file accepted, in bytes (UTF-8); larger files are refused unparsed. */
+  /** Largest file accepted, in bytes (UTF-8); larger files are refused unparsed. Default 1 MiB. */
   maxFileBytes: number;
   /**
    * Most alias expansions per document (an anchored node and each `*alias` use of it, weighted
-   * by the aliases nested inside); more is treated as an alias bomb.
+   * by the aliases nested inside); more is treated as an alias bomb. Default 100.
    */
   maxAliasCount: number;
+  /** Most YAML documents in one file, empty ones included (each costs parsing). Default 1,000. */
+  maxDocuments: number;
+  /**
+   * Largest document once its aliases are expanded, in bytes of JSON (estimated from the
+   * parsed values, without building it): what the API server would receive. Default 3 MiB,
+   * the API server's own limit on a request body.
+   */
+  maxDocumentBytes: number;
+  /**
+   * Deepest nesting accepted, in levels as estimated before parsing (see `nesting.ts`):
+   * half the indentation plus open indicators and brackets. Default 100.
+   */
+  maxDepth: number;
 }
 
 export function defaultYamlLimits(): YamlLimits {
-  return { maxFileBytes: 1024 * 1024, maxAliasCount: 100 };
+  return {
+    maxFileBytes: 1024 * 1024,
+    maxAliasCount: 100,
+    maxDocuments: 1000,
+    maxDocumentBytes: 3 * 1024 * 1024,
+    maxDepth: 100,
+  };
 }
 
-/** One Kubernetes object read from a file, with where its document starts. */
+/** What is left of a commit-wide allowance when a file is parsed (see `RenderOptions`). */
+export interface ParseBudget {
+  /** Documents the rest of the commit may still hold. */
+  documents: number;
+  /** Bytes (after alias expansion) the rest of the commit may still hold. */
+  expandedBytes: number;
+}
+
+/** One Kubernetes object read from a file, with where its document (or List item) starts. */
 export interface ParsedDocument {
   object: KubeObject;
   /** 1-based line and column of the document's first node. */
@@ -41,118 +78,176 @@ export interface ParsedDocument {
 export interface ParsedFile {
   documents: ParsedDocument[];
   problems: Problem[];
+  /** YAML documents read, empty ones included. */
+  documentCount: number;
+  /** Estimated JSON size of the file's documents after alias expansion. */
+  expandedBytes: number;
+  /** Set when the commit-wide budget ran out in this file (the problem is among `problems`). */
+  overBudget?: boolean;
 }
 
-/** go-yaml v2 (kubectl) resolves neither timestamps nor base-60 numbers: keep them strings. */
-function kubectlTags(tags: Tags): Tags {
-  return tags.filter(
-    (tag) =>
-      typeof tag === 'string' ||
-      !(tag.tag === 'tag:yaml.org,2002:timestamp' || ('format' in tag && tag.format === 'TIME')),
-  );
-}
-
-/** Parses one manifest file into Kubernetes objects; `file` is only used in problems. */
-export function parseManifests(text: string, file: string, limits?: Partial<YamlLimits>): ParsedFile {
-  const { maxFileBytes, maxAliasCount } = { ...defaultYamlLimits(), ...limits };
-  const problems: Problem[] = [];
-  const documents: ParsedDocument[] = [];
-  const error = (message: string, line?: number, col?: number): void => {
-    problems.push(makeProblem('error', file, message, line, col));
+/**
+ * Parses one manifest file into Kubernetes objects; `file` is only used in problems. Bytes are
+ * decoded as strict UTF-8; a string is taken as already decoded.
+ */
+export function parseManifests(
+  input: string | Uint8Array,
+  file: string,
+  limits?: Partial<YamlLimits>,
+  budget?: ParseBudget,
+): ParsedFile {
+  const opts: YamlLimits = { ...defaultYamlLimits(), ...definedOnly(limits ?? {}) };
+  const result: ParsedFile = { documents: [], problems: [], documentCount: 0, expandedBytes: 0 };
+  const error = (message: string, at?: Partial<Position>): void => {
+    result.problems.push(makeProblem('error', file, message, at?.line, at?.col));
   };
 
-  const size = Buffer.byteLength(text, 'utf8');
-  if (size > maxFileBytes) {
-    error(`file is ${size} bytes, over the limit of ${maxFileBytes} bytes; refused`);
-    return { documents, problems };
+  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
+  if (size > opts.maxFileBytes) {
+    error(`file is ${size} bytes, over the limit of ${opts.maxFileBytes} bytes; refused`);
+    return result;
+  }
+  let text: string;
+  if (typeof input === 'string') {
+    text = input;
+  } else {
+    const decoded = decodeUtf8(input);
+    if (!('text' in decoded)) {
+      const byte = input[decoded.offset]!.toString(16).padStart(2, '0');
+      error(`file is not UTF-8: byte 0x${byte} at byte offset ${decoded.offset} is not valid UTF-8; refused`, decoded);
+      return result;
+    }
+    text = decoded.text;
+  }
+
+  const deep = findTooDeep(text, opts.maxDepth);
+  if (deep) {
+    error(`nesting deeper than ${opts.maxDepth} levels; refused (Kubernetes objects nest a few dozen at most)`, deep);
+    return result;
   }
 
   const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, {
-    version: '1.1',
-    customTags: kubectlTags,
-    lineCounter,
-    prettyErrors: false,
-  });
-  for (const doc of parsed as Document.Parsed[]) {
-    const at = (offset: number | undefined): { line?: number; col?: number } =>
-      offset === undefined ? {} : lineCounter.linePos(offset);
-
-    if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        const { line, col } = at(e.pos[0]);
-        error(e.message, line, col);
+  const locate = (offset: number): Position => lineCounter.linePos(offset);
+  const parser = new Parser(lineCounter.addNewLine);
+  const composer = new Composer({ version: '1.1', customTags: kubectlTags, prettyErrors: false });
+  const handle = (doc: Document.Parsed): void => readDocument(doc, file, opts, budget, locate, result);
+  try {
+    for (const token of parser.parse(text)) {
+      if (token.type === 'document') {
+        result.documentCount++;
+        if (result.documentCount > opts.maxDocuments) {
+          error(`file has more than ${opts.maxDocuments} YAML documents; refused (the rest is not read)`, locate(token.offset));
+          return result;
+        }
+        if (budget && result.documentCount > budget.documents) {
+          result.overBudget = true;
+          error(commitLimitMessage('YAML documents'), locate(token.offset));
+          return result;
+        }
       }
-      continue;
+      for (const doc of composer.next(token)) handle(doc);
+      if (result.overBudget) return result;
     }
-    for (const w of doc.warnings) {
-      const { line, col } = at(w.pos[0]);
-      problems.push(makeProblem('warning', file, w.message, line, col));
-    }
-
-    const start = at(doc.contents?.range[0] ?? doc.range[0]);
-    const line = start.line ?? 1;
-    const col = start.col ?? 1;
-
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount });
-    } catch (e) {
-      // The yaml package throws (rather than reports) excessive and unresolved aliases.
-      const reason = e instanceof Error ? e.message : String(e);
-      const message = /alias count/i.test(reason)
-        ? `too many alias expansions (over ${maxAliasCount}): refused as a possible alias bomb`
-        : reason;
-      error(message, line, col);
-      continue;
-    }
-
-    // Empty and comment-only documents (and an explicit `null`) hold no object.
-    if (value === null || value === undefined) continue;
-
-    const invalid = checkObject(value);
-    if (invalid) {
-      error(invalid, line, col);
-      continue;
-    }
-    documents.push({ object: value as KubeObject, line, col });
+    for (const doc of composer.end(false, text.length)) handle(doc);
+  } catch (e) {
+    // A backstop for nesting the estimate in `nesting.ts` missed: refuse, do not crash.
+    if (e instanceof RangeError) error('nesting too deep for the YAML parser; refused');
+    else error(`YAML parser failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return { documents, problems };
+  return result;
 }
 
-function describeType(value: unknown): string {
-  if (Array.isArray(value)) return 'a list';
-  if (value === null) return 'null';
-  return `a ${typeof value}`;
+function commitLimitMessage(what: string): string {
+  return `the commit holds more ${what} than its limit allows; refused (this file and later ones not read)`;
 }
 
-/** Why a document is not a Kubernetes object, or `undefined` if it is one. */
-function checkObject(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return `document is ${describeType(value)}, not a mapping; every document must be a Kubernetes object`;
+function readDocument(
+  doc: Document.Parsed,
+  file: string,
+  opts: YamlLimits,
+  budget: ParseBudget | undefined,
+  locate: (offset: number) => Position,
+  result: ParsedFile,
+): void {
+  const problem = (severity: Problem['severity'], message: string, at: Partial<Position>): void => {
+    result.problems.push(makeProblem(severity, file, message, at.line, at.col));
+  };
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) problem('error', e.message, locate(e.pos[0]));
+    return;
   }
-  const obj = value as Record<string, unknown>;
-  const metadata = obj['metadata'];
-  const meta =
-    typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
-      ? (metadata as Record<string, unknown>)
-      : undefined;
-  const missing: string[] = [];
-  if (!isNonEmptyString(obj['apiVersion'])) missing.push('apiVersion');
-  if (!isNonEmptyString(obj['kind'])) missing.push('kind');
-  if (!isNonEmptyString(meta?.['name'])) missing.push('metadata.name');
-  if (missing.length > 0) {
-    const name = isNonEmptyString(meta?.['name']) ? ` "${meta['name']}"` : '';
-    const needs = 'every object needs a string apiVersion, kind and metadata.name';
-    return `object${name} has no ${missing.join(', ')}; ${needs}`;
+  for (const w of doc.warnings) problem('warning', w.message, locate(w.pos[0]));
+
+  const start = locate(doc.contents?.range[0] ?? doc.range[0]);
+  const bytes = expandedSize(doc, opts.maxDocumentBytes + 1);
+  if (bytes > opts.maxDocumentBytes) {
+    problem(
+      'error',
+      `document is over ${opts.maxDocumentBytes} bytes once its aliases are expanded; refused (the API server takes at most ${opts.maxDocumentBytes})`,
+      start,
+    );
+    return;
   }
-  const namespace = meta?.['namespace'];
-  if (namespace !== undefined && namespace !== null && typeof namespace !== 'string') {
-    return `metadata.namespace must be a string, not ${describeType(namespace)}`;
+  result.expandedBytes += bytes;
+  if (budget && result.expandedBytes > budget.expandedBytes) {
+    result.overBudget = true;
+    problem('error', commitLimitMessage('bytes (after alias expansion)'), start);
+    return;
   }
-  return undefined;
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: opts.maxAliasCount });
+  } catch (e) {
+    // The yaml package throws (rather than reports) excessive and unresolved aliases.
+    const reason = e instanceof Error ? e.message : String(e);
+    const message = /alias count/i.test(reason)
+      ? `too many alias expansions (over ${opts.maxAliasCount}): refused as a possible alias bomb`
+      : reason;
+    problem('error', message, start);
+    return;
+  }
+  // Empty and comment-only documents (and an explicit `null`) hold no object.
+  if (value === null || value === undefined) return;
+  // Aliases make shared JS objects; each object gets a tree of its own (the size is bounded).
+  const detached: unknown = JSON.parse(JSON.stringify(value));
+
+  const found = objectsOf(detached, doc.contents, start, locate);
+  for (const p of found.problems) problem(p.severity, p.message, p);
+  for (const o of found.objects) result.documents.push({ object: o.object, line: o.line, col: o.col });
 }
 
-function isNonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value !== '';
+/**
+ * The JSON size of a document with its aliases expanded, counted on the AST without expanding
+ * anything (each node once; an alias costs what its anchor costs). Stops counting past `cap`.
+ */
+function expandedSize(doc: Document.Parsed, cap: number): number {
+  const sizes = new Map<Node, number>();
+  const sizeOf = (node: unknown): number => {
+    if (node === null || node === undefined) return 4;
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      return target ? (sizes.get(target) ?? sizeOf(target)) : 4;
+    }
+    let size: number;
+    if (isScalar(node)) {
+      const v = node.value;
+      size = (typeof v === 'string' ? v.length + 2 : String(v).length) + 1;
+    } else if (isMap(node) || isSeq(node)) {
+      size = 2;
+      for (const item of node.items as unknown[]) {
+        size += isPair(item) ? sizeOf(item.key) + sizeOf(item.value) + 1 : sizeOf(item);
+        if (size > cap) break;
+      }
+    } else {
+      size = 4;
+    }
+    sizes.set(node as Node, size);
+    return size;
+  };
+  return sizeOf(doc.contents);
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

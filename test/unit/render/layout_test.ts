@@ -134,7 +134,7 @@ describe('renderRepo', () => {
       {
         severity: 'warning',
         file: 'deploy/2-influxdb/extra',
-        message: 'folder inside a wave does not match <number>-<name>; skipped (waves do not nest)',
+        message: 'folder inside a wave is not read; skipped (waves do not nest)',
       },
       { severity: 'warning', file: 'deploy/2-influxdb/notes.yaml', message: 'file does not match <number>-<name>.yaml; skipped' },
       { severity: 'warning', file: 'deploy/misc', message: 'folder does not match <number>-<name>; skipped' },
@@ -222,7 +222,10 @@ describe('renderRepo', () => {
 
   it('refuses an alias bomb with a clear error', async () => {
     assert.deepEqual(errorsOf(await renderErrors(fixture('aliasbomb'), 'deploy')), [
-      ['deploy/1-bomb/10-bomb.yml', 'too many alias expansions (over 100): refused as a possible alias bomb'],
+      [
+        'deploy/1-bomb/10-bomb.yml',
+        'document is over 3145728 bytes once its aliases are expanded; refused (the API server takes at most 3145728)',
+      ],
     ]);
   });
 
