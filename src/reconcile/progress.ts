@@ -11,7 +11,8 @@ export type ProgressEvent =
   | { type: 'commit'; commit: string }
   | { type: 'problem'; problem: Problem }
   | { type: 'notice'; message: string }
-  | { type: 'images'; changes: ImageChange[]; errors: string[] }
+  /** `errors`: every resolution failure; `unresolved`: those with no digest at all (running unpinned). */
+  | { type: 'images'; changes: ImageChange[]; errors: string[]; unresolved: string[] }
   | { type: 'stage'; label: string; objects: number }
   | { type: 'applied'; label: string; counts: SyncCounts }
   | { type: 'waiting'; label: string; pending: number; total: number; first?: { object: KubeObject; health: HealthResult } }

@@ -159,7 +159,7 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     });
     for (const problem of desired.problems) ctx.progress({ type: 'problem', problem });
     const { images, waves, inventory: desiredInventory } = desired;
-    if (images && (images.changes.length > 0 || images.errors.length > 0)) ctx.progress({ type: 'images', changes: images.changes, errors: images.errors });
+    if (images && (images.changes.length > 0 || images.errors.length > 0)) ctx.progress({ type: 'images', changes: images.changes, errors: images.errors, unresolved: images.unresolved.map((f) => f.error) });
 
     // guard: refuse a mass prune before anything is written
     const { previous, stale, refusal } = planPrune(status, desiredInventory, ctx.spec.prune);
@@ -236,18 +236,24 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     const imagesMoved = images !== undefined && !isDeepStrictEqual(images.images, status.images ?? []);
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     const wasReady = ready?.status === 'True' && !status.conditions?.some((c) => c.type === 'Reconciling');
-    const imageNote = images?.errors.length ? `; ${images.errors.length} image(s) kept their last digest: ${images.errors.join('; ')}` : '';
+    const kept = images?.kept ?? [];
+    const unresolved = images?.unresolved ?? [];
+    const imageNote =
+      (kept.length ? `; ${kept.length} image(s) kept their last digest: ${kept.map((f) => f.error).join('; ')}` : '') +
+      (unresolved.length ? `; ${unresolved.length} image(s) could not be resolved and run unpinned, as written: ${unresolved.map((f) => f.error).join('; ')}` : '');
+    // Applied, but not as the Pipeline asks: an image it should pin has no digest at all.
+    const result: Reason = unresolved.length > 0 ? Reasons.ImageResolveFailed : Reasons.Succeeded;
     const unverified = pruneResult?.unverified ?? [];
     const pruneNote = unverified.length ? `; ${unverified.length} object(s) left out of the prune: ${unverified.map((u) => `${u.entry.id}: ${u.reason}`).join('; ')}` : '';
     const message = boundMessage(
       `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned${imageNote}${pruneNote}`,
     );
     const stillPending = (pruneResult?.pending.length ?? 0) > 0 || unverified.length > 0 || (status.pendingInventory ?? []).length > 0;
-    if (!recordAttempt && nothingChanged && !imagesMoved && wasReady && status.lastAppliedCommit === commit && !stillPending) {
-      return { commit, result: Reasons.Succeeded, message, counts, wrote: false };
+    if (!recordAttempt && nothingChanged && !imagesMoved && wasReady && status.lastAppliedCommit === commit && !stillPending && result === Reasons.Succeeded) {
+      return { commit, result, message, counts, wrote: false };
     }
     const now = new Date();
-    let conditions = setCondition(status.conditions, { type: 'Ready', status: 'True', reason: Reasons.Succeeded, message }, now);
+    let conditions = setCondition(status.conditions, { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message }, now);
     conditions = removeCondition(removeCondition(conditions, 'Reconciling'), 'Stalled');
     // Objects whose delete is not confirmed yet stay in the inventory: the next sync checks again.
     const inventory: InventoryEntry[] = mergeInventories(
@@ -268,7 +274,7 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
         commit,
         startedAt: startedAt.toISOString(),
         finishedAt: now.toISOString(),
-        result: Reasons.Succeeded,
+        result,
         message,
         counts,
       }),
@@ -280,7 +286,7 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       // previous commit's Ready=True standing.
       throw new DorisError('StatusWriteFailed', `applied ${commit.slice(0, 12)} but could not record it in the Pipeline's status: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return { commit, result: Reasons.Succeeded, message, counts, wrote: true };
+    return { commit, result, message, counts, wrote: true };
   } catch (error) {
     // After a shutdown signal nothing is recorded: the next start syncs this commit again.
     const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ApplyFailed;
