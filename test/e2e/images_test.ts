@@ -124,16 +124,19 @@ describe('image digests', () => {
     assert.equal((await deployment(ns, 'grafana')).spec.template.spec.containers[0]?.image, `${env.REGISTRY}/${grafanaRepo}:main@${digest}`);
   });
 
-  it('applies an image it could never resolve as written, unpinned, and records why, claiming no kept digest', async () => {
+  it('applies an image it could never resolve as written, unpinned, and records in status that it has no digest and why', async () => {
     const absent = `${env.REGISTRY}/acme/solar-absent-${run}`;
+    const absentNs = `e2e-absent-${run}`;
+    namespaces.push(absentNs);
     const { url: repo } = await createRepo(env, 'absent', {
-      'deploy/1-app/10-ns.yml': namespaceYaml(ns),
-      'deploy/1-app/174-absent.yml': workload(ns, 'absent', `${absent}:main`),
+      'deploy/1-app/10-ns.yml': namespaceYaml(absentNs),
+      'deploy/1-app/170-absent.yml': workload(absentNs, 'absent', `${absent}:main`),
     });
     const pipeline = `absent-${run}`;
     const result = await syncInline(env, pipeline, repo, ['--image-rule', rule(), '--registry-credentials', credsFile]);
-    assert.match(result.stdout + result.stderr, new RegExp(`solar-absent-${run}:main.*404`));
-    assert.equal((await deployment(ns, 'absent')).spec.template.spec.containers[0]?.image, `${absent}:main`, 'unpinned, as written');
+    const output = result.stdout + result.stderr;
+    assert.match(output, new RegExp(`solar-absent-${run}:main.*404`));
+    assert.equal((await deployment(absentNs, 'absent')).spec.template.spec.containers[0]?.image, `${absent}:main`, `unpinned, as written; the sync said: ${output}`);
     const status = (await api.request<{ status: { images?: Array<{ repository: string; digest?: string; error?: string }> } }>(
       'GET',
       `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${pipeline}`,
