@@ -7,41 +7,49 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Command } from 'commander';
-import { parseDuration, type Pipeline } from '../api/pipeline.js';
-import { Controller } from '../controller/controller.js';
+import { Command, Option } from 'commander';
+import type { Pipeline } from '../api/pipeline.js';
+import { Controller, defaultControllerTuning } from '../controller/controller.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
-import { createLogger } from '../log.js';
-import { createHttpServer } from '../server/http.js';
-import { Metrics } from '../server/metrics.js';
+import type { KubeClient } from '../kube/client.js';
+import { createLogger, type Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { closeServer, createHttpServer, defaultServerOptions } from '../server/http.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
 import { EventRecorder } from '../status/events.js';
 import { ensurePipelineCrd } from '../status/store.js';
-import { UsageError, connect, type GlobalOptions } from './common.js';
-import type { KubeClient } from '../kube/client.js';
+import { UsageError, connect, durationFlag, formatDuration, integerFlag, listenFlag, type GlobalOptions } from './common.js';
 
 interface RunFlags {
-  listen: string;
+  listen: { host: string; port: number };
   webhookSecretFile?: string;
   registryTokenFile?: string;
   webhookSecretName: string;
-  pollInterval?: string;
-  imagePollInterval?: string;
-  catalogTtl: string;
+  pollInterval?: number;
+  imagePollInterval?: number;
   registryCredentials?: string;
-  leaseDuration: string;
-  leaseRenew: string;
+  leaseDuration: number;
+  leaseRenew: number;
   identity?: string;
-  maxConcurrentSyncs: string;
-  bodyLimit: string;
+  maxConcurrentSyncs: number;
+  bodyLimit: number;
   deploymentName: string;
 }
 
-function parseListen(listen: string): { host: string; port: number } {
-  const match = /^(.*):(\d+)$/.exec(listen);
-  if (!match) throw new UsageError(`--listen must be [HOST]:PORT, not ${listen}`);
-  return { host: match[1] || '0.0.0.0', port: Number(match[2]) };
-}
+/**
+ * How long a shutdown may take, from the signal: Kubernetes waits `terminationGracePeriodSeconds`
+ * and then kills, and a rollout or self-update waits for us; we promise an exit within 5 s.
+ */
+const shutdownBudget = {
+  /** Requests in flight (a webhook) may finish until then; then connections are cut. */
+  httpMs: 2_000,
+  /** Syncs in flight end at their next step boundary by then; one that cannot is left behind. */
+  syncsMs: 2_500,
+  /** Whatever happens, the process is gone by then. */
+  exitMs: 4_500,
+};
+
+const defaultListen = ':8080';
 
 /** Webhook credentials from files, else from a Secret in the controller namespace (re-read every minute). */
 class WebhookCredentials {
@@ -70,28 +78,47 @@ class WebhookCredentials {
   }
 }
 
+/** Duration and number flags with their defaults, each taken from the options it sets. */
+function runOptions(): Option[] {
+  const lease = defaultLeaseOptions('', '');
+  const tuning = defaultControllerTuning();
+  const duration = (flags: string, description: string, example: string, defaultMs?: number) => {
+    const option = new Option(flags, description).argParser(durationFlag(`${flags.split(' ')[0]} ${example}`));
+    return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
+  };
+  return [
+    new Option('--listen <addr>', 'HTTP listen address, [HOST]:PORT').argParser(listenFlag('--listen 127.0.0.1:8080')).default(listenFlag('')(defaultListen), defaultListen),
+    duration('--poll-interval <duration>', 'override every Pipeline’s git poll interval', '10s'),
+    duration('--image-poll-interval <duration>', 'override every image rule’s poll interval', '5s'),
+    duration('--lease-duration <duration>', 'leader Lease duration: a Lease not renewed for this long is taken over', '15s', lease.durationMs),
+    duration('--lease-renew <duration>', 'leader Lease renew period (shorter than --lease-duration)', '5s', lease.renewMs),
+    new Option('--max-concurrent-syncs <n>', 'Pipelines synced at once')
+      .argParser(integerFlag('--max-concurrent-syncs 4', 1))
+      .default(tuning.schedule.maxConcurrent),
+    new Option('--body-limit <bytes>', 'largest webhook body accepted, in bytes')
+      .argParser(integerFlag('--body-limit 1048576', 1))
+      .default(defaultServerOptions().bodyLimitBytes),
+  ];
+}
+
 export function runCommand(global: () => GlobalOptions): Command {
-  return new Command('run')
+  const command = new Command('run')
     .description('run the controller: watch Pipelines, poll git, sync, serve /healthz /readyz /metrics, webhooks and /api/pipelines')
-    .option('--listen <addr>', 'HTTP listen address', ':8080')
     .option('--webhook-secret-file <file>', 'GitHub webhook secret (default: key github-secret of the webhook Secret)')
     .option('--registry-token-file <file>', 'bearer token of registry notifications (default: key registry-token of the webhook Secret)')
     .option('--webhook-secret-name <name>', 'Secret in the controller namespace holding github-secret and registry-token', 'doris-webhook')
-    .option('--poll-interval <duration>', 'override every Pipeline’s git poll interval (e.g. 10s)')
     .option('--registry-credentials <file>', 'dockerconfigjson for image rules that name no Secret')
-    .option('--image-poll-interval <duration>', 'override every image rule’s poll interval (e.g. 5s)')
-    .option('--catalog-ttl <duration>', 'how long a glob image rule reuses its registry catalog listing', '5m')
-    .option('--lease-duration <duration>', 'leader Lease duration', '15s')
-    .option('--lease-renew <duration>', 'leader Lease renew period', '5s')
     .option('--identity <id>', 'this replica’s identity in the Lease (default: hostname and a random suffix)')
-    .option('--max-concurrent-syncs <n>', 'Pipelines synced at once', '4')
-    .option('--body-limit <bytes>', 'largest webhook body accepted', String(1024 * 1024))
-    .option('--deployment-name <name>', 'the controller’s own Deployment, never pruned', 'doris')
+    .option('--deployment-name <name>', 'the controller’s own Deployment, never pruned', 'doris');
+  for (const option of runOptions()) command.addOption(option);
+  return command
     .addHelpText('after', '\nGit credentials for Pipelines without spec.git.secretRef come from DORIS_GIT_USERNAME / DORIS_GIT_TOKEN.')
     .action(async (flags: RunFlags) => {
       const options = global();
+      if (flags.leaseRenew >= flags.leaseDuration) {
+        throw new UsageError(`--lease-renew (${formatDuration(flags.leaseRenew)}) must be shorter than --lease-duration (${formatDuration(flags.leaseDuration)}), e.g. --lease-duration 15s --lease-renew 5s`);
+      }
       const log = createLogger();
-      const { host, port } = parseListen(flags.listen);
       const client = await connect(options);
       const metrics = new Metrics();
       try {
@@ -101,23 +128,17 @@ export function runCommand(global: () => GlobalOptions): Command {
         log.warn({ err: (error as Error).message }, 'could not ensure the Pipeline CRD; assuming it is installed');
       }
       const identity = flags.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
-      const lease = {
-        ...defaultLeaseOptions(options.namespace, identity),
-        durationMs: parseDuration(flags.leaseDuration),
-        renewMs: parseDuration(flags.leaseRenew),
-      };
+      const tuning = defaultControllerTuning();
       const controller = new Controller(client, log, metrics, new EventRecorder(client, log), {
+        ...tuning,
         namespace: options.namespace,
         workDir: options.workDir,
-        maxConcurrentSyncs: Number(flags.maxConcurrentSyncs),
-        jitter: 0.1,
-        backoffMs: 5_000,
-        pollIntervalMs: flags.pollInterval ? parseDuration(flags.pollInterval) : undefined,
-        imagePollIntervalMs: flags.imagePollInterval ? parseDuration(flags.imagePollInterval) : undefined,
-        catalogTtlMs: parseDuration(flags.catalogTtl),
+        schedule: { ...tuning.schedule, maxConcurrent: flags.maxConcurrentSyncs },
+        pollIntervalMs: flags.pollInterval,
+        imagePollIntervalMs: flags.imagePollInterval,
         registryCredentialsFile: flags.registryCredentials,
         controllerDeployment: flags.deploymentName,
-        lease,
+        lease: { ...defaultLeaseOptions(options.namespace, identity), durationMs: flags.leaseDuration, renewMs: flags.leaseRenew },
         fallbackCredentials: gitCredentialsFromFlags(undefined, undefined),
       });
       const webhookCredentials = new WebhookCredentials(client, options.namespace, flags.webhookSecretName, {
@@ -143,30 +164,54 @@ export function runCommand(global: () => GlobalOptions): Command {
           for (const name of names) controller.imagePushed(name);
           return names;
         },
-        bodyLimitBytes: Number(flags.bodyLimit),
+        bodyLimitBytes: flags.bodyLimit,
       });
-      await new Promise<void>((resolve) => server.listen(port, host, resolve));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(flags.listen.port, flags.listen.host, resolve);
+      });
       const address = server.address();
-      log.info({ identity, listen: typeof address === 'object' && address ? `${address.address}:${address.port}` : flags.listen, namespace: options.namespace }, 'doris controller started');
+      const listen = typeof address === 'object' && address ? `${address.address}:${address.port}` : `${flags.listen.host}:${flags.listen.port}`;
+      log.info({ identity, listen, namespace: options.namespace }, 'doris controller started');
       controller.start();
 
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
+          process.on(signal, () => exitNow(log, 'a second signal'));
+          const started = Date.now();
           log.info({ signal }, 'shutting down');
+          // The backstop: nothing below may keep the process past the promise.
+          setTimeout(() => exitNow(log, 'the shutdown took too long'), shutdownBudget.exitMs).unref();
           clearInterval(refresher);
-          server.close();
-          server.closeIdleConnections();
+          const http = closeServer(server, started + shutdownBudget.httpMs);
           controller
-            .stop()
-            .catch((error: unknown) => log.error({ err: (error as Error).message }, 'shutdown failed'))
-            .finally(() => {
+            .stop(started + shutdownBudget.syncsMs)
+            .then(async (unfinished) => {
+              const clean = await http;
               client.close();
-              log.info('stopped');
-              resolve();
-            });
+              log.info({ ms: Date.now() - started, ...(clean ? {} : { connectionsCut: true }), ...(unfinished.length > 0 ? { unfinished } : {}) }, 'stopped');
+              // A sync blocked in a step that cannot be interrupted (a git command) would keep the
+              // process alive: it has recorded nothing and never will, so leave it behind.
+              if (unfinished.length > 0) exitNow(log, `syncs still in a step that cannot be interrupted: ${unfinished.join(', ')}`);
+              else setTimeout(() => exitNow(log, 'something still holds the event loop'), 250).unref();
+            })
+            .catch((error: unknown) => {
+              log.error({ err: (error as Error).message }, 'shutdown failed');
+              exitNow(log, 'the shutdown failed');
+            })
+            .finally(resolve);
         };
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
       });
     });
+}
+
+/**
+ * Exit 0 now. Reached only when the event loop would not drain by itself: the log line names
+ * what still holds it, so that a leak shows up in the logs instead of as a pod that hangs.
+ */
+function exitNow(log: Logger, why: string): void {
+  log.warn({ why, pending: process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap') }, 'exiting with work pending');
+  process.exit(0);
 }

@@ -44,6 +44,7 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private lastRenew = 0;
   private stopped = false;
+  private ticking: Promise<void> | undefined;
 
   constructor(
     private readonly client: KubeClient,
@@ -110,6 +111,8 @@ export class LeaderElector {
       }
       holding = this.held && Date.now() - this.lastRenew < this.options.durationMs - this.options.renewMs;
     }
+    // A renew that lands after stop() began changes nothing: stop() decides about the Lease.
+    if (this.stopped) return;
     if (holding !== this.held) {
       this.held = holding;
       this.log.info({ identity: this.options.identity, leading: holding }, holding ? 'became the leader' : 'lost the leadership');
@@ -120,23 +123,44 @@ export class LeaderElector {
   start(): void {
     const loop = async () => {
       if (this.stopped) return;
-      await this.tick();
+      this.ticking = this.tick();
+      await this.ticking;
+      this.ticking = undefined;
       if (!this.stopped) this.timer = setTimeout(() => void loop(), this.options.renewMs);
     };
     void loop();
   }
 
-  /** Stops renewing and, if we hold the Lease, gives it up so another replica takes over now. */
-  async stop(): Promise<void> {
+  /**
+   * Stops renewing and, if we hold the Lease, gives it up so that a standby takes over on its
+   * next try instead of waiting for the Lease to expire. Bounded by `timeoutMs`: an API
+   * server that does not answer must not hold up the shutdown (the Lease then expires).
+   */
+  async stop(timeoutMs = 2_000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (!this.held) return;
-    this.held = false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    try {
+      // A renew in flight first: releasing before it lands would let it take the Lease back.
+      const release = (async () => {
+        await this.ticking;
+        if (this.held) await this.release();
+      })();
+      if ((await Promise.race([release, timeout])) === 'timeout') this.log.warn({ timeoutMs }, 'could not release the lease in time; it will expire');
+    } finally {
+      clearTimeout(timer);
+      this.held = false;
+    }
+  }
+
+  private async release(): Promise<void> {
     try {
       const lease = (await this.client.get(this.key())) as unknown as Lease | undefined;
       if (lease?.spec.holderIdentity === this.options.identity) {
         const { renewTime: _released, ...spec } = lease.spec;
         await this.client.replace({ ...lease, spec: { ...spec, holderIdentity: '' } } as unknown as KubeObject);
+        this.log.info({ identity: this.options.identity }, 'released the leader lease');
       }
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'could not release the lease');

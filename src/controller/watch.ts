@@ -30,6 +30,10 @@ export class PipelineWatcher {
   private stopped = false;
   private synced = false;
   private lastList = 0;
+  /** Ends the pause between retries early (stop). */
+  private wake: (() => void) | undefined;
+  private done: (() => void) | undefined;
+  private finished: Promise<void> | undefined;
 
   constructor(
     private readonly client: KubeClient,
@@ -114,21 +118,35 @@ export class PipelineWatcher {
       while (!this.stopped) {
         try {
           if (!rv) rv = await this.list();
+          // stop() may have come while the LIST was in flight: open no new watch then.
+          if (this.stopped) break;
           rv = await this.watch(rv);
         } catch (error) {
           if (this.stopped) break;
           const gone = error instanceof KubeApiError && error.status === 410;
           if (!gone) this.log.warn({ err: (error as Error).message }, 'pipeline list/watch failed; retrying');
           rv = undefined;
-          await new Promise((r) => setTimeout(r, this.options.retryMs));
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.options.retryMs);
+            this.wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.wake = undefined;
         }
       }
+      this.done?.();
     };
+    this.finished = new Promise<void>((resolve) => (this.done = resolve));
     void loop();
   }
 
-  stop(): void {
+  /** Closes the watch; resolves when the list/watch loop has ended (a LIST in flight finishes first). */
+  stop(): Promise<void> {
     this.stopped = true;
     this.abort?.abort();
+    this.wake?.();
+    return this.finished ?? Promise.resolve();
   }
 }

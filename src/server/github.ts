@@ -16,28 +16,8 @@ export function verifyGithubSignature(secret: string, body: Buffer, header: stri
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/**
- * A repository URL reduced to `host/path` (lower-case host, no credentials, no `.git`, no
- * trailing slash), so that https, ssh and scp-like forms of one repository compare equal.
- */
-export function normalizeRepoUrl(url: string): string {
-  const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/)(.+)$/.exec(url);
-  let host: string;
-  let path: string;
-  if (scp && !/^[a-z+]+:\/\//i.test(url)) {
-    host = scp[1]!;
-    path = scp[2]!;
-  } else {
-    try {
-      const parsed = new URL(url);
-      host = parsed.host;
-      path = parsed.pathname;
-    } catch {
-      return url.toLowerCase();
-    }
-  }
-  return `${host.toLowerCase()}/${path.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '')}`;
-}
+// Where a push's repository URLs are compared with the Pipelines' (re-exported for callers of this module).
+export { normalizeRepoUrl } from '../source/repo-url.js';
 
 export interface PushEvent {
   branch: string;

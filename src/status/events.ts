@@ -2,10 +2,11 @@
  * Kubernetes Events on a Pipeline: every sync, failure, prune and image change, so that
  * `kubectl describe pipeline` and `kubectl get events` tell the story without our logs.
  * An Event that cannot be written is logged and otherwise ignored: it never fails a sync.
+ * Its reason is one of the closed set (api/reasons.ts), never free text.
  */
 import { randomBytes } from 'node:crypto';
 import { apiVersion, kind, type Pipeline } from '../api/pipeline.js';
-import type { Reason } from '../api/reasons.js';
+import type { EventReason } from '../api/reasons.js';
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log.js';
 
@@ -16,7 +17,7 @@ export class EventRecorder {
     private readonly component = 'doris',
   ) {}
 
-  async record(pipeline: Pipeline, type: 'Normal' | 'Warning', reason: Reason | string, message: string): Promise<void> {
+  async record(pipeline: Pipeline, type: 'Normal' | 'Warning', reason: EventReason, message: string): Promise<void> {
     const now = new Date().toISOString();
     const { name, namespace, uid } = pipeline.metadata;
     const event = {

@@ -4,7 +4,7 @@
  * (old -> new: the audit trail of what ran when). A no-op resync leaves none.
  */
 import type { Pipeline } from '../api/pipeline.js';
-import { Reasons } from '../api/reasons.js';
+import { ActionReasons, Reasons } from '../api/reasons.js';
 import type { ProgressEvent } from '../reconcile/progress.js';
 import type { SyncOutcome } from '../reconcile/sync.js';
 import type { EventRecorder } from './events.js';
@@ -15,11 +15,11 @@ export function recordProgressEvents(recorder: EventRecorder, pipeline: () => Pi
     const target = pipeline();
     if (!target) return;
     if (event.type === 'pruned' && event.result.pruned.length > 0) {
-      void recorder.record(target, 'Normal', 'Pruned', `pruned ${event.result.pruned.map((e) => e.id).join(', ')}`);
+      void recorder.record(target, 'Normal', ActionReasons.Pruned, `pruned ${event.result.pruned.map((e) => e.id).join(', ')}`);
     }
     if (event.type === 'images') {
       for (const change of event.changes) {
-        void recorder.record(target, 'Normal', 'ImageUpdated', `${change.repository}:${change.tag}: ${change.from ?? 'none'} -> ${change.to}`);
+        void recorder.record(target, 'Normal', ActionReasons.ImageUpdated, `${change.repository}:${change.tag}: ${change.from ?? 'none'} -> ${change.to}`);
       }
     }
   };
