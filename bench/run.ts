@@ -36,6 +36,29 @@ import { applyLimit, type LimitResult } from './limit.js';
 import type { SyncChildConfig, SyncChildResult } from './sync-child.js';
 import { dorisNodeFlags } from '../src/install/nodeflags.js';
 import { generateWorkload, waveCount } from './workload.js';
+import { installObjects } from '../src/install/manifests.js';
+import { serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
+
+/**
+ * DORIS's figures are taken under the identity it really runs as: the shipped ServiceAccount
+ * and its least-privilege RBAC (which may write Secrets in the benchmark's namespaces but not
+ * read them), not the admin kubeconfig.
+ */
+async function shippedIdentity(env: TestEnv, api: KubeHttp): Promise<{ kubeconfig: string; user: string }> {
+  for (const object of installObjects({ namespace: controllerNamespace })) {
+    if (object.kind === 'Deployment' || object.kind === 'Service') continue;
+    const group = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
+    // The install's kinds all take a plain plural (namespaces, clusterrolebindings, ...).
+    const plural = `${object.kind.toLowerCase()}s`;
+    const ns = object.metadata.namespace ? `/namespaces/${object.metadata.namespace}` : '';
+    await api.request('PATCH', `${group}${ns}/${plural}/${object.metadata.name}`, {
+      query: { fieldManager: 'doris-bench', force: true },
+      body: object,
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+  return { kubeconfig: await serviceAccountKubeconfig(env, api, controllerNamespace), user: serviceAccountUser(controllerNamespace) };
+}
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsFile = join(benchDir, 'results', 'latest.json');
@@ -178,6 +201,8 @@ async function main(): Promise<void> {
     }
 
     log(`run ${run}: ${options.objects} objects in ${waveCount} waves, ${options.reps} repetitions; machine: ${machine()}`);
+    const identity = await shippedIdentity(env, api);
+    log(`DORIS runs as ${identity.user}`);
     const dorisReps: DorisRep[] = [];
     const kubectlReps: Array<KubectlResult & { delete_s: number }> = [];
     let probeTarget: (ProbeTarget & { namespaces: string[] }) | undefined;
@@ -203,7 +228,7 @@ async function main(): Promise<void> {
         live.pipelines.add(pipeline);
         live.dirs.add(workDir);
         log(`rep ${rep}/${options.reps}: DORIS cold sync (Pipeline ${pipeline})`);
-        const result = await runSyncChild(env, runtime, { kubeconfig: env.KUBECONFIG, auditLog: env.AUDIT_LOG, repo: url, pipeline, namespace: controllerNamespace, workDir });
+        const result = await runSyncChild(env, runtime, { kubeconfig: identity.kubeconfig, user: identity.user, auditLog: env.AUDIT_LOG, repo: url, pipeline, namespace: controllerNamespace, workDir });
         if (!result.ok) throw new Error(`DORIS sync failed: ${result.error}`);
         const entry: DorisRep = { ...result, repo: url, pipeline };
         log(

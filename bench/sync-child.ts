@@ -22,6 +22,8 @@ import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 
 export interface SyncChildConfig {
   kubeconfig: string;
+  /** The user the kubeconfig authenticates as, as the audit log names it. */
+  user: string;
   auditLog: string;
   repo: string;
   pipeline: string;
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
     const noopRequests = delta(client.counts, before);
     // The audit backend writes an event once the response is complete: give it a moment.
     await sleep(500);
-    const writes = writesBy(readAuditSince(config.auditLog, mark), 'admin');
+    const writes = writesBy(readAuditSince(config.auditLog, mark), config.user);
     const outcome = noopOutcomes.at(-1)!;
     result.noop = {
       seconds,
