@@ -112,6 +112,9 @@ export function installObjects(options: { namespace?: string; image?: string } =
       rules: [
         { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+        // spec.serviceAccountName: a Pipeline acts as a ServiceAccount of this namespace only,
+        // so whoever may create Pipelines here decides which accounts teams get.
+        { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] },
       ],
     },
     {
