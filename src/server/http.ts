@@ -113,6 +113,8 @@ export function createHttpServer(deps: ServerDeps): Server {
       deps.log.warn({ hook: 'github' }, 'webhook refused: missing or bad signature');
       return send(res, 401, { error: 'missing or bad X-Hub-Signature-256' });
     }
+    // Shutdown began while the body arrived: this replica will not sync any more.
+    if (closing.has(server)) return send(res, 503, { error: 'shutting down; send it again to the next leader' });
     const event = req.headers['x-github-event'];
     if (event === 'ping') return send(res, 200, { pong: true });
     if (event !== 'push') return send(res, 202, { ignored: `event ${String(event)}` });
