@@ -3,13 +3,20 @@
  * ServiceAccount (a kubeconfig from that ServiceAccount's token, RBAC enforced). The second
  * `doris bootstrap` must leave the first install's cluster-scoped RBAC and the shared CRD
  * alone: with global names it rebound the first install's ClusterRoleBindings to its own
- * ServiceAccount, and the first controller lost its permissions.
+ * ServiceAccount, and the first controller lost its permissions. An install made with those
+ * old names is moved to the per-install names by its next bootstrap.
  */
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { controllerClusterRoleName, customKindsRoleName } from '../../src/install/manifests.js';
+import {
+  controllerClusterRole,
+  controllerClusterRoleName,
+  customKindsRole,
+  customKindsRoleName,
+  legacyClusterRoleNames,
+} from '../../src/install/manifests.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { KubeHttp as Http } from '../../src/kube/http.js';
 import { loadConnection } from '../../src/kube/kubeconfig.js';
@@ -25,7 +32,7 @@ const run = `${process.pid}`;
 const pipeline = 'fleet';
 
 interface Install {
-  label: 'a' | 'b';
+  label: string;
   /** The controller namespace. */
   namespace: string;
   /** Where its repository deploys. */
@@ -39,6 +46,8 @@ const installs: Record<'a' | 'b', Install> = {
   a: { label: 'a', namespace: `doris-two-a-${run}`, appNs: `e2e-two-a-${run}`, repoUrl: '', kubeconfig: '', workDir: '' },
   b: { label: 'b', namespace: `doris-two-b-${run}`, appNs: `e2e-two-b-${run}`, repoUrl: '', kubeconfig: '', workDir: '' },
 };
+/** An install made with the old, cluster-wide RBAC names, upgraded by a bootstrap. */
+const old: Install = { label: 'old', namespace: `doris-two-old-${run}`, appNs: `e2e-two-old-${run}`, repoUrl: '', kubeconfig: '', workDir: '' };
 const running: RunningController[] = [];
 const rbacPath = '/apis/rbac.authorization.k8s.io/v1';
 
@@ -135,6 +144,7 @@ before(async () => {
     install.workDir = join(env.TESTENV_DIR, `work-two-${install.label}-${run}`);
     ({ url: install.repoUrl } = await createRepo(env, `two-${install.label}`, repoFiles(install, `${install.label}1`)));
   }
+  ({ url: old.repoUrl } = await createRepo(env, 'two-old', repoFiles(old, 'old1')));
 });
 
 // A failed test must not leave a controller running into the next one.
@@ -144,7 +154,15 @@ afterEach(async () => {
 
 after(async () => {
   for (const c of running.splice(0)) await c.stop('SIGKILL');
-  for (const install of Object.values(installs)) {
+  // The old names are global: delete them only while they still bind our own old install.
+  for (const name of legacyClusterRoleNames) {
+    const binding = await api.request<{ subjects?: Array<{ namespace?: string }> }>('GET', `${rbacPath}/clusterrolebindings/${name}`, { accept: [404] });
+    if (binding.status === 200 && binding.body.subjects?.every((s) => s.namespace === old.namespace)) {
+      await api.request('DELETE', `${rbacPath}/clusterrolebindings/${name}`, { accept: [404] });
+      await api.request('DELETE', `${rbacPath}/clusterroles/${name}`, { accept: [404] });
+    }
+  }
+  for (const install of [...Object.values(installs), old]) {
     await api.request('DELETE', `/api/v1/namespaces/${install.appNs}`, { accept: [404] });
     await api.request('DELETE', `/api/v1/namespaces/${install.namespace}`, { accept: [404] });
     for (const name of [controllerClusterRoleName(install.namespace), customKindsRoleName(install.namespace)]) {
@@ -239,5 +257,46 @@ describe('two installs in one cluster', () => {
       const result = await c.stop();
       assert.equal(result.code, 0, 'a graceful exit');
     }
+  });
+
+  it('bootstrapping an install that has the old, cluster-wide names moves it to per-install names and removes the old ones', async () => {
+    // What an earlier bootstrap left: the same RBAC under the global names. Created (not
+    // applied), so that the test fails rather than takes over names someone else holds.
+    await api.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: old.namespace } } });
+    await api.request('POST', `/api/v1/namespaces/${old.namespace}/serviceaccounts`, { body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'doris' } } });
+    const [controllerRole, customRole] = legacyClusterRoleNames;
+    for (const [name, role] of [[controllerRole, controllerClusterRole(old.namespace)], [customRole, customKindsRole(old.namespace)]] as const) {
+      await api.request('POST', `${rbacPath}/clusterroles`, { body: { ...role, metadata: { ...role.metadata, name } } });
+      await api.request('POST', `${rbacPath}/clusterrolebindings`, {
+        body: {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name, labels: { 'app.kubernetes.io/part-of': 'doris' } },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+          subjects: [{ kind: 'ServiceAccount', name: 'doris', namespace: old.namespace }],
+        },
+      });
+    }
+
+    const results = await bootstrap(old);
+    assert.deepEqual(
+      results.filter((r) => r.action === 'deleted').map((r) => r.object).sort(),
+      [`ClusterRole ${controllerRole}`, `ClusterRole ${customRole}`, `ClusterRoleBinding ${controllerRole}`, `ClusterRoleBinding ${customRole}`],
+    );
+    for (const name of legacyClusterRoleNames) {
+      for (const resource of ['clusterroles', 'clusterrolebindings']) {
+        assert.equal((await api.request('GET', `${rbacPath}/${resource}/${name}`, { accept: [404] })).status, 404, `${resource}/${name} is gone`);
+      }
+    }
+    // The install now holds its permissions under its own names: it syncs as its ServiceAccount.
+    old.kubeconfig = await serviceAccountKubeconfig(old);
+    old.workDir = join(env.TESTENV_DIR, `work-two-old-${run}`);
+    const c = await controller(old);
+    await waitFor('the upgraded install synced', async () => ready(await status(old)), { timeoutMs: 60_000 });
+    assert.equal(await configValue(old, 'settings'), 'old1');
+    assert.equal((await c.stop()).code, 0, 'a graceful exit');
+
+    const again = await bootstrap(old);
+    assert.deepEqual(again.filter((r) => r.action !== 'unchanged'), [], 'a second bootstrap changes and deletes nothing');
   });
 });
