@@ -102,7 +102,8 @@ describe('image digests', () => {
     assert.equal(after.spec.template.spec.containers[0]?.image, `${influx()}:main@${digest}`);
     assert.equal(after.metadata.uid, before.influx.metadata.uid, 'rolled, not recreated');
     await waitFor('a new ReplicaSet', async () => (await replicaSets(ns, 'influx')) === before.sets + 1);
-    const writes = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments');
+    // Other tests share the cluster (and the admin identity): count the writes in our namespace.
+    const writes = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns);
     assert.deepEqual(writes.map((e) => e.objectRef?.name).sort(), ['influx', `influx-${run}`].sort(), 'the unrelated Deployment was not written');
     const status = (await api.request<{ status: { imageHistory: Array<{ repository: string; to: string }> } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${name}`)).body.status;
     assert.equal(status.imageHistory[0]?.to, digest);
@@ -124,7 +125,7 @@ describe('image digests', () => {
     assert.equal((await deployment(ns, 'grafana')).spec.template.spec.containers[0]?.image, `${env.REGISTRY}/${grafanaRepo}:main@${digest}`);
   });
 
-  it('applies an image it could never resolve as written, unpinned, and records in status that it has no digest and why', async () => {
+  it('applies an image it could never resolve as written, unpinned, and records in status that it has no digest and why, not as a clean Succeeded', async () => {
     const absent = `${env.REGISTRY}/acme/solar-absent-${run}`;
     const absentNs = `e2e-absent-${run}`;
     namespaces.push(absentNs);
@@ -137,14 +138,18 @@ describe('image digests', () => {
     const output = result.stdout + result.stderr;
     assert.match(output, new RegExp(`solar-absent-${run}:main.*404`));
     assert.equal((await deployment(absentNs, 'absent')).spec.template.spec.containers[0]?.image, `${absent}:main`, `unpinned, as written; the sync said: ${output}`);
-    const status = (await api.request<{ status: { images?: Array<{ repository: string; digest?: string; error?: string }> } }>(
-      'GET',
-      `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${pipeline}`,
-    )).body.status;
+    const status = (await api.request<{
+      status: { images?: Array<{ repository: string; digest?: string; error?: string }>; conditions: Array<{ type: string; status: string; reason: string; message: string }> };
+    }>('GET', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${pipeline}`)).body.status;
     const image = status.images?.find((i) => i.repository === absent);
     assert.ok(image, `status lists the image: ${JSON.stringify(status.images)}`);
     assert.equal(image.digest, undefined, 'no digest was ever known');
     assert.match(image.error ?? '', /404/);
+    // Applied, but not as asked: not a clean Succeeded, and no "last digest" that never was.
+    const ready = status.conditions.find((c) => c.type === 'Ready');
+    assert.deepEqual([ready?.status, ready?.reason], ['False', 'ImageResolveFailed'], JSON.stringify(ready));
+    assert.match(ready?.message ?? '', /could not be resolved/);
+    assert.doesNotMatch(ready?.message ?? '', /kept their last digest/);
   });
 
   it('fails the render clearly when image_url_var matches no tracked image', async () => {
@@ -323,7 +328,7 @@ describe('configuration changes', () => {
     await pushFiles(env, url, { 'deploy/1-app/120-config.yml': cm('two') }, 'config two');
     let mark = auditMark(env.AUDIT_LOG);
     assert.equal((await syncInline(env, name, url)).code, 0);
-    let written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments').map((e) => e.objectRef?.name).sort();
+    let written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns).map((e) => e.objectRef?.name).sort();
     assert.deepEqual(written, ['envfrom', 'mounts']);
     assert.notEqual(await hash('mounts'), before.mounts);
     assert.notEqual(await hash('envfrom'), before.envfrom);
@@ -333,7 +338,7 @@ describe('configuration changes', () => {
     mark = auditMark(env.AUDIT_LOG);
     const result = await syncInline(env, name, url);
     assert.equal(result.code, 0);
-    written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments').map((e) => e.objectRef?.name).sort();
+    written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns).map((e) => e.objectRef?.name).sort();
     assert.deepEqual(written, ['secretref']);
     assert.notEqual(await hash('secretref'), before.secretref);
     assert.equal((await deployment(ns, 'plain')).metadata.resourceVersion, before.plain.metadata.resourceVersion);
