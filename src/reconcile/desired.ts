@@ -23,8 +23,8 @@ import { GitSource, type GitCredentials } from '../source/git.js';
 import type { ImageResolution, ImageTracker } from '../source/images.js';
 
 /** The Pipeline's git source, with its cache under `workDir`. */
-export function gitSourceFor(spec: PipelineSpec, credentials: GitCredentials, workDir: string): GitSource {
-  return new GitSource(spec.git.url, credentials, { cacheDir: join(workDir, 'git'), timeoutMs: 120_000 });
+export function gitSourceFor(spec: PipelineSpec, credentials: GitCredentials, workDir: string, signal?: AbortSignal): GitSource {
+  return new GitSource(spec.git.url, credentials, { cacheDir: join(workDir, 'git'), timeoutMs: 120_000, signal });
 }
 
 /**

@@ -119,10 +119,10 @@ async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, 
   const now = new Date();
   const message = boundMessage(fullMessage);
   const status = ctx.pipeline.status ?? {};
-  let conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message }, now);
+  let conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: ctx.pipeline.metadata.generation }, now);
   conditions = removeCondition(conditions, 'Reconciling');
   conditions = stallingReasons.has(reason)
-    ? setCondition(conditions, { type: 'Stalled', status: 'True', reason, message }, now)
+    ? setCondition(conditions, { type: 'Stalled', status: 'True', reason, message, observedGeneration: ctx.pipeline.metadata.generation }, now)
     : removeCondition(conditions, 'Stalled');
   const record: SyncRecord = { commit, startedAt: startedAt.toISOString(), finishedAt: now.toISOString(), result: reason, message, counts };
   ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
@@ -134,7 +134,7 @@ async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, 
 }
 
 /** Applies one commit. Never throws for sync failures: they are returned and recorded. */
-export async function syncCommit(ctx: SyncContext, commit: string, source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir)): Promise<SyncOutcome> {
+export async function syncCommit(ctx: SyncContext, commit: string, source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal)): Promise<SyncOutcome> {
   const startedAt = new Date();
   let checkout: string | undefined;
   let changes: Change[] = [];
@@ -182,7 +182,7 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
         lastAttemptedCommit: commit,
         pendingInventory: mergeInventories(status.pendingInventory ?? [], newEntries),
-        conditions: setCondition(status.conditions, { type: 'Reconciling', status: 'True', reason: Reasons.Progressing, message: `applying ${commit.slice(0, 12)}` }, now),
+        conditions: setCondition(status.conditions, { type: 'Reconciling', status: 'True', reason: Reasons.Progressing, message: `applying ${commit.slice(0, 12)}`, observedGeneration: ctx.pipeline.metadata.generation }, now),
       });
     }
 
@@ -253,7 +253,7 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       return { commit, result, message, counts, wrote: false };
     }
     const now = new Date();
-    let conditions = setCondition(status.conditions, { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message }, now);
+    let conditions = setCondition(status.conditions, { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message, observedGeneration: ctx.pipeline.metadata.generation }, now);
     conditions = removeCondition(removeCondition(conditions, 'Reconciling'), 'Stalled');
     // Objects whose delete is not confirmed yet stay in the inventory: the next sync checks again.
     const inventory: InventoryEntry[] = mergeInventories(
@@ -320,12 +320,14 @@ async function validateDeferred(ctx: Parameters<typeof preflight>[0], verdicts: 
  * last applied one, in order (`replay: each-commit`), stopping at the first failure.
  */
 export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]> {
-  const source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir);
+  const source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
   let target: string;
   try {
     target = await source.resolveBranch(ctx.spec.git.branch);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    // A shutdown killed git: nothing failed, and nothing is recorded.
+    if (ctx.signal?.aborted) return [{ commit: '', result: Reasons.Interrupted, message, counts: emptyCounts(), wrote: false }];
     await recordFailure(ctx, ctx.pipeline.status?.lastAttemptedCommit ?? '', new Date(), Reasons.ArtifactFailed, message, emptyCounts());
     return [{ commit: '', result: Reasons.ArtifactFailed, message, counts: emptyCounts(), wrote: true }];
   }

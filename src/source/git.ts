@@ -61,6 +61,8 @@ export interface GitSourceOptions {
   cacheDir: string;
   /** Per git command. */
   timeoutMs: number;
+  /** Kills a running git command (SIGTERM of the controller): a shutdown never waits for git. */
+  signal?: AbortSignal;
 }
 
 export class GitSource {
@@ -80,7 +82,7 @@ export class GitSource {
       execFile(
         'git',
         args,
-        { env: { ...gitEnvironment(this.credentials), ...extraEnv }, timeout: this.options.timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        { env: { ...gitEnvironment(this.credentials), ...extraEnv }, timeout: this.options.timeoutMs, maxBuffer: 64 * 1024 * 1024, signal: this.options.signal },
         (error, stdout, stderr) => {
           if (error) {
             const detail = redact(String(stderr || error.message), this.credentials);
