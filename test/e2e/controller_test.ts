@@ -19,6 +19,7 @@ import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
 import { configMapYaml, deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
+import { removeInstall } from '../env/identity.js';
 
 let env: TestEnv;
 let api: KubeHttp;
@@ -110,7 +111,8 @@ afterEach(async () => {
 
 after(async () => {
   await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
-  await api.request('DELETE', `/api/v1/namespaces/${controllerNs}`, { accept: [404] });
+  // The install's namespace and the cluster-scoped RBAC named after it.
+  await removeInstall(api, controllerNs);
   api.close();
 });
 
