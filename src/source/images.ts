@@ -58,9 +58,8 @@ export interface ResolveOptions {
 type Rule = PipelineSpec['images'][number];
 
 export interface ImageTrackerOptions {
+  /** Options of the registry clients (retries, timeouts, insecure registries). */
   client: Partial<RegistryClientOptions>;
-  /** @deprecated Ignored: globs no longer list the registry's catalog. */
-  catalogTtlMs?: number;
 }
 
 export function defaultImageTrackerOptions(): ImageTrackerOptions {
@@ -71,7 +70,7 @@ const ruleText = (rule: Rule) => `${rule.repository}:${rule.tag}`;
 
 /** The repositories a rule covers among the render's references (see the module header). */
 function candidatesOf(rule: Rule, rendered: readonly DesiredObject[]): string[] {
-  let pattern;
+  let pattern: ReturnType<typeof parseRulePattern>;
   try {
     pattern = parseRulePattern(rule.repository);
   } catch {
@@ -101,9 +100,6 @@ export class ImageTracker {
     private readonly credentialsFor: (rule: Rule) => Promise<RegistryCredentialSet>,
     private readonly options: ImageTrackerOptions = defaultImageTrackerOptions(),
   ) {}
-
-  /** @deprecated Nothing to refresh: globs no longer list the registry's catalog. */
-  refreshCatalogs(): void {}
 
   private async client(rule: Rule): Promise<RegistryClient> {
     // One client per credentials: its token cache is what keeps steady polling at one HEAD per image.
