@@ -77,7 +77,8 @@ function parseArgs(argv: string[]): Options {
     const arg = argv[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
     const value = () => {
-      const v = inline ?? argv[(i += 1)];
+      if (inline === undefined) i += 1;
+      const v = inline ?? argv[i];
       const n = Number(v);
       if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer, not ${v}`);
       return n;
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
       // kubectl first, so that the last DORIS repetition's objects can stay for the change-latency test.
       {
         const workload = generateWorkload(options.objects, `bench-${run}-k${rep}`, run);
-        workload.namespaces.forEach((ns) => live.namespaces.add(ns));
+        for (const ns of workload.namespaces) live.namespaces.add(ns);
         log(`rep ${rep}/${options.reps}: kubectl apply --server-side, wave by wave`);
         const result = await kubectlBaseline(env, workload, (line) => log(`  kubectl: ${line}`));
         const deleteS = await cleanUp(api, workload.namespaces);
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
         const { url } = await createRepo(env, 'bench', workload.files, `bench: ${options.objects} objects`);
         const pipeline = prefix;
         const workDir = mkdtempSync(join(os.tmpdir(), 'doris-bench-work-'));
-        workload.namespaces.forEach((ns) => live.namespaces.add(ns));
+        for (const ns of workload.namespaces) live.namespaces.add(ns);
         live.pipelines.add(pipeline);
         live.dirs.add(workDir);
         log(`rep ${rep}/${options.reps}: DORIS cold sync (Pipeline ${pipeline})`);
@@ -280,7 +281,7 @@ async function main(): Promise<void> {
     const limitReps: LimitResult[] = [];
     for (let rep = 1; rep <= options.reps; rep += 1) {
       const workload = generateWorkload(options.objects, `bench-${run}-l${rep}`, run);
-      workload.namespaces.forEach((ns) => live.namespaces.add(ns));
+      for (const ns of workload.namespaces) live.namespaces.add(ns);
       const limitApi = await kube(env);
       const result = await applyLimit(limitApi, workload.objects, 32);
       limitApi.close();

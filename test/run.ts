@@ -5,8 +5,8 @@
  * takes the environment down again even when tests fail — unless it was already up before,
  * in which case it is left running for the next run.
  *
- *   npm test                  everything
- *   npm test -- --unit        unit tests only (no environment)
+ *   npm test                  the type check, the linter, then every test
+ *   npm test -- --unit        the type check, the linter, then unit tests only (no environment)
  *   npm test -- FILE...       only these test files (environment brought up if any is e2e)
  */
 import { spawn } from 'node:child_process';
@@ -25,6 +25,30 @@ function findTests(dir: string): string[] {
     else if (entry.endsWith('_test.ts')) found.push(path);
   }
   return found.sort();
+}
+
+/** Runs a tool of node_modules/.bin; resolves to its exit code. */
+function runTool(name: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(join(repoRoot, 'node_modules', '.bin', name), args, { cwd: repoRoot, stdio: 'inherit' });
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+    child.on('error', () => resolve(1));
+  });
+}
+
+/** tsx runs TypeScript without checking it: the type check and the linter run first. */
+async function staticChecks(): Promise<boolean> {
+  const started = Date.now();
+  if ((await runTool('tsc', ['-p', 'tsconfig.json', '--noEmit'])) !== 0) {
+    console.error('test: the type check failed (tsc -p tsconfig.json --noEmit)');
+    return false;
+  }
+  if ((await runTool('biome', ['lint', '--error-on-warnings'])) !== 0) {
+    console.error('test: the linter failed (npx biome lint)');
+    return false;
+  }
+  console.error(`test: type check and lint passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return true;
 }
 
 function alreadyUp(): boolean {
@@ -46,6 +70,7 @@ async function main(): Promise<number> {
   const files = explicit.length > 0 ? explicit.map((f) => join(process.cwd(), f)) : unitOnly ? unit : [...unit, ...e2e];
   const needsEnv = files.some((f) => relative(repoRoot, f).startsWith(join('test', 'e2e')));
 
+  if (explicit.length === 0 && !(await staticChecks())) return 1;
   const wasUp = needsEnv && alreadyUp();
   let startedHere = false;
   const cleanup = async () => {

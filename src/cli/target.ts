@@ -3,7 +3,7 @@
  * inline by flags (`--repo URL --branch B --path P --name NAME`), with git credentials from
  * its Secret, or from flags and the environment.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { parsePipelineSpec, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
 import type { KubeClient } from '../kube/client.js';
 import { gitCredentialsFromFlags, gitCredentialsFromSecret } from '../source/credentials.js';

@@ -176,7 +176,7 @@ export class Scheduler {
     while (this.enabled && this.inFlight.size < this.options.maxConcurrent && this.queue.length > 0) {
       const key = this.queue.shift()!;
       const slot = this.slots.get(key);
-      if (!slot || slot.state !== 'queued') continue;
+      if (slot?.state !== 'queued') continue;
       this.start(key, slot);
     }
   }

@@ -22,6 +22,7 @@ import { UnknownKindError } from '../kube/discovery.js';
 import { KubeApiError } from '../kube/http.js';
 import { parseObjectId } from '../render/objectid.js';
 import { isOwnedBy, pruneAnnotation } from '../render/stamp.js';
+import type { KubeObject } from '../render/types.js';
 
 export interface PruneOptions {
   pipeline: string;
@@ -96,7 +97,7 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
   }
   const key = { apiVersion: entry.v, kind: ref.kind, namespace: ref.namespace || undefined, name: ref.name };
   try {
-    let live;
+    let live: KubeObject | undefined;
     try {
       live = await client.get(key);
     } catch (error) {

@@ -75,7 +75,7 @@ export function configReferences(podSpec: unknown): ConfigReference[] {
       add('Secret', asRecord(envFrom.secretRef));
     }
   }
-  return [...found.values()].sort((a, b) => (a.kind + '/' + a.name < b.kind + '/' + b.name ? -1 : 1));
+  return [...found.values()].sort((a, b) => (`${a.kind}/${a.name}` < `${b.kind}/${b.name}` ? -1 : 1));
 }
 
 /** What of a ConfigMap or Secret goes into the hash. */

@@ -9,6 +9,7 @@
  */
 import type { Problem } from './types.js';
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
 /** `text` on one line: control and bidi characters as `\n`, `\t` or `\u{…}` escapes. */

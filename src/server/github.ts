@@ -10,7 +10,7 @@ export function githubSignature(secret: string, body: Buffer): string {
 }
 
 export function verifyGithubSignature(secret: string, body: Buffer, header: string | undefined): boolean {
-  if (!header || !header.startsWith('sha256=')) return false;
+  if (!header?.startsWith('sha256=')) return false;
   const expected = Buffer.from(githubSignature(secret, body));
   const given = Buffer.from(header);
   return given.length === expected.length && timingSafeEqual(given, expected);

@@ -118,7 +118,7 @@ export function createHttpServer(deps: ServerDeps): Server {
     const event = req.headers['x-github-event'];
     if (event === 'ping') return send(res, 200, { pong: true });
     if (event !== 'push') return send(res, 202, { ignored: `event ${String(event)}` });
-    let push;
+    let push: ReturnType<typeof parsePushEvent>;
     try {
       push = parsePushEvent(JSON.parse(body.toString('utf8')));
     } catch {

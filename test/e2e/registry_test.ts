@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import type { ImageStatus, PipelineSpec } from '../../src/api/pipeline.js';
+import type { PipelineSpec } from '../../src/api/pipeline.js';
 import type { DesiredObject, KubeObject } from '../../src/render/types.js';
 import { ImageTracker } from '../../src/source/images.js';
 import { RegistryClient, type RegistryClientOptions } from '../../src/source/registry/client.js';

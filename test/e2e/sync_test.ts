@@ -195,7 +195,8 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
     const fresh = await get(`/apis/batch/v1/namespaces/${ns}/jobs/migrate`);
     assert.ok(fresh && old);
     assert.notEqual(fresh.metadata.uid, old.metadata.uid);
-    const containers = (fresh.spec?.template as { spec: { containers: Array<{ args: string[] }> } }).spec.containers;
+    const template = fresh.spec?.template as { spec: { containers: Array<{ args: string[] }> } } | undefined;
+    const containers = template?.spec.containers ?? [];
     assert.deepEqual(containers[0]?.args, ['two']);
   });
 

@@ -284,7 +284,7 @@ async function kwokStages(): Promise<string> {
     for (const file of kustomization.resources ?? []) documents.push(readFileSync(join(root, set, file), 'utf8').trim());
   }
   if (documents.length === 0) throw new Error(`no kwok stages found under ${root}`);
-  return documents.join('\n---\n') + '\n';
+  return `${documents.join('\n---\n')}\n`;
 }
 
 /** The fake node, a default StorageClass, and a pool of PersistentVolumes. */

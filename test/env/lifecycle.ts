@@ -36,7 +36,7 @@ const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
 
 export async function up(): Promise<TestEnv> {
   const existing = readState();
-  if (existing && existing.daemons.every((d) => isAlive(d.pid)) && existsSync(envFile)) {
+  if (existing?.daemons.every((d) => isAlive(d.pid)) && existsSync(envFile)) {
     log(`already up (since ${existing.startedAt}); env in ${envFile}`);
     return loadTestEnv();
   }

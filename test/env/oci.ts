@@ -19,7 +19,7 @@ export function tarOneFile(name: string, content: Buffer): Buffer {
   header.write('0000644\0', 100, 'ascii');
   header.write('0000000\0', 108, 'ascii');
   header.write('0000000\0', 116, 'ascii');
-  header.write(content.length.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
+  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
   header.write('00000000000\0', 136, 'ascii');
   header.write('        ', 148, 'ascii');
   header.write('0', 156, 'ascii');
@@ -27,7 +27,7 @@ export function tarOneFile(name: string, content: Buffer): Buffer {
   header.write('00', 263, 'ascii');
   let sum = 0;
   for (const byte of header) sum += byte;
-  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
   const padding = Buffer.alloc((512 - (content.length % 512)) % 512, 0);
   return Buffer.concat([header, content, padding, Buffer.alloc(1024, 0)]);
 }

@@ -29,9 +29,9 @@ export interface TestEnv {
 
 export function formatEnvFile(env: TestEnv): string {
   const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-  return Object.entries(env)
+  return `${Object.entries(env)
     .map(([key, value]) => `export ${key}=${quote(String(value))}`)
-    .join('\n') + '\n';
+    .join('\n')}\n`;
 }
 
 export function parseEnvFile(text: string): Record<string, string> {

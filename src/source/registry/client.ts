@@ -107,7 +107,7 @@ export class RegistryClient {
    */
   async resolveDigest(repository: string, tag: string, signal?: AbortSignal): Promise<string> {
     const subject = `${repository}:${tag}`;
-    let reference;
+    let reference: ReturnType<typeof parseImageReference>;
     try {
       reference = parseImageReference(`${repository}:${tag}`);
     } catch (error) {
@@ -127,7 +127,7 @@ export class RegistryClient {
    * A repository that fails is reported in `failed`; an invalid rule throws `ImageResolveError`.
    */
   async resolveRule(rule: ImageRule, candidates: readonly string[] = [], signal?: AbortSignal): Promise<RuleResolution> {
-    let pattern;
+    let pattern: ReturnType<typeof parseRulePattern>;
     try {
       pattern = parseRulePattern(rule.repository);
     } catch (error) {

@@ -27,7 +27,11 @@ function recorder(result: RunResult | ((n: number) => RunResult)) {
       const n = calls.length;
       calls.push({ key, at: now, signal, finish: () => resolve(typeof result === 'function' ? result(n) : result) });
     });
-  return { calls, run, advance: (ms: number) => ((now += ms), mock.timers.tick(ms)) };
+  const advance = (ms: number) => {
+    now += ms;
+    mock.timers.tick(ms);
+  };
+  return { calls, run, advance };
 }
 
 describe('scheduler delays', () => {

@@ -136,11 +136,17 @@ describe('stampConfigHashes', () => {
   it('prefers the repository object over the cluster and matches it by namespace', async () => {
     const input = loadFixture('config.yaml').filter((d) => ['settings', 'mounts-settings'].includes(d.object.metadata.name));
     const asked: string[] = [];
-    await stampConfigHashes(input, async (kind, ns, name) => (asked.push(`${kind} ${ns}/${name}`), undefined), 'default');
+    await stampConfigHashes(input, async (kind, ns, name) => {
+      asked.push(`${kind} ${ns}/${name}`);
+      return undefined;
+    }, 'default');
     assert.deepEqual(asked, []);
     const elsewhere = input.map((d) => (d.object.kind === 'ConfigMap' ? { ...d, object: { ...d.object, metadata: { ...d.object.metadata, namespace: 'other' } } } : d));
     const askedElsewhere: string[] = [];
-    await stampConfigHashes(elsewhere, async (kind, ns, name) => (askedElsewhere.push(`${kind} ${ns}/${name}`), undefined), 'default');
+    await stampConfigHashes(elsewhere, async (kind, ns, name) => {
+      askedElsewhere.push(`${kind} ${ns}/${name}`);
+      return undefined;
+    }, 'default');
     assert.deepEqual(askedElsewhere, ['ConfigMap monitoring/settings']);
   });
 
@@ -149,7 +155,10 @@ describe('stampConfigHashes', () => {
       .filter((d) => ['settings', 'mounts-settings'].includes(d.object.metadata.name))
       .map((d) => ({ ...d, object: { ...d.object, metadata: { ...d.object.metadata, namespace: undefined } } }));
     const asked: string[] = [];
-    const out = await stampConfigHashes(input, async (kind, ns, name) => (asked.push(`${kind} ${ns}/${name}`), undefined), 'target');
+    const out = await stampConfigHashes(input, async (kind, ns, name) => {
+      asked.push(`${kind} ${ns}/${name}`);
+      return undefined;
+    }, 'target');
     assert.deepEqual(asked, []);
     assert.ok(hashOf(out, 'Deployment', 'mounts-settings'));
   });

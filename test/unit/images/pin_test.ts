@@ -68,7 +68,7 @@ describe('pinImages', () => {
   it('leaves pinned images, other tags and untracked images as they are (same objects)', () => {
     const untouched = loadFixture('untouched.yaml');
     const out = pinImages(untouched, tracked);
-    out.forEach((d, i) => assert.equal(d, untouched[i], d.object.metadata.name));
+    for (const [i, d] of out.entries()) assert.equal(d, untouched[i], d.object.metadata.name);
   });
 
   it('gives the same result for the same digests, and a new one for a new digest', () => {

@@ -21,7 +21,7 @@ describe('install manifests', () => {
 
   it('runs the controller as non-root with a read-only root filesystem, probes and requests', () => {
     const deployment = installObjects().find((o) => o.kind === 'Deployment') as unknown as {
-      spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }; containers: Array<Record<string, any>> } } };
+      spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }; containers: Array<{ securityContext: Record<string, unknown>; readinessProbe?: unknown; livenessProbe?: unknown; resources: { requests: Record<string, string> } }> } } };
     };
     const pod = deployment.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);

@@ -314,7 +314,7 @@ describe('renderRepo', () => {
     const outside = await tempRepo({ 'secret.yml': configMap('stolen'), '9-wave/10-x.yml': configMap('x') });
     const root = await tempRepo({ 'deploy/1-a/10-a.yml': configMap('a') });
     await symlink(join(outside, 'secret.yml'), join(root, 'deploy/1-a/20-secret.yml'));
-    await symlink('../../../../' + join(outside, '9-wave').replace(/^\//, ''), join(root, 'deploy/9-wave'));
+    await symlink(`../../../../${join(outside, '9-wave').replace(/^\//, '')}`, join(root, 'deploy/9-wave'));
     await symlink(outside, join(root, 'elsewhere'));
 
     assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')), [
