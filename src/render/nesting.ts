@@ -7,7 +7,8 @@
  *
  * The estimate never undercounts what the parser will see: half the indentation (two spaces
  * per level is the usual style; more indentation only overestimates), plus the block
- * indicators on the line (`- `, `? `, `: `), plus the open `[`/`{` of flow collections.
+ * indicators on the line (`- `, `? `, `: ` outside flow collections), plus the open `[`/`{`
+ * of flow collections.
  * Block scalar content (`|`, `>`), quoted strings and comments do not nest and are not counted.
  */
 
@@ -72,7 +73,8 @@ export function findTooDeep(text: string, maxDepth: number): { line: number; col
           flow--;
           depth--;
         }
-      } else if ((c === '-' || c === '?' || c === ':') && (c === ':' || before === ' ' || before === '\t')) {
+      } else if (flow === 0 && (c === '-' || c === '?' || c === ':') && (c === ':' || before === ' ' || before === '\t')) {
+        // Block indicators; inside a flow collection, `key: value` pairs do not nest.
         const next = rest[k + 1];
         if (next === undefined || next === ' ' || next === '\t' || next === '\r') depth++;
       }

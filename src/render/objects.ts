@@ -103,12 +103,12 @@ export function objectsOf(
 
     const stripped = stripServerFields(object);
     if (stripped.length > 0) {
-      const first = stripped[0]!;
-      const position = first === 'status' ? fieldAt('status') : fieldAt('metadata', first.slice('metadata.'.length));
+      const positions = stripped.map((field) => keyPosition(itemNode, field, at, locate));
+      const first = positions.reduce((a, b) => (b.line < a.line || (b.line === a.line && b.col < a.col) ? b : a));
       const message =
         `${named}: ${stripped.join(', ')} ${stripped.length === 1 ? 'is' : 'are'} set by the API server ` +
         '(copied from `kubectl get -o yaml`?); removed, not sent';
-      problems.push({ severity: 'warning', ...keyPosition(itemNode, first, position, locate), message });
+      problems.push({ severity: 'warning', ...first, message });
     }
     objects.push({ object, ...at });
   };

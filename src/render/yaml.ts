@@ -18,7 +18,7 @@
  * Parsing never throws: every problem comes back as a `Problem` with the file, line and
  * column, so that the caller can report all of a repository's problems at once.
  */
-import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Document, type Node } from 'yaml';
+import { Composer, CST, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, Parser, type Document, type Node } from 'yaml';
 import { findTooDeep } from './nesting.js';
 import { objectsOf, type Position } from './objects.js';
 import { makeProblem } from './problems.js';
@@ -37,6 +37,12 @@ export interface YamlLimits {
   /** Most YAML documents in one file, empty ones included (each costs parsing). Default 1,000. */
   maxDocuments: number;
   /**
+   * Most YAML nodes in one file (scalars, aliases, list items and flow collections, counted as
+   * the file is read): parsing costs time and memory per node, and a 1 MiB list of `- 1`
+   * lines is 260,000 of them. Default 100,000 (a 1 MiB CRD has about 50,000).
+   */
+  maxNodes: number;
+  /**
    * Largest document once its aliases are expanded, in bytes of JSON (estimated from the
    * parsed values, without building it): what the API server would receive. Default 3 MiB,
    * the API server's own limit on a request body.
@@ -54,6 +60,7 @@ export function defaultYamlLimits(): YamlLimits {
     maxFileBytes: 1024 * 1024,
     maxAliasCount: 100,
     maxDocuments: 1000,
+    maxNodes: 100_000,
     maxDocumentBytes: 3 * 1024 * 1024,
     maxDepth: 100,
   };
@@ -63,6 +70,8 @@ export function defaultYamlLimits(): YamlLimits {
 export interface ParseBudget {
   /** Documents the rest of the commit may still hold. */
   documents: number;
+  /** YAML nodes the rest of the commit may still hold. */
+  nodes: number;
   /** Bytes (after alias expansion) the rest of the commit may still hold. */
   expandedBytes: number;
 }
@@ -80,6 +89,8 @@ export interface ParsedFile {
   problems: Problem[];
   /** YAML documents read, empty ones included. */
   documentCount: number;
+  /** YAML nodes read (see `YamlLimits.maxNodes`). */
+  nodeCount: number;
   /** Estimated JSON size of the file's documents after alias expansion. */
   expandedBytes: number;
   /** Set when the commit-wide budget ran out in this file (the problem is among `problems`). */
@@ -97,7 +108,7 @@ export function parseManifests(
   budget?: ParseBudget,
 ): ParsedFile {
   const opts: YamlLimits = { ...defaultYamlLimits(), ...definedOnly(limits ?? {}) };
-  const result: ParsedFile = { documents: [], problems: [], documentCount: 0, expandedBytes: 0 };
+  const result: ParsedFile = { documents: [], problems: [], documentCount: 0, nodeCount: 0, expandedBytes: 0 };
   const error = (message: string, at?: Partial<Position>): void => {
     result.problems.push(makeProblem('error', file, message, at?.line, at?.col));
   };
@@ -129,26 +140,47 @@ export function parseManifests(
   const lineCounter = new LineCounter();
   const locate = (offset: number): Position => lineCounter.linePos(offset);
   const parser = new Parser(lineCounter.addNewLine);
-  const composer = new Composer({ version: '1.1', customTags: kubectlTags, prettyErrors: false });
-  const handle = (doc: Document.Parsed): void => readDocument(doc, file, opts, budget, locate, result);
+  lineCounter.addNewLine(0);
+  // Duplicate keys are found in `measure` instead: the package compares each key with every
+  // earlier one, and a mapping of 50,000 keys then takes minutes.
+  const composer = new Composer({ version: '1.1', customTags: kubectlTags, prettyErrors: false, uniqueKeys: false });
+  /** Feeds the composer one CST token; `false` once reading must stop. */
+  const compose = (token: CST.Token): boolean => {
+    if (token.type === 'document') {
+      result.documentCount++;
+      if (result.documentCount > opts.maxDocuments) {
+        error(`file has more than ${opts.maxDocuments} YAML documents; refused (the rest is not read)`, locate(token.offset));
+        return false;
+      }
+      if (budget && result.documentCount > budget.documents) {
+        result.overBudget = true;
+        error(commitLimitMessage('YAML documents'), locate(token.offset));
+        return false;
+      }
+    }
+    for (const doc of composer.next(token)) readDocument(doc, file, opts, budget, locate, result);
+    return !result.overBudget;
+  };
   try {
-    for (const token of parser.parse(text)) {
-      if (token.type === 'document') {
-        result.documentCount++;
-        if (result.documentCount > opts.maxDocuments) {
-          error(`file has more than ${opts.maxDocuments} YAML documents; refused (the rest is not read)`, locate(token.offset));
+    // Lexing step by step (rather than `parseAllDocuments`) stops a file at a limit before
+    // the rest of it costs anything.
+    for (const lexeme of new Lexer().lex(text)) {
+      if (NODE_LEXEMES.has(CST.tokenType(lexeme) ?? '')) {
+        result.nodeCount++;
+        if (result.nodeCount > opts.maxNodes) {
+          error(`file has more than ${opts.maxNodes} YAML nodes; refused (the rest is not read)`, locate(parser.offset));
           return result;
         }
-        if (budget && result.documentCount > budget.documents) {
+        if (budget && result.nodeCount > budget.nodes) {
           result.overBudget = true;
-          error(commitLimitMessage('YAML documents'), locate(token.offset));
+          error(commitLimitMessage('YAML nodes'), locate(parser.offset));
           return result;
         }
       }
-      for (const doc of composer.next(token)) handle(doc);
-      if (result.overBudget) return result;
+      for (const token of parser.next(lexeme)) if (!compose(token)) return result;
     }
-    for (const doc of composer.end(false, text.length)) handle(doc);
+    for (const token of parser.end()) if (!compose(token)) return result;
+    for (const doc of composer.end(false, text.length)) readDocument(doc, file, opts, budget, locate, result);
   } catch (e) {
     // A backstop for nesting the estimate in `nesting.ts` missed: refuse, do not crash.
     if (e instanceof RangeError) error('nesting too deep for the YAML parser; refused');
@@ -156,6 +188,18 @@ export function parseManifests(
   }
   return result;
 }
+
+/** Lexemes that each make one node: scalars, aliases, list items, flow collections. */
+const NODE_LEXEMES = new Set([
+  'scalar',
+  'single-quoted-scalar',
+  'double-quoted-scalar',
+  'block-scalar-header',
+  'alias',
+  'seq-item-ind',
+  'flow-map-start',
+  'flow-seq-start',
+]);
 
 function commitLimitMessage(what: string): string {
   return `the commit holds more ${what} than its limit allows; refused (this file and later ones not read)`;
@@ -179,7 +223,11 @@ function readDocument(
   for (const w of doc.warnings) problem('warning', w.message, locate(w.pos[0]));
 
   const start = locate(doc.contents?.range[0] ?? doc.range[0]);
-  const bytes = expandedSize(doc, opts.maxDocumentBytes + 1);
+  const { bytes, duplicateKey } = measure(doc, opts.maxDocumentBytes + 1);
+  if (duplicateKey) {
+    problem('error', 'Map keys must be unique', locate(duplicateKey.range?.[0] ?? doc.range[0]));
+    return;
+  }
   if (bytes > opts.maxDocumentBytes) {
     problem(
       'error',
@@ -209,7 +257,9 @@ function readDocument(
   }
   // Empty and comment-only documents (and an explicit `null`) hold no object.
   if (value === null || value === undefined) return;
-  // Aliases make shared JS objects; each object gets a tree of its own (the size is bounded).
+  // Aliases make shared JS objects, and the parser builds long strings a character at a time
+  // (a 1 MiB string then holds 32 MiB until it is flattened): a plain JSON copy of each
+  // document is an object tree of its own, with flat strings. Its size is bounded above.
   const detached: unknown = JSON.parse(JSON.stringify(value));
 
   const found = objectsOf(detached, doc.contents, start, locate);
@@ -219,10 +269,12 @@ function readDocument(
 
 /**
  * The JSON size of a document with its aliases expanded, counted on the AST without expanding
- * anything (each node once; an alias costs what its anchor costs). Stops counting past `cap`.
+ * anything (each node once; an alias costs what its anchor costs; counting stops past `cap`),
+ * and the first key that repeats one before it in the same mapping, if any.
  */
-function expandedSize(doc: Document.Parsed, cap: number): number {
+function measure(doc: Document.Parsed, cap: number): { bytes: number; duplicateKey?: Node } {
   const sizes = new Map<Node, number>();
+  let duplicateKey: Node | undefined;
   const sizeOf = (node: unknown): number => {
     if (node === null || node === undefined) return 4;
     if (isAlias(node)) {
@@ -235,8 +287,17 @@ function expandedSize(doc: Document.Parsed, cap: number): number {
       size = (typeof v === 'string' ? v.length + 2 : String(v).length) + 1;
     } else if (isMap(node) || isSeq(node)) {
       size = 2;
+      const keys = new Set<unknown>();
       for (const item of node.items as unknown[]) {
-        size += isPair(item) ? sizeOf(item.key) + sizeOf(item.value) + 1 : sizeOf(item);
+        if (isPair(item)) {
+          if (isScalar(item.key) && item.key.value !== '<<') {
+            if (keys.has(item.key.value)) duplicateKey ??= item.key;
+            keys.add(item.key.value);
+          }
+          size += sizeOf(item.key) + sizeOf(item.value) + 1;
+        } else {
+          size += sizeOf(item);
+        }
         if (size > cap) break;
       }
     } else {
@@ -245,7 +306,8 @@ function expandedSize(doc: Document.Parsed, cap: number): number {
     sizes.set(node as Node, size);
     return size;
   };
-  return sizeOf(doc.contents);
+  const bytes = sizeOf(doc.contents);
+  return duplicateKey ? { bytes, duplicateKey } : { bytes };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -231,7 +231,7 @@ describe('renderRepo', () => {
 
   it('refuses a file over the size limit, and later files once the total limit is reached', async () => {
     assert.equal(defaultRenderOptions().maxFileBytes, 1024 * 1024);
-    assert.equal(defaultRenderOptions().maxTotalBytes, 64 * 1024 * 1024);
+    assert.equal(defaultRenderOptions().maxTotalBytes, 32 * 1024 * 1024);
     const big = `${configMap('big')}data:\n  blob: "${'x'.repeat(1024 * 1024)}"\n`;
     const root = await tempRepo({ 'deploy/1-a/10-big.yml': big, 'deploy/1-a/20-ok.yml': configMap('ok') });
     assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')), [
