@@ -25,6 +25,7 @@ import type { KubeClient } from '../kube/client.js';
 import { UnknownKindError } from '../kube/discovery.js';
 import { KubeApiError } from '../kube/http.js';
 import { describeObject, groupOf, objectId } from '../render/objectid.js';
+import { printable } from '../render/problems.js';
 import { desiredHashAnnotation, pipelineLabel, recreateAnnotation } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
 import { coveredBy, sameAfterApply } from './compare.js';
@@ -97,7 +98,7 @@ export class OwnershipConflictError extends Error {
 
 export function locate(desired: DesiredObject): string {
   const { file, line, col } = desired.source;
-  return `${file}:${line}:${col}`;
+  return `${printable(file)}:${line}:${col}`;
 }
 
 const immutablePattern = /immutable|may not change fields|updates to .* are forbidden|field is not mutable/i;

@@ -9,6 +9,7 @@ import pLimit from 'p-limit';
 import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeObject } from '../render/objectid.js';
+import { printable } from '../render/problems.js';
 import { pipelineLabel } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
 import { computeHealth } from './compute.js';
@@ -49,7 +50,7 @@ export class HealthCheckError extends DorisError {
     readonly failures: HealthFailure[],
     readonly timedOut: boolean,
   ) {
-    const lines = failures.map(({ desired, health }) => `${describeObject(desired.object)} (${desired.source.file}): ${health.status}: ${health.message}`);
+    const lines = failures.map(({ desired, health }) => `${describeObject(desired.object)} (${printable(desired.source.file)}): ${health.status}: ${health.message}`);
     super('HealthCheckFailed', `${timedOut ? 'timed out waiting for' : 'failed'}: ${lines.join('; ')}`);
     this.name = 'HealthCheckError';
   }

@@ -11,6 +11,7 @@ import { classify, explain } from '../apply/preflight.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeObject, parseObjectId } from '../render/objectid.js';
 import { planStages } from '../render/order.js';
+import { printable } from '../render/problems.js';
 import type { Problem } from '../render/types.js';
 import type { GitCredentials } from '../source/git.js';
 import type { ImageTracker } from '../source/images.js';
@@ -58,7 +59,7 @@ export async function planPipeline(
     for (const stage of planStages(desired.waves)) {
       const results = await Promise.all(
         stage.objects.map(async (object): Promise<PlanRow> => {
-          const base = { object: describeObject(object.object), stage: stage.label, source: `${object.source.file}:${object.source.line}:${object.source.col}` };
+          const base = { object: describeObject(object.object), stage: stage.label, source: `${printable(object.source.file)}:${object.source.line}:${object.source.col}` };
           try {
             const verdict = await classify(ctx, object);
             // An object that needs a Namespace or CRD of this very commit cannot be dry-run yet.

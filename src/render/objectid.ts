@@ -2,8 +2,9 @@
  * Object ids name an object across syncs, in the inventory of what DORIS applied and must
  * later prune. The format is Flux's, `<namespace>_<name>_<group>_<kind>`: version-free (an
  * object moving from `v1beta1` to `v1` is the same object), with an empty namespace for
- * cluster-scoped objects and an empty group for the core API. `_` cannot appear in any of
- * the four parts, so an id splits back unambiguously.
+ * cluster-scoped objects and an empty group for the core API. `_` cannot appear in a
+ * namespace, group or kind (a name of an RBAC kind may hold one), so an id splits back
+ * unambiguously: the name is what lies between the first `_` and the last two.
  */
 import { isClusterScopedKind } from './scope.js';
 import type { KubeObject } from './types.js';
@@ -35,9 +36,16 @@ export function objectId(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata
 
 /** Splits an object id back into its parts; `undefined` if it is not an object id. */
 export function parseObjectId(id: string): ObjectRef | undefined {
-  const parts = id.split('_');
-  if (parts.length !== 4) return undefined;
-  const [namespace, name, group, kind] = parts as [string, string, string, string];
+  // Namespaces, groups and kinds never contain `_`; names of some kinds may (RBAC names are
+  // path segments), so the name is whatever lies between the first and the last two.
+  const first = id.indexOf('_');
+  const last = id.lastIndexOf('_');
+  const beforeLast = id.lastIndexOf('_', last - 1);
+  if (first < 0 || beforeLast <= first) return undefined;
+  const namespace = id.slice(0, first);
+  const name = id.slice(first + 1, beforeLast);
+  const group = id.slice(beforeLast + 1, last);
+  const kind = id.slice(last + 1);
   if (name === '' || kind === '') return undefined;
   return { namespace, name, group, kind };
 }

@@ -49,8 +49,13 @@ describe('object ids', () => {
     ]);
   });
 
+  it('parses back a name that holds `_` (RBAC names may)', () => {
+    const id = objectId(obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'team_a:reader'));
+    assert.deepEqual(parseObjectId(id), { namespace: '', name: 'team_a:reader', group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' });
+  });
+
   it('does not parse strings that are not object ids', () => {
-    for (const id of ['', 'a_b_c', 'a_b_c_d_e', 'ns__apps_Deployment', 'ns_name_apps_']) {
+    for (const id of ['', 'a_b_c', 'ns__apps_Deployment', 'ns_name_apps_']) {
       assert.equal(parseObjectId(id), undefined, id);
     }
   });
