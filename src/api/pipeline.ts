@@ -155,6 +155,14 @@ export interface InventoryEntry {
   keep?: boolean;
 }
 
+/** An inventory too large to keep as a plain list in status: the same list, compressed. */
+export interface InventoryArchive {
+  encoding: 'gzip+base64';
+  /** Number of entries, so that counting needs no unpacking. */
+  count: number;
+  data: string;
+}
+
 export interface SyncCounts {
   created: number;
   configured: number;
@@ -201,12 +209,15 @@ export interface PipelineStatus {
   lastAppliedCommit?: string;
   lastAttemptedCommit?: string;
   lastAppliedTime?: string;
-  inventory?: InventoryEntry[];
+  /** Read through `readInventory` (src/inventory/archive.ts): a large one is archived instead. */
+  inventory?: InventoryEntry[] | null;
+  inventoryArchive?: InventoryArchive | null;
   /**
    * Objects a sync in progress may have created: kept until the sync ends, so that a crash
    * mid-sync never leaves an object that no inventory knows about (it can still be pruned).
    */
-  pendingInventory?: InventoryEntry[];
+  pendingInventory?: InventoryEntry[] | null;
+  pendingInventoryArchive?: InventoryArchive | null;
   history?: SyncRecord[];
   images?: ImageStatus[];
   /** Newest first, bounded. */

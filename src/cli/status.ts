@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { Pipeline } from '../api/pipeline.js';
 import { getPipeline, listPipelines } from '../status/store.js';
 import { ExitCode, connect, printJson, type GlobalOptions } from './common.js';
+import { inventorySize } from '../inventory/archive.js';
 
 function ready(p: Pipeline) {
   return p.status?.conditions?.find((c) => c.type === 'Ready');
@@ -23,7 +24,7 @@ export function statusCommand(global: () => GlobalOptions): Command {
           out(['NAME', 'READY', 'REASON', 'COMMIT', 'OBJECTS', 'LAST SYNC'].map((h, i) => h.padEnd([20, 7, 20, 14, 9, 25][i]!)).join(''));
           for (const p of pipelines) {
             const r = ready(p);
-            out([p.metadata.name, r?.status ?? 'Unknown', r?.reason ?? '', (p.status?.lastAppliedCommit ?? '').slice(0, 12), String(p.status?.inventory?.length ?? 0), p.status?.history?.[0]?.finishedAt ?? '']
+            out([p.metadata.name, r?.status ?? 'Unknown', r?.reason ?? '', (p.status?.lastAppliedCommit ?? '').slice(0, 12), String(inventorySize(p.status)), p.status?.history?.[0]?.finishedAt ?? '']
               .map((v, i) => v.padEnd([20, 7, 20, 14, 9, 25][i]!))
               .join(''));
           }
@@ -40,7 +41,7 @@ export function statusCommand(global: () => GlobalOptions): Command {
         out(`Pipeline ${options.namespace}/${name}`);
         out(`  applied commit:   ${s.lastAppliedCommit ?? '-'} (${s.lastAppliedTime ?? 'never'})`);
         out(`  attempted commit: ${s.lastAttemptedCommit ?? '-'}`);
-        out(`  inventory:        ${s.inventory?.length ?? 0} objects${s.pendingInventory?.length ? `, ${s.pendingInventory.length} pending` : ''}`);
+        out(`  inventory:        ${inventorySize(s)} objects${inventorySize(s, 'pendingInventory') ? `, ${inventorySize(s, 'pendingInventory')} pending` : ''}`);
         for (const c of s.conditions ?? []) out(`  ${c.type}=${c.status} ${c.reason}: ${c.message}`);
         out('  history:');
         for (const h of (s.history ?? []).slice(0, 10)) {

@@ -10,6 +10,7 @@ import type { ImageStatus, InventoryEntry, PipelineSpec, PipelineStatus } from '
 import { LiveSnapshot } from '../apply/live.js';
 import { declaredBy, type PreflightContext } from '../apply/preflight.js';
 import { settleNamespaces } from '../apply/scope.js';
+import { readInventory } from '../inventory/archive.js';
 import { inventoryOf, mergeInventories, staleEntries } from '../inventory/inventory.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
@@ -85,7 +86,7 @@ export function preflightContext(
   objects: DesiredObject[],
   concurrency: number,
 ): PreflightContext {
-  const previous = mergeInventories(status?.inventory ?? [], status?.pendingInventory ?? []);
+  const previous = mergeInventories(readInventory(status), readInventory(status, 'pendingInventory'));
   return {
     client,
     live: new LiveSnapshot(client, pipeline),
@@ -106,7 +107,7 @@ export interface PrunePlan {
 }
 
 export function planPrune(status: PipelineStatus | undefined, desired: InventoryEntry[], prune: PipelineSpec['prune']): PrunePlan {
-  const previous = mergeInventories(status?.inventory ?? [], status?.pendingInventory ?? []);
+  const previous = mergeInventories(readInventory(status), readInventory(status, 'pendingInventory'));
   if (!prune.enabled) return { previous, stale: [] };
   const stale = staleEntries(previous, desired);
   const refusal = pruneGuardRefusal(stale.length, previous.length, { ...defaultPruneGuardOptions(), allowMass: prune.allowMass });

@@ -24,6 +24,7 @@ import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from 
 import { preflight, type Verdict } from '../apply/preflight.js';
 import { DorisError } from '../errors.js';
 import { defaultWaitOptions, waitForHealthy, type WaitOptions } from '../health/index.js';
+import { inventoryFields, inventorySize, readInventory } from '../inventory/archive.js';
 import { mergeInventories } from '../inventory/inventory.js';
 import type { KubeClient } from '../kube/client.js';
 import { planStages } from '../render/order.js';
@@ -181,7 +182,7 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       const now = new Date();
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
         lastAttemptedCommit: commit,
-        pendingInventory: mergeInventories(status.pendingInventory ?? [], newEntries),
+        ...inventoryFields(mergeInventories(readInventory(status, 'pendingInventory'), newEntries), 'pendingInventory'),
         conditions: setCondition(status.conditions, { type: 'Reconciling', status: 'True', reason: Reasons.Progressing, message: `applying ${commit.slice(0, 12)}`, observedGeneration: ctx.pipeline.metadata.generation }, now),
       });
     }
@@ -248,7 +249,7 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     const message = boundMessage(
       `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned${imageNote}${pruneNote}`,
     );
-    const stillPending = (pruneResult?.pending.length ?? 0) > 0 || unverified.length > 0 || (status.pendingInventory ?? []).length > 0;
+    const stillPending = (pruneResult?.pending.length ?? 0) > 0 || unverified.length > 0 || inventorySize(status, 'pendingInventory') > 0;
     if (!recordAttempt && nothingChanged && !imagesMoved && wasReady && status.lastAppliedCommit === commit && !stillPending && result === Reasons.Succeeded) {
       return { commit, result, message, counts, wrote: false };
     }
@@ -266,8 +267,8 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       lastAppliedCommit: commit,
       lastAttemptedCommit: commit,
       lastAppliedTime: now.toISOString(),
-      inventory,
-      pendingInventory: [],
+      ...inventoryFields(inventory),
+      ...inventoryFields([], 'pendingInventory'),
       observedGeneration: ctx.pipeline.metadata.generation,
       ...(images ? { images: images.images, imageHistory: [...images.changes, ...(status.imageHistory ?? [])].slice(0, maxImageHistory) } : {}),
       history: appendHistory(status.history, {

@@ -3,6 +3,7 @@
  * built from it. Every value is escaped; nothing here can change a Pipeline.
  */
 import type { Pipeline } from '../api/pipeline.js';
+import { inventorySize } from '../inventory/archive.js';
 
 export interface PipelineSummary {
   name: string;
@@ -28,7 +29,7 @@ export function summarize(p: Pipeline): PipelineSummary {
     lastAppliedCommit: p.status?.lastAppliedCommit,
     lastAttemptedCommit: p.status?.lastAttemptedCommit,
     lastAppliedTime: p.status?.lastAppliedTime,
-    objects: p.status?.inventory?.length ?? 0,
+    objects: inventorySize(p.status),
     history: (p.status?.history ?? []).slice(0, 10),
   };
 }
