@@ -10,7 +10,7 @@
  */
 import pLimit from 'p-limit';
 import type { KubeClient } from '../kube/client.js';
-import { objectId } from '../render/objectid.js';
+import { objectId } from '../kube/objectid.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
 import { PreflightError, classify, explain, isImmutableRefusal, type PreflightContext, type Verdict } from './preflight.js';
 

@@ -14,7 +14,7 @@
 import type { KubeClient } from '../kube/client.js';
 import { UnknownKindError } from '../kube/discovery.js';
 import { KubeApiError } from '../kube/http.js';
-import { objectId } from '../render/objectid.js';
+import { objectId } from '../kube/objectid.js';
 import { ownershipSelector } from '../render/stamp.js';
 import type { KubeObject } from '../render/types.js';
 

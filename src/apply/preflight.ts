@@ -24,7 +24,7 @@ import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { UnknownKindError } from '../kube/discovery.js';
 import { KubeApiError } from '../kube/http.js';
-import { describeObject, groupOf, objectId } from '../render/objectid.js';
+import { describeObject, groupOf, objectId } from '../kube/objectid.js';
 import { printable } from '../render/problems.js';
 import { desiredHashAnnotation, pipelineLabel, recreateAnnotation } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';

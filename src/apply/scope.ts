@@ -5,7 +5,7 @@
  * custom resources whose CRD is in the same commit and not yet installed, from that CRD.
  */
 import type { KindResolver } from '../kube/client.js';
-import { groupOf } from '../render/objectid.js';
+import { groupOf } from '../kube/objectid.js';
 import type { DesiredObject } from '../render/types.js';
 
 interface CrdSpec {

@@ -35,7 +35,7 @@ import {
   webhookSecretName,
 } from '../install/manifests.js';
 import { legacyRbacToRemove } from '../install/legacy.js';
-import { describeObject } from '../render/objectid.js';
+import { describeObject } from '../kube/objectid.js';
 import type { KubeObject } from '../render/types.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
 import { ensurePipelineCrd } from '../status/store.js';

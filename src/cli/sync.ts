@@ -15,7 +15,7 @@ import { registryCredentialsResolver } from '../source/credentials.js';
 import { ImageTracker } from '../source/images.js';
 import { createLogger } from '../log.js';
 import { EventRecorder } from '../status/events.js';
-import { recordOutcomeEvent, recordProgressEvents } from '../status/sync-events.js';
+import { recordOutcomeEvent, recordProgressEvents } from '../reconcile/sync-events.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
 
 export function printProgress(event: ProgressEvent): void {

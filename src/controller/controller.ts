@@ -24,7 +24,7 @@ import { ruleMatches } from '../source/registry/index.js';
 import { normalizeRepoUrl } from '../source/repo-url.js';
 import type { EventRecorder } from '../status/events.js';
 import { getPipeline } from '../status/store.js';
-import { recordOutcomeEvent, recordProgressEvents } from '../status/sync-events.js';
+import { recordOutcomeEvent, recordProgressEvents } from '../reconcile/sync-events.js';
 import { ImagePoller } from './image-poller.js';
 import { LeaderElector, type LeaseOptions } from './lease.js';
 import { messageOf, reasonOf, recordState, type RecordDeps } from './record.js';

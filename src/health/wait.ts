@@ -8,7 +8,7 @@
 import pLimit from 'p-limit';
 import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { describeObject } from '../render/objectid.js';
+import { describeObject } from '../kube/objectid.js';
 import { printable } from '../render/problems.js';
 import { pipelineLabel } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';

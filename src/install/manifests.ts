@@ -19,7 +19,7 @@
  */
 import { pipelineCrd } from '../api/crd.js';
 import { apiVersion as pipelineApiVersion, defaultControllerNamespace, kind as pipelineKind } from '../api/pipeline.js';
-import { objectId } from '../render/objectid.js';
+import { objectId } from '../kube/objectid.js';
 import type { KubeObject } from '../render/types.js';
 
 export const controllerName = 'doris';

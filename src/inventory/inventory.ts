@@ -5,7 +5,7 @@
  * between the last inventory and the desired set is what a sync prunes.
  */
 import type { InventoryEntry } from '../api/pipeline.js';
-import { objectId } from '../render/objectid.js';
+import { objectId } from '../kube/objectid.js';
 import type { DesiredObject } from '../render/types.js';
 
 export function inventoryOf(objects: DesiredObject[]): InventoryEntry[] {

@@ -10,7 +10,7 @@
  * into a delete of the namespace) is refused, and every segment is percent-encoded, so that no
  * value can change which URL is hit.
  */
-import type { KubeObject } from '../render/types.js';
+import type { KubeObject } from './object.js';
 import { Discovery, type ResourceInfo } from './discovery.js';
 import { KubeHttp } from './http.js';
 

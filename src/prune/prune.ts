@@ -20,7 +20,7 @@ import type { InventoryEntry } from '../api/pipeline.js';
 import { UnsafePathSegmentError, type KubeClient, type ObjectKey } from '../kube/client.js';
 import { UnknownKindError } from '../kube/discovery.js';
 import { KubeApiError } from '../kube/http.js';
-import { parseObjectId } from '../render/objectid.js';
+import { parseObjectId } from '../kube/objectid.js';
 import { isOwnedBy, pruneAnnotation } from '../render/stamp.js';
 import type { KubeObject } from '../render/types.js';
 

@@ -9,7 +9,7 @@ import type { PipelineSpec, PipelineStatus } from '../api/pipeline.js';
 import { applyObject, defaultApplyOptions } from '../apply/applier.js';
 import { classify, explain } from '../apply/preflight.js';
 import type { KubeClient } from '../kube/client.js';
-import { describeObject, parseObjectId } from '../render/objectid.js';
+import { describeObject, parseObjectId } from '../kube/objectid.js';
 import { planStages } from '../render/order.js';
 import { printable } from '../render/problems.js';
 import type { Problem } from '../render/types.js';

@@ -28,7 +28,7 @@
  */
 import { canonicalName, tryParseImageReference } from '../source/registry/reference.js';
 import { RenderError } from './errors.js';
-import { groupOf, describeObject } from './objectid.js';
+import { groupOf, describeObject } from '../kube/objectid.js';
 import { makeProblem } from './problems.js';
 import type { DesiredObject, KubeObject, Problem } from './types.js';
 

@@ -33,9 +33,9 @@ import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { RenderError } from './errors.js';
-import { describeObject, groupOf } from './objectid.js';
+import { describeObject, groupOf } from '../kube/objectid.js';
 import { compareProblems, makeProblem } from './problems.js';
-import { isClusterScopedKind } from './scope.js';
+import { isClusterScopedKind } from '../kube/scope.js';
 import type { DesiredObject, Problem, RenderedRepo, Step, Wave } from './types.js';
 import { defaultYamlLimits, parseManifests, type YamlLimits } from './yaml.js';
 

@@ -16,7 +16,7 @@
  * `apiVersion` must be `version` or `group/version` (group a subdomain, version a DNS-1035
  * label, as in `apps/v1`), and `kind` a letter followed by letters, digits or `-`.
  */
-import { groupOf } from './objectid.js';
+import { groupOf } from '../kube/objectid.js';
 
 const LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z](?:[-a-z0-9]*[a-z0-9])?$/;

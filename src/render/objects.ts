@@ -12,7 +12,7 @@
  */
 import { isMap, isSeq, type Node } from 'yaml';
 import { apiVersionProblem, kindProblem, namespaceProblem, nameProblem } from './names.js';
-import { describeObject } from './objectid.js';
+import { describeObject } from '../kube/objectid.js';
 import type { KubeObject } from './types.js';
 
 /** Where a node starts: 1-based line and column. */

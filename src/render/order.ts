@@ -10,10 +10,10 @@
  * first *prelude* stage. The apply then runs stage by stage, and waits for health after the
  * prelude and after the last stage of each wave.
  */
-import { groupOf } from './objectid.js';
+import { groupOf } from '../kube/objectid.js';
 import type { DesiredObject, Wave } from './types.js';
 
-export { isClusterScopedKind } from './scope.js';
+export { isClusterScopedKind } from '../kube/scope.js';
 
 /** Kinds in apply order; Namespace and CustomResourceDefinition first, unknown kinds last. */
 const KIND_ORDER: readonly string[] = [

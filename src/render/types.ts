@@ -7,21 +7,9 @@
  * name `file:line:col`.
  */
 
-/** A Kubernetes object as plain JSON: exactly what was written in git, plus our stamps. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-}
+import type { KubeObject } from '../kube/object.js';
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  [field: string]: unknown;
-}
+export type { KubeObject, ObjectMeta } from '../kube/object.js';
 
 /** Where a document starts, relative to the repository root (1-based line and column). */
 export interface SourceLocation {

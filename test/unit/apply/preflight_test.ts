@@ -5,7 +5,7 @@ import { applyStage, defaultApplyOptions } from '../../../src/apply/applier.js';
 import { LiveSnapshot } from '../../../src/apply/live.js';
 import { PreflightError, declaredBy, preflight, type PreflightContext } from '../../../src/apply/preflight.js';
 import { KubeApiError } from '../../../src/kube/http.js';
-import { objectId } from '../../../src/render/objectid.js';
+import { objectId } from '../../../src/kube/objectid.js';
 import { stampOwnership } from '../../../src/render/stamp.js';
 import type { DesiredObject, KubeObject } from '../../../src/render/types.js';
 import { FakeKube } from '../../fake/kube.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { installObjects, protectedObjectIds } from '../../../src/install/manifests.js';
-import { objectId, parseObjectId } from '../../../src/render/objectid.js';
+import { objectId, parseObjectId } from '../../../src/kube/objectid.js';
 import type { KubeObject } from '../../../src/render/types.js';
 import { renderInstallYaml } from '../../../src/install/yaml.js';
 import { dorisNodeFlags } from '../../../src/install/nodeflags.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InventoryEntry } from '../../../src/api/pipeline.js';
 import { prune, type PruneOptions } from '../../../src/prune/prune.js';
-import { objectId } from '../../../src/render/objectid.js';
+import { objectId } from '../../../src/kube/objectid.js';
 import { stampOwnership } from '../../../src/render/stamp.js';
 import type { KubeObject } from '../../../src/render/types.js';
 import { FakeKube } from '../../fake/kube.js';

@@ -5,9 +5,9 @@
  */
 import type { Pipeline } from '../api/pipeline.js';
 import { ActionReasons, Reasons } from '../api/reasons.js';
-import type { ProgressEvent } from '../reconcile/progress.js';
-import type { SyncOutcome } from '../reconcile/sync.js';
-import type { EventRecorder } from './events.js';
+import type { ProgressEvent } from './progress.js';
+import type { SyncOutcome } from './sync.js';
+import type { EventRecorder } from '../status/events.js';
 
 /** A progress listener that records prunes and image changes as they happen. */
 export function recordProgressEvents(recorder: EventRecorder, pipeline: () => Pipeline | undefined): (event: ProgressEvent) => void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeObject, groupOf, objectId, parseObjectId } from '../../../src/render/objectid.js';
+import { describeObject, groupOf, objectId, parseObjectId } from '../../../src/kube/objectid.js';
 import type { KubeObject } from '../../../src/render/types.js';
 
 const obj = (apiVersion: string, kind: string, name: string, namespace?: string): KubeObject => ({

@@ -6,8 +6,10 @@
  * namespace, group or kind (a name of an RBAC kind may hold one), so an id splits back
  * unambiguously: the name is what lies between the first `_` and the last two.
  */
-import { isClusterScopedKind } from './scope.js';
-import type { KubeObject } from './types.js';
+import type { KubeObject } from './object.js';
+import { groupOf, isClusterScopedKind } from './scope.js';
+
+export { groupOf };
 
 /** The parts of an object id. */
 export interface ObjectRef {
@@ -15,12 +17,6 @@ export interface ObjectRef {
   name: string;
   group: string;
   kind: string;
-}
-
-/** The API group of an `apiVersion`: `apps/v1` → `apps`, `v1` → `` (core). */
-export function groupOf(apiVersion: string): string {
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
 
 /**

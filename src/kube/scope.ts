@@ -4,7 +4,11 @@
  * well-known built-in kinds, so this is a fixed table of them. Kinds it does not know —
  * custom resources, newer built-ins — get `undefined`: "ask discovery".
  */
-import { groupOf } from './objectid.js';
+/** The API group of an `apiVersion`: `apps/v1` → `apps`, `v1` → `` (core). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
 
 /** Built-in kinds that are cluster-scoped, by API group ('' is the core group). */
 const CLUSTER_SCOPED: Record<string, readonly string[]> = {
