@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { loadConnection } from '../../src/kube/kubeconfig.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { KubeApiError, KubeHttp as Http } from '../../src/kube/http.js';
 import { githubSignature } from '../../src/server/github.js';
@@ -19,7 +18,7 @@ import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
 import { configMapYaml, deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
-import { removeInstall } from '../env/identity.js';
+import { removeInstall, serviceAccountKubeconfig } from '../env/identity.js';
 
 let env: TestEnv;
 let api: KubeHttp;
@@ -70,28 +69,6 @@ async function syncCount(c: RunningController): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
-/** A kubeconfig for the shipped ServiceAccount, from a TokenRequest: the controller's real identity. */
-async function serviceAccountKubeconfig(): Promise<string> {
-  const { body } = await api.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${controllerNs}/serviceaccounts/doris/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  const admin = await loadConnection(env.KUBECONFIG);
-  const path = join(env.TESTENV_DIR, `sa-${run}.kubeconfig`);
-  writeFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: admin.server.toString().replace(/\/$/, ''), 'certificate-authority-data': Buffer.from(admin.tls.ca ?? '').toString('base64') } }],
-      users: [{ name: 'doris', user: { token: body.status.token } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: 'doris' } }],
-      'current-context': 'c',
-    }),
-    { mode: 0o600 },
-  );
-  return path;
-}
-
 before(async () => {
   env = loadTestEnv();
   api = await kube(env);
@@ -127,7 +104,7 @@ describe('doris bootstrap and doris run', () => {
     assert.ok(results.length >= 10);
     assert.deepEqual(results.filter((r) => r.action !== 'unchanged'), [], 'the second bootstrap changed something');
     assert.ok(results.some((r) => r.object.startsWith('Secret') && r.object.includes('doris-git')));
-    saKubeconfig = await serviceAccountKubeconfig();
+    saKubeconfig = await serviceAccountKubeconfig(env, api, controllerNs);
   });
 
   it('runs as the shipped ServiceAccount, syncs the repo, and applies a later push by itself', async () => {

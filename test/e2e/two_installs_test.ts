@@ -7,7 +7,7 @@
  * old names is moved to the per-install names by its next bootstrap.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import {
@@ -19,9 +19,9 @@ import {
 } from '../../src/install/manifests.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { KubeHttp as Http } from '../../src/kube/http.js';
-import { loadConnection } from '../../src/kube/kubeconfig.js';
 import { doris, startController, type RunningController } from '../env/doris.js';
 import { configMapYaml, namespaceYaml } from '../env/manifests.js';
+import { serviceAccountKubeconfig } from '../env/identity.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
@@ -93,28 +93,6 @@ async function bootstrap(install: Install): Promise<Array<{ object: string; acti
   return (JSON.parse(result.stdout) as { results: Array<{ object: string; action: string }> }).results;
 }
 
-/** A kubeconfig for the install's ServiceAccount, from a TokenRequest: the controller's real identity. */
-async function serviceAccountKubeconfig(install: Install): Promise<string> {
-  const { body } = await api.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${install.namespace}/serviceaccounts/doris/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  const admin = await loadConnection(env.KUBECONFIG);
-  const path = join(env.TESTENV_DIR, `sa-two-${install.label}-${run}.kubeconfig`);
-  writeFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: admin.server.toString().replace(/\/$/, ''), 'certificate-authority-data': Buffer.from(admin.tls.ca ?? '').toString('base64') } }],
-      users: [{ name: 'doris', user: { token: body.status.token } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: 'doris' } }],
-      'current-context': 'c',
-    }),
-    { mode: 0o600 },
-  );
-  return path;
-}
-
 async function controller(install: Install): Promise<RunningController> {
   const c = startController(env, ['--namespace', install.namespace, '--work-dir', install.workDir, '--poll-interval', '1s', '--identity', `two-${install.label}-${run}`], {
     kubeconfig: install.kubeconfig,
@@ -179,7 +157,7 @@ describe('two installs in one cluster', () => {
   it('each install syncs its own repository as its own ServiceAccount, and the second bootstrap takes nothing from the first', async () => {
     const { a, b } = installs;
     await bootstrap(a);
-    a.kubeconfig = await serviceAccountKubeconfig(a);
+    a.kubeconfig = await serviceAccountKubeconfig(env, api, a.namespace);
     const ca = await controller(a);
     await waitFor('install a synced', async () => ready(await status(a)), { timeoutMs: 60_000 });
     assert.equal(await configValue(a, 'settings'), 'a1');
@@ -203,7 +181,7 @@ describe('two installs in one cluster', () => {
       assert.deepEqual(binding.body.subjects, [{ kind: 'ServiceAccount', name: 'doris', namespace: install.namespace }]);
     }
 
-    b.kubeconfig = await serviceAccountKubeconfig(b);
+    b.kubeconfig = await serviceAccountKubeconfig(env, api, b.namespace);
     const cb = await controller(b);
     await waitFor('install b synced', async () => ready(await status(b)), { timeoutMs: 60_000 });
     assert.equal(await configValue(b, 'settings'), 'b1');
@@ -289,7 +267,7 @@ describe('two installs in one cluster', () => {
       }
     }
     // The install now holds its permissions under its own names: it syncs as its ServiceAccount.
-    old.kubeconfig = await serviceAccountKubeconfig(old);
+    old.kubeconfig = await serviceAccountKubeconfig(env, api, old.namespace);
     old.workDir = join(env.TESTENV_DIR, `work-two-old-${run}`);
     const c = await controller(old);
     await waitFor('the upgraded install synced', async () => ready(await status(old)), { timeoutMs: 60_000 });
