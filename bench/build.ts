@@ -30,13 +30,18 @@ export async function compiledRuntime(log: (line: string) => void): Promise<Runt
   const started = performance.now();
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = await new Promise<{ code: number; output: string }>((resolve) =>
-    execFile(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.json'), '--outDir', outDir, '--sourceMap', 'false'], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }),
+    execFile(
+      process.execPath,
+      [tsc, '-p', join(repoRoot, 'tsconfig.json'), '--outDir', outDir, '--sourceMap', 'false'],
+      { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }),
     ),
   );
   const needed = ['bench/sync-child.js', 'src/cli/main.js'];
   if (!needed.every((f) => existsSync(join(outDir, f)))) {
-    log(`could not compile with tsc (${result.output.trim().split('\n').slice(0, 5).join(' | ')}); running DORIS through tsx instead (RSS includes tsx's loader)`);
+    log(
+      `could not compile with tsc (${result.output.trim().split('\n').slice(0, 5).join(' | ')}); running DORIS through tsx instead (RSS includes tsx's loader)`,
+    );
     rmSync(outDir, { recursive: true, force: true });
     return tsxRuntime;
   }

@@ -16,7 +16,9 @@ export async function deleteNamespaces(api: KubeHttp, names: string[], timeoutMs
   while (left.length > 0) {
     if (Date.now() > deadline) throw new Error(`namespaces not gone after ${timeoutMs / 1000}s: ${left.join(', ')}`);
     await sleep(250);
-    const still = await Promise.all(left.map(async (ns) => ((await api.request('GET', `/api/v1/namespaces/${ns}`, { accept: [404] })).status === 404 ? undefined : ns)));
+    const still = await Promise.all(
+      left.map(async (ns) => ((await api.request('GET', `/api/v1/namespaces/${ns}`, { accept: [404] })).status === 404 ? undefined : ns)),
+    );
     left = still.filter((ns): ns is string => ns !== undefined);
   }
   return (performance.now() - started) / 1000;

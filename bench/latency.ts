@@ -46,7 +46,11 @@ export async function waitForRevision(api: KubeHttp, namespace: string, name: st
 }
 
 /** Pushes the probe file at `revision`; resolves when the push is done. */
-async function pushRevision(env: TestEnv, target: ProbeTarget, revision: number): Promise<{ pushedAt: number; namespace: string; name: string; commit: string }> {
+async function pushRevision(
+  env: TestEnv,
+  target: ProbeTarget,
+  revision: number,
+): Promise<{ pushedAt: number; namespace: string; name: string; commit: string }> {
   const workload = generateWorkload(target.objects, target.prefix, target.run, revision);
   const { probe } = workload;
   const commit = await pushFiles(env, target.repo, { [probe.file]: workload.files[probe.file]! }, `bench: probe revision ${revision}`);
@@ -74,10 +78,18 @@ export async function syncOnceLatency(env: TestEnv, api: KubeHttp, runtime: Runt
   const seen = waitForRevision(api, namespace, name, revision);
   const { done } = startNode(env, [
     ...runtime.argsFor('src/cli/main.ts'),
-    '--kubeconfig', env.KUBECONFIG,
-    '--namespace', target.controllerNamespace,
-    '--work-dir', target.workDir,
-    'sync', '--once', '--repo', target.repo, '--name', target.pipeline,
+    '--kubeconfig',
+    env.KUBECONFIG,
+    '--namespace',
+    target.controllerNamespace,
+    '--work-dir',
+    target.workDir,
+    'sync',
+    '--once',
+    '--repo',
+    target.repo,
+    '--name',
+    target.pipeline,
   ]);
   const result = await done;
   if (result.code !== 0) throw new Error(`doris sync --once failed (${result.code}): ${result.stderr}`);
@@ -110,18 +122,30 @@ async function startController(env: TestEnv, runtime: Runtime, target: ProbeTarg
   const secretDir = mkdtempSync(join(tmpdir(), 'doris-bench-hook-'));
   const secret = `bench-${Math.random().toString(36).slice(2)}`;
   writeFileSync(join(secretDir, 'github'), secret, { mode: 0o600 });
-  const { child, done } = startNode(env, [
-    ...runtime.argsFor('src/cli/main.ts'),
-    '--kubeconfig', env.KUBECONFIG,
-    '--namespace', target.controllerNamespace,
-    '--work-dir', target.workDir,
-    'run',
-    '--listen', `127.0.0.1:${port}`,
-    '--webhook-secret-file', join(secretDir, 'github'),
-    '--poll-interval', pollInterval,
-    '--lease-duration', '5s',
-    '--lease-renew', '1s',
-  ], logFile);
+  const { child, done } = startNode(
+    env,
+    [
+      ...runtime.argsFor('src/cli/main.ts'),
+      '--kubeconfig',
+      env.KUBECONFIG,
+      '--namespace',
+      target.controllerNamespace,
+      '--work-dir',
+      target.workDir,
+      'run',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--webhook-secret-file',
+      join(secretDir, 'github'),
+      '--poll-interval',
+      pollInterval,
+      '--lease-duration',
+      '5s',
+      '--lease-renew',
+      '1s',
+    ],
+    logFile,
+  );
   let exited = false;
   void done.then(() => (exited = true));
   const metrics = async () => {
@@ -160,7 +184,14 @@ async function syncsAfter(controller: RunningController, pipeline: string, after
 }
 
 /** `doris run` polling every second: push, and wait for the controller to find and apply it. */
-export async function controllerPollLatency(env: TestEnv, api: KubeHttp, runtime: Runtime, target: ProbeTarget, revisions: number[], logFile: string): Promise<number[]> {
+export async function controllerPollLatency(
+  env: TestEnv,
+  api: KubeHttp,
+  runtime: Runtime,
+  target: ProbeTarget,
+  revisions: number[],
+  logFile: string,
+): Promise<number[]> {
   const controller = await startController(env, runtime, target, '1s', logFile);
   try {
     const samples: number[] = [];
@@ -177,7 +208,14 @@ export async function controllerPollLatency(env: TestEnv, api: KubeHttp, runtime
 }
 
 /** `doris run` with a 10-minute poll interval, triggered by a signed GitHub push event. */
-export async function controllerWebhookLatency(env: TestEnv, api: KubeHttp, runtime: Runtime, target: ProbeTarget, revisions: number[], logFile: string): Promise<number[]> {
+export async function controllerWebhookLatency(
+  env: TestEnv,
+  api: KubeHttp,
+  runtime: Runtime,
+  target: ProbeTarget,
+  revisions: number[],
+  logFile: string,
+): Promise<number[]> {
   const controller = await startController(env, runtime, target, '10m', logFile);
   try {
     const samples: number[] = [];

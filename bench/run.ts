@@ -140,7 +140,10 @@ function runSyncChild(env: TestEnv, runtime: Runtime, config: SyncChildConfig): 
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.on('error', reject);
     child.on('close', (code) => {
-      const line = stdout.split('\n').reverse().find((l) => l.startsWith('BENCH_RESULT '));
+      const line = stdout
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('BENCH_RESULT '));
       if (!line) return reject(new Error(`sync child exited ${code} without a result:\n${stdout.slice(-2000)}`));
       resolve(JSON.parse(line.slice('BENCH_RESULT '.length)) as SyncChildResult);
     });
@@ -217,7 +220,9 @@ async function main(): Promise<void> {
         const result = await kubectlBaseline(env, workload, (line) => log(`  kubectl: ${line}`));
         const deleteS = await cleanUp(api, workload.namespaces);
         kubectlReps.push({ ...result, delete_s: deleteS });
-        log(`rep ${rep}/${options.reps}: kubectl ${result.seconds.toFixed(2)} s (apply ${result.apply_s.toFixed(2)} s, wait ${result.wait_s.toFixed(2)} s, ${result.invocations} kubectl runs); namespaces deleted in ${deleteS.toFixed(1)} s`);
+        log(
+          `rep ${rep}/${options.reps}: kubectl ${result.seconds.toFixed(2)} s (apply ${result.apply_s.toFixed(2)} s, wait ${result.wait_s.toFixed(2)} s, ${result.invocations} kubectl runs); namespaces deleted in ${deleteS.toFixed(1)} s`,
+        );
       }
       {
         const prefix = `bench-${run}-d${rep}`;
@@ -229,13 +234,23 @@ async function main(): Promise<void> {
         live.pipelines.add(pipeline);
         live.dirs.add(workDir);
         log(`rep ${rep}/${options.reps}: DORIS cold sync (Pipeline ${pipeline})`);
-        const result = await runSyncChild(env, runtime, { kubeconfig: identity.kubeconfig, user: identity.user, auditLog: env.AUDIT_LOG, repo: url, pipeline, namespace: controllerNamespace, workDir });
+        const result = await runSyncChild(env, runtime, {
+          kubeconfig: identity.kubeconfig,
+          user: identity.user,
+          auditLog: env.AUDIT_LOG,
+          repo: url,
+          pipeline,
+          namespace: controllerNamespace,
+          workDir,
+        });
         if (!result.ok) throw new Error(`DORIS sync failed: ${result.error}`);
         const entry: DorisRep = { ...result, repo: url, pipeline };
         log(
           `rep ${rep}/${options.reps}: DORIS ${result.sync_s.toFixed(2)} s (apply ${result.apply_s.toFixed(2)} s, wait ${result.wait_s.toFixed(2)} s, process ${result.process_s.toFixed(2)} s); ` +
             `RSS peak ${result.rss_mib.peak} MiB, steady ${result.rss_mib.steady} MiB; no-op ${result.noop?.seconds.toFixed(3)} s, ${result.noop?.audit_writes} writes` +
-            (result.noop ? ` (resolve ${result.noop.phases_s.resolve.toFixed(2)}, prepare ${result.noop.phases_s.prepare.toFixed(2)}, stages ${result.noop.phases_s.stages.toFixed(2)}, finish ${result.noop.phases_s.finish.toFixed(2)} s)` : ''),
+            (result.noop
+              ? ` (resolve ${result.noop.phases_s.resolve.toFixed(2)}, prepare ${result.noop.phases_s.prepare.toFixed(2)}, stages ${result.noop.phases_s.stages.toFixed(2)}, finish ${result.noop.phases_s.finish.toFixed(2)} s)`
+              : ''),
         );
         if (rep === options.reps) {
           probeTarget = { repo: url, pipeline, controllerNamespace, workDir, objects: options.objects, prefix, run, namespaces: workload.namespaces };
@@ -266,8 +281,12 @@ async function main(): Promise<void> {
           log(`change latency, ${what}: FAILED: ${latencyErrors[mode]}`);
         }
       };
-      await measure('poll', 'doris run polling every 1 s', () => controllerPollLatency(env, api, runtime, target, revisions(), join(logDir, `bench-${run}-doris-run-poll.log`)));
-      await measure('webhook', 'doris run + signed GitHub push webhook', () => controllerWebhookLatency(env, api, runtime, target, revisions(), join(logDir, `bench-${run}-doris-run-webhook.log`)));
+      await measure('poll', 'doris run polling every 1 s', () =>
+        controllerPollLatency(env, api, runtime, target, revisions(), join(logDir, `bench-${run}-doris-run-poll.log`)),
+      );
+      await measure('webhook', 'doris run + signed GitHub push webhook', () =>
+        controllerWebhookLatency(env, api, runtime, target, revisions(), join(logDir, `bench-${run}-doris-run-webhook.log`)),
+      );
     } else {
       log('src/cli/run.ts does not exist: no controller to measure; poll latency is `doris sync --once` right after the push, webhook n/a');
     }
@@ -380,7 +399,16 @@ interface TableInput {
   machine: string;
   objects: number;
   reps: number;
-  cold: { doris: number; kubectl: number; ratio: number; doris_apply: number; doris_wait: number; kubectl_apply: number; kubectl_wait: number; apply_ratio: number };
+  cold: {
+    doris: number;
+    kubectl: number;
+    ratio: number;
+    doris_apply: number;
+    doris_wait: number;
+    kubectl_apply: number;
+    kubectl_wait: number;
+    apply_ratio: number;
+  };
   limit: { objects_per_s: number; doris_apply_objects_per_s: number; doris_apply_fraction: number };
   noop: { seconds: number; writes: number; client_requests: Record<string, number> };
   change_latency: { poll: number | null; poll_mode: string; webhook: number | null; sync_once: number; errors: Record<string, string> };
@@ -390,15 +418,47 @@ interface TableInput {
 function table(r: TableInput): string {
   const ok = (met: boolean) => (met ? 'met' : 'MISSED');
   const rows: Array<[string, string, string, string]> = [
-    ['cold sync, s (median)', `DORIS ${r.cold.doris.toFixed(2)}  kubectl ${r.cold.kubectl.toFixed(2)}`, `ratio ${r.cold.ratio.toFixed(1)}x`, `>= 10x: ${ok(r.cold.ratio >= 10)}`],
-    ['  apply / wait, s', `DORIS ${r.cold.doris_apply.toFixed(2)} / ${r.cold.doris_wait.toFixed(2)}  kubectl ${r.cold.kubectl_apply.toFixed(2)} / ${r.cold.kubectl_wait.toFixed(2)}`, `apply ratio ${r.cold.apply_ratio.toFixed(1)}x`, ''],
-    ['apply throughput, obj/s', `DORIS ${r.limit.doris_apply_objects_per_s.toFixed(0)}  limit (best) ${r.limit.objects_per_s.toFixed(0)}`, `fraction ${r.limit.doris_apply_fraction.toFixed(2)}`, `>= 0.5: ${ok(r.limit.doris_apply_fraction >= 0.5)}`],
-    ['no-op resync', `${r.noop.seconds.toFixed(3)} s, ${r.noop.writes} writes`, Object.entries(r.noop.client_requests).map(([m, n]) => `${m} ${n}`).join(' '), `< 1 s, 0 writes: ${ok(r.noop.seconds < 1 && r.noop.writes === 0)}`],
-    ['change latency, s', `poll ${r.change_latency.poll === null ? 'FAILED' : r.change_latency.poll.toFixed(2)}  webhook ${r.change_latency.webhook === null ? (r.change_latency.errors.webhook ? 'FAILED' : 'n/a') : r.change_latency.webhook.toFixed(2)}`, `sync --once ${r.change_latency.sync_once.toFixed(2)}`, ''],
+    [
+      'cold sync, s (median)',
+      `DORIS ${r.cold.doris.toFixed(2)}  kubectl ${r.cold.kubectl.toFixed(2)}`,
+      `ratio ${r.cold.ratio.toFixed(1)}x`,
+      `>= 10x: ${ok(r.cold.ratio >= 10)}`,
+    ],
+    [
+      '  apply / wait, s',
+      `DORIS ${r.cold.doris_apply.toFixed(2)} / ${r.cold.doris_wait.toFixed(2)}  kubectl ${r.cold.kubectl_apply.toFixed(2)} / ${r.cold.kubectl_wait.toFixed(2)}`,
+      `apply ratio ${r.cold.apply_ratio.toFixed(1)}x`,
+      '',
+    ],
+    [
+      'apply throughput, obj/s',
+      `DORIS ${r.limit.doris_apply_objects_per_s.toFixed(0)}  limit (best) ${r.limit.objects_per_s.toFixed(0)}`,
+      `fraction ${r.limit.doris_apply_fraction.toFixed(2)}`,
+      `>= 0.5: ${ok(r.limit.doris_apply_fraction >= 0.5)}`,
+    ],
+    [
+      'no-op resync',
+      `${r.noop.seconds.toFixed(3)} s, ${r.noop.writes} writes`,
+      Object.entries(r.noop.client_requests)
+        .map(([m, n]) => `${m} ${n}`)
+        .join(' '),
+      `< 1 s, 0 writes: ${ok(r.noop.seconds < 1 && r.noop.writes === 0)}`,
+    ],
+    [
+      'change latency, s',
+      `poll ${r.change_latency.poll === null ? 'FAILED' : r.change_latency.poll.toFixed(2)}  webhook ${r.change_latency.webhook === null ? (r.change_latency.errors.webhook ? 'FAILED' : 'n/a') : r.change_latency.webhook.toFixed(2)}`,
+      `sync --once ${r.change_latency.sync_once.toFixed(2)}`,
+      '',
+    ],
     ['RSS, MiB', `peak ${r.rss_mib.peak.toFixed(1)}  steady ${r.rss_mib.steady.toFixed(1)}`, '', `peak < 100: ${ok(r.rss_mib.peak < 100)}`],
   ];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const lines = rows.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('   ').trimEnd());
+  const lines = rows.map((row) =>
+    row
+      .map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell))
+      .join('   ')
+      .trimEnd(),
+  );
   return [
     '',
     `DORIS benchmark: ${r.objects} objects in ${waveCount} waves, ${r.reps} repetition(s), medians`,
@@ -411,6 +471,6 @@ function table(r: TableInput): string {
 }
 
 main().catch((error: unknown) => {
-  log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exitCode = 1;
 });

@@ -140,7 +140,15 @@ async function main(): Promise<void> {
     const pipeline = await applyPipeline(client, config.namespace, config.pipeline, rawSpec);
     outcomes = await reconcilePipeline(syncContext(pipeline, progress));
   } catch (error) {
-    outcomes = [{ commit: '', result: Reasons.ApplyFailed, message: error instanceof Error ? error.stack ?? error.message : String(error), counts: { created: 0, configured: 0, unchanged: 0, recreated: 0, pruned: 0 }, wrote: true }];
+    outcomes = [
+      {
+        commit: '',
+        result: Reasons.ApplyFailed,
+        message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        counts: { created: 0, configured: 0, unchanged: 0, recreated: 0, pruned: 0 },
+        wrote: true,
+      },
+    ];
   }
   const syncMs = performance.now() - started;
   const processS = process.uptime();
@@ -172,7 +180,14 @@ async function main(): Promise<void> {
     stages,
     counts: counts as Record<string, number>,
     requests,
-    rss_mib: { peak_sampled: mib(syncPeak), vmhwm: mib(vmhwm), peak: mib(Math.max(syncPeak, vmhwm)), steady: mib(steady), samples, after_imports: mib(afterImports) },
+    rss_mib: {
+      peak_sampled: mib(syncPeak),
+      vmhwm: mib(vmhwm),
+      peak: mib(Math.max(syncPeak, vmhwm)),
+      steady: mib(steady),
+      samples,
+      after_imports: mib(afterImports),
+    },
     steady_memory_mib: {
       heap_total: mib(steadyMemory.heapTotal),
       heap_used: mib(steadyMemory.heapUsed),

@@ -34,10 +34,18 @@ function repository(registry: string, interval: string): Record<string, string> 
   return {
     'deploy/1-base/10-monitoringnamespace.yml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${app}\n`,
     'deploy/2-influxdb/40-influxdbpvc.yml': `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: influxdb, namespace: ${app}}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n`,
-    'deploy/2-influxdb/170-influxdbdeployment.yml': workload('influx', '        volumeMounts: [{name: data, mountPath: /var/lib/influxdb}]\n', '      volumes: [{name: data, persistentVolumeClaim: {claimName: influxdb}}]\n'),
+    'deploy/2-influxdb/170-influxdbdeployment.yml': workload(
+      'influx',
+      '        volumeMounts: [{name: data, mountPath: /var/lib/influxdb}]\n',
+      '      volumes: [{name: data, persistentVolumeClaim: {claimName: influxdb}}]\n',
+    ),
     'deploy/2-influxdb/200-influxdbservice.yml': service('influx', 8086),
     'deploy/3-telegraf/120-telegrafconfig.yml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: telegraf, namespace: ${app}}\ndata:\n  telegraf.conf: |\n    [agent]\n      interval = "${interval}"\n    [[outputs.influxdb]]\n      urls = ["http://influx:8086"]\n`,
-    'deploy/3-telegraf/170-telegrafdeployment.yml': workload('telegraf', '        volumeMounts: [{name: config, mountPath: /etc/telegraf}]\n', '      volumes: [{name: config, configMap: {name: telegraf}}]\n'),
+    'deploy/3-telegraf/170-telegrafdeployment.yml': workload(
+      'telegraf',
+      '        volumeMounts: [{name: config, mountPath: /etc/telegraf}]\n',
+      '      volumes: [{name: config, configMap: {name: telegraf}}]\n',
+    ),
     'deploy/4-grafana/170-grafanadeployment.yml': workload('grafana'),
     'deploy/4-grafana/200-grafanaservice.yml': service('grafana', 3000),
     'README.md': `Edge monitoring, deployed by DORIS. Images come from ${registry}/acme/solar-*.\n`,
@@ -46,7 +54,11 @@ function repository(registry: string, interval: string): Record<string, string> 
 
 function doris(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], { cwd: repoRoot, env, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child.on('close', (code) => resolve(code ?? 1));
   });
 }
@@ -84,7 +96,24 @@ async function main(): Promise<void> {
   writeFileSync(tokenFile, env.REGISTRY_NOTIFY_TOKEN, { mode: 0o600 });
   say('installing DORIS: doris bootstrap');
   const code = await doris(
-    ['--namespace', ns, 'bootstrap', '--repo', url, '--name', 'edge', '--interval', '5s', '--image-rule', `${env.REGISTRY}/acme/solar-*:main`, '--registry-credentials', creds, '--registry-token-file', tokenFile, '--no-controller'],
+    [
+      '--namespace',
+      ns,
+      'bootstrap',
+      '--repo',
+      url,
+      '--name',
+      'edge',
+      '--interval',
+      '5s',
+      '--image-rule',
+      `${env.REGISTRY}/acme/solar-*:main`,
+      '--registry-credentials',
+      creds,
+      '--registry-token-file',
+      tokenFile,
+      '--no-controller',
+    ],
     childEnv,
   );
   if (code !== 0) throw new Error('bootstrap failed');
@@ -95,15 +124,30 @@ async function main(): Promise<void> {
   const sub = await fetch(`${env.NOTIFY_RELAY_URL}/subscribe`, { method: 'POST', body: JSON.stringify({ url: `${controller.url}/hooks/registry` }) });
   const { id } = (await sub.json()) as { id: string };
   const pipeline = async () =>
-    (await api.request<{ status?: { lastAppliedCommit?: string; conditions?: Array<{ type: string; status: string; message: string }> } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/${ns}/pipelines/edge`)).body.status ?? {};
+    (
+      await api.request<{ status?: { lastAppliedCommit?: string; conditions?: Array<{ type: string; status: string; message: string }> } }>(
+        'GET',
+        `/apis/doris.dev/v1alpha1/namespaces/${ns}/pipelines/edge`,
+      )
+    ).body.status ?? {};
   const image = async (name: string) =>
-    (await api.request<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>('GET', `/apis/apps/v1/namespaces/${app}/deployments/${name}`)).body.spec.template.spec.containers[0]!.image;
+    (
+      await api.request<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>(
+        'GET',
+        `/apis/apps/v1/namespaces/${app}/deployments/${name}`,
+      )
+    ).body.spec.template.spec.containers[0]!.image;
 
   await waitFor('the first sync', async () => (await pipeline()).lastAppliedCommit === commit, { timeoutMs: 120_000 });
   say(`1. DORIS applied the repository: ${(await pipeline()).conditions?.find((c) => c.type === 'Ready')?.message}`);
   for (const name of ['influx', 'telegraf', 'grafana']) say(`   ${name} runs ${await image(name)}`);
 
-  const second = await pushFiles(env, url, { 'deploy/3-telegraf/120-telegrafconfig.yml': repository(env.REGISTRY, '5s')['deploy/3-telegraf/120-telegrafconfig.yml']! }, 'telegraf: collect every 5s');
+  const second = await pushFiles(
+    env,
+    url,
+    { 'deploy/3-telegraf/120-telegrafconfig.yml': repository(env.REGISTRY, '5s')['deploy/3-telegraf/120-telegrafconfig.yml']! },
+    'telegraf: collect every 5s',
+  );
   say(`2. committed ${second.slice(0, 12)}: telegraf collects every 5 s instead of 10 s`);
   await waitFor('the commit applied', async () => (await pipeline()).lastAppliedCommit === second, { timeoutMs: 60_000 });
   say(`   DORIS applied it: ${(await pipeline()).conditions?.find((c) => c.type === 'Ready')?.message} (telegraf rolled: its config hash changed)`);

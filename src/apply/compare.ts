@@ -18,8 +18,8 @@ export function coveredBy(desired: unknown, live: unknown): boolean {
   }
   if (desired !== null && typeof desired === 'object') {
     if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
-    return Object.entries(desired as Record<string, unknown>).every(([key, value]) =>
-      value === undefined || coveredBy(value, (live as Record<string, unknown>)[key]),
+    return Object.entries(desired as Record<string, unknown>).every(
+      ([key, value]) => value === undefined || coveredBy(value, (live as Record<string, unknown>)[key]),
     );
   }
   return false;

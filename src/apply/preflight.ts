@@ -111,9 +111,7 @@ export function isImmutableRefusal(error: unknown): error is KubeApiError {
 export function mayRecreate(object: KubeObject): boolean {
   const group = groupOf(object.apiVersion);
   return (
-    (object.kind === 'Job' && group === 'batch') ||
-    (object.kind === 'Pod' && group === '') ||
-    object.metadata.annotations?.[recreateAnnotation] === 'true'
+    (object.kind === 'Job' && group === 'batch') || (object.kind === 'Pod' && group === '') || object.metadata.annotations?.[recreateAnnotation] === 'true'
   );
 }
 

@@ -14,11 +14,7 @@ interface CrdSpec {
   names?: { kind?: string };
 }
 
-export async function settleNamespaces(
-  objects: DesiredObject[],
-  discovery: KindResolver,
-  targetNamespace = 'default',
-): Promise<DesiredObject[]> {
+export async function settleNamespaces(objects: DesiredObject[], discovery: KindResolver, targetNamespace = 'default'): Promise<DesiredObject[]> {
   const crdScopes = new Map<string, boolean>();
   for (const { object } of objects) {
     if (object.kind !== 'CustomResourceDefinition' || groupOf(object.apiVersion) !== 'apiextensions.k8s.io') continue;

@@ -108,7 +108,12 @@ export function bootstrapCommand(global: () => GlobalOptions): Command {
     .option('--git-username <user>', 'git username (or DORIS_GIT_USERNAME)')
     .option('--git-token-file <file>', 'file holding the git token (or DORIS_GIT_TOKEN); stored in the Secret doris-git')
     .option('--registry-credentials <file>', 'a dockerconfigjson file; stored in the Secret doris-registry')
-    .option('--image-rule <repo:tag>', 'track an image (repository or glob, e.g. ghcr.io/acme/solar-*:main); repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '--image-rule <repo:tag>',
+      'track an image (repository or glob, e.g. ghcr.io/acme/solar-*:main); repeatable',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--image <image>', 'the controller image', defaultImage)
     .option('--webhook-secret-file <file>', 'GitHub webhook secret (default: a random one, generated once)')
     .option('--registry-token-file <file>', 'bearer token for registry notifications (default: a random one, generated once)')
@@ -128,7 +133,13 @@ Read the generated webhook secret with:
       const namespace = options.namespace;
       const credentials = gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile);
       const rawSpec: Record<string, unknown> = {
-        git: { url: flags.repo, branch: flags.branch, path: flags.path, interval: flags.interval, ...(credentials.token ? { secretRef: { name: gitSecretName } } : {}) },
+        git: {
+          url: flags.repo,
+          branch: flags.branch,
+          path: flags.path,
+          interval: flags.interval,
+          ...(credentials.token ? { secretRef: { name: gitSecretName } } : {}),
+        },
         images: flags.imageRule.map((rule) => ({
           ...parseImageRule(rule),
           ...(flags.registryCredentials ? { secretRef: { name: registrySecretName } } : {}),
@@ -154,7 +165,11 @@ Read the generated webhook secret with:
         const reported = results.length;
 
         if (credentials.token) {
-          await applyReporting(client, secret(namespace, gitSecretName, 'Opaque', { username: credentials.username ?? 'git', token: credentials.token }), results);
+          await applyReporting(
+            client,
+            secret(namespace, gitSecretName, 'Opaque', { username: credentials.username ?? 'git', token: credentials.token }),
+            results,
+          );
         }
         if (flags.registryCredentials) {
           const config = readFileSync(flags.registryCredentials, 'utf8');
@@ -162,13 +177,19 @@ Read the generated webhook secret with:
           await applyReporting(client, secret(namespace, registrySecretName, 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': config }), results);
         }
         // Webhook credentials: from files, else generated once and kept on later runs.
-        const existing = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: webhookSecretName })) as { data?: Record<string, string> } | undefined;
+        const existing = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: webhookSecretName })) as
+          | { data?: Record<string, string> }
+          | undefined;
         const keep = (key: string) => (existing?.data?.[key] ? Buffer.from(existing.data[key], 'base64').toString('utf8') : undefined);
         await applyReporting(
           client,
           secret(namespace, webhookSecretName, 'Opaque', {
-            'github-secret': flags.webhookSecretFile ? readFileSync(flags.webhookSecretFile, 'utf8').trim() : (keep('github-secret') ?? randomBytes(24).toString('hex')),
-            'registry-token': flags.registryTokenFile ? readFileSync(flags.registryTokenFile, 'utf8').trim() : (keep('registry-token') ?? randomBytes(24).toString('hex')),
+            'github-secret': flags.webhookSecretFile
+              ? readFileSync(flags.webhookSecretFile, 'utf8').trim()
+              : (keep('github-secret') ?? randomBytes(24).toString('hex')),
+            'registry-token': flags.registryTokenFile
+              ? readFileSync(flags.registryTokenFile, 'utf8').trim()
+              : (keep('registry-token') ?? randomBytes(24).toString('hex')),
           }),
           results,
         );

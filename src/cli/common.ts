@@ -82,7 +82,12 @@ export function listenFlag(example: string): (value: string) => { host: string; 
 
 /** Milliseconds as the shortest duration text the spec accepts (`90000` → `1m30s`), for help texts. */
 export function formatDuration(ms: number): string {
-  const units: Array<[string, number]> = [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]];
+  const units: Array<[string, number]> = [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+    ['ms', 1],
+  ];
   let rest = Math.round(ms);
   let text = '';
   for (const [unit, size] of units) {

@@ -22,7 +22,14 @@ const program = new Command('doris')
 
 const global = (): GlobalOptions => program.opts<GlobalOptions>();
 
-for (const command of [bootstrapCommand(global), runCommand(global), syncCommand(global), validateCommand(global), planCommand(global), statusCommand(global)]) {
+for (const command of [
+  bootstrapCommand(global),
+  runCommand(global),
+  syncCommand(global),
+  validateCommand(global),
+  planCommand(global),
+  statusCommand(global),
+]) {
   program.addCommand(command.exitOverride().showHelpAfterError());
 }
 

@@ -35,7 +35,9 @@ export function planCommand(global: () => GlobalOptions): Command {
           process.stdout.write(`${row.action.padEnd(10)} ${row.object}  [${row.stage}]${row.note ? `  (${row.note})` : ''}\n`);
         }
         const count = (a: string) => plan.rows.filter((r) => r.action === a).length;
-        say(`${count('create')} to create, ${count('update')} to update, ${count('recreate')} to recreate, ${count('unchanged')} unchanged, ${count('prune')} to prune, ${errors} errors`);
+        say(
+          `${count('create')} to create, ${count('update')} to update, ${count('recreate')} to recreate, ${count('unchanged')} unchanged, ${count('prune')} to prune, ${errors} errors`,
+        );
         if (plan.pruneRefusal) say(`the sync would be refused: ${plan.pruneRefusal}`);
       }
       if (errors > 0 || plan.pruneRefusal) process.exitCode = ExitCode.failed;

@@ -87,7 +87,9 @@ function runOptions(): Option[] {
     return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
   };
   return [
-    new Option('--listen <addr>', 'HTTP listen address, [HOST]:PORT').argParser(listenFlag('--listen 127.0.0.1:8080')).default(listenFlag('')(defaultListen), defaultListen),
+    new Option('--listen <addr>', 'HTTP listen address, [HOST]:PORT')
+      .argParser(listenFlag('--listen 127.0.0.1:8080'))
+      .default(listenFlag('')(defaultListen), defaultListen),
     duration('--poll-interval <duration>', 'override every Pipeline’s git poll interval', '10s'),
     duration('--image-poll-interval <duration>', 'override every image rule’s poll interval', '5s'),
     duration('--lease-duration <duration>', 'leader Lease duration: a Lease not renewed for this long is taken over', '15s', lease.durationMs),
@@ -116,7 +118,9 @@ export function runCommand(global: () => GlobalOptions): Command {
     .action(async (flags: RunFlags) => {
       const options = global();
       if (flags.leaseRenew >= flags.leaseDuration) {
-        throw new UsageError(`--lease-renew (${formatDuration(flags.leaseRenew)}) must be shorter than --lease-duration (${formatDuration(flags.leaseDuration)}), e.g. --lease-duration 15s --lease-renew 5s`);
+        throw new UsageError(
+          `--lease-renew (${formatDuration(flags.leaseRenew)}) must be shorter than --lease-duration (${formatDuration(flags.leaseDuration)}), e.g. --lease-duration 15s --lease-renew 5s`,
+        );
       }
       const log = createLogger();
       const client = await connect(options);

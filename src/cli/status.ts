@@ -24,9 +24,18 @@ export function statusCommand(global: () => GlobalOptions): Command {
           out(['NAME', 'READY', 'REASON', 'COMMIT', 'OBJECTS', 'LAST SYNC'].map((h, i) => h.padEnd([20, 7, 20, 14, 9, 25][i]!)).join(''));
           for (const p of pipelines) {
             const r = ready(p);
-            out([p.metadata.name, r?.status ?? 'Unknown', r?.reason ?? '', (p.status?.lastAppliedCommit ?? '').slice(0, 12), String(inventorySize(p.status)), p.status?.history?.[0]?.finishedAt ?? '']
-              .map((v, i) => v.padEnd([20, 7, 20, 14, 9, 25][i]!))
-              .join(''));
+            out(
+              [
+                p.metadata.name,
+                r?.status ?? 'Unknown',
+                r?.reason ?? '',
+                (p.status?.lastAppliedCommit ?? '').slice(0, 12),
+                String(inventorySize(p.status)),
+                p.status?.history?.[0]?.finishedAt ?? '',
+              ]
+                .map((v, i) => v.padEnd([20, 7, 20, 14, 9, 25][i]!))
+                .join(''),
+            );
           }
           return;
         }
@@ -41,7 +50,9 @@ export function statusCommand(global: () => GlobalOptions): Command {
         out(`Pipeline ${options.namespace}/${name}`);
         out(`  applied commit:   ${s.lastAppliedCommit ?? '-'} (${s.lastAppliedTime ?? 'never'})`);
         out(`  attempted commit: ${s.lastAttemptedCommit ?? '-'}`);
-        out(`  inventory:        ${inventorySize(s)} objects${inventorySize(s, 'pendingInventory') ? `, ${inventorySize(s, 'pendingInventory')} pending` : ''}`);
+        out(
+          `  inventory:        ${inventorySize(s)} objects${inventorySize(s, 'pendingInventory') ? `, ${inventorySize(s, 'pendingInventory')} pending` : ''}`,
+        );
         for (const c of s.conditions ?? []) out(`  ${c.type}=${c.status} ${c.reason}: ${c.message}`);
         out('  history:');
         for (const h of (s.history ?? []).slice(0, 10)) {

@@ -31,7 +31,8 @@ export function printProgress(event: ProgressEvent): void {
       break;
     case 'images':
       for (const c of event.changes) say(`image ${c.repository}:${c.tag}: ${c.from ? `${c.from.slice(0, 19)} -> ` : ''}${c.to}`);
-      for (const e of event.errors) say(event.unresolved.includes(e) ? `image error (no digest known yet: applied unpinned, as written): ${e}` : `image error (last digest kept): ${e}`);
+      for (const e of event.errors)
+        say(event.unresolved.includes(e) ? `image error (no digest known yet: applied unpinned, as written): ${e}` : `image error (last digest kept): ${e}`);
       break;
     case 'applied': {
       const c = event.counts;
@@ -131,4 +132,3 @@ Examples:
   });
   return command;
 }
-

@@ -48,7 +48,12 @@ export function addTargetOptions(command: Command): Command {
     .option('--replay <mode>', 'inline Pipeline: latest | each-commit')
     .option('--allow-mass-prune', 'inline Pipeline: allow pruning more than half of the inventory')
     .option('--no-prune', 'inline Pipeline: never delete objects that left the repository')
-    .option('--image-rule <repo:tag>', 'inline Pipeline: track an image, a repository or glob with its tag (e.g. ghcr.io/acme/solar-*:main); repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '--image-rule <repo:tag>',
+      'inline Pipeline: track an image, a repository or glob with its tag (e.g. ghcr.io/acme/solar-*:main); repeatable',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--registry-credentials <file>', 'a dockerconfigjson file with registry credentials (for image rules without a Secret)')
     .option('--git-username <user>', 'git username (or DORIS_GIT_USERNAME)')
     .option('--git-token-file <file>', 'file holding the git token (or DORIS_GIT_TOKEN)');

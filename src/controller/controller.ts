@@ -93,10 +93,16 @@ export class Controller {
         schedule: { ...options.schedule, maxBackoffIntervals: options.imageMaxBackoffIntervals },
       },
     );
-    this.watcher = new PipelineWatcher(client, options.namespace, log, (event) => {
-      if (event.type === 'delete') this.forget(event.name);
-      else this.observe(event.pipeline);
-    }, options.watch);
+    this.watcher = new PipelineWatcher(
+      client,
+      options.namespace,
+      log,
+      (event) => {
+        if (event.type === 'delete') this.forget(event.name);
+        else this.observe(event.pipeline);
+      },
+      options.watch,
+    );
     this.elector = new LeaderElector(client, options.lease, log, (leading) => this.leadershipChanged(leading));
   }
 
@@ -230,7 +236,11 @@ export class Controller {
         this.metrics.syncs.inc({ pipeline: name, result: outcome.result });
         this.metrics.syncDuration.observe({ pipeline: name, result: outcome.result }, seconds);
         for (const [action, n] of Object.entries(outcome.counts)) if (n > 0) this.metrics.objects.inc({ pipeline: name, action }, n);
-        this.metrics.polls.inc({ pipeline: name, source: 'git', result: outcome.result === Reasons.Succeeded ? (outcome.wrote ? 'changed' : 'unchanged') : 'error' });
+        this.metrics.polls.inc({
+          pipeline: name,
+          source: 'git',
+          result: outcome.result === Reasons.Succeeded ? (outcome.wrote ? 'changed' : 'unchanged') : 'error',
+        });
         if (outcome.result === Reasons.Succeeded) this.metrics.recordLastApplied(name, outcome.commit);
         const log = { pipeline: name, commit: outcome.commit, result: outcome.result, counts: outcome.counts, seconds };
         if (outcome.result !== Reasons.Succeeded) this.log.warn({ ...log, message: outcome.message }, 'sync failed');

@@ -3,7 +3,6 @@
  * later belong to the schedule, not to the sync that applied it.
  */
 
-
 import type { KubeObject } from '../render/types.js';
 import { healthResult, type HealthResult } from './types.js';
 

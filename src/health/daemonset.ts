@@ -24,8 +24,7 @@ export function daemonSetHealth(obj: KubeObject): HealthResult {
   const ready = intField(obj, ['status', 'numberReady'], 0);
   const onDelete = stringField(obj, ['spec', 'updateStrategy', 'type']) === 'OnDelete';
 
-  const waiting = (what: string): HealthResult =>
-    healthResult('InProgress', `Waiting for daemon set rollout to finish: ${what}`);
+  const waiting = (what: string): HealthResult => healthResult('InProgress', `Waiting for daemon set rollout to finish: ${what}`);
   if (scheduled < desired) return waiting(`${scheduled} of ${desired} pods have been scheduled`);
   if (!onDelete && updated < desired) return waiting(`${updated} out of ${desired} new pods have been updated`);
   if (available < desired) return waiting(`${available} of ${desired} updated pods are available`);

@@ -31,7 +31,10 @@ export function jobHealth(obj: KubeObject): HealthResult {
     return healthResult('Current', 'Job is suspended: it is not waited for');
   }
   if (findCondition(obj, 'Suspended')?.status === 'True') {
-    return healthResult('InProgress', 'Job is resuming: waiting for the controller to start its Pods (spec.suspend is false, the Suspended condition is not yet cleared)');
+    return healthResult(
+      'InProgress',
+      'Job is resuming: waiting for the controller to start its Pods (spec.suspend is false, the Suspended condition is not yet cleared)',
+    );
   }
   return healthResult('InProgress', `Job in progress: ${active} active, ${succeeded} succeeded, ${failed} failed`);
 }

@@ -38,10 +38,10 @@ interface ContainerStatus {
 }
 
 function containerStatuses(obj: KubeObject): ContainerStatus[] {
-  return [
-    ...arrayField(obj, ['status', 'initContainerStatuses']),
-    ...arrayField(obj, ['status', 'containerStatuses']),
-  ].map((status) => ({ name: stringField(status, ['name'], '?'), status }));
+  return [...arrayField(obj, ['status', 'initContainerStatuses']), ...arrayField(obj, ['status', 'containerStatuses'])].map((status) => ({
+    name: stringField(status, ['name'], '?'),
+    status,
+  }));
 }
 
 /** The Pod's restart policy; the API server defaults it to `Always`. */

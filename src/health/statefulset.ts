@@ -23,20 +23,14 @@ export function statefulSetHealth(obj: KubeObject): HealthResult {
 
   const strategy = stringField(obj, ['spec', 'updateStrategy', 'type'], 'RollingUpdate');
   if (strategy === 'OnDelete') {
-    return healthResult(
-      'Current',
-      `StatefulSet has ${ready} ready pods; with the OnDelete strategy pods are updated only when deleted`,
-    );
+    return healthResult('Current', `StatefulSet has ${ready} ready pods; with the OnDelete strategy pods are updated only when deleted`);
   }
 
   const partition = intField(obj, ['spec', 'updateStrategy', 'rollingUpdate', 'partition'], 0);
   if (partition > 0) {
     const target = Math.max(wanted - partition, 0);
     if (updated < target) {
-      return healthResult(
-        'InProgress',
-        `Waiting for partitioned roll out to finish: ${updated} out of ${target} new pods have been updated`,
-      );
+      return healthResult('InProgress', `Waiting for partitioned roll out to finish: ${updated} out of ${target} new pods have been updated`);
     }
     return healthResult('Current', `Partitioned roll out complete: ${updated} new pods have been updated`);
   }

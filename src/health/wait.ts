@@ -50,7 +50,9 @@ export class HealthCheckError extends DorisError {
     readonly failures: HealthFailure[],
     readonly timedOut: boolean,
   ) {
-    const lines = failures.map(({ desired, health }) => `${describeObject(desired.object)} (${printable(desired.source.file)}): ${health.status}: ${health.message}`);
+    const lines = failures.map(
+      ({ desired, health }) => `${describeObject(desired.object)} (${printable(desired.source.file)}): ${health.status}: ${health.message}`,
+    );
     super('HealthCheckFailed', `${timedOut ? 'timed out waiting for' : 'failed'}: ${lines.join('; ')}`);
     this.name = 'HealthCheckError';
   }
@@ -80,7 +82,10 @@ async function fetchLive(client: KubeClient, objects: KubeObject[], limit: Retur
         }
         await Promise.all(
           group.map(async (object) => {
-            result.set(object, await client.get({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name }));
+            result.set(
+              object,
+              await client.get({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name }),
+            );
           }),
         );
       }),
@@ -101,12 +106,19 @@ export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], 
     if (failed.length > 0) throw new HealthCheckError(failed, false);
     pending = pending.filter((p) => p.health.status !== 'Current');
     if (pending.length === 0) return;
-    options.onProgress?.(pending.map((p) => ({ object: p.live, health: p.health })), targets.length);
+    options.onProgress?.(
+      pending.map((p) => ({ object: p.live, health: p.health })),
+      targets.length,
+    );
     if (Date.now() >= deadline) throw new HealthCheckError(pending, true);
     if (options.signal?.aborted) throw options.signal.reason;
     await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
     interval = Math.min(options.maxPollMs, Math.round(interval * 1.5));
-    const fresh = await fetchLive(client, pending.map((p) => p.desired.object), limit);
+    const fresh = await fetchLive(
+      client,
+      pending.map((p) => p.desired.object),
+      limit,
+    );
     pending = pending.map((p) => {
       const live = fresh.get(p.desired.object);
       if (!live) return { ...p, health: { status: 'NotFound', message: 'the object does not exist (deleted by someone else?)' } as HealthResult };

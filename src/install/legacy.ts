@@ -33,7 +33,7 @@ const legacy = (o: KubeObject) => (legacyClusterRoleNames as readonly string[]).
 
 /** Whether a binding grants to this install's ServiceAccount and nobody else. */
 function bindsOnly(binding: KubeObject, namespace: string): boolean {
-  const subjects = ((binding as { subjects?: Subject[] }).subjects ?? []);
+  const subjects = (binding as { subjects?: Subject[] }).subjects ?? [];
   return subjects.length > 0 && subjects.every((s) => s.kind === 'ServiceAccount' && s.name === controllerName && s.namespace === namespace);
 }
 

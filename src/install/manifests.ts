@@ -68,7 +68,21 @@ export function controllerClusterRole(namespace: string = defaultControllerNames
     kind: 'ClusterRole',
     metadata: { name: controllerClusterRoleName(namespace), labels: partOf },
     rules: [
-      { apiGroups: [''], resources: ['namespaces', 'configmaps', 'services', 'serviceaccounts', 'persistentvolumeclaims', 'pods', 'resourcequotas', 'limitranges', 'persistentvolumes'], verbs: manage },
+      {
+        apiGroups: [''],
+        resources: [
+          'namespaces',
+          'configmaps',
+          'services',
+          'serviceaccounts',
+          'persistentvolumeclaims',
+          'pods',
+          'resourcequotas',
+          'limitranges',
+          'persistentvolumes',
+        ],
+        verbs: manage,
+      },
       // Secrets declared by a repository can be written, never read (reading is limited to
       // the controller namespace, by a Role).
       { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'update', 'patch', 'delete'] },
@@ -81,8 +95,16 @@ export function controllerClusterRole(namespace: string = defaultControllerNames
       { apiGroups: ['scheduling.k8s.io'], resources: ['priorityclasses'], verbs: manage },
       { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: manage },
       // A repository's RBAC may grant what the controller itself does not hold.
-      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'], verbs: [...manage, 'bind', 'escalate'] },
-      { apiGroups: [pipelineApiVersion.split('/')[0]!], resources: ['pipelines', 'pipelines/status'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+      {
+        apiGroups: ['rbac.authorization.k8s.io'],
+        resources: ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'],
+        verbs: [...manage, 'bind', 'escalate'],
+      },
+      {
+        apiGroups: [pipelineApiVersion.split('/')[0]!],
+        resources: ['pipelines', 'pipelines/status'],
+        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+      },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ],
   };
@@ -159,7 +181,10 @@ export function installObjects(options: { namespace?: string; image?: string } =
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: controllerName, namespace, labels },
-      spec: { selector: { 'app.kubernetes.io/name': 'doris', 'app.kubernetes.io/component': 'controller' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+      spec: {
+        selector: { 'app.kubernetes.io/name': 'doris', 'app.kubernetes.io/component': 'controller' },
+        ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+      },
     },
   ];
 }

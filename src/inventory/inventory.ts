@@ -22,7 +22,5 @@ export function mergeInventories(...lists: InventoryEntry[][]): InventoryEntry[]
 /** Entries of `previous` that are not desired any more: highest wave first, then by id. */
 export function staleEntries(previous: InventoryEntry[], desired: InventoryEntry[]): InventoryEntry[] {
   const keep = new Set(desired.map((e) => e.id));
-  return previous
-    .filter((e) => !keep.has(e.id))
-    .sort((a, b) => b.wave - a.wave || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return previous.filter((e) => !keep.has(e.id)).sort((a, b) => b.wave - a.wave || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -87,7 +87,10 @@ export interface KubeClient {
 
 /** A value that would change which URL is hit if it went into a path. */
 export class UnsafePathSegmentError extends Error {
-  constructor(readonly what: string, readonly value: string) {
+  constructor(
+    readonly what: string,
+    readonly value: string,
+  ) {
     super(`${what} ${JSON.stringify(value)} cannot be used in an API path (empty, "." or ".." are refused)`);
     this.name = 'UnsafePathSegmentError';
   }

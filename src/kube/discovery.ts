@@ -21,7 +21,10 @@ interface ApiResourceList {
 }
 
 export class UnknownKindError extends Error {
-  constructor(readonly apiVersion: string, readonly kind: string) {
+  constructor(
+    readonly apiVersion: string,
+    readonly kind: string,
+  ) {
     super(`the API server has no resource for kind ${kind} in ${apiVersion} (is its CRD installed?)`);
     this.name = 'UnknownKindError';
   }
@@ -44,7 +47,7 @@ export class Discovery {
   }
 
   private async fetch(apiVersion: string): Promise<Map<string, ResourceInfo>> {
-    const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) as [string, string] : ['', apiVersion];
+    const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/', 2) as [string, string]) : ['', apiVersion];
     const path = group ? `/apis/${group}/${version}` : `/api/${version}`;
     const kinds = new Map<string, ResourceInfo>();
     try {

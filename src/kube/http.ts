@@ -116,8 +116,7 @@ export class KubeHttp {
 
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<KubeResponse<T>> {
     const url = this.url(path, options.query);
-    const payload =
-      options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     const headers: http.OutgoingHttpHeaders = {
       ...(await this.authHeaders()),
       accept: 'application/json',

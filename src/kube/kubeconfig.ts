@@ -81,7 +81,12 @@ async function viaClientNode(path: string): Promise<Connection> {
   await kc.applyToHTTPSOptions(tls);
   return {
     server: new URL(cluster.server),
-    tls: { ca: tls.ca as Buffer | undefined, cert: tls.cert as Buffer | undefined, key: tls.key as Buffer | undefined, rejectUnauthorized: tls.rejectUnauthorized !== false },
+    tls: {
+      ca: tls.ca as Buffer | undefined,
+      cert: tls.cert as Buffer | undefined,
+      key: tls.key as Buffer | undefined,
+      rejectUnauthorized: tls.rejectUnauthorized !== false,
+    },
     authorization: async () => {
       const opts: https.RequestOptions = { headers: {} };
       await kc.applyToHTTPSOptions(opts);
@@ -103,8 +108,16 @@ export async function fromKubeconfigFile(path: string): Promise<Connection> {
   if (user.exec || user['auth-provider']) return viaClientNode(path);
 
   const b64 = (data: string) => Buffer.from(data, 'base64');
-  const ca = cluster['certificate-authority-data'] ? b64(cluster['certificate-authority-data']) : cluster['certificate-authority'] ? file(cluster['certificate-authority']) : undefined;
-  const cert = user['client-certificate-data'] ? b64(user['client-certificate-data']) : user['client-certificate'] ? file(user['client-certificate']) : undefined;
+  const ca = cluster['certificate-authority-data']
+    ? b64(cluster['certificate-authority-data'])
+    : cluster['certificate-authority']
+      ? file(cluster['certificate-authority'])
+      : undefined;
+  const cert = user['client-certificate-data']
+    ? b64(user['client-certificate-data'])
+    : user['client-certificate']
+      ? file(user['client-certificate'])
+      : undefined;
   const key = user['client-key-data'] ? b64(user['client-key-data']) : user['client-key'] ? file(user['client-key']) : undefined;
   let authorization: () => Promise<string | undefined> = async () => undefined;
   if (user.token) {
@@ -121,7 +134,10 @@ export async function fromKubeconfigFile(path: string): Promise<Connection> {
 /** The explicit file, else KUBECONFIG (its first existing file), else in-cluster, else ~/.kube/config. */
 export async function loadConnection(kubeconfig?: string): Promise<Connection> {
   if (kubeconfig) return fromKubeconfigFile(kubeconfig);
-  const fromEnv = (process.env.KUBECONFIG ?? '').split(':').filter(Boolean).find((p) => existsSync(p));
+  const fromEnv = (process.env.KUBECONFIG ?? '')
+    .split(':')
+    .filter(Boolean)
+    .find((p) => existsSync(p));
   if (fromEnv) return fromKubeconfigFile(fromEnv);
   const cluster = inCluster();
   if (cluster) return cluster;

@@ -47,10 +47,7 @@ export function parseObjectId(id: string): ObjectRef | undefined {
 }
 
 /** How messages name an object: `Deployment monitoring/influxdb`, `Namespace monitoring`. */
-export function describeObject(obj: {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}): string {
+export function describeObject(obj: { kind: string; metadata: { name: string; namespace?: string } }): string {
   const { name, namespace } = obj.metadata;
   return namespace ? `${obj.kind} ${namespace}/${name}` : `${obj.kind} ${name}`;
 }

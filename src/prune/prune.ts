@@ -73,7 +73,8 @@ async function pruneUnreadable(client: KubeClient, key: ObjectKey, entry: Invent
     if (error instanceof KubeApiError && error.status === 409) {
       result.unverified.push({
         entry,
-        reason: 'changed since DORIS applied it and DORIS may not read it to check its labels and annotations; not deleted (delete it by hand, or grant DORIS get on it)',
+        reason:
+          'changed since DORIS applied it and DORIS may not read it to check its labels and annotations; not deleted (delete it by hand, or grant DORIS get on it)',
       });
       return;
     }

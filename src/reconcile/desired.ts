@@ -64,7 +64,8 @@ export async function buildDesiredSet(input: {
   const { client, spec } = input;
   const rendered = await renderRepo(input.checkout, spec.git.path, { defaultNamespace: spec.targetNamespace ?? 'default' });
   const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
-  const images = input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal, { rendered: all }) : undefined;
+  const images =
+    input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal, { rendered: all }) : undefined;
   const pinned = images ? pinImages(all, images.tracked) : all;
   const hashed = await stampConfigHashes(pinned, (kind, namespace, name) => lookupConfig(client, kind, namespace, name), spec.targetNamespace ?? 'default');
   // The desired hash goes on last: it must cover the pinned digests and the config hashes.

@@ -59,7 +59,11 @@ export async function planPipeline(
     for (const stage of planStages(desired.waves)) {
       const results = await Promise.all(
         stage.objects.map(async (object): Promise<PlanRow> => {
-          const base = { object: describeObject(object.object), stage: stage.label, source: `${printable(object.source.file)}:${object.source.line}:${object.source.col}` };
+          const base = {
+            object: describeObject(object.object),
+            stage: stage.label,
+            source: `${printable(object.source.file)}:${object.source.line}:${object.source.col}`,
+          };
           try {
             const verdict = await classify(ctx, object);
             // An object that needs a Namespace or CRD of this very commit cannot be dry-run yet.

@@ -18,7 +18,15 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { parseDuration, type InventoryEntry, type Pipeline, type PipelineSpec, type PipelineStatus, type SyncCounts, type SyncRecord } from '../api/pipeline.js';
+import {
+  parseDuration,
+  type InventoryEntry,
+  type Pipeline,
+  type PipelineSpec,
+  type PipelineStatus,
+  type SyncCounts,
+  type SyncRecord,
+} from '../api/pipeline.js';
 import { Reasons, type Reason } from '../api/reasons.js';
 import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from '../apply/applier.js';
 import { preflight, type Verdict } from '../apply/preflight.js';
@@ -120,7 +128,11 @@ async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, 
   const now = new Date();
   const message = boundMessage(fullMessage);
   const status = ctx.pipeline.status ?? {};
-  let conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: ctx.pipeline.metadata.generation }, now);
+  let conditions = setCondition(
+    status.conditions,
+    { type: 'Ready', status: 'False', reason, message, observedGeneration: ctx.pipeline.metadata.generation },
+    now,
+  );
   conditions = removeCondition(conditions, 'Reconciling');
   conditions = stallingReasons.has(reason)
     ? setCondition(conditions, { type: 'Stalled', status: 'True', reason, message, observedGeneration: ctx.pipeline.metadata.generation }, now)
@@ -135,7 +147,11 @@ async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, 
 }
 
 /** Applies one commit. Never throws for sync failures: they are returned and recorded. */
-export async function syncCommit(ctx: SyncContext, commit: string, source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal)): Promise<SyncOutcome> {
+export async function syncCommit(
+  ctx: SyncContext,
+  commit: string,
+  source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal),
+): Promise<SyncOutcome> {
   const startedAt = new Date();
   let checkout: string | undefined;
   let changes: Change[] = [];
@@ -160,7 +176,8 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     });
     for (const problem of desired.problems) ctx.progress({ type: 'problem', problem });
     const { images, waves, inventory: desiredInventory } = desired;
-    if (images && (images.changes.length > 0 || images.errors.length > 0)) ctx.progress({ type: 'images', changes: images.changes, errors: images.errors, unresolved: images.unresolved.map((f) => f.error) });
+    if (images && (images.changes.length > 0 || images.errors.length > 0))
+      ctx.progress({ type: 'images', changes: images.changes, errors: images.errors, unresolved: images.unresolved.map((f) => f.error) });
 
     // guard: refuse a mass prune before anything is written
     const { previous, stale, refusal } = planPrune(status, desiredInventory, ctx.spec.prune);
@@ -183,7 +200,17 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
         lastAttemptedCommit: commit,
         ...inventoryFields(mergeInventories(readInventory(status, 'pendingInventory'), newEntries), 'pendingInventory'),
-        conditions: setCondition(status.conditions, { type: 'Reconciling', status: 'True', reason: Reasons.Progressing, message: `applying ${commit.slice(0, 12)}`, observedGeneration: ctx.pipeline.metadata.generation }, now),
+        conditions: setCondition(
+          status.conditions,
+          {
+            type: 'Reconciling',
+            status: 'True',
+            reason: Reasons.Progressing,
+            message: `applying ${commit.slice(0, 12)}`,
+            observedGeneration: ctx.pipeline.metadata.generation,
+          },
+          now,
+        ),
       });
     }
 
@@ -241,11 +268,15 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     const unresolved = images?.unresolved ?? [];
     const imageNote =
       (kept.length ? `; ${kept.length} image(s) kept their last digest: ${kept.map((f) => f.error).join('; ')}` : '') +
-      (unresolved.length ? `; ${unresolved.length} image(s) could not be resolved and run unpinned, as written: ${unresolved.map((f) => f.error).join('; ')}` : '');
+      (unresolved.length
+        ? `; ${unresolved.length} image(s) could not be resolved and run unpinned, as written: ${unresolved.map((f) => f.error).join('; ')}`
+        : '');
     // Applied, but not as the Pipeline asks: an image it should pin has no digest at all.
     const result: Reason = unresolved.length > 0 ? Reasons.ImageResolveFailed : Reasons.Succeeded;
     const unverified = pruneResult?.unverified ?? [];
-    const pruneNote = unverified.length ? `; ${unverified.length} object(s) left out of the prune: ${unverified.map((u) => `${u.entry.id}: ${u.reason}`).join('; ')}` : '';
+    const pruneNote = unverified.length
+      ? `; ${unverified.length} object(s) left out of the prune: ${unverified.map((u) => `${u.entry.id}: ${u.reason}`).join('; ')}`
+      : '';
     const message = boundMessage(
       `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned${imageNote}${pruneNote}`,
     );
@@ -254,7 +285,11 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
       return { commit, result, message, counts, wrote: false };
     }
     const now = new Date();
-    let conditions = setCondition(status.conditions, { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message, observedGeneration: ctx.pipeline.metadata.generation }, now);
+    let conditions = setCondition(
+      status.conditions,
+      { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message, observedGeneration: ctx.pipeline.metadata.generation },
+      now,
+    );
     conditions = removeCondition(removeCondition(conditions, 'Reconciling'), 'Stalled');
     // Objects whose delete is not confirmed yet stay in the inventory: the next sync checks again.
     const inventory: InventoryEntry[] = mergeInventories(
@@ -285,7 +320,11 @@ export async function syncCommit(ctx: SyncContext, commit: string, source = gitS
     } catch (error) {
       // Everything was applied, but status cannot say so: fail loudly rather than leave the
       // previous commit's Ready=True standing.
-      throw new DorisError('StatusWriteFailed', `applied ${commit.slice(0, 12)} but could not record it in the Pipeline's status: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new DorisError(
+        'StatusWriteFailed',
+        `applied ${commit.slice(0, 12)} but could not record it in the Pipeline's status: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     return { commit, result, message, counts, wrote: true };
   } catch (error) {
@@ -337,7 +376,10 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
   if (ctx.spec.replay === 'each-commit' && last && last !== target) {
     const between = await source.commitsBetween(last, target, ctx.spec.git.branch).catch(() => undefined);
     if (between === undefined) {
-      ctx.progress({ type: 'notice', message: `history rewritten: ${last.slice(0, 12)} is not an ancestor of ${target.slice(0, 12)}; applying the newest commit only (replay falls back to latest)` });
+      ctx.progress({
+        type: 'notice',
+        message: `history rewritten: ${last.slice(0, 12)} is not an ancestor of ${target.slice(0, 12)}; applying the newest commit only (replay falls back to latest)`,
+      });
     } else if (between.length > 0) commits = between;
   }
   const outcomes: SyncOutcome[] = [];

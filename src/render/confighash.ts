@@ -40,8 +40,7 @@ export type ConfigLookup = (kind: ConfigKind, namespace: string, name: string) =
 
 type Loose = Record<string, unknown>;
 
-const asRecord = (value: unknown): Loose | undefined =>
-  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Loose) : undefined;
+const asRecord = (value: unknown): Loose | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Loose) : undefined);
 const asList = (value: unknown): Loose[] => (Array.isArray(value) ? value.map(asRecord).filter((v): v is Loose => v !== undefined) : []);
 
 /** Every ConfigMap and Secret a pod spec references, once each, sorted by kind and name. */
@@ -96,11 +95,7 @@ function podTemplateOf(object: KubeObject, path: readonly string[]): Loose | und
  * taken to be in `defaultNamespace`. Errors of `lookup` propagate. Pure apart from `lookup`:
  * inputs are not modified; unchanged objects are returned as they are (same reference).
  */
-export async function stampConfigHashes(
-  objects: readonly DesiredObject[],
-  lookup: ConfigLookup,
-  defaultNamespace: string,
-): Promise<DesiredObject[]> {
+export async function stampConfigHashes(objects: readonly DesiredObject[], lookup: ConfigLookup, defaultNamespace: string): Promise<DesiredObject[]> {
   const namespaceOf = (object: KubeObject): string => object.metadata.namespace || defaultNamespace;
   const rendered = new Map<string, KubeObject>();
   for (const { object } of objects) {

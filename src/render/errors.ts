@@ -14,11 +14,7 @@ export class RenderError extends DorisError {
 
   constructor(problems: Problem[], options?: { cause?: unknown }) {
     const errors = problems.filter((p) => p.severity === 'error');
-    super(
-      'BuildFailed',
-      errors.map((p) => `${formatLocation(p)}: ${printable(p.message)}`).join('\n'),
-      options,
-    );
+    super('BuildFailed', errors.map((p) => `${formatLocation(p)}: ${printable(p.message)}`).join('\n'), options);
     this.name = 'RenderError';
     this.problems = problems;
   }

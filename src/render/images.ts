@@ -99,7 +99,11 @@ export function containersOf(pod: PodLike | undefined): Array<{ name: string; im
 
 /** The workload's `app` label: its own, else (CronJob) its job template's, else its pod template's. */
 export function appLabelOf(object: KubeObject, path: Path): string | undefined {
-  const candidates = [object.metadata.labels?.app, at(object, ['spec', 'jobTemplate', 'metadata', 'labels', 'app']), at(object, [...path, 'metadata', 'labels', 'app'])];
+  const candidates = [
+    object.metadata.labels?.app,
+    at(object, ['spec', 'jobTemplate', 'metadata', 'labels', 'app']),
+    at(object, [...path, 'metadata', 'labels', 'app']),
+  ];
   return candidates.find((label): label is string => typeof label === 'string' && label !== '');
 }
 
@@ -189,13 +193,19 @@ export function pinImages(objects: readonly DesiredObject[], images: TrackedImag
         const problem = (message: string) =>
           problems.push(makeProblem('error', desired.source.file, `${where}: ${message}`, desired.source.line, desired.source.col));
         if (app === undefined) {
-          problem(`image: ${imagePlaceholder} needs an "app" label on the workload (the name of the tracked image, without the rule's prefix); add one or write the image in full`);
+          problem(
+            `image: ${imagePlaceholder} needs an "app" label on the workload (the name of the tracked image, without the rule's prefix); add one or write the image in full`,
+          );
           continue;
         }
         const matches = all.filter((entry) => entry.names.includes(app));
         const distinct = [...new Map(matches.map((m) => [`${m.canonical}:${m.image.tag}`, m])).values()];
         if (distinct.length === 0) {
-          const known = all.map((e) => e.names.at(-1)).sort().join(', ') || 'none';
+          const known =
+            all
+              .map((e) => e.names.at(-1))
+              .sort()
+              .join(', ') || 'none';
           problem(
             `image: ${imagePlaceholder} resolves to the tracked image named "${app}" (its app label), but no tracked image has that name (tracked: ${known}); add an image rule under spec.images that covers it, or write the image in full`,
           );
@@ -203,7 +213,10 @@ export function pinImages(objects: readonly DesiredObject[], images: TrackedImag
         }
         if (distinct.length > 1) {
           problem(
-            `image: ${imagePlaceholder} with app label "${app}" matches several tracked images (${distinct.map((d) => `${d.repository}:${d.image.tag}`).sort().join(', ')}); write the image in full`,
+            `image: ${imagePlaceholder} with app label "${app}" matches several tracked images (${distinct
+              .map((d) => `${d.repository}:${d.image.tag}`)
+              .sort()
+              .join(', ')}); write the image in full`,
           );
           continue;
         }

@@ -174,11 +174,7 @@ class RepoWalker {
  * Reads the repository without throwing: the waves that could be read and every problem
  * (errors and warnings). `renderRepo` is the strict form; `validate` reports from this one.
  */
-export async function inspectRepo(
-  repoRoot: string,
-  path: string,
-  options?: Partial<RenderOptions>,
-): Promise<{ waves: Wave[]; problems: Problem[] }> {
+export async function inspectRepo(repoRoot: string, path: string, options?: Partial<RenderOptions>): Promise<{ waves: Wave[]; problems: Problem[] }> {
   const opts: RenderOptions = { ...defaultRenderOptions(), ...definedOnly(options ?? {}) };
   const shownPath = path.split(nodePath.sep).join('/') || '.';
 
@@ -231,11 +227,7 @@ export async function inspectRepo(
  * Throws `RenderError` (code `BuildFailed`) listing every problem if any of them is an
  * error; otherwise the result carries the warnings.
  */
-export async function renderRepo(
-  repoRoot: string,
-  path: string,
-  options?: Partial<RenderOptions>,
-): Promise<RenderedRepo> {
+export async function renderRepo(repoRoot: string, path: string, options?: Partial<RenderOptions>): Promise<RenderedRepo> {
   const { waves, problems } = await inspectRepo(repoRoot, path, options);
   if (problems.some((p) => p.severity === 'error')) throw new RenderError(problems);
   return { waves, problems };
@@ -281,11 +273,7 @@ async function findWaves(walker: RepoWalker, baseReal: string, base: string): Pr
     const previous = folders[i - 1]!.wave;
     const current = folders[i]!.wave;
     if (previous.number === current.number) {
-      walker.error(
-        current.dir,
-        `wave number ${current.number} is used by both ${previous.dir} and ${current.dir}; ` +
-          'wave numbers must be unique',
-      );
+      walker.error(current.dir, `wave number ${current.number} is used by both ${previous.dir} and ${current.dir}; ` + 'wave numbers must be unique');
     }
   }
   return folders;
@@ -362,9 +350,7 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
         total += size;
         if (total > opts.maxTotalBytes) {
           overTotal = true;
-          const message =
-            `YAML files total more than the limit of ${opts.maxTotalBytes} bytes; ` +
-            'refused (this file and later ones not read)';
+          const message = `YAML files total more than the limit of ${opts.maxTotalBytes} bytes; ` + 'refused (this file and later ones not read)';
           walker.error(entry.display, message);
           continue;
         }
@@ -430,8 +416,7 @@ function warnStrayNamespaces(walker: RepoWalker, folders: WaveFolder[]): void {
         if (metadata.namespace && isClusterScopedKind(apiVersion, kind) === true) {
           const { file, line, col } = desired.source;
           const message =
-            `${kind} ${metadata.name} is cluster-scoped: metadata.namespace "${metadata.namespace}" ` +
-            'is ignored; it will be applied cluster-scoped';
+            `${kind} ${metadata.name} is cluster-scoped: metadata.namespace "${metadata.namespace}" ` + 'is ignored; it will be applied cluster-scoped';
           walker.problems.push(makeProblem('warning', file, message, line, col));
         }
       }

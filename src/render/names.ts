@@ -34,12 +34,9 @@ function isDns1035Label(value: string): boolean {
   return value.length <= 63 && DNS1035_LABEL.test(value);
 }
 
-const SUBDOMAIN_RULE =
-  "a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
-const LABEL_RULE =
-  "a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
-const DNS1035_RULE =
-  "a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters";
+const SUBDOMAIN_RULE = "a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
+const LABEL_RULE = "a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+const DNS1035_RULE = "a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters";
 const PATH_SEGMENT_RULE = "any name except '.' and '..', without '/' or '%'";
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
@@ -59,9 +56,7 @@ export function nameProblem(apiVersion: string, kind: string, name: string): str
     return isDns1035Label(name) ? undefined : `metadata.name ${quote(name)} is not valid for a Service: it must be ${DNS1035_RULE}`;
   }
   if (group === 'batch' && kind === 'CronJob') {
-    return isSubdomain(name, 52)
-      ? undefined
-      : `metadata.name ${quote(name)} is not valid for a CronJob: it must be ${SUBDOMAIN_RULE.replace('253', '52')}`;
+    return isSubdomain(name, 52) ? undefined : `metadata.name ${quote(name)} is not valid for a CronJob: it must be ${SUBDOMAIN_RULE.replace('253', '52')}`;
   }
   return isSubdomain(name) ? undefined : `metadata.name ${quote(name)} is not valid: it must be ${SUBDOMAIN_RULE}`;
 }
@@ -74,12 +69,8 @@ export function namespaceProblem(namespace: string): string | undefined {
 /** Why `apiVersion` is not `version` or `group/version`, or `undefined` if it is. */
 export function apiVersionProblem(apiVersion: string): string | undefined {
   const parts = apiVersion.split('/');
-  const ok =
-    (parts.length === 1 && isDns1035Label(parts[0]!)) ||
-    (parts.length === 2 && isSubdomain(parts[0]!) && isDns1035Label(parts[1]!));
-  return ok
-    ? undefined
-    : `apiVersion ${quote(apiVersion)} is not valid: it must be "<version>" or "<group>/<version>", as in "v1" or "apps/v1"`;
+  const ok = (parts.length === 1 && isDns1035Label(parts[0]!)) || (parts.length === 2 && isSubdomain(parts[0]!) && isDns1035Label(parts[1]!));
+  return ok ? undefined : `apiVersion ${quote(apiVersion)} is not valid: it must be "<version>" or "<group>/<version>", as in "v1" or "apps/v1"`;
 }
 
 /** Why `kind` is not a kind name, or `undefined` if it is. */

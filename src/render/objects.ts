@@ -54,8 +54,7 @@ export function objectsOf(
 ): { objects: FoundObject[]; problems: FoundProblem[] } {
   const objects: FoundObject[] = [];
   const problems: FoundProblem[] = [];
-  const where = (n: Node | null | undefined, fallback: Position): Position =>
-    n?.range ? locate(n.range[0]) : fallback;
+  const where = (n: Node | null | undefined, fallback: Position): Position => (n?.range ? locate(n.range[0]) : fallback);
 
   const visit = (item: unknown, itemNode: Node | null | undefined, at: Position, inList: boolean): void => {
     if (!isRecord(item)) {

@@ -88,10 +88,7 @@ export function compareDesired(a: DesiredObject, b: DesiredObject): number {
 export function isPreludeObject(desired: DesiredObject): boolean {
   const { apiVersion, kind } = desired.object;
   const group = groupOf(apiVersion);
-  return (
-    (group === '' && kind === 'Namespace') ||
-    (group === 'apiextensions.k8s.io' && kind === 'CustomResourceDefinition')
-  );
+  return (group === '' && kind === 'Namespace') || (group === 'apiextensions.k8s.io' && kind === 'CustomResourceDefinition');
 }
 
 /** Objects applied together, followed (for a prelude or a wave's last step) by a health wait. */

@@ -39,13 +39,7 @@ export function compareProblems(a: Problem, b: Problem): number {
 }
 
 /** A problem, with `line` and `col` only when known (no `undefined` keys in output). */
-export function makeProblem(
-  severity: Problem['severity'],
-  file: string,
-  message: string,
-  line?: number,
-  col?: number,
-): Problem {
+export function makeProblem(severity: Problem['severity'], file: string, message: string, line?: number, col?: number): Problem {
   const problem: Problem = { severity, file, message };
   if (line !== undefined) problem.line = line;
   if (col !== undefined) problem.col = col;

@@ -43,10 +43,7 @@ export async function validateRepo(dir: string, path = '.', options?: Partial<Re
  * Validates the folder `dir` as part of the git repository it is in (or, outside any
  * repository, on its own). Problems' files are relative to `dir`'s repository root.
  */
-export async function validateFolder(
-  dir: string,
-  options?: Partial<RenderOptions>,
-): Promise<ValidateResult & { root: string; path: string }> {
+export async function validateFolder(dir: string, options?: Partial<RenderOptions>): Promise<ValidateResult & { root: string; path: string }> {
   const real = await realpath(dir).catch(() => undefined);
   const root = real ? await repositoryRoot(real) : undefined;
   if (!real || !root) return { ...(await validateRepo(dir, '.', options)), root: dir, path: '.' };
@@ -57,7 +54,13 @@ export async function validateFolder(
 /** The nearest folder at or above `dir` that holds `.git`, if any. */
 async function repositoryRoot(dir: string): Promise<string | undefined> {
   for (let current = dir; ; current = nodePath.dirname(current)) {
-    if (await access(nodePath.join(current, '.git')).then(() => true, () => false)) return current;
+    if (
+      await access(nodePath.join(current, '.git')).then(
+        () => true,
+        () => false,
+      )
+    )
+      return current;
     if (nodePath.dirname(current) === current) return undefined;
   }
 }

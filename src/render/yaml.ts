@@ -101,12 +101,7 @@ export interface ParsedFile {
  * Parses one manifest file into Kubernetes objects; `file` is only used in problems. Bytes are
  * decoded as strict UTF-8; a string is taken as already decoded.
  */
-export function parseManifests(
-  input: string | Uint8Array,
-  file: string,
-  limits?: Partial<YamlLimits>,
-  budget?: ParseBudget,
-): ParsedFile {
+export function parseManifests(input: string | Uint8Array, file: string, limits?: Partial<YamlLimits>, budget?: ParseBudget): ParsedFile {
   const opts: YamlLimits = { ...defaultYamlLimits(), ...definedOnly(limits ?? {}) };
   const result: ParsedFile = { documents: [], problems: [], documentCount: 0, nodeCount: 0, expandedBytes: 0 };
   const error = (message: string, at?: Partial<Position>): void => {
@@ -249,9 +244,7 @@ function readDocument(
   } catch (e) {
     // The yaml package throws (rather than reports) excessive and unresolved aliases.
     const reason = e instanceof Error ? e.message : String(e);
-    const message = /alias count/i.test(reason)
-      ? `too many alias expansions (over ${opts.maxAliasCount}): refused as a possible alias bomb`
-      : reason;
+    const message = /alias count/i.test(reason) ? `too many alias expansions (over ${opts.maxAliasCount}): refused as a possible alias bomb` : reason;
     problem('error', message, start);
     return;
   }

@@ -41,7 +41,8 @@ export function renderDashboard(pipelines: Pipeline[]): string {
   const rows = pipelines
     .map(summarize)
     .map(
-      (s) => `<tr class="${s.ready === 'True' ? 'ok' : 'bad'}"><td>${escapeHtml(s.name)}</td><td>${escapeHtml(s.ready)}</td><td>${escapeHtml(s.reason)}</td>` +
+      (s) =>
+        `<tr class="${s.ready === 'True' ? 'ok' : 'bad'}"><td>${escapeHtml(s.name)}</td><td>${escapeHtml(s.ready)}</td><td>${escapeHtml(s.reason)}</td>` +
         `<td><code>${escapeHtml(s.lastAppliedCommit?.slice(0, 12))}</code></td><td>${s.objects}</td><td>${escapeHtml(s.lastAppliedTime)}</td><td>${escapeHtml(s.message)}</td></tr>`,
     )
     .join('\n');

@@ -15,7 +15,9 @@ export function registryCredentialsResolver(client: KubeClient, namespace: strin
   const fromFile = file ? parseDockerConfigJson(readFileSync(file, 'utf8'), file) : noRegistryCredentials;
   return async (rule: { secretRef?: { name: string } }): Promise<RegistryCredentialSet> => {
     if (!rule.secretRef) return fromFile;
-    const secret = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: rule.secretRef.name })) as { data?: Record<string, string> } | undefined;
+    const secret = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: rule.secretRef.name })) as
+      | { data?: Record<string, string> }
+      | undefined;
     if (!secret) throw new Error(`registry credentials: Secret ${namespace}/${rule.secretRef.name} not found`);
     return parseDockerConfigSecret(secret, `Secret ${namespace}/${rule.secretRef.name}`);
   };

@@ -82,7 +82,12 @@ export class GitSource {
       execFile(
         'git',
         args,
-        { env: { ...gitEnvironment(this.credentials), ...extraEnv }, timeout: this.options.timeoutMs, maxBuffer: 64 * 1024 * 1024, signal: this.options.signal },
+        {
+          env: { ...gitEnvironment(this.credentials), ...extraEnv },
+          timeout: this.options.timeoutMs,
+          maxBuffer: 64 * 1024 * 1024,
+          signal: this.options.signal,
+        },
         (error, stdout, stderr) => {
           if (error) {
             const detail = redact(String(stderr || error.message), this.credentials);

@@ -113,7 +113,11 @@ export class ImageTracker {
   }
 
   /** Each candidate repository with its digest, or the error that kept it from one. */
-  private async resolveRule(rule: Rule, candidates: string[], signal?: AbortSignal): Promise<Array<{ repository: string; namePrefix: string; digest?: string; error?: string }>> {
+  private async resolveRule(
+    rule: Rule,
+    candidates: string[],
+    signal?: AbortSignal,
+  ): Promise<Array<{ repository: string; namePrefix: string; digest?: string; error?: string }>> {
     let namePrefix = '';
     try {
       namePrefix = parseRulePattern(rule.repository).namePrefix;
@@ -151,7 +155,14 @@ export class ImageTracker {
         if (image.digest) {
           const changed = before?.digest !== image.digest;
           if (changed) changes.push({ repository: image.repository, tag: rule.tag, from: before?.digest, to: image.digest, at: now.toISOString() });
-          images.push({ rule: text, repository: image.repository, tag: rule.tag, digest: image.digest, namePrefix: image.namePrefix, updatedAt: changed ? now.toISOString() : before?.updatedAt });
+          images.push({
+            rule: text,
+            repository: image.repository,
+            tag: rule.tag,
+            digest: image.digest,
+            namePrefix: image.namePrefix,
+            updatedAt: changed ? now.toISOString() : before?.updatedAt,
+          });
           continue;
         }
         const error = image.error ?? `${image.repository}:${rule.tag}: not resolved`;

@@ -24,5 +24,8 @@ export function normalizeRepoUrl(url: string): string {
       return url.toLowerCase();
     }
   }
-  return `${host.toLowerCase()}/${path.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '')}`;
+  return `${host.toLowerCase()}/${path
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')}`;
 }

@@ -92,7 +92,10 @@ function writesOfThisRun(events: AuditEvent[], user = 'admin'): string[] {
   return writesBy(events, user)
     .filter((e) => e.objectRef?.resource !== 'pipelines')
     .filter((e) => `${e.objectRef?.namespace ?? ''} ${e.objectRef?.name ?? ''}`.includes(run))
-    .map((e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? ''}`);
+    .map(
+      (e) =>
+        `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.objectRef?.namespace ?? ''}/${e.objectRef?.name ?? ''}`,
+    );
 }
 
 const crdYaml = (plural: string, kind: string, group: string) => `apiVersion: apiextensions.k8s.io/v1
@@ -128,38 +131,50 @@ describe('(a, b) nothing of a commit is written when the API server would refuse
   const rows: Array<{ name: string; kind: string; namespace: string; objectName: string; yaml: string; reason: RegExp }> = [
     {
       name: 'a metadata.name in upper case',
-      kind: 'ConfigMap', namespace: ns, objectName: 'Bad-Name',
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: 'Bad-Name',
       yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad-Name\n  namespace: ${ns}\ndata: {a: "1"}\n`,
       reason: /RFC 1123|DNS-1123|lower-?case/i,
     },
     {
       name: 'a metadata.name of 300 characters',
-      kind: 'ConfigMap', namespace: ns, objectName: 'n'.repeat(300),
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: 'n'.repeat(300),
       yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${'n'.repeat(300)}\n  namespace: ${ns}\ndata: {a: "1"}\n`,
       reason: /253|too long|at most|no more than/i,
     },
     {
       name: 'an unknown kind',
-      kind: 'Frobnicator', namespace: ns, objectName: 'frob',
+      kind: 'Frobnicator',
+      namespace: ns,
+      objectName: 'frob',
       yaml: `apiVersion: v1\nkind: Frobnicator\nmetadata:\n  name: frob\n  namespace: ${ns}\n`,
       reason: /no resource for kind|not served|unknown kind|no matches for kind|could not find the requested resource/i,
     },
     {
       // (b)
       name: 'a custom resource whose CRD exists nowhere (not served, not in the commit)',
-      kind: 'Ghost', namespace: ns, objectName: 'boo',
+      kind: 'Ghost',
+      namespace: ns,
+      objectName: 'boo',
       yaml: `apiVersion: nowhere${run}.doris.dev/v1\nkind: Ghost\nmetadata:\n  name: boo\n  namespace: ${ns}\nspec: {scary: true}\n`,
       reason: /no resource for kind|not served|unknown kind|no matches for kind|could not find the requested resource/i,
     },
     {
       name: 'a namespace that neither exists nor is declared',
-      kind: 'ConfigMap', namespace: nowhere, objectName: 'lost',
+      kind: 'ConfigMap',
+      namespace: nowhere,
+      objectName: 'lost',
       yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lost\n  namespace: ${nowhere}\ndata: {a: "1"}\n`,
       reason: new RegExp(`${nowhere}.*not found|not found.*${nowhere}|namespace.*(not found|does not exist)`, 'i'),
     },
     {
       name: 'replicas: "two"',
-      kind: 'Deployment', namespace: ns, objectName: 'web',
+      kind: 'Deployment',
+      namespace: ns,
+      objectName: 'web',
       yaml: `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: ${ns}}
@@ -174,19 +189,25 @@ spec:
     },
     {
       name: 'a Service port of 99999',
-      kind: 'Service', namespace: ns, objectName: 'web',
+      kind: 'Service',
+      namespace: ns,
+      objectName: 'web',
       yaml: `apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ${ns}}\nspec:\n  selector: {app: web}\n  ports: [{port: 99999}]\n`,
       reason: /65535/,
     },
     {
       name: 'ConfigMap data that is not a string',
-      kind: 'ConfigMap', namespace: ns, objectName: 'numbers',
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: 'numbers',
       yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: numbers, namespace: ${ns}}\ndata:\n  port: 8080\n`,
       reason: /expected string|not a string|must be a string|cannot unmarshal number/i,
     },
     {
       name: 'a Secret whose data is not base64',
-      kind: 'Secret', namespace: ns, objectName: 'creds',
+      kind: 'Secret',
+      namespace: ns,
+      objectName: 'creds',
       yaml: `apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ${ns}}\ndata:\n  password: "not base64!"\n`,
       reason: /base64/i,
     },
@@ -194,14 +215,18 @@ spec:
       // A file may hold at most 1 MiB, as may a ConfigMap: a file under the limit reaches the
       // API server's object limit only through a YAML alias (600 KB, twice). If the renderer's
       // bound on alias expansion is lower, this is BuildFailed instead.
-      name: 'a ConfigMap over the API server\'s 1 MiB limit (one 600 KB value, aliased twice)',
-      kind: 'ConfigMap', namespace: ns, objectName: 'huge',
+      name: "a ConfigMap over the API server's 1 MiB limit (one 600 KB value, aliased twice)",
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: 'huge',
       yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge, namespace: ${ns}}\ndata:\n  a: &big "${big}"\n  b: *big\n`,
       reason: /1048576|too long|too large|at most|exceed|limit/i,
     },
     {
-      name: 'annotations over the API server\'s 256 KiB limit',
-      kind: 'ConfigMap', namespace: ns, objectName: 'noted',
+      name: "annotations over the API server's 256 KiB limit",
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: 'noted',
       yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: noted\n  namespace: ${ns}\n  annotations: {note: "${'y'.repeat(300_000)}"}\ndata: {a: "1"}\n`,
       reason: /262144|too long|at most|exceed|limit/i,
     },
@@ -230,7 +255,10 @@ spec:
       assert.match(result.stderr, /deploy\/2-bad\/120-bad\.yml:\d+:\d+/, out);
       assert.match(result.stderr, row.reason, out);
       if (reason === 'ValidationFailed') {
-        assert.ok(result.stderr.includes(`${row.kind} ${row.namespace}/${row.objectName}`), `the object is named as "${row.kind} ${row.namespace}/name": ${out}`);
+        assert.ok(
+          result.stderr.includes(`${row.kind} ${row.namespace}/${row.objectName}`),
+          `the object is named as "${row.kind} ${row.namespace}/name": ${out}`,
+        );
       } else {
         assert.ok(result.stderr.includes(row.kind) && result.stderr.includes(row.objectName), `the object is named: ${out}`);
       }
@@ -268,7 +296,9 @@ spec:
     });
     const mark = auditMark(env.AUDIT_LOG);
     const result = await syncInline(env, pipeline, url);
-    const writes = writesOfThisRun(readAuditSince(env.AUDIT_LOG, mark)).filter((w) => !w.startsWith('create namespaces ') && !w.startsWith('patch namespaces '));
+    const writes = writesOfThisRun(readAuditSince(env.AUDIT_LOG, mark)).filter(
+      (w) => !w.startsWith('create namespaces ') && !w.startsWith('patch namespaces '),
+    );
     assert.equal(result.code, 1, result.stderr);
     assert.deepEqual(writes, [], 'nothing but the prelude (the Namespace) was written');
     assert.equal(ready(await pipelineStatus(pipeline))?.reason, 'ValidationFailed');
@@ -333,7 +363,7 @@ describe('(c) two Pipelines claiming one object', () => {
     const result = await syncInline(env, second, secondUrl);
     assert.equal(result.code, 0, result.stderr);
     const live = await get(sharedPath);
-    assert.equal(await liveUid(sharedPath), original?.metadata.uid, 'still the first Pipeline\'s object');
+    assert.equal(await liveUid(sharedPath), original?.metadata.uid, "still the first Pipeline's object");
     assert.equal(live?.metadata.labels?.['doris.dev/pipeline'], first);
     assert.equal(live?.data?.owner, 'a');
     assert.ok(await get(`/api/v1/namespaces/${ns}/configmaps/only-b`));
@@ -365,7 +395,10 @@ describe('(d) what prune never deletes', () => {
     const result = await syncInline(env, pipeline, url);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await liveUid(crdPath('keepers', group)), before.metadata.uid, 'the CRD was pruned without spec.prune.crds: true');
-    assert.deepEqual(writesOfThisRun(readAuditSince(env.AUDIT_LOG, mark)).filter((w) => w.startsWith('delete ')), []);
+    assert.deepEqual(
+      writesOfThisRun(readAuditSince(env.AUDIT_LOG, mark)).filter((w) => w.startsWith('delete ')),
+      [],
+    );
   });
 
   it('prunes a CRD that left the repository when the Pipeline says spec.prune.crds: true', async () => {
@@ -381,7 +414,10 @@ describe('(d) what prune never deletes', () => {
       'deploy/1-base/120-a.yml': configMapYaml(ns, 'a', { a: '1' }),
       'deploy/1-base/130-b.yml': configMapYaml(ns, 'b', { b: '1' }),
     });
-    await applyPipelineAsAdmin(api, inlineNs, pipeline, { git: { url, branch: 'main', path: 'deploy' }, prune: { enabled: true, allowMass: false, crds: true } });
+    await applyPipelineAsAdmin(api, inlineNs, pipeline, {
+      git: { url, branch: 'main', path: 'deploy' },
+      prune: { enabled: true, allowMass: false, crds: true },
+    });
     const first = await syncPipeline(env, inlineNs, pipeline);
     assert.equal(first.code, 0, first.stderr);
     assert.ok(await get(crdPath('droppers', group)));
@@ -391,7 +427,7 @@ describe('(d) what prune never deletes', () => {
     await waitFor('the CRD deleted', async () => (await get(crdPath('droppers', group))) === undefined, { timeoutMs: 30_000 });
   });
 
-  it('never prunes DORIS\'s own namespace, ServiceAccount, RBAC and Deployment, even with allowMass', async () => {
+  it("never prunes DORIS's own namespace, ServiceAccount, RBAC and Deployment, even with allowMass", async () => {
     // The Pipeline CRD is left out: were it pruned, every Pipeline of every test running on
     // this shared cluster would go with it. The rule for CRDs above covers it (no opt-in here).
     const ctl = `doris-own-${run}`;
@@ -433,12 +469,12 @@ describe('(d) what prune never deletes', () => {
     assert.equal(await get(`/api/v1/namespaces/${ctl}/configmaps/extra`), undefined, 'an ordinary object was pruned');
     const gone = [];
     for (const path of paths) if ((await liveUid(path)) !== uids.get(path)) gone.push(path);
-    assert.deepEqual(gone, [], 'DORIS\'s own objects were pruned');
+    assert.deepEqual(gone, [], "DORIS's own objects were pruned");
   });
 });
 
 describe('(e) a failed or vanished kind never wedges the Pipeline', () => {
-  it('a commit with a typo\'d kind fails; the next commit, without it, syncs', async () => {
+  it("a commit with a typo'd kind fails; the next commit, without it, syncs", async () => {
     const ns = `e2e-typo-${run}`;
     namespacesToDelete.push(ns);
     const pipeline = `typo-${run}`;
@@ -448,11 +484,21 @@ describe('(e) a failed or vanished kind never wedges the Pipeline', () => {
       'deploy/1-base/120-a.yml': configMapYaml(ns, 'a', { a: '1' }),
     });
     assert.equal((await syncInline(env, pipeline, url)).code, 0);
-    await pushFiles(env, url, { 'deploy/2-app/120-typo.yml': `apiVersion: v1\nkind: ConfigMapp\nmetadata:\n  name: typo\n  namespace: ${ns}\ndata: {a: "1"}\n` }, 'typo');
+    await pushFiles(
+      env,
+      url,
+      { 'deploy/2-app/120-typo.yml': `apiVersion: v1\nkind: ConfigMapp\nmetadata:\n  name: typo\n  namespace: ${ns}\ndata: {a: "1"}\n` },
+      'typo',
+    );
     const failed = await syncInline(env, pipeline, url);
     assert.equal(failed.code, 1, failed.stderr);
     assert.match(failed.stderr, /ConfigMapp/);
-    const fixed = await pushFiles(env, url, { 'deploy/2-app/120-typo.yml': null, 'deploy/1-base/130-b.yml': configMapYaml(ns, 'b', { b: '1' }) }, 'fix the typo');
+    const fixed = await pushFiles(
+      env,
+      url,
+      { 'deploy/2-app/120-typo.yml': null, 'deploy/1-base/130-b.yml': configMapYaml(ns, 'b', { b: '1' }) },
+      'fix the typo',
+    );
     const result = await syncInline(env, pipeline, url);
     assert.equal(result.code, 0, result.stderr);
     const status = await pipelineStatus(pipeline);
@@ -521,19 +567,27 @@ describe('(h) spec.serviceAccountName: every read, apply and prune as that Servi
     // there only), and nothing else: no cluster-scoped objects, no other namespace.
     await api.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${teamNs}/rolebindings`, {
       body: {
-        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'team-admin' },
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'team-admin' },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' },
         subjects: [{ kind: 'ServiceAccount', name: 'team', namespace: ctl }],
       },
     });
-    await applyPipelineAsAdmin(api, ctl, 'team', { git: { url, branch: 'main', path: 'deploy', secretRef: { name: 'doris-git' } }, serviceAccountName: 'team' });
-    await applyPipelineAsAdmin(api, ctl, 'victim', { git: { url: victimUrl, branch: 'main', path: 'deploy', secretRef: { name: 'doris-git' } }, prune: { enabled: true, allowMass: false } });
+    await applyPipelineAsAdmin(api, ctl, 'team', {
+      git: { url, branch: 'main', path: 'deploy', secretRef: { name: 'doris-git' } },
+      serviceAccountName: 'team',
+    });
+    await applyPipelineAsAdmin(api, ctl, 'victim', {
+      git: { url: victimUrl, branch: 'main', path: 'deploy', secretRef: { name: 'doris-git' } },
+      prune: { enabled: true, allowMass: false },
+    });
     kubeconfig = await serviceAccountKubeconfig(env, api, ctl);
   });
 
   after(() => removeInstall(api, ctl, kubeconfig));
 
-  it('applies as the Pipeline\'s ServiceAccount, with DORIS running as the shipped one', async () => {
+  it("applies as the Pipeline's ServiceAccount, with DORIS running as the shipped one", async () => {
     const mark = auditMark(env.AUDIT_LOG);
     const result = await syncPipeline(env, ctl, 'team', kubeconfig);
     const events = readAuditSince(env.AUDIT_LOG, mark) as ImpersonatedEvent[];
@@ -543,18 +597,26 @@ describe('(h) spec.serviceAccountName: every read, apply and prune as that Servi
     const requests = events.filter((e) => e.objectRef?.namespace === teamNs && ['team-a', 'team-b', 'team-c'].includes(e.objectRef.name ?? ''));
     assert.ok(requests.length >= 3, `${requests.length} requests on ${teamNs}`);
     const wrong = requests.filter((e) => e.user.username !== dorisUser || e.impersonatedUser?.username !== teamUser);
-    assert.deepEqual(wrong.map((e) => `${e.verb} ${e.requestURI} by ${e.user.username} as ${e.impersonatedUser?.username ?? '(itself)'}`), []);
+    assert.deepEqual(
+      wrong.map((e) => `${e.verb} ${e.requestURI} by ${e.user.username} as ${e.impersonatedUser?.username ?? '(itself)'}`),
+      [],
+    );
   });
 
   it('cannot create a ClusterRoleBinding its account may not create', async () => {
-    await pushFiles(env, url, {
-      'deploy/2-escalate/10-crb.yml': `apiVersion: rbac.authorization.k8s.io/v1
+    await pushFiles(
+      env,
+      url,
+      {
+        'deploy/2-escalate/10-crb.yml': `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: ${crb}}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
 subjects: [{kind: ServiceAccount, name: team, namespace: ${ctl}}]
 `,
-    }, 'escalate');
+      },
+      'escalate',
+    );
     const result = await syncPipeline(env, ctl, 'team', kubeconfig);
     assert.equal(await get(`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${crb}`), undefined, 'the ClusterRoleBinding was created');
     assert.equal(result.code, 1, result.stderr);
@@ -563,30 +625,40 @@ subjects: [{kind: ServiceAccount, name: team, namespace: ${ctl}}]
   });
 
   it('cannot rewrite another Pipeline (its git URL, allowMass)', async () => {
-    await pushFiles(env, url, {
-      'deploy/2-escalate/10-crb.yml': null,
-      'deploy/2-escalate/20-victim.yml': `apiVersion: doris.dev/v1alpha1
+    await pushFiles(
+      env,
+      url,
+      {
+        'deploy/2-escalate/10-crb.yml': null,
+        'deploy/2-escalate/20-victim.yml': `apiVersion: doris.dev/v1alpha1
 kind: Pipeline
 metadata: {name: victim, namespace: ${ctl}}
 spec:
   git: {url: "https://evil.example/fleet.git", branch: main, path: deploy}
   prune: {enabled: true, allowMass: true}
 `,
-    }, 'hijack');
+      },
+      'hijack',
+    );
     const result = await syncPipeline(env, ctl, 'team', kubeconfig);
     const victim = await get(`/apis/doris.dev/v1alpha1/namespaces/${ctl}/pipelines/victim`);
     const spec = victim?.spec as { git: { url: string }; prune: { allowMass: boolean } } | undefined;
-    assert.equal(spec?.git.url, victimUrl, 'the other Pipeline\'s repository was rewritten');
+    assert.equal(spec?.git.url, victimUrl, "the other Pipeline's repository was rewritten");
     assert.equal(spec?.prune.allowMass, false);
     assert.equal(result.code, 1, result.stderr);
     assert.ok(result.stderr.includes(teamUser), result.stderr);
   });
 
   it('cannot read or write in a namespace its account has no rights in', async () => {
-    await pushFiles(env, url, {
-      'deploy/2-escalate/20-victim.yml': null,
-      'deploy/2-escalate/30-other.yml': configMapYaml(otherNs, 'intruder', { a: '1' }),
-    }, 'another namespace');
+    await pushFiles(
+      env,
+      url,
+      {
+        'deploy/2-escalate/20-victim.yml': null,
+        'deploy/2-escalate/30-other.yml': configMapYaml(otherNs, 'intruder', { a: '1' }),
+      },
+      'another namespace',
+    );
     const result = await syncPipeline(env, ctl, 'team', kubeconfig);
     assert.equal(await get(`/api/v1/namespaces/${otherNs}/configmaps/intruder`), undefined);
     assert.equal(result.code, 1, result.stderr);
@@ -594,7 +666,7 @@ spec:
     assert.match(result.stderr, /forbidden/i);
   });
 
-  it('prunes as the Pipeline\'s ServiceAccount', async () => {
+  it("prunes as the Pipeline's ServiceAccount", async () => {
     const commit = await pushFiles(env, url, { 'deploy/2-escalate/30-other.yml': null, 'deploy/1-app/130-b.yml': null }, 'drop team-b');
     const mark = auditMark(env.AUDIT_LOG);
     const result = await syncPipeline(env, ctl, 'team', kubeconfig);

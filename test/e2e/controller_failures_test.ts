@@ -43,7 +43,9 @@ const readyIs = async (name: string, status: string, reason: string) => {
 };
 
 async function eventReasons(name: string): Promise<string[]> {
-  const res = await api.request<{ items: Array<{ reason: string }> }>('GET', `/api/v1/namespaces/${ns}/events`, { query: { fieldSelector: `involvedObject.name=${name}` } });
+  const res = await api.request<{ items: Array<{ reason: string }> }>('GET', `/api/v1/namespaces/${ns}/events`, {
+    query: { fieldSelector: `involvedObject.name=${name}` },
+  });
   return res.body.items.map((e) => e.reason);
 }
 
@@ -115,7 +117,11 @@ describe('failures around the sync reach status', () => {
     assert.ok((await conditions('main')).some((x) => x.type === 'Stalled' && x.status === 'True' && x.reason === Reasons.InvalidSpec));
     await applyPipelineAsAdmin(api, ns, 'main', { git: { url: repoUrl, secretRef: { name: 'doris-git' }, interval: '1s' } });
     await waitFor('Ready after the fix', () => readyIs('main', 'True', Reasons.Succeeded), { timeoutMs: 30_000 });
-    assert.deepEqual((await conditions('main')).filter((x) => x.reason === Reasons.InvalidSpec), [], 'InvalidSpec is gone from every condition');
+    assert.deepEqual(
+      (await conditions('main')).filter((x) => x.reason === Reasons.InvalidSpec),
+      [],
+      'InvalidSpec is gone from every condition',
+    );
   });
 
   it('every Event reason is from the closed set', async () => {

@@ -102,7 +102,11 @@ describe('doris bootstrap and doris run', () => {
     assert.equal(second.code, 0, second.stderr);
     const results = (JSON.parse(second.stdout) as { results: Array<{ object: string; action: string }> }).results;
     assert.ok(results.length >= 10);
-    assert.deepEqual(results.filter((r) => r.action !== 'unchanged'), [], 'the second bootstrap changed something');
+    assert.deepEqual(
+      results.filter((r) => r.action !== 'unchanged'),
+      [],
+      'the second bootstrap changed something',
+    );
     assert.ok(results.some((r) => r.object.startsWith('Secret') && r.object.includes('doris-git')));
     saKubeconfig = await serviceAccountKubeconfig(env, api, controllerNs);
   });
@@ -183,12 +187,19 @@ describe('doris bootstrap and doris run', () => {
   it('stops on SIGTERM during a sync without advancing status, and the restarted controller converges', async () => {
     const before = await status();
     // Wave 2 waits for a Deployment that cannot be scheduled: the sync is mid-wait.
-    await pushFiles(env, repoUrl, {
-      'deploy/2-app/170-web.yml': web('registry.example/web:2', '      nodeSelector: {nowhere: "true"}\n'),
-      'deploy/3-after/120-after.yml': cm('after', 'x'),
-    }, 'stuck');
+    await pushFiles(
+      env,
+      repoUrl,
+      {
+        'deploy/2-app/170-web.yml': web('registry.example/web:2', '      nodeSelector: {nowhere: "true"}\n'),
+        'deploy/3-after/120-after.yml': cm('after', 'x'),
+      },
+      'stuck',
+    );
     const c = await controller(['--poll-interval', '1s']);
-    await waitFor('the sync waiting on wave 2', async () => (await status()).conditions?.some((x) => x.type === 'Reconciling' && x.status === 'True'), { timeoutMs: 30_000 });
+    await waitFor('the sync waiting on wave 2', async () => (await status()).conditions?.some((x) => x.type === 'Reconciling' && x.status === 'True'), {
+      timeoutMs: 30_000,
+    });
     const termAt = Date.now();
     const result = await c.stop('SIGTERM');
     assert.equal(result.code, 0, 'a graceful exit');
@@ -198,9 +209,14 @@ describe('doris bootstrap and doris run', () => {
     assert.equal(after.history?.length, before.history?.length, 'no sync recorded half-done');
     assert.equal(await configValue('after'), undefined);
 
-    const fixed = await pushFiles(env, repoUrl, {
-      'deploy/2-app/170-web.yml': web('registry.example/web:2'),
-    }, 'unstuck');
+    const fixed = await pushFiles(
+      env,
+      repoUrl,
+      {
+        'deploy/2-app/170-web.yml': web('registry.example/web:2'),
+      },
+      'unstuck',
+    );
     const again = await controller(['--poll-interval', '1s']);
     await waitFor('convergence after restart', async () => (await status()).lastAppliedCommit === fixed, { timeoutMs: 30_000 });
     assert.equal(await configValue('after'), 'x');
@@ -219,8 +235,12 @@ describe('doris bootstrap and doris run', () => {
     const c = await controller(['--poll-interval', '1s']);
     await waitFor('the sync with DORIS itself', async () => (await status()).lastAppliedCommit === first, { timeoutMs: 60_000 });
     const image = async () =>
-      (await api.request<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>('GET', `/apis/apps/v1/namespaces/${controllerNs}/deployments/doris`)).body.spec
-        .template.spec.containers[0]?.image;
+      (
+        await api.request<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>(
+          'GET',
+          `/apis/apps/v1/namespaces/${controllerNs}/deployments/doris`,
+        )
+      ).body.spec.template.spec.containers[0]?.image;
     assert.equal(await image(), 'registry.example/doris:1');
     assert.equal(own.length > 5, true);
 

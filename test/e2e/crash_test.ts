@@ -27,7 +27,8 @@ function crashSeed(): number {
   const given = process.env.DORIS_CRASH_SEED;
   if (given === undefined || given === '') return randomInt(2 ** 32);
   const seed = Number(given);
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`DORIS_CRASH_SEED must be an integer from 0 to ${2 ** 32 - 1}, not ${JSON.stringify(given)}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new Error(`DORIS_CRASH_SEED must be an integer from 0 to ${2 ** 32 - 1}, not ${JSON.stringify(given)}`);
   return seed;
 }
 
@@ -93,11 +94,9 @@ async function status(): Promise<Status> {
 
 /** The live state is exactly what variant `v` (commit number `serial`) describes. */
 async function assertState(v: 'a' | 'b', serial: number, context: string): Promise<void> {
-  const { body } = await api.request<{ items: Array<{ metadata: { name: string }; data: { value: string } }> }>(
-    'GET',
-    `/api/v1/namespaces/${ns}/configmaps`,
-    { query: { labelSelector: `doris.dev/pipeline=${name}` } },
-  );
+  const { body } = await api.request<{ items: Array<{ metadata: { name: string }; data: { value: string } }> }>('GET', `/api/v1/namespaces/${ns}/configmaps`, {
+    query: { labelSelector: `doris.dev/pipeline=${name}` },
+  });
   assert.deepEqual(body.items.map((i) => i.metadata.name).sort(), expectedConfigMaps(v), `${context}: the managed ConfigMaps`);
   for (const item of body.items.filter((i) => i.metadata.name.startsWith('shared-'))) {
     assert.equal(item.data.value, `${v}${serial}`, `${context}: ${item.metadata.name}`);

@@ -70,7 +70,16 @@ spec:
         status: {
           phase: 'Succeeded',
           conditions: [{ type: 'Ready', status: 'False', reason: 'PodCompleted' }],
-          containerStatuses: [{ name: 'migrate', ready: false, restartCount: 0, image: 'registry.example/migrate:1', imageID: '', state: { terminated: { exitCode: 0, reason: 'Completed' } } }],
+          containerStatuses: [
+            {
+              name: 'migrate',
+              ready: false,
+              restartCount: 0,
+              image: 'registry.example/migrate:1',
+              imageID: '',
+              state: { terminated: { exitCode: 0, reason: 'Completed' } },
+            },
+          ],
         },
       },
     });
@@ -105,7 +114,10 @@ ${annotations}spec:
 
     const waiting = await syncInline(env, name, url, args);
     assert.equal(waiting.code, 1, waiting.stdout + waiting.stderr);
-    assert.match(waiting.stdout + waiting.stderr, /timed out waiting for: Service e2e-health-lb-\d+\/ingress .*Waiting for the load balancer to be given an address/);
+    assert.match(
+      waiting.stdout + waiting.stderr,
+      /timed out waiting for: Service e2e-health-lb-\d+\/ingress .*Waiting for the load balancer to be given an address/,
+    );
     assert.equal(await exists(`/api/v1/namespaces/${ns}/configmaps/after-ingress`), false);
 
     await pushFiles(env, url, { 'deploy/1-edge/30-service.yml': service('  annotations: {doris.dev/health: ignore}\n') }, 'no load balancer on this cluster');

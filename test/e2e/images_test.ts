@@ -73,7 +73,11 @@ describe('image digests', () => {
 
   it('pins a tracked image by digest and resolves image_url_var by the app label, with a registry that serves no catalog', async () => {
     const auth = `Basic ${Buffer.from(`${env.REGISTRY_USERNAME}:${env.REGISTRY_PASSWORD}`).toString('base64')}`;
-    assert.equal((await fetch(`http://${env.REGISTRY}/v2/_catalog`, { headers: { authorization: auth } })).status, 404, 'the test registry refuses the catalog, as GHCR does');
+    assert.equal(
+      (await fetch(`http://${env.REGISTRY}/v2/_catalog`, { headers: { authorization: auth } })).status,
+      404,
+      'the test registry refuses the catalog, as GHCR does',
+    );
     const digest = await pushTestImage(env, `acme/solar-influx-${run}`, 'main', `influx one ${run}`);
     const logMark = readFileSync(env.REGISTRY_LOG).length;
     ({ url } = await createRepo(env, 'images', {
@@ -103,15 +107,28 @@ describe('image digests', () => {
     assert.equal(after.metadata.uid, before.influx.metadata.uid, 'rolled, not recreated');
     await waitFor('a new ReplicaSet', async () => (await replicaSets(ns, 'influx')) === before.sets + 1);
     // Other tests share the cluster (and the admin identity): count the writes in our namespace.
-    const writes = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns);
+    const writes = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter(
+      (e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns,
+    );
     assert.deepEqual(writes.map((e) => e.objectRef?.name).sort(), ['influx', `influx-${run}`].sort(), 'the unrelated Deployment was not written');
-    const status = (await api.request<{ status: { imageHistory: Array<{ repository: string; to: string }> } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${name}`)).body.status;
+    const status = (
+      await api.request<{ status: { imageHistory: Array<{ repository: string; to: string }> } }>(
+        'GET',
+        `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${name}`,
+      )
+    ).body.status;
     assert.equal(status.imageHistory[0]?.to, digest);
-    const events = await api.request<{ items: Array<{ reason: string; message: string; involvedObject: { name: string } }> }>('GET', '/api/v1/namespaces/doris-system/events', {
-      query: { fieldSelector: `involvedObject.name=${name}` },
-    });
+    const events = await api.request<{ items: Array<{ reason: string; message: string; involvedObject: { name: string } }> }>(
+      'GET',
+      '/api/v1/namespaces/doris-system/events',
+      {
+        query: { fieldSelector: `involvedObject.name=${name}` },
+      },
+    );
     assert.ok(
-      events.body.items.some((e) => e.reason === 'ImageUpdated' && e.message.includes(`${before.influx.spec.template.spec.containers[0]!.image.split('@')[1]} -> ${digest}`)),
+      events.body.items.some(
+        (e) => e.reason === 'ImageUpdated' && e.message.includes(`${before.influx.spec.template.spec.containers[0]!.image.split('@')[1]} -> ${digest}`),
+      ),
       'an Event records the change, old -> new',
     );
   });
@@ -137,10 +154,19 @@ describe('image digests', () => {
     const result = await syncInline(env, pipeline, repo, ['--image-rule', rule(), '--registry-credentials', credsFile]);
     const output = result.stdout + result.stderr;
     assert.match(output, new RegExp(`solar-absent-${run}:main.*404`));
-    assert.equal((await deployment(absentNs, 'absent')).spec.template.spec.containers[0]?.image, `${absent}:main`, `unpinned, as written; the sync said: ${output}`);
-    const status = (await api.request<{
-      status: { images?: Array<{ repository: string; digest?: string; error?: string }>; conditions: Array<{ type: string; status: string; reason: string; message: string }> };
-    }>('GET', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${pipeline}`)).body.status;
+    assert.equal(
+      (await deployment(absentNs, 'absent')).spec.template.spec.containers[0]?.image,
+      `${absent}:main`,
+      `unpinned, as written; the sync said: ${output}`,
+    );
+    const status = (
+      await api.request<{
+        status: {
+          images?: Array<{ repository: string; digest?: string; error?: string }>;
+          conditions: Array<{ type: string; status: string; reason: string; message: string }>;
+        };
+      }>('GET', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${pipeline}`)
+    ).body.status;
     const image = status.images?.find((i) => i.repository === absent);
     assert.ok(image, `status lists the image: ${JSON.stringify(status.images)}`);
     assert.equal(image.digest, undefined, 'no digest was ever known');
@@ -206,10 +232,12 @@ describe('a failing registry', () => {
       const during = await syncInline(env, `flaky-${run}`, url, args);
       assert.equal(during.code, 0, 'a registry error does not fail the sync');
       assert.equal((await deployment(ns, 'app')).spec.template.spec.containers[0]?.image, `${proxy.host}/${repo}:main@${first}`, 'the last digest stays');
-      const status = (await api.request<{ status: { images: Array<{ error?: string }>; conditions: Array<{ type: string; message: string }> } }>(
-        'GET',
-        `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/flaky-${run}`,
-      )).body.status;
+      const status = (
+        await api.request<{ status: { images: Array<{ error?: string }>; conditions: Array<{ type: string; message: string }> } }>(
+          'GET',
+          `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/flaky-${run}`,
+        )
+      ).body.status;
       assert.match(status.images[0]?.error ?? '', /500/);
       assert.match(status.conditions.find((c) => c.type === 'Ready')?.message ?? '', /kept their last digest/);
 
@@ -220,13 +248,20 @@ describe('a failing registry', () => {
       await waitFor('several failing image polls', () => proxy.hits.length - start >= 12, { timeoutMs: 60_000 });
       const polls = proxy.hits.slice(start);
       // Each poll retries inside the client; polls are the bursts separated by gaps.
-      const gaps = polls.slice(1).map((t, i) => t - polls[i]!).filter((g) => g > 150);
+      const gaps = polls
+        .slice(1)
+        .map((t, i) => t - polls[i]!)
+        .filter((g) => g > 150);
       assert.ok(gaps.length >= 2, `gaps ${gaps.join(', ')}`);
       assert.ok(gaps.at(-1)! > gaps[0]!, `the gaps between failing polls grow: ${gaps.join(', ')}`);
 
       proxy.failing.on = false;
       const third = await pushTestImage(env, repo, 'main', `flaky three ${run}`);
-      await waitFor('the roll after the registry came back', async () => (await deployment(ns, 'app')).spec.template.spec.containers[0]?.image.endsWith(third), { timeoutMs: 60_000 });
+      await waitFor(
+        'the roll after the registry came back',
+        async () => (await deployment(ns, 'app')).spec.template.spec.containers[0]?.image.endsWith(third),
+        { timeoutMs: 60_000 },
+      );
     } finally {
       proxy.server.close();
     }
@@ -257,7 +292,18 @@ describe('the controller and the registry', () => {
       },
     });
     const name = `notify-${run}`;
-    const created = await doris(env, ['sync', '--once', '--repo', url, '--name', name, '--image-rule', `${env.REGISTRY}/${repo}:main`, '--registry-credentials', credsFile]);
+    const created = await doris(env, [
+      'sync',
+      '--once',
+      '--repo',
+      url,
+      '--name',
+      name,
+      '--image-rule',
+      `${env.REGISTRY}/${repo}:main`,
+      '--registry-credentials',
+      credsFile,
+    ]);
     assert.equal(created.code, 0, created.stderr);
     await api.request('PATCH', `/apis/doris.dev/v1alpha1/namespaces/doris-system/pipelines/${name}`, {
       contentType: 'application/merge-patch+json',
@@ -272,10 +318,14 @@ describe('the controller and the registry', () => {
 
     // Steady state: a few image polls, each a HEAD of the manifest.
     const logMark = readFileSync(env.REGISTRY_LOG).length;
-    await waitFor('a few image polls', () => {
-      const lines = readFileSync(env.REGISTRY_LOG).subarray(logMark).toString('utf8').split('\n');
-      return lines.filter((l) => l.includes(`/v2/${repo}/manifests/main`)).length >= 4;
-    }, { timeoutMs: 30_000 });
+    await waitFor(
+      'a few image polls',
+      () => {
+        const lines = readFileSync(env.REGISTRY_LOG).subarray(logMark).toString('utf8').split('\n');
+        return lines.filter((l) => l.includes(`/v2/${repo}/manifests/main`)).length >= 4;
+      },
+      { timeoutMs: 30_000 },
+    );
     const requests = readFileSync(env.REGISTRY_LOG)
       .subarray(logMark)
       .toString('utf8')
@@ -293,7 +343,9 @@ describe('the controller and the registry', () => {
     const { id } = (await sub.json()) as { id: string };
     try {
       const digest = await pushTestImage(env, repo, 'main', `notify two ${run}`);
-      await waitFor('the notified roll', async () => (await deployment(ns, 'app')).spec.template.spec.containers[0]?.image.endsWith(digest), { timeoutMs: 20_000 });
+      await waitFor('the notified roll', async () => (await deployment(ns, 'app')).spec.template.spec.containers[0]?.image.endsWith(digest), {
+        timeoutMs: 20_000,
+      });
       const metrics = await (await fetch(`${c.url}/metrics`)).text();
       assert.match(metrics, /doris_webhooks_total\{hook="registry",outcome="triggered"\} [1-9]/);
     } finally {
@@ -313,9 +365,20 @@ describe('configuration changes', () => {
       'deploy/1-app/10-ns.yml': namespaceYaml(ns),
       'deploy/1-app/60-secret.yml': secret(s),
       'deploy/1-app/120-config.yml': cm(c),
-      'deploy/1-app/170-mounts.yml': workload(ns, 'mounts', 'registry.example/a:1', '        volumeMounts: [{name: cfg, mountPath: /etc/cfg}]\n', '      volumes: [{name: cfg, configMap: {name: settings}}]\n'),
+      'deploy/1-app/170-mounts.yml': workload(
+        ns,
+        'mounts',
+        'registry.example/a:1',
+        '        volumeMounts: [{name: cfg, mountPath: /etc/cfg}]\n',
+        '      volumes: [{name: cfg, configMap: {name: settings}}]\n',
+      ),
       'deploy/1-app/171-envfrom.yml': workload(ns, 'envfrom', 'registry.example/b:1', '        envFrom: [{configMapRef: {name: settings}}]\n'),
-      'deploy/1-app/172-secretref.yml': workload(ns, 'secretref', 'registry.example/c:1', '        env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]\n'),
+      'deploy/1-app/172-secretref.yml': workload(
+        ns,
+        'secretref',
+        'registry.example/c:1',
+        '        env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: password}}}]\n',
+      ),
       'deploy/1-app/173-plain.yml': workload(ns, 'plain', 'registry.example/d:1'),
     });
     const { url } = await createRepo(env, 'config', files('one', 's3cret-one'));
@@ -328,7 +391,10 @@ describe('configuration changes', () => {
     await pushFiles(env, url, { 'deploy/1-app/120-config.yml': cm('two') }, 'config two');
     let mark = auditMark(env.AUDIT_LOG);
     assert.equal((await syncInline(env, name, url)).code, 0);
-    let written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns).map((e) => e.objectRef?.name).sort();
+    let written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin')
+      .filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns)
+      .map((e) => e.objectRef?.name)
+      .sort();
     assert.deepEqual(written, ['envfrom', 'mounts']);
     assert.notEqual(await hash('mounts'), before.mounts);
     assert.notEqual(await hash('envfrom'), before.envfrom);
@@ -338,7 +404,10 @@ describe('configuration changes', () => {
     mark = auditMark(env.AUDIT_LOG);
     const result = await syncInline(env, name, url);
     assert.equal(result.code, 0);
-    written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns).map((e) => e.objectRef?.name).sort();
+    written = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin')
+      .filter((e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns)
+      .map((e) => e.objectRef?.name)
+      .sort();
     assert.deepEqual(written, ['secretref']);
     assert.notEqual(await hash('secretref'), before.secretref);
     assert.equal((await deployment(ns, 'plain')).metadata.resourceVersion, before.plain.metadata.resourceVersion);

@@ -116,9 +116,15 @@ describe('(g) a no-op resync under the shipped ServiceAccount', () => {
     const result = await syncPipeline(env, ctl, 'fleet', kubeconfig);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(decode((await secret(fleetNs, 'app-secret'))?.data?.password), 'not-a-real-one', 'the drift was not reverted');
-    const writes = writesByDoris(mark).filter((w) => !w.includes('/pipelines/')).map((w) => w.replace(/\?.*$/, ''));
+    const writes = writesByDoris(mark)
+      .filter((w) => !w.includes('/pipelines/'))
+      .map((w) => w.replace(/\?.*$/, ''));
     assert.ok(writes.length >= 1, 'the Secret was not written');
-    assert.deepEqual(writes.filter((w) => !w.endsWith(`/api/v1/namespaces/${fleetNs}/secrets/app-secret`)), [], 'only the drifted Secret is written');
+    assert.deepEqual(
+      writes.filter((w) => !w.endsWith(`/api/v1/namespaces/${fleetNs}/secrets/app-secret`)),
+      [],
+      'only the drifted Secret is written',
+    );
   });
 
   it('and after the revert, a resync writes nothing again', async () => {

@@ -80,8 +80,15 @@ describe('registry client against the real registry (basic auth)', () => {
     const logMark = readFileSync(env.REGISTRY_LOG).length;
 
     const before = await client.resolveRule(rule, named);
-    assert.deepEqual(before.resolved.map((i) => i.repository), [`${env.REGISTRY}/${org}/solar-influx`]);
-    assert.deepEqual(before.failed.map((f) => [f.repository, f.error.status]), [[`${env.REGISTRY}/${org}/solar-grafana`, 404]], 'not pushed yet');
+    assert.deepEqual(
+      before.resolved.map((i) => i.repository),
+      [`${env.REGISTRY}/${org}/solar-influx`],
+    );
+    assert.deepEqual(
+      before.failed.map((f) => [f.repository, f.error.status]),
+      [[`${env.REGISTRY}/${org}/solar-grafana`, 404]],
+      'not pushed yet',
+    );
 
     const grafana = await pushTestImage(env, `${org}/solar-grafana`, 'main', `grafana ${org}`);
     const afterPush = await client.resolveRule(rule, named);
@@ -104,8 +111,14 @@ describe('registry client against the real registry (basic auth)', () => {
     await pushTestImage(env, `${org}/partial-b`, 'other', `b ${org}`);
     const named = [`${env.REGISTRY}/${org}/partial-a`, `${env.REGISTRY}/${org}/partial-b`];
     const result = await new RegistryClient(credentials).resolveRule({ repository: `${env.REGISTRY}/${org}/partial-*`, tag: 'main' }, named);
-    assert.deepEqual(result.resolved.map((i) => i.repository), [`${env.REGISTRY}/${org}/partial-a`]);
-    assert.deepEqual(result.failed.map((f) => [f.repository, f.error.status]), [[`${env.REGISTRY}/${org}/partial-b`, 404]]);
+    assert.deepEqual(
+      result.resolved.map((i) => i.repository),
+      [`${env.REGISTRY}/${org}/partial-a`],
+    );
+    assert.deepEqual(
+      result.failed.map((f) => [f.repository, f.error.status]),
+      [[`${env.REGISTRY}/${org}/partial-b`, 404]],
+    );
   });
 
   it('refuses a wrong password with a clear 401 that never shows the password', async () => {
@@ -148,15 +161,25 @@ describe('registry client against the real registry (basic auth)', () => {
       readFileSync(env.REGISTRY_LOG, 'utf8')
         .split('\n')
         .filter((line) => line.includes(`"${userAgent}"`) && /^\S+ - \S+ \[/.test(line));
-    const lines = await waitFor('the registry access log of our requests', () => {
-      const found = accessLines();
-      return found.length >= checks + 1 ? found : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 50 });
+    const lines = await waitFor(
+      'the registry access log of our requests',
+      () => {
+        const found = accessLines();
+        return found.length >= checks + 1 ? found : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
     const requests = lines.map((line) => /"(\w+) (\S+) HTTP\/[\d.]+" (\d+)/.exec(line)?.slice(1, 4));
-    assert.ok(requests.every((r) => r !== undefined && r[1]!.includes('/manifests/')), lines.join('\n'));
+    assert.ok(
+      requests.every((r) => r !== undefined && r[1]!.includes('/manifests/')),
+      lines.join('\n'),
+    );
     assert.deepEqual(new Set(requests.map((r) => r![0])), new Set(['HEAD']));
     // The first check learns the registry's challenge (one 401); every later check is one HEAD.
-    assert.deepEqual(requests.map((r) => r![2]), ['401', ...Array<string>(checks).fill('200')]);
+    assert.deepEqual(
+      requests.map((r) => r![2]),
+      ['401', ...Array<string>(checks).fill('200')],
+    );
   });
 });
 
@@ -273,8 +296,14 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     reset();
     const client = new RegistryClient(robot, fast);
     for (let i = 0; i < 4; i += 1) assert.equal(await client.resolveDigest(`${fake.host}/fake/one`, 'main'), digestOf('fake/one'));
-    assert.deepEqual(fake.tokenRequests.map((t) => [t.scope, t.service, t.authorization]), [['repository:fake/one:pull', 'fake-registry', `Basic ${b64('robot:s3cret')}`]]);
-    assert.deepEqual(fake.requests.map((r) => r.method), ['HEAD', 'HEAD', 'HEAD', 'HEAD', 'HEAD']);
+    assert.deepEqual(
+      fake.tokenRequests.map((t) => [t.scope, t.service, t.authorization]),
+      [['repository:fake/one:pull', 'fake-registry', `Basic ${b64('robot:s3cret')}`]],
+    );
+    assert.deepEqual(
+      fake.requests.map((r) => r.method),
+      ['HEAD', 'HEAD', 'HEAD', 'HEAD', 'HEAD'],
+    );
     assert.equal(fake.requests[0]!.authorization, undefined);
     assert.ok(fake.requests.slice(1).every((r) => r.authorization === fake.requests[1]!.authorization && r.authorization?.startsWith('Bearer tok-')));
   });
@@ -284,8 +313,14 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     const client = new RegistryClient(robot, fast);
     await client.resolveDigest(`${fake.host}/fake/one`, 'main');
     await client.resolveDigest(`${fake.host}/fake/solar-a`, 'main');
-    assert.deepEqual(fake.tokenRequests.map((t) => t.scope), ['repository:fake/one:pull', 'repository:fake/solar-a:pull']);
-    assert.deepEqual(fake.requests.map((r) => r.authorization === undefined), [true, false, false]);
+    assert.deepEqual(
+      fake.tokenRequests.map((t) => t.scope),
+      ['repository:fake/one:pull', 'repository:fake/solar-a:pull'],
+    );
+    assert.deepEqual(
+      fake.requests.map((r) => r.authorization === undefined),
+      [true, false, false],
+    );
   });
 
   it('gets a new token once the cached one is about to expire', async () => {
@@ -305,7 +340,10 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     reset();
     const client = new RegistryClient(undefined, fast);
     assert.equal(await client.resolveDigest(`${fake.host}/public/app`, 'main'), digestOf('public/app'));
-    assert.deepEqual(fake.tokenRequests.map((t) => t.authorization), [undefined]);
+    assert.deepEqual(
+      fake.tokenRequests.map((t) => t.authorization),
+      [undefined],
+    );
   });
 
   it('refuses a wrong credential at the token service with a clear 401 that never shows it', async () => {
@@ -325,16 +363,31 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     const client = new RegistryClient(robot, { ...fast, maxRetries: 3, onRetry: (e) => retries.push(e) });
     fake.failures.set('fake/one', [{ status: 500 }, { status: 500 }]);
     assert.equal(await client.resolveDigest(`${fake.host}/fake/one`, 'main'), digestOf('fake/one'));
-    assert.deepEqual(retries.map((r) => [r.attempt, r.status]), [[1, 500], [2, 500]]);
-    assert.ok(retries.every((r) => r.delayMs >= 2 && r.delayMs <= 20), JSON.stringify(retries));
-    assert.deepEqual(fake.requests.filter((r) => r.authorization).map((r) => r.method), ['HEAD', 'HEAD', 'HEAD']);
+    assert.deepEqual(
+      retries.map((r) => [r.attempt, r.status]),
+      [
+        [1, 500],
+        [2, 500],
+      ],
+    );
+    assert.ok(
+      retries.every((r) => r.delayMs >= 2 && r.delayMs <= 20),
+      JSON.stringify(retries),
+    );
+    assert.deepEqual(
+      fake.requests.filter((r) => r.authorization).map((r) => r.method),
+      ['HEAD', 'HEAD', 'HEAD'],
+    );
   });
 
   it('gives up after its retries with an error naming the image and the status', async () => {
     reset();
     const client = new RegistryClient(robot, { ...fast, maxRetries: 2 });
     await client.resolveDigest(`${fake.host}/fake/one`, 'main'); // token in hand
-    fake.failures.set('fake/one', Array.from({ length: 5 }, () => ({ status: 503 })));
+    fake.failures.set(
+      'fake/one',
+      Array.from({ length: 5 }, () => ({ status: 503 })),
+    );
     const before = fake.requests.length;
     const error = await rejection(client.resolveDigest(`${fake.host}/fake/one`, 'main'));
     assert.equal(error.status, 503);
@@ -349,7 +402,10 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     fake.failures.set('fake/one', [{ status: 429, headers: { 'retry-after': '1' } }]);
     const started = Date.now();
     assert.equal(await client.resolveDigest(`${fake.host}/fake/one`, 'main'), digestOf('fake/one'));
-    assert.deepEqual(retries.map((r) => [r.status, r.delayMs]), [[429, 1000]]);
+    assert.deepEqual(
+      retries.map((r) => [r.status, r.delayMs]),
+      [[429, 1000]],
+    );
     assert.ok(Date.now() - started >= 1000, 'resolved before Retry-After passed');
   });
 
@@ -374,14 +430,23 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     const error = await rejection(client.resolveDigest(`127.0.0.1:${port}/fake/one`, 'main'));
     assert.equal(error.status, undefined);
     assert.equal(error.message, `image 127.0.0.1:${port}/fake/one:main: could not reach the registry (ECONNREFUSED) (3 attempts)`);
-    assert.deepEqual(retries.map((r) => [r.attempt, r.status]), [[1, undefined], [2, undefined]]);
+    assert.deepEqual(
+      retries.map((r) => [r.attempt, r.status]),
+      [
+        [1, undefined],
+        [2, undefined],
+      ],
+    );
   });
 
   it('computes the digest from the manifest when the registry sends no Docker-Content-Digest', async () => {
     reset();
     const client = new RegistryClient(robot, fast);
     assert.equal(await client.resolveDigest(`${fake.host}/nodigest/app`, 'main'), digestOf('nodigest/app'));
-    assert.deepEqual(fake.requests.filter((r) => r.authorization).map((r) => r.method), ['HEAD', 'GET']);
+    assert.deepEqual(
+      fake.requests.filter((r) => r.authorization).map((r) => r.method),
+      ['HEAD', 'GET'],
+    );
   });
 
   it('resolves a glob rule over the repositories it is given, one token per repository, never asking for the catalog', async () => {
@@ -403,12 +468,15 @@ describe('registry client against a bearer-token registry (loopback fake)', () =
     const client = new RegistryClient(dockerConfig(fake.host, 'robot', 'wrong'), fast);
     const result = await client.resolveRule({ repository: `${fake.host}/fake/solar-*`, tag: 'main' }, [`${fake.host}/fake/solar-a`]);
     assert.deepEqual(result.resolved, []);
-    assert.deepEqual(result.failed.map((f) => [f.repository, f.error.status]), [[`${fake.host}/fake/solar-a`, 401]]);
+    assert.deepEqual(
+      result.failed.map((f) => [f.repository, f.error.status]),
+      [[`${fake.host}/fake/solar-a`, 401]],
+    );
     assert.match(result.failed[0]!.error.message, new RegExp(`^image ${fake.host}/fake/solar-a:main: `));
   });
 });
 
-describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (loopback fake)', () => {
+describe("image tracker (a Pipeline's rules) against a bearer-token registry (loopback fake)", () => {
   let fake: FakeRegistry;
   const creds = async () => dockerConfig(fake.host, 'robot', 's3cret');
   const options = { client: { initialBackoffMs: 5, maxBackoffMs: 20, maxRetries: 0 } };
@@ -435,7 +503,7 @@ describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (l
     source: { file: `deploy/1-app/170-${name}.yml`, line: 1, col: 1 },
   });
 
-  it('tracks, for a glob, the images the rendered manifests name at its tag and the placeholders\' images, and polls the same ones without a render', async () => {
+  it("tracks, for a glob, the images the rendered manifests name at its tag and the placeholders' images, and polls the same ones without a render", async () => {
     fake.requests.length = 0;
     const tracker = new ImageTracker(creds, options);
     const rendered = [
@@ -447,15 +515,21 @@ describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (l
     ];
     const rules = [rule('fake/solar-*')];
     const first = await tracker.resolve(rules, [], undefined, { rendered });
-    assert.deepEqual(first.images.map((i) => [i.repository, i.digest]), [
-      [`${fake.host}/fake/solar-a`, digestOf('fake/solar-a')],
-      [`${fake.host}/fake/solar-c`, digestOf('fake/solar-c')],
-    ]);
+    assert.deepEqual(
+      first.images.map((i) => [i.repository, i.digest]),
+      [
+        [`${fake.host}/fake/solar-a`, digestOf('fake/solar-a')],
+        [`${fake.host}/fake/solar-c`, digestOf('fake/solar-c')],
+      ],
+    );
     assert.deepEqual([...first.tracked.keys()], [`${fake.host}/fake/solar-a`, `${fake.host}/fake/solar-c`]);
-    assert.deepEqual(first.changes.map((c) => [c.repository, c.from, c.to]), [
-      [`${fake.host}/fake/solar-a`, undefined, digestOf('fake/solar-a')],
-      [`${fake.host}/fake/solar-c`, undefined, digestOf('fake/solar-c')],
-    ]);
+    assert.deepEqual(
+      first.changes.map((c) => [c.repository, c.from, c.to]),
+      [
+        [`${fake.host}/fake/solar-a`, undefined, digestOf('fake/solar-a')],
+        [`${fake.host}/fake/solar-c`, undefined, digestOf('fake/solar-c')],
+      ],
+    );
     assert.deepEqual([first.kept, first.unresolved, first.errors], [[], [], []]);
 
     // The image poller: no render, the same repositories, nothing changed.
@@ -464,7 +538,10 @@ describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (l
     assert.deepEqual(poll.changes, []);
     // After a restart (a new tracker), the Pipeline's status says what to poll.
     const restarted = await new ImageTracker(creds, options).resolve(rules, first.images);
-    assert.deepEqual(restarted.images.map((i) => i.repository), first.images.map((i) => i.repository));
+    assert.deepEqual(
+      restarted.images.map((i) => i.repository),
+      first.images.map((i) => i.repository),
+    );
     assert.ok(fake.requests.every((r) => r.path !== '/v2/_catalog'));
   });
 
@@ -473,7 +550,10 @@ describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (l
     const rendered = [workload('gone', `${fake.host}/missing/solar-gone:main`)];
     const result = await tracker.resolve([rule('missing/solar-*')], [], undefined, { rendered });
     assert.deepEqual(result.kept, []);
-    assert.deepEqual(result.unresolved.map((f) => [f.rule, f.repository, f.tag]), [[`${fake.host}/missing/solar-*:main`, `${fake.host}/missing/solar-gone`, 'main']]);
+    assert.deepEqual(
+      result.unresolved.map((f) => [f.rule, f.repository, f.tag]),
+      [[`${fake.host}/missing/solar-*:main`, `${fake.host}/missing/solar-gone`, 'main']],
+    );
     assert.match(result.unresolved[0]!.error, /404/);
     assert.deepEqual(result.errors, [result.unresolved[0]!.error], 'errors still lists every failure');
     assert.equal(result.images[0]?.digest, undefined);
@@ -490,7 +570,10 @@ describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (l
     fake.failures.set('fake/one', [{ status: 503 }]);
     const failing = await tracker.resolve(rules, good.images);
     assert.deepEqual(failing.unresolved, []);
-    assert.deepEqual(failing.kept.map((f) => [f.repository, f.tag]), [[`${fake.host}/fake/one`, 'main']]);
+    assert.deepEqual(
+      failing.kept.map((f) => [f.repository, f.tag]),
+      [[`${fake.host}/fake/one`, 'main']],
+    );
     assert.match(failing.kept[0]!.error, /503/);
     assert.equal(failing.tracked.get(`${fake.host}/fake/one`)?.digest, digestOf('fake/one'), 'the last digest stays in use');
     assert.equal(failing.images[0]?.digest, digestOf('fake/one'));
@@ -499,6 +582,9 @@ describe('image tracker (a Pipeline\'s rules) against a bearer-token registry (l
 
   it('reports a plain rule that cannot be resolved on its first poll as unresolved, without a render', async () => {
     const result = await new ImageTracker(creds, options).resolve([rule('missing/app')], []);
-    assert.deepEqual(result.unresolved.map((f) => f.repository), [`${fake.host}/missing/app`]);
+    assert.deepEqual(
+      result.unresolved.map((f) => f.repository),
+      [`${fake.host}/missing/app`],
+    );
   });
 });

@@ -49,7 +49,9 @@ async function status(name: string): Promise<Status> {
 const ready = async (name: string) => (await status(name)).conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 async function leaseHolder(): Promise<string | undefined> {
-  const res = await api.request<{ spec?: { holderIdentity?: string } }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/doris-leader`, { accept: [404] });
+  const res = await api.request<{ spec?: { holderIdentity?: string } }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/doris-leader`, {
+    accept: [404],
+  });
   return res.status === 404 ? undefined : res.body.spec?.holderIdentity;
 }
 
@@ -87,7 +89,14 @@ async function terminate(c: RunningController, state: string): Promise<{ result:
 
 /** The event loop drained by itself: nothing was left holding it (no forced exit). */
 function drainedByItself(result: CliResult, state: string): void {
-  assert.doesNotMatch(result.stdout, /exiting with work pending/, `${state}: something held the event loop:\n${result.stdout.split('\n').filter((l) => l.includes('pending')).join('\n')}`);
+  assert.doesNotMatch(
+    result.stdout,
+    /exiting with work pending/,
+    `${state}: something held the event loop:\n${result.stdout
+      .split('\n')
+      .filter((l) => l.includes('pending'))
+      .join('\n')}`,
+  );
 }
 
 before(async () => {
@@ -104,16 +113,20 @@ before(async () => {
   await pushTestImage(env, image, 'main', `shutdown ${run}`);
   const viaProxy = (url: string) => url.replace(new URL(env.GIT_BASE_URL).host, gitProxy.host);
   imagesRepo = viaProxy(
-    (await createRepo(env, 'shut-images', {
-      'deploy/1-base/10-ns.yml': namespaceYaml(appNs),
-      'deploy/2-app/170-app.yml': deploymentYaml({ namespace: appNs, name: 'app', image: `${registryProxy.host}/${image}:main` }),
-    })).url,
+    (
+      await createRepo(env, 'shut-images', {
+        'deploy/1-base/10-ns.yml': namespaceYaml(appNs),
+        'deploy/2-app/170-app.yml': deploymentYaml({ namespace: appNs, name: 'app', image: `${registryProxy.host}/${image}:main` }),
+      })
+    ).url,
   );
   const plainRepo = viaProxy(
-    (await createRepo(env, 'shut-plain', {
-      'deploy/1-base/10-ns.yml': namespaceYaml(`${appNs}-p`),
-      'deploy/1-base/120-config.yml': configMapYaml(`${appNs}-p`, 'plain', { value: 'v1' }),
-    })).url,
+    (
+      await createRepo(env, 'shut-plain', {
+        'deploy/1-base/10-ns.yml': namespaceYaml(`${appNs}-p`),
+        'deploy/1-base/120-config.yml': configMapYaml(`${appNs}-p`, 'plain', { value: 'v1' }),
+      })
+    ).url,
   );
 
   await bootstrapInstall(env, ns, imagesRepo, 'images');
@@ -144,7 +157,9 @@ after(async () => {
 describe('doris run on SIGTERM', () => {
   it('idle, with Pipelines synced (one tracking an image): exits at once and releases the Lease', async () => {
     const c = await controller(['--identity', 'idle', '--poll-interval', '10m', '--image-poll-interval', '10m']);
-    await waitFor('both Pipelines synced', async () => (await ready('images')) && (await ready('plain')) && (await metric(c, 'doris_syncs_total')) >= 2, { timeoutMs: 60_000 });
+    await waitFor('both Pipelines synced', async () => (await ready('images')) && (await ready('plain')) && (await metric(c, 'doris_syncs_total')) >= 2, {
+      timeoutMs: 60_000,
+    });
     assert.equal(await leaseHolder(), 'idle');
     const { result } = await terminate(c, 'idle');
     drainedByItself(result, 'idle');
@@ -173,19 +188,30 @@ describe('doris run on SIGTERM', () => {
     const afterwards = [await status('images'), await status('plain')];
     for (const [i, s] of afterwards.entries()) {
       assert.equal(s.history?.length, before[i]!.history?.length, 'no sync recorded');
-      assert.deepEqual(s.conditions?.find((x) => x.type === 'Ready'), before[i]!.conditions?.find((x) => x.type === 'Ready'), 'Ready unchanged');
+      assert.deepEqual(
+        s.conditions?.find((x) => x.type === 'Ready'),
+        before[i]!.conditions?.find((x) => x.type === 'Ready'),
+        'Ready unchanged',
+      );
     }
   });
 
   it('waiting for a wave: the wait stops, nothing is recorded', async () => {
     const { url } = await createRepo(env, 'shut-wave', {
-      'deploy/1-app/170-stuck.yml': deploymentYaml({ namespace: appNs, name: 'stuck', image: 'registry.example/stuck:1', pod: '      nodeSelector: {nowhere: "true"}\n' }),
+      'deploy/1-app/170-stuck.yml': deploymentYaml({
+        namespace: appNs,
+        name: 'stuck',
+        image: 'registry.example/stuck:1',
+        pod: '      nodeSelector: {nowhere: "true"}\n',
+      }),
       'deploy/2-after/120-after.yml': configMapYaml(appNs, 'after', { value: 'x' }),
     });
     await applyPipelineAsAdmin(api, ns, 'wave', { git: { url, secretRef: { name: 'doris-git' } } });
     try {
       const c = await controller(['--identity', 'waiting', '--poll-interval', '10m', '--image-poll-interval', '10m']);
-      await waitFor('the sync waiting on wave 1', async () => (await status('wave')).conditions?.some((x) => x.type === 'Reconciling' && x.status === 'True'), { timeoutMs: 60_000 });
+      await waitFor('the sync waiting on wave 1', async () => (await status('wave')).conditions?.some((x) => x.type === 'Reconciling' && x.status === 'True'), {
+        timeoutMs: 60_000,
+      });
       const before = await status('wave');
       const { result } = await terminate(c, 'waiting for a wave');
       drainedByItself(result, 'waiting for a wave');
@@ -220,13 +246,19 @@ describe('doris run on SIGTERM', () => {
     };
     const finishing = open();
     const stalling = open();
-    await waitFor('both requests in flight', () => finishing.received().includes('100 Continue') && stalling.received().includes('100 Continue'), { timeoutMs: 10_000, intervalMs: 20 });
+    await waitFor('both requests in flight', () => finishing.received().includes('100 Continue') && stalling.received().includes('100 Continue'), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     const sent = Date.now();
     const exited = c.stop('SIGTERM');
     await waitFor('shutdown begun', () => c.logs().includes('shutting down'), { timeoutMs: 5_000, intervalMs: 10 });
     finishing.socket.end(body);
     await finishing.closed;
-    const answer = finishing.received().split('\r\n\r\n').find((part) => part.startsWith('HTTP/1.1 5') || part.startsWith('HTTP/1.1 2'));
+    const answer = finishing
+      .received()
+      .split('\r\n\r\n')
+      .find((part) => part.startsWith('HTTP/1.1 5') || part.startsWith('HTTP/1.1 2'));
     assert.match(answer ?? '', /^HTTP\/1\.1 503/, `the request in flight got its answer: ${finishing.received()}`);
     assert.match(finishing.received(), /shutting down/);
     const result = await exited;

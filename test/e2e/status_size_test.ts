@@ -43,7 +43,11 @@ after(async () => {
 });
 
 function bigInventory(count: number): InventoryEntry[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `${appNs}_object-${i.toString(36)}-${(i * 7919).toString(36)}__ConfigMap`, v: 'v1', wave: 1 + (i % 10) }));
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${appNs}_object-${i.toString(36)}-${(i * 7919).toString(36)}__ConfigMap`,
+    v: 'v1',
+    wave: 1 + (i % 10),
+  }));
 }
 
 async function status(name = pipeline): Promise<PipelineStatus> {

@@ -125,7 +125,10 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
 
   before(async () => {
     namespacesToDelete.push(ns);
-    clusterObjectsToDelete.push(`/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${crb}`, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.${crdGroup}`);
+    clusterObjectsToDelete.push(
+      `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${crb}`,
+      `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.${crdGroup}`,
+    );
     ({ url } = await createRepo(env, 'waves', files('a', 'one')));
   });
 
@@ -146,12 +149,19 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
     for (let i = 1; i < order.length; i++) {
       const previousDone = Math.max(...order[i - 1]!.map((e) => Date.parse(e.stageTimestamp)));
       for (const e of order[i]!) {
-        assert.ok(Date.parse(e.requestReceivedTimestamp) >= previousDone, `${e.objectRef?.resource}/${e.objectRef?.name} was written before stage ${i - 1} finished`);
+        assert.ok(
+          Date.parse(e.requestReceivedTimestamp) >= previousDone,
+          `${e.objectRef?.resource}/${e.objectRef?.name} was written before stage ${i - 1} finished`,
+        );
       }
     }
     // Wave 3 starts only after the Deployment of wave 2 was rolled out (as the server saw it).
     const available = events.find(
-      (e) => e.objectRef?.resource === 'deployments' && e.objectRef.name === 'web' && e.objectRef.subresource === 'status' && e.responseObject?.status?.availableReplicas === 2,
+      (e) =>
+        e.objectRef?.resource === 'deployments' &&
+        e.objectRef.name === 'web' &&
+        e.objectRef.subresource === 'status' &&
+        e.responseObject?.status?.availableReplicas === 2,
     );
     assert.ok(available, 'the Deployment never became available');
     assert.ok(Date.parse(stageOf(writes, 'jobs', 'migrate').requestReceivedTimestamp) >= Date.parse(available.stageTimestamp));
@@ -184,7 +194,10 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
     assert.equal((await get(`/api/v1/namespaces/${ns}`))?.metadata.resourceVersion, before.ns?.metadata.resourceVersion);
     assert.equal((await get(`/apis/${crdGroup}/v1/namespaces/${ns}/widgets/gizmo`))?.metadata.resourceVersion, before.widget?.metadata.resourceVersion);
     const writes = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').filter((e) => e.objectRef?.resource !== 'pipelines');
-    assert.deepEqual(writes.map((e) => `${e.objectRef?.resource}/${e.objectRef?.name}`), ['configmaps/settings']);
+    assert.deepEqual(
+      writes.map((e) => `${e.objectRef?.resource}/${e.objectRef?.name}`),
+      ['configmaps/settings'],
+    );
   });
 
   it('recreates a Job whose spec changed', async () => {
@@ -211,14 +224,20 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
     const web = await get(`/apis/apps/v1/namespaces/${ns}/deployments/web`);
     assert.equal(web?.spec?.replicas, 2);
     const writes = writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin');
-    assert.deepEqual(writes.map((e) => `${e.objectRef?.resource}/${e.objectRef?.name}`).filter((w) => !w.startsWith('pipelines/')), ['deployments/web']);
+    assert.deepEqual(
+      writes.map((e) => `${e.objectRef?.resource}/${e.objectRef?.name}`).filter((w) => !w.startsWith('pipelines/')),
+      ['deployments/web'],
+    );
   });
 
   it('writes nothing at all when nothing changed', async () => {
     const mark = auditMark(env.AUDIT_LOG);
     const result = await syncInline(env, name, url);
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').map((e) => e.requestURI), []);
+    assert.deepEqual(
+      writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').map((e) => e.requestURI),
+      [],
+    );
   });
 
   it('reports the Pipeline with doris status, as text and as JSON', async () => {
@@ -234,14 +253,22 @@ subjects: [{kind: ServiceAccount, name: default, namespace: ${ns}}]
   });
 
   it('plans a change with dry-runs and writes nothing', async () => {
-    await pushFiles(env, url, { 'deploy/1-base/120-config.yml': files('c', 'two')['deploy/1-base/120-config.yml'], 'deploy/2-app/200-service.yml': null }, 'plan me');
+    await pushFiles(
+      env,
+      url,
+      { 'deploy/1-base/120-config.yml': files('c', 'two')['deploy/1-base/120-config.yml'], 'deploy/2-app/200-service.yml': null },
+      'plan me',
+    );
     const mark = auditMark(env.AUDIT_LOG);
     const result = await doris(env, ['plan', '--pipeline', name]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^update\s+ConfigMap .*\/settings/m);
     assert.match(result.stdout, /^prune\s+Service .*\/web/m);
     assert.match(result.stdout, /^unchanged\s+Deployment .*\/web/m);
-    assert.deepEqual(writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').map((e) => e.requestURI), []);
+    assert.deepEqual(
+      writesBy(readAuditSince(env.AUDIT_LOG, mark), 'admin').map((e) => e.requestURI),
+      [],
+    );
   });
 });
 
@@ -271,7 +298,10 @@ describe('pruning', () => {
     const events = await api.request<{ items: Array<{ reason: string; message: string }> }>('GET', '/api/v1/namespaces/doris-system/events', {
       query: { fieldSelector: `involvedObject.name=${name}` },
     });
-    assert.ok(events.body.items.some((e) => e.reason === 'Pruned' && e.message.includes(`${ns}_cm0__ConfigMap`)), 'an Event records the prune');
+    assert.ok(
+      events.body.items.some((e) => e.reason === 'Pruned' && e.message.includes(`${ns}_cm0__ConfigMap`)),
+      'an Event records the prune',
+    );
   });
 
   it('refuses to remove most of the repository and says why in status', async () => {
@@ -296,7 +326,10 @@ describe('pruning', () => {
     for (let i = 1; i < 9; i++) assert.equal(await get(`/api/v1/namespaces/${ns}/configmaps/cm${i}`), undefined);
     assert.ok(await get(`/api/v1/namespaces/${ns}/configmaps/cm9`), 'prune: disabled survives');
     const status = await pipelineStatus(name);
-    assert.deepEqual(status.inventory?.map((e) => e.id), [`_${ns}__Namespace`]);
+    assert.deepEqual(
+      status.inventory?.map((e) => e.id),
+      [`_${ns}__Namespace`],
+    );
   });
 });
 
@@ -359,7 +392,13 @@ describe('replay', () => {
 
   it('each-commit applies three pushed commits in order', async () => {
     const { commits, history } = await threeCommits('each', 'each-commit');
-    assert.deepEqual(history.slice(0, 3).map((h) => h.commit).reverse(), commits);
+    assert.deepEqual(
+      history
+        .slice(0, 3)
+        .map((h) => h.commit)
+        .reverse(),
+      commits,
+    );
   });
 
   it('latest applies only the newest', async () => {

@@ -59,26 +59,38 @@ describe('control plane', () => {
         template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'example.invalid/web:1' }] } },
       },
     });
-    await waitFor('Deployment web Available with 2 ready replicas', async () => {
-      const { body } = await api.request<{ status?: { availableReplicas?: number; conditions?: Array<{ type: string; status: string }> } }>(
-        'GET',
-        `/apis/apps/v1/namespaces/${ns}/deployments/web`,
-      );
-      return body.status?.availableReplicas === 2 && body.status.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
-    }, { timeoutMs: 60_000 });
+    await waitFor(
+      'Deployment web Available with 2 ready replicas',
+      async () => {
+        const { body } = await api.request<{ status?: { availableReplicas?: number; conditions?: Array<{ type: string; status: string }> } }>(
+          'GET',
+          `/apis/apps/v1/namespaces/${ns}/deployments/web`,
+        );
+        return body.status?.availableReplicas === 2 && body.status.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
+      },
+      { timeoutMs: 60_000 },
+    );
     const { body } = await api.request<{ items: Pod[] }>('GET', `/api/v1/namespaces/${ns}/pods`, { query: { labelSelector: 'app=web' } });
     assert.equal(body.items.length, 2);
     for (const pod of body.items) {
       assert.equal(pod.spec.nodeName, fakeNodeName);
       assert.equal(pod.status.phase, 'Running');
-      assert.ok(pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'), `${pod.metadata.name} Ready`);
+      assert.ok(
+        pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        `${pod.metadata.name} Ready`,
+      );
     }
   });
 
   it('completes the deletion of a Namespace that holds objects', async () => {
     const doomed = `${ns}-doomed`;
     await apply(`/api/v1/namespaces/${doomed}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: doomed } });
-    await apply(`/api/v1/namespaces/${doomed}/configmaps/c`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: doomed }, data: { a: '1' } });
+    await apply(`/api/v1/namespaces/${doomed}/configmaps/c`, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'c', namespace: doomed },
+      data: { a: '1' },
+    });
     await apply(`/apis/apps/v1/namespaces/${doomed}/deployments/d`, {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -94,10 +106,14 @@ describe('control plane', () => {
       return body.items.length === 1;
     });
     await api.request('DELETE', `/api/v1/namespaces/${doomed}`);
-    await waitFor('namespace deletion', async () => {
-      const res = await api.request('GET', `/api/v1/namespaces/${doomed}`, { accept: [404] });
-      return res.status === 404;
-    }, { timeoutMs: 90_000 });
+    await waitFor(
+      'namespace deletion',
+      async () => {
+        const res = await api.request('GET', `/api/v1/namespaces/${doomed}`, { accept: [404] });
+        return res.status === 404;
+      },
+      { timeoutMs: 90_000 },
+    );
   });
 
   it('binds a PersistentVolumeClaim', async () => {

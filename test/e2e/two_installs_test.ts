@@ -10,13 +10,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import {
-  controllerClusterRole,
-  controllerClusterRoleName,
-  customKindsRole,
-  customKindsRoleName,
-  legacyClusterRoleNames,
-} from '../../src/install/manifests.js';
+import { controllerClusterRole, controllerClusterRoleName, customKindsRole, customKindsRoleName, legacyClusterRoleNames } from '../../src/install/manifests.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { KubeHttp as Http } from '../../src/kube/http.js';
 import { doris, startController, type RunningController } from '../env/doris.js';
@@ -64,7 +58,9 @@ async function status(install: Install): Promise<Status> {
 /** Waits until the install has applied `commit`; on timeout, says what its status shows instead. */
 async function waitForCommit(install: Install, commit: string): Promise<void> {
   try {
-    await waitFor(`install ${install.label} applies ${commit.slice(0, 8)}`, async () => (await status(install)).lastAppliedCommit === commit, { timeoutMs: 60_000 });
+    await waitFor(`install ${install.label} applies ${commit.slice(0, 8)}`, async () => (await status(install)).lastAppliedCommit === commit, {
+      timeoutMs: 60_000,
+    });
   } catch (error) {
     throw new Error(`${(error as Error).message}; its status: ${JSON.stringify(await status(install))}`);
   }
@@ -86,18 +82,32 @@ function repoFiles(install: Install, value: string): Record<string, string> {
 
 async function bootstrap(install: Install): Promise<Array<{ object: string; action: string }>> {
   const result = await doris(env, [
-    '--namespace', install.namespace, '--output', 'json',
-    'bootstrap', '--repo', install.repoUrl, '--name', pipeline, '--interval', '1s', '--no-controller',
+    '--namespace',
+    install.namespace,
+    '--output',
+    'json',
+    'bootstrap',
+    '--repo',
+    install.repoUrl,
+    '--name',
+    pipeline,
+    '--interval',
+    '1s',
+    '--no-controller',
   ]);
   assert.equal(result.code, 0, result.stderr);
   return (JSON.parse(result.stdout) as { results: Array<{ object: string; action: string }> }).results;
 }
 
 async function controller(install: Install): Promise<RunningController> {
-  const c = startController(env, ['--namespace', install.namespace, '--work-dir', install.workDir, '--poll-interval', '1s', '--identity', `two-${install.label}-${run}`], {
-    kubeconfig: install.kubeconfig,
-    port: await freePort(),
-  });
+  const c = startController(
+    env,
+    ['--namespace', install.namespace, '--work-dir', install.workDir, '--poll-interval', '1s', '--identity', `two-${install.label}-${run}`],
+    {
+      kubeconfig: install.kubeconfig,
+      port: await freePort(),
+    },
+  );
   running.push(c);
   await waitFor(`controller ${install.label} ready`, async () => (await fetch(`${c.url}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 30_000 });
   return c;
@@ -214,7 +224,10 @@ describe('two installs in one cluster', () => {
 
       // Each identity can do cluster-wide what its own ClusterRole grants (listing ConfigMaps
       // everywhere), but reads Secrets only in its own namespace, not in the other install's.
-      for (const [self, other] of [[a, b], [b, a]] as const) {
+      for (const [self, other] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         const asController = await Http.fromKubeconfigFile(self.kubeconfig);
         try {
           const all = await asController.request('GET', '/api/v1/configmaps', { query: { limit: '1' }, accept: [403] });
@@ -241,9 +254,14 @@ describe('two installs in one cluster', () => {
     // What an earlier bootstrap left: the same RBAC under the global names. Created (not
     // applied), so that the test fails rather than takes over names someone else holds.
     await api.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: old.namespace } } });
-    await api.request('POST', `/api/v1/namespaces/${old.namespace}/serviceaccounts`, { body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'doris' } } });
+    await api.request('POST', `/api/v1/namespaces/${old.namespace}/serviceaccounts`, {
+      body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'doris' } },
+    });
     const [controllerRole, customRole] = legacyClusterRoleNames;
-    for (const [name, role] of [[controllerRole, controllerClusterRole(old.namespace)], [customRole, customKindsRole(old.namespace)]] as const) {
+    for (const [name, role] of [
+      [controllerRole, controllerClusterRole(old.namespace)],
+      [customRole, customKindsRole(old.namespace)],
+    ] as const) {
       await api.request('POST', `${rbacPath}/clusterroles`, { body: { ...role, metadata: { ...role.metadata, name } } });
       await api.request('POST', `${rbacPath}/clusterrolebindings`, {
         body: {
@@ -258,7 +276,10 @@ describe('two installs in one cluster', () => {
 
     const results = await bootstrap(old);
     assert.deepEqual(
-      results.filter((r) => r.action === 'deleted').map((r) => r.object).sort(),
+      results
+        .filter((r) => r.action === 'deleted')
+        .map((r) => r.object)
+        .sort(),
       [`ClusterRole ${controllerRole}`, `ClusterRole ${customRole}`, `ClusterRoleBinding ${controllerRole}`, `ClusterRoleBinding ${customRole}`],
     );
     for (const name of legacyClusterRoleNames) {
@@ -275,6 +296,10 @@ describe('two installs in one cluster', () => {
     assert.equal((await c.stop()).code, 0, 'a graceful exit');
 
     const again = await bootstrap(old);
-    assert.deepEqual(again.filter((r) => r.action !== 'unchanged'), [], 'a second bootstrap changes and deletes nothing');
+    assert.deepEqual(
+      again.filter((r) => r.action !== 'unchanged'),
+      [],
+      'a second bootstrap changes and deletes nothing',
+    );
   });
 });

@@ -13,7 +13,9 @@ describe('secrets in DORIS output', () => {
   it('never prints a token, a password or an authorization header', async () => {
     const env = loadTestEnv();
     // One more sync with every credential in play, so the check never runs on an empty log.
-    const { url } = await createRepo(env, 'secrets', { 'deploy/1-a/120-cm.yml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: secrets-check\ndata:\n  a: "1"\n' });
+    const { url } = await createRepo(env, 'secrets', {
+      'deploy/1-a/120-cm.yml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: secrets-check\ndata:\n  a: "1"\n',
+    });
     const result = await syncInline(env, `secrets-${process.pid}`, url, ['--image-rule', `${env.REGISTRY}/acme/none-*:main`]);
     assert.equal(result.code, 0, result.stderr);
     assert.ok(existsSync(outputLog(env)));

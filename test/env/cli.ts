@@ -11,13 +11,19 @@ import { gitServer, loadTestEnv } from './testenv.js';
 const program = new Command('testenv')
   .description('The real local test environment: Kubernetes control plane + kwok, git smart-HTTP server, OCI registry.')
   .showHelpAfterError();
-program.command('up').description('start everything (building the control plane on first use) and write .testenv/env').action(async () => {
-  await up();
-});
+program
+  .command('up')
+  .description('start everything (building the control plane on first use) and write .testenv/env')
+  .action(async () => {
+    await up();
+  });
 program.command('down').description('stop every process that up started, by PID').action(down);
-program.command('status').description('show the processes and whether they run').action(() => {
-  process.exitCode = status();
-});
+program
+  .command('status')
+  .description('show the processes and whether they run')
+  .action(() => {
+    process.exitCode = status();
+  });
 program
   .command('new-repo')
   .argument('<name>', 'repository name (letters, digits, . _ -)')

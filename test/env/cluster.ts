@@ -75,14 +75,10 @@ function kubeconfigYaml(server: string, caFile: string, user: string, token: str
 
 function httpsOk(url: string, ca: Buffer | undefined, token?: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = https.get(
-      url,
-      { ca, rejectUnauthorized: ca !== undefined, headers: token ? { authorization: `Bearer ${token}` } : {} },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      },
-    );
+    const req = https.get(url, { ca, rejectUnauthorized: ca !== undefined, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
     req.on('error', () => resolve(false));
     req.setTimeout(2000, () => req.destroy());
   });
@@ -104,10 +100,14 @@ async function startEtcd(dir: string, clientPort: number, peerPort: number): Pro
     '--quota-backend-bytes=4294967296',
     '--log-level=warn',
   ]);
-  await waitFor('etcd health', async () => {
-    const res = await fetch(`${client}/health`).catch(() => undefined);
-    return res?.ok;
-  }, { daemon, timeoutMs: 30_000 });
+  await waitFor(
+    'etcd health',
+    async () => {
+      const res = await fetch(`${client}/health`).catch(() => undefined);
+      return res?.ok;
+    },
+    { daemon, timeoutMs: 30_000 },
+  );
   return daemon;
 }
 
@@ -116,9 +116,7 @@ export async function startCluster(dir: string, log: (line: string) => void): Pr
   const clusterDir = join(dir, 'cluster');
   mkdirSync(clusterDir, { recursive: true });
   const pki: Pki = await ensurePki(join(clusterDir, 'pki'));
-  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort] = (await freePorts(6)) as [
-    number, number, number, number, number, number,
-  ];
+  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort] = (await freePorts(6)) as [number, number, number, number, number, number];
   const daemons: Daemon[] = [];
 
   log(`etcd on 127.0.0.1:${etcdClient}`);
@@ -250,21 +248,26 @@ export async function startCluster(dir: string, log: (line: string) => void): Pr
   const kube = await KubeHttp.fromKubeconfigFile(kubeconfig);
   try {
     await seedCluster(kube);
-    await waitFor('kube-controller-manager (default ServiceAccount)', async () => {
-      const res = await kube.request('GET', '/api/v1/namespaces/default/serviceaccounts/default', { accept: [404] });
-      return res.status === 200;
-    }, { daemon: kcm, timeoutMs: 60_000 });
+    await waitFor(
+      'kube-controller-manager (default ServiceAccount)',
+      async () => {
+        const res = await kube.request('GET', '/api/v1/namespaces/default/serviceaccounts/default', { accept: [404] });
+        return res.status === 200;
+      },
+      { daemon: kcm, timeoutMs: 60_000 },
+    );
     await waitFor('kube-scheduler /healthz', () => httpsOk(`https://127.0.0.1:${schedPort}/healthz`, undefined), {
       daemon: scheduler,
       timeoutMs: 60_000,
     });
-    await waitFor(`node ${fakeNodeName} Ready`, async () => {
-      const res = await kube.request<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
-        'GET',
-        `/api/v1/nodes/${fakeNodeName}`,
-      );
-      return res.body.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    }, { daemon: kwok, timeoutMs: 60_000 });
+    await waitFor(
+      `node ${fakeNodeName} Ready`,
+      async () => {
+        const res = await kube.request<{ status?: { conditions?: Array<{ type: string; status: string }> } }>('GET', `/api/v1/nodes/${fakeNodeName}`);
+        return res.body.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      },
+      { daemon: kwok, timeoutMs: 60_000 },
+    );
   } finally {
     kube.close();
   }

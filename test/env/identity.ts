@@ -22,7 +22,20 @@ export function serviceAccountUser(namespace: string, name = 'doris'): string {
 
 /** `doris bootstrap` into `namespace` (no Deployment: tests run the CLI or `doris run` themselves). */
 export async function bootstrapInstall(env: TestEnv, namespace: string, repoUrl: string, pipeline: string): Promise<void> {
-  const result = await doris(env, ['--namespace', namespace, '--output', 'json', 'bootstrap', '--repo', repoUrl, '--name', pipeline, '--interval', '1h', '--no-controller']);
+  const result = await doris(env, [
+    '--namespace',
+    namespace,
+    '--output',
+    'json',
+    'bootstrap',
+    '--repo',
+    repoUrl,
+    '--name',
+    pipeline,
+    '--interval',
+    '1h',
+    '--no-controller',
+  ]);
   assert.equal(result.code, 0, `bootstrap into ${namespace} failed: ${result.stderr}`);
 }
 
@@ -41,7 +54,12 @@ export async function serviceAccountKubeconfig(env: TestEnv, api: KubeHttp, name
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: admin.server.toString().replace(/\/$/, ''), 'certificate-authority-data': Buffer.from(admin.tls.ca ?? '').toString('base64') } }],
+      clusters: [
+        {
+          name: 'c',
+          cluster: { server: admin.server.toString().replace(/\/$/, ''), 'certificate-authority-data': Buffer.from(admin.tls.ca ?? '').toString('base64') },
+        },
+      ],
       users: [{ name, user: { token: body.status.token } }],
       contexts: [{ name: 'c', context: { cluster: 'c', user: name } }],
       'current-context': 'c',

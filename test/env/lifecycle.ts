@@ -149,4 +149,3 @@ export function status(): number {
   console.log(allAlive ? `up since ${state.startedAt}; env in ${envFile}` : 'degraded: run down, then up');
   return allAlive ? 0 : 1;
 }
-

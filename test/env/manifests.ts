@@ -8,8 +8,14 @@ export const namespaceYaml = (name: string) => `apiVersion: v1\nkind: Namespace\
 export function configMapYaml(namespace: string, name: string, data: Record<string, string>, annotations?: Record<string, string>): string {
   return (
     `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\n` +
-    (annotations ? `  annotations:\n${Object.entries(annotations).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n` : '') +
-    `data:\n${Object.entries(data).map(([k, v]) => `  ${k}: "${v}"`).join('\n')}\n`
+    (annotations
+      ? `  annotations:\n${Object.entries(annotations)
+          .map(([k, v]) => `    ${k}: "${v}"`)
+          .join('\n')}\n`
+      : '') +
+    `data:\n${Object.entries(data)
+      .map(([k, v]) => `  ${k}: "${v}"`)
+      .join('\n')}\n`
   );
 }
 

@@ -13,9 +13,7 @@ export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url))
 export const stateDir = process.env.DORIS_TESTENV_DIR ?? join(repoRoot, '.testenv');
 
 /** Built binaries, by version: shared by every checkout on the machine. */
-export const cacheRoot =
-  process.env.DORIS_TESTENV_CACHE ??
-  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'doris-testenv');
+export const cacheRoot = process.env.DORIS_TESTENV_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'doris-testenv');
 
 export const clusterModulesDir = join(repoRoot, 'test', 'cluster');
 

@@ -32,14 +32,23 @@ export async function ensurePki(dir: string): Promise<Pki> {
   if (existsSync(pki.serverCert) && existsSync(pki.saPub)) return pki;
 
   await execFileP('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '3650',
-    '-keyout', pki.caKey, '-out', pki.caCert, '-subj', '/CN=doris-testenv-ca',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '3650',
+    '-keyout',
+    pki.caKey,
+    '-out',
+    pki.caCert,
+    '-subj',
+    '/CN=doris-testenv-ca',
   ]);
   const csr = join(dir, 'apiserver.csr');
-  await execFileP('openssl', [
-    'req', '-newkey', 'rsa:2048', '-nodes', '-sha256',
-    '-keyout', pki.serverKey, '-out', csr, '-subj', '/CN=kube-apiserver',
-  ]);
+  await execFileP('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', pki.serverKey, '-out', csr, '-subj', '/CN=kube-apiserver']);
   const ext = join(dir, 'apiserver.ext');
   writeFileSync(
     ext,
@@ -47,8 +56,22 @@ export async function ensurePki(dir: string): Promise<Pki> {
       'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n',
   );
   await execFileP('openssl', [
-    'x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial',
-    '-sha256', '-days', '3650', '-out', pki.serverCert, '-extfile', ext,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    pki.caCert,
+    '-CAkey',
+    pki.caKey,
+    '-CAcreateserial',
+    '-sha256',
+    '-days',
+    '3650',
+    '-out',
+    pki.serverCert,
+    '-extfile',
+    ext,
   ]);
 
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -16,12 +16,7 @@ export interface Daemon {
   log: string;
 }
 
-export function startDaemon(
-  name: string,
-  command: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Daemon {
+export function startDaemon(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Daemon {
   const log = join(logDir, `${name}.log`);
   const fd = openSync(log, 'a');
   const child = spawn(command, args, {

@@ -23,7 +23,9 @@ if (!Number.isInteger(port) || !Number.isInteger(upstreamPort) || !config) {
 }
 
 /** What GHCR answers to a catalog request: the distribution API's error shape, 404. */
-const catalogRefusal = JSON.stringify({ errors: [{ code: 'NOT_FOUND', message: '404 page not found', detail: 'this registry does not list its repositories' }] });
+const catalogRefusal = JSON.stringify({
+  errors: [{ code: 'NOT_FOUND', message: '404 page not found', detail: 'this registry does not list its repositories' }],
+});
 
 const registry = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'inherit', 'inherit'] });
 registry.on('error', (error) => {

@@ -71,9 +71,13 @@ export async function startRegistry(options: RegistryOptions): Promise<Daemon> {
   const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
   const front = join(repoRoot, 'test', 'env', 'registry-front.ts');
   const daemon = startDaemon('registry', tsx, [front, String(options.port), String(registryPort), config]);
-  await waitFor('registry /v2/ (through its front)', async () => {
-    const res = await fetch(`http://127.0.0.1:${options.port}/v2/`).catch(() => undefined);
-    return res?.status === 401;
-  }, { daemon, timeoutMs: 30_000 });
+  await waitFor(
+    'registry /v2/ (through its front)',
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${options.port}/v2/`).catch(() => undefined);
+      return res?.status === 401;
+    },
+    { daemon, timeoutMs: 30_000 },
+  );
   return daemon;
 }

@@ -7,7 +7,16 @@
  * test/e2e.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { DeletePreconditions, KindResolver, KubeClient, ListOptions, ObjectKey, PropagationPolicy, WatchEvent, WatchOptions } from '../../src/kube/client.js';
+import type {
+  DeletePreconditions,
+  KindResolver,
+  KubeClient,
+  ListOptions,
+  ObjectKey,
+  PropagationPolicy,
+  WatchEvent,
+  WatchOptions,
+} from '../../src/kube/client.js';
 import type { ResourceInfo } from '../../src/kube/discovery.js';
 import { UnknownKindError } from '../../src/kube/discovery.js';
 import { KubeApiError } from '../../src/kube/http.js';
@@ -84,8 +93,13 @@ export class FakeKube implements KubeClient {
     const current = this.objects.get(key);
     const next = structuredClone(object);
     next.metadata.uid = current?.metadata.uid ?? `uid-${this.nextUid}`;
-    const changed = !current || !isDeepStrictEqual({ ...current, metadata: { ...current.metadata, uid: 0, resourceVersion: 0 } }, { ...next, metadata: { ...next.metadata, uid: 0, resourceVersion: 0 } });
-    next.metadata.resourceVersion = changed && !options.dryRun ? String(this.nextRv++) : (current?.metadata.resourceVersion as string | undefined) ?? '0';
+    const changed =
+      !current ||
+      !isDeepStrictEqual(
+        { ...current, metadata: { ...current.metadata, uid: 0, resourceVersion: 0 } },
+        { ...next, metadata: { ...next.metadata, uid: 0, resourceVersion: 0 } },
+      );
+    next.metadata.resourceVersion = changed && !options.dryRun ? String(this.nextRv++) : ((current?.metadata.resourceVersion as string | undefined) ?? '0');
     if (!options.dryRun) {
       if (!current) this.nextUid++;
       this.objects.set(key, next);
@@ -109,7 +123,10 @@ export class FakeKube implements KubeClient {
     await this.discovery.resolve(apiVersion, kind);
     this.count('LIST', `${kind}/${options.namespace ?? '*'}`);
     this.check('list', kind, options.namespace);
-    const selector = (options.labelSelector ?? '').split(',').filter(Boolean).map((s) => s.split('=') as [string, string]);
+    const selector = (options.labelSelector ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((s) => s.split('=') as [string, string]);
     const items = [...this.objects.values()].filter(
       (o) =>
         o.kind === kind &&

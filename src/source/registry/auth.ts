@@ -53,8 +53,7 @@ export class Authenticator {
    */
   async answer(target: AuthTarget, wwwAuthenticate: string | null, signal?: AbortSignal): Promise<string> {
     const challenges = parseWwwAuthenticate(wwwAuthenticate ?? '');
-    const challenge =
-      challenges.find((c) => c.scheme === 'bearer' && c.params.realm) ?? challenges.find((c) => c.scheme === 'basic');
+    const challenge = challenges.find((c) => c.scheme === 'bearer' && c.params.realm) ?? challenges.find((c) => c.scheme === 'basic');
     if (!challenge) {
       throw new ImageResolveError(target.subject, 'the registry answered 401 without a Basic or Bearer challenge we can answer', { status: 401 });
     }
@@ -66,7 +65,9 @@ export class Authenticator {
     const credential = credentialFor(this.options.credentials, target.registry);
     if (challenge.scheme === 'basic') {
       if (!credential) {
-        throw new ImageResolveError(target.subject, `the registry answered 401: it requires credentials and none are configured for ${target.registry}`, { status: 401 });
+        throw new ImageResolveError(target.subject, `the registry answered 401: it requires credentials and none are configured for ${target.registry}`, {
+          status: 401,
+        });
       }
       return `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}`;
     }

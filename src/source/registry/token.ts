@@ -69,7 +69,10 @@ export async function requestToken(request: TokenRequest, retry: RetryOptions, s
     throw new ImageResolveError(request.subject, `the registry named a token service over ${url.protocol}; only http(s) is supported`);
   }
   if (url.protocol === 'http:' && request.credential && !isLoopbackHost(url.host) && !request.insecureRegistries.includes(url.host)) {
-    throw new ImageResolveError(request.subject, `the token service ${url.host} uses plain http; refusing to send credentials (list it as an insecure registry to allow it)`);
+    throw new ImageResolveError(
+      request.subject,
+      `the token service ${url.host} uses plain http; refusing to send credentials (list it as an insecure registry to allow it)`,
+    );
   }
   if (request.service) url.searchParams.set('service', request.service);
   url.searchParams.append('scope', request.scope);

@@ -25,13 +25,7 @@ export class RegistryTransport {
   }
 
   /** Sends `method path` (path from `/v2/…`, or an absolute URL on the same registry). */
-  async send(
-    target: AuthTarget,
-    method: 'GET' | 'HEAD',
-    path: string,
-    headers: Record<string, string>,
-    signal?: AbortSignal,
-  ): Promise<RegistryResponse> {
+  async send(target: AuthTarget, method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<RegistryResponse> {
     const url = new URL(path, this.baseUrl(target.apiHost)).toString();
     const attempt = (authorization: string | undefined): Promise<RegistryResponse> =>
       fetchWithRetries(

@@ -13,7 +13,13 @@ import { FakeKube } from '../../fake/kube.js';
 const pipeline = 'main';
 
 function desired(object: KubeObject, line = 1, wave = 1): DesiredObject {
-  return { object: stampOwnership(object, pipeline), wave, waveName: `${wave}-app`, step: 10, source: { file: `deploy/${wave}-app/10-objects.yml`, line, col: 1 } };
+  return {
+    object: stampOwnership(object, pipeline),
+    wave,
+    waveName: `${wave}-app`,
+    step: 10,
+    source: { file: `deploy/${wave}-app/10-objects.yml`, line, col: 1 },
+  };
 }
 
 const configMap = (name: string, namespace = 'apps', data: Record<string, string> = { a: '1' }): KubeObject => ({
@@ -47,7 +53,8 @@ async function refusalOf(promise: Promise<unknown>): Promise<PreflightError> {
 describe('preflight', () => {
   it('writes nothing and names file:line:col, the object and the reason when the API server refuses one object', async () => {
     const kube = new FakeKube();
-    kube.refuse = (o) => (o.metadata.name === 'bad' ? new KubeApiError('PATCH', '/x', 422, { reason: 'Invalid', message: 'data.a: Invalid value' }, '') : undefined);
+    kube.refuse = (o) =>
+      o.metadata.name === 'bad' ? new KubeApiError('PATCH', '/x', 422, { reason: 'Invalid', message: 'data.a: Invalid value' }, '') : undefined;
     const objects = [desired(configMap('good')), desired(configMap('bad'), 7, 2)];
     const error = await refusalOf(preflight(context(kube, objects), objects));
     assert.equal(error.code, 'ValidationFailed');
@@ -67,7 +74,17 @@ describe('preflight', () => {
     const kube = new FakeKube();
     kube.refuse = (o) =>
       o.kind === 'ConfigMap'
-        ? new KubeApiError('PATCH', '/x', 404, { reason: 'NotFound', message: `namespaces "${o.metadata.namespace}" not found`, details: { kind: 'namespaces', name: o.metadata.namespace } } as never, '')
+        ? new KubeApiError(
+            'PATCH',
+            '/x',
+            404,
+            {
+              reason: 'NotFound',
+              message: `namespaces "${o.metadata.namespace}" not found`,
+              details: { kind: 'namespaces', name: o.metadata.namespace },
+            } as never,
+            '',
+          )
         : undefined;
     const ns = desired({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fresh' } });
     const inFresh = desired(configMap('one', 'fresh'));
@@ -120,7 +137,10 @@ describe('preflight', () => {
     const before = kube.requests.length;
     const verdicts = await preflight(context(kube, objects), objects);
     assert.equal(verdicts.get(objects[0]!)?.action, 'unchanged');
-    assert.deepEqual(kube.requests.slice(before).filter((r) => r.startsWith('DRYRUN')), []);
+    assert.deepEqual(
+      kube.requests.slice(before).filter((r) => r.startsWith('DRYRUN')),
+      [],
+    );
   });
 
   describe('objects DORIS may write but not read', () => {
@@ -156,7 +176,14 @@ describe('preflight', () => {
     it('are re-applied when someone wrote them since (drift), or without a record', async () => {
       const { kube, secret } = setup();
       const stored = kube.seed(secret.object);
-      const entry: InventoryEntry = { id: objectId(secret.object), v: 'v1', wave: 1, uid: stored.metadata.uid as string, rv: 'older', h: secret.object.metadata.annotations?.['doris.dev/desired-hash'] };
+      const entry: InventoryEntry = {
+        id: objectId(secret.object),
+        v: 'v1',
+        wave: 1,
+        uid: stored.metadata.uid as string,
+        rv: 'older',
+        h: secret.object.metadata.annotations?.['doris.dev/desired-hash'],
+      };
       assert.equal((await preflight(context(kube, [secret], [entry]), [secret])).get(secret)?.action, 'changed');
       assert.equal((await preflight(context(kube, [secret]), [secret])).get(secret)?.action, 'changed');
     });

@@ -8,7 +8,11 @@ import { durationFlag, formatDuration, integerFlag, listenFlag } from '../../../
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const doris = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/nonexistent' } });
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, KUBECONFIG: '/nonexistent' },
+  });
 
 describe('duration flags', () => {
   const parse = durationFlag('--poll-interval 10s');
@@ -21,7 +25,11 @@ describe('duration flags', () => {
 
   it('refuse a number without a unit, zero, and anything else, with an example', () => {
     for (const bad of ['10', '0s', '', '-5s', '1.5s', '10 s', 'abc', '5d']) {
-      assert.throws(() => parse(bad), (e: unknown) => e instanceof InvalidArgumentError && /e\.g\. --poll-interval 10s/.test(e.message), bad);
+      assert.throws(
+        () => parse(bad),
+        (e: unknown) => e instanceof InvalidArgumentError && /e\.g\. --poll-interval 10s/.test(e.message),
+        bad,
+      );
     }
   });
 
@@ -44,7 +52,11 @@ describe('number flags', () => {
 
   it('refuse NaN, fractions, signs, exponents and values out of range', () => {
     for (const bad of ['abc', '', '0', '-1', '1.5', '1e3', '0x10', '99999999999999999999']) {
-      assert.throws(() => parse(bad), (e: unknown) => e instanceof InvalidArgumentError && /e\.g\. --max-concurrent-syncs 4/.test(e.message), bad);
+      assert.throws(
+        () => parse(bad),
+        (e: unknown) => e instanceof InvalidArgumentError && /e\.g\. --max-concurrent-syncs 4/.test(e.message),
+        bad,
+      );
     }
   });
 

@@ -62,7 +62,10 @@ async function failures(metrics: Metrics, reason: string): Promise<number> {
 
 describe('reasons of errors thrown around the sync script', () => {
   it('a status write refused is StatusWriteFailed; a coded error keeps its code; anything else is ReconcileFailed', () => {
-    assert.equal(reasonOf(new KubeApiError('PATCH', '/apis/doris.dev/v1alpha1/namespaces/a/pipelines/b/status', 409, undefined, '')), Reasons.StatusWriteFailed);
+    assert.equal(
+      reasonOf(new KubeApiError('PATCH', '/apis/doris.dev/v1alpha1/namespaces/a/pipelines/b/status', 409, undefined, '')),
+      Reasons.StatusWriteFailed,
+    );
     assert.equal(reasonOf(new KubeApiError('GET', '/apis/doris.dev/v1alpha1/namespaces/a/pipelines/b', 403, undefined, '')), Reasons.ReconcileFailed);
     assert.equal(reasonOf(new DorisError(Reasons.CredentialsFailed, 'no token')), Reasons.CredentialsFailed);
     assert.equal(reasonOf(new TypeError('x is undefined')), Reasons.ReconcileFailed);
@@ -82,10 +85,19 @@ describe('recordState', () => {
     assert.equal(await recordState(d, pipeline(), Reasons.CredentialsFailed, 'Secret doris-system/git not found'), true);
     assert.equal(patches.length, 1);
     const ready = stored.status?.conditions?.find((c) => c.type === 'Ready');
-    assert.deepEqual([ready?.status, ready?.reason, ready?.message, ready?.observedGeneration], ['False', 'CredentialsFailed', 'Secret doris-system/git not found', 3]);
-    assert.equal(stored.status?.conditions?.some((c) => c.type === 'Reconciling'), false);
+    assert.deepEqual(
+      [ready?.status, ready?.reason, ready?.message, ready?.observedGeneration],
+      ['False', 'CredentialsFailed', 'Secret doris-system/git not found', 3],
+    );
+    assert.equal(
+      stored.status?.conditions?.some((c) => c.type === 'Reconciling'),
+      false,
+    );
     assert.equal(stored.status?.observedGeneration, 3);
-    assert.deepEqual(events.map((e) => [e.type, e.reason]), [['Warning', 'CredentialsFailed']]);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.reason]),
+      [['Warning', 'CredentialsFailed']],
+    );
     assert.equal(await failures(metrics, 'CredentialsFailed'), 1);
   });
 
@@ -108,29 +120,45 @@ describe('recordState', () => {
     const { deps: d } = deps(client);
     assert.equal(await recordState(d, pipeline(), Reasons.StatusWriteFailed, 'conflict'), false);
     assert.equal(patches.length, 0);
-    assert.deepEqual(events.map((e) => e.reason), ['StatusWriteFailed']);
+    assert.deepEqual(
+      events.map((e) => e.reason),
+      ['StatusWriteFailed'],
+    );
     assert.equal(await recordState(d, pipeline(), Reasons.StatusWriteFailed, 'conflict'), true, 'the retry writes it');
     assert.equal(stored.status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'StatusWriteFailed');
   });
 
   it('an invalid spec is Stalled; any other reason clears Stalled', () => {
     const invalid = statePatch(pipeline(), Reasons.InvalidSpec, 'spec.git.interval: a duration', new Date(0));
-    assert.deepEqual(invalid.conditions.map((c) => [c.type, c.status, c.reason]), [['Ready', 'False', 'InvalidSpec'], ['Stalled', 'True', 'InvalidSpec']]);
+    assert.deepEqual(
+      invalid.conditions.map((c) => [c.type, c.status, c.reason]),
+      [
+        ['Ready', 'False', 'InvalidSpec'],
+        ['Stalled', 'True', 'InvalidSpec'],
+      ],
+    );
     const suspended = statePatch(pipeline({ conditions: invalid.conditions }), Reasons.Suspended, 'suspended', new Date(0));
-    assert.deepEqual(suspended.conditions.map((c) => [c.type, c.status, c.reason]), [['Ready', 'False', 'Suspended']]);
+    assert.deepEqual(
+      suspended.conditions.map((c) => [c.type, c.status, c.reason]),
+      [['Ready', 'False', 'Suspended']],
+    );
   });
 
   it('Suspended is a Normal Event and not a failure', async () => {
     const { client, events } = fakeClient(pipeline());
     const { deps: d, metrics } = deps(client);
     await recordState(d, pipeline(), Reasons.Suspended, 'spec.suspend is true');
-    assert.deepEqual(events.map((e) => [e.type, e.reason]), [['Normal', 'Suspended']]);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.reason]),
+      [['Normal', 'Suspended']],
+    );
     assert.equal(await failures(metrics, 'Suspended'), 0);
   });
 
   it('Event reasons are the closed set: conditions reasons and action reasons only', () => {
     const closed = new Set<string>([...Object.values(Reasons), ...Object.values(ActionReasons)]);
-    for (const reason of ['Pruned', 'ImageUpdated', 'CredentialsFailed', 'StatusWriteFailed', 'ReconcileFailed', 'Suspended']) assert.ok(closed.has(reason), reason);
+    for (const reason of ['Pruned', 'ImageUpdated', 'CredentialsFailed', 'StatusWriteFailed', 'ReconcileFailed', 'Suspended'])
+      assert.ok(closed.has(reason), reason);
     // @ts-expect-error free text is not an Event reason
     void new EventRecorder(fakeClient(pipeline()).client, quiet).record(pipeline(), 'Normal', 'SomethingElse', 'x');
   });

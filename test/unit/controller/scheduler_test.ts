@@ -44,7 +44,10 @@ describe('scheduler delays', () => {
 
   it('the cap can be several intervals (image polls)', () => {
     const o = options({ backoffMs: 5_000, maxBackoffIntervals: 10 });
-    assert.deepEqual([1, 2, 3].map((f) => nextDelay({ ok: false, intervalMs: 200 }, f, o)), [2_000, 2_000, 2_000]);
+    assert.deepEqual(
+      [1, 2, 3].map((f) => nextDelay({ ok: false, intervalMs: 200 }, f, o)),
+      [2_000, 2_000, 2_000],
+    );
   });
 
   it('jitter stays within ± its fraction, and reaches both ends', () => {
@@ -52,8 +55,14 @@ describe('scheduler delays', () => {
       const d = jittered(60_000, 0.1, () => r);
       assert.ok(d >= 54_000 && d <= 66_000, `${d} for random ${r}`);
     }
-    assert.equal(jittered(60_000, 0.1, () => 0), 54_000);
-    assert.equal(jittered(60_000, 0.1, () => 0.999999), 66_000);
+    assert.equal(
+      jittered(60_000, 0.1, () => 0),
+      54_000,
+    );
+    assert.equal(
+      jittered(60_000, 0.1, () => 0.999999),
+      66_000,
+    );
     // Backoffs are spread too, inside the same bounds.
     const spread = [0, 0.999999].map((r) => nextDelay({ ok: false, intervalMs: 60_000 }, 2, options({ jitter: 0.2, random: () => r })));
     assert.deepEqual(spread, [1_600, 2_400]);
@@ -144,15 +153,24 @@ describe('Scheduler', () => {
     const s = new Scheduler(r.run, options({ maxConcurrent: 2 }));
     s.resume();
     for (const key of ['a', 'b', 'c', 'd', 'e']) s.trigger(key, 'test');
-    assert.deepEqual(r.calls.map((c) => c.key), ['a', 'b']);
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b'],
+    );
     assert.deepEqual(s.running.sort(), ['a', 'b']);
     r.calls[1]!.finish();
     await settle();
-    assert.deepEqual(r.calls.map((c) => c.key), ['a', 'b', 'c']);
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b', 'c'],
+    );
     r.calls[0]!.finish();
     r.calls[2]!.finish();
     await settle();
-    assert.deepEqual(r.calls.map((c) => c.key), ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b', 'c', 'd', 'e'],
+    );
     assert.equal(s.running.length, 2);
   });
 
@@ -204,7 +222,11 @@ describe('Scheduler', () => {
     await settle();
     assert.deepEqual(drained, []);
     r.advance(60_000);
-    assert.deepEqual(r.calls.map((c) => c.key), ['a'], 'nothing ran after the pause');
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a'],
+      'nothing ran after the pause',
+    );
   });
 
   it('drain gives up at its deadline and names what is still running', async () => {

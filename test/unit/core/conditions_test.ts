@@ -26,9 +26,7 @@ const record = (n: number): SyncRecord => ({
 describe('setCondition', () => {
   it('adds a new condition with lastTransitionTime set to now', () => {
     const conditions = setCondition(undefined, { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'applied abc' }, t0);
-    assert.deepEqual(conditions, [
-      { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'applied abc', lastTransitionTime: t0.toISOString() },
-    ]);
+    assert.deepEqual(conditions, [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: 'applied abc', lastTransitionTime: t0.toISOString() }]);
   });
 
   it('keeps lastTransitionTime when the status does not change, but takes the new reason and message', () => {
@@ -69,7 +67,10 @@ describe('setCondition', () => {
   it('leaves other conditions untouched', () => {
     const stalled: Condition = { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message: 'bad', lastTransitionTime: t0.toISOString() };
     const after = setCondition([stalled], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'bad' }, t1);
-    assert.deepEqual(after.find((c) => c.type === 'Stalled'), stalled);
+    assert.deepEqual(
+      after.find((c) => c.type === 'Stalled'),
+      stalled,
+    );
   });
 
   it('does not change the list it is given', () => {

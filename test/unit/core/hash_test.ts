@@ -17,26 +17,52 @@ describe('canonicalJson', () => {
   it('does not depend on key insertion order', () => {
     const forward = inserted([
       ['name', 'web'],
-      ['labels', inserted([['tier', 'front'], ['app', 'web']])],
+      [
+        'labels',
+        inserted([
+          ['tier', 'front'],
+          ['app', 'web'],
+        ]),
+      ],
     ]);
     const backward = inserted([
-      ['labels', inserted([['app', 'web'], ['tier', 'front']])],
+      [
+        'labels',
+        inserted([
+          ['app', 'web'],
+          ['tier', 'front'],
+        ]),
+      ],
       ['name', 'web'],
     ]);
     assert.equal(canonicalJson(forward), canonicalJson(backward));
   });
 
   it('does not depend on key insertion order when keys are integer-like', () => {
-    const forward = inserted([['10', 1], ['2', 2]]);
-    const reversed = inserted([['2', 2], ['10', 1]]);
+    const forward = inserted([
+      ['10', 1],
+      ['2', 2],
+    ]);
+    const reversed = inserted([
+      ['2', 2],
+      ['10', 1],
+    ]);
     assert.equal(canonicalJson(forward), '{"10":1,"2":2}');
     assert.equal(canonicalJson(reversed), '{"10":1,"2":2}');
   });
 
   it('does not depend on insertion order when integer-like and named keys mix', () => {
     // JS puts "10" first in both objects, but "b" and "a" in insertion order.
-    const one = inserted([['b', 1], ['10', 2], ['a', 3]]);
-    const two = inserted([['a', 3], ['10', 2], ['b', 1]]);
+    const one = inserted([
+      ['b', 1],
+      ['10', 2],
+      ['a', 3],
+    ]);
+    const two = inserted([
+      ['a', 3],
+      ['10', 2],
+      ['b', 1],
+    ]);
     assert.equal(canonicalJson(one), canonicalJson(two));
     assert.equal(canonicalJson(one), '{"10":2,"a":3,"b":1}');
   });
@@ -71,7 +97,20 @@ describe('stableHash', () => {
   });
 
   it('is the same for the same data inserted in another order', () => {
-    assert.equal(stableHash(inserted([['b', 1], ['a', 2]])), stableHash(inserted([['a', 2], ['b', 1]])));
+    assert.equal(
+      stableHash(
+        inserted([
+          ['b', 1],
+          ['a', 2],
+        ]),
+      ),
+      stableHash(
+        inserted([
+          ['a', 2],
+          ['b', 1],
+        ]),
+      ),
+    );
   });
 
   it('differs when a value changes', () => {

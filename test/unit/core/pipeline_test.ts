@@ -80,7 +80,12 @@ describe('parsePipelineSpec', () => {
     for (const bad of ['file:///etc', '/srv/git/repo', 'ext::sh -c id', 'ftp://example.com/r.git', 'http://example.com/r.git']) {
       assert.throws(() => parsePipelineSpec({ git: { url: bad } }), /spec\.git\.url: an https:\/\/ or ssh:\/\/ URL/, bad);
     }
-    for (const good of ['https://github.com/acme/edge.git', 'ssh://git@github.com/acme/edge.git', 'git@github.com:acme/edge.git', 'http://127.0.0.1:8080/r.git']) {
+    for (const good of [
+      'https://github.com/acme/edge.git',
+      'ssh://git@github.com/acme/edge.git',
+      'git@github.com:acme/edge.git',
+      'http://127.0.0.1:8080/r.git',
+    ]) {
       assert.equal(parsePipelineSpec({ git: { url: good } }).git.url, good);
     }
   });
@@ -94,19 +99,34 @@ describe('parsePipelineSpec', () => {
   });
 
   it('names git.url when it is missing', () => {
-    assert.match(errorOf(() => parsePipelineSpec({ git: {} })), /^invalid Pipeline spec: .*spec\.git\.url: /);
+    assert.match(
+      errorOf(() => parsePipelineSpec({ git: {} })),
+      /^invalid Pipeline spec: .*spec\.git\.url: /,
+    );
   });
 
   it('names git when there is no git section, and when there is no spec at all', () => {
-    assert.match(errorOf(() => parsePipelineSpec({})), /spec\.git: /);
-    assert.match(errorOf(() => parsePipelineSpec(undefined)), /spec\.git: /);
+    assert.match(
+      errorOf(() => parsePipelineSpec({})),
+      /spec\.git: /,
+    );
+    assert.match(
+      errorOf(() => parsePipelineSpec(undefined)),
+      /spec\.git: /,
+    );
   });
 
   it('names the field of an invalid duration and says what a duration looks like', () => {
     const message = errorOf(() => parsePipelineSpec({ git: { url, interval: '5 minutes' } }));
     assert.match(message, /spec\.git\.interval: a duration such as 30s, 1m or 1h30m/);
-    assert.match(errorOf(() => parsePipelineSpec({ git: { url }, wait: { timeout: '1.5h' } })), /spec\.wait\.timeout: /);
-    assert.match(errorOf(() => parsePipelineSpec({ git: { url }, images: [{ repository: 'r', interval: '10' }] })), /spec\.images\.0\.interval: /);
+    assert.match(
+      errorOf(() => parsePipelineSpec({ git: { url }, wait: { timeout: '1.5h' } })),
+      /spec\.wait\.timeout: /,
+    );
+    assert.match(
+      errorOf(() => parsePipelineSpec({ git: { url }, images: [{ repository: 'r', interval: '10' }] })),
+      /spec\.images\.0\.interval: /,
+    );
   });
 
   it('names every invalid field, not only the first', () => {
@@ -117,8 +137,14 @@ describe('parsePipelineSpec', () => {
   });
 
   it('refuses an empty branch and an unknown replay mode', () => {
-    assert.match(errorOf(() => parsePipelineSpec({ git: { url, branch: '' } })), /spec\.git\.branch: /);
-    assert.match(errorOf(() => parsePipelineSpec({ git: { url }, replay: 'all' })), /spec\.replay: /);
+    assert.match(
+      errorOf(() => parsePipelineSpec({ git: { url, branch: '' } })),
+      /spec\.git\.branch: /,
+    );
+    assert.match(
+      errorOf(() => parsePipelineSpec({ git: { url }, replay: 'all' })),
+      /spec\.replay: /,
+    );
   });
 });
 

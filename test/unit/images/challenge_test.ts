@@ -4,10 +4,9 @@ import { parseWwwAuthenticate } from '../../../src/source/registry/challenge.js'
 
 describe('parseWwwAuthenticate', () => {
   it('reads a Docker Hub bearer challenge', () => {
-    assert.deepEqual(
-      parseWwwAuthenticate('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'),
-      [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/nginx:pull' } }],
-    );
+    assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'), [
+      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/nginx:pull' } },
+    ]);
   });
 
   it('reads a basic challenge', () => {
@@ -46,6 +45,9 @@ describe('parseWwwAuthenticate', () => {
     for (const junk of ['"', '=,=', 'Bearer realm="unterminated', 'Basic abc==', ',,,', '@@@ Bearer realm=x']) {
       assert.doesNotThrow(() => parseWwwAuthenticate(junk));
     }
-    assert.deepEqual(parseWwwAuthenticate('@@@ Bearer realm=x').find((c) => c.scheme === 'bearer'), { scheme: 'bearer', params: { realm: 'x' } });
+    assert.deepEqual(
+      parseWwwAuthenticate('@@@ Bearer realm=x').find((c) => c.scheme === 'bearer'),
+      { scheme: 'bearer', params: { realm: 'x' } },
+    );
   });
 });

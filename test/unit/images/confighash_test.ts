@@ -8,11 +8,12 @@ const noCluster: ConfigLookup = async () => undefined;
 
 function hashOf(objects: DesiredObject[], kind: string, name: string): string | undefined {
   const object = byName(objects, kind, name);
-  const template = kind === 'CronJob'
-    ? (object.spec as { jobTemplate: { spec: { template: { metadata?: { annotations?: Record<string, string> } } } } }).jobTemplate.spec.template
-    : kind === 'Pod'
-      ? object
-      : (object.spec as { template: { metadata?: { annotations?: Record<string, string> } } }).template;
+  const template =
+    kind === 'CronJob'
+      ? (object.spec as { jobTemplate: { spec: { template: { metadata?: { annotations?: Record<string, string> } } } } }).jobTemplate.spec.template
+      : kind === 'Pod'
+        ? object
+        : (object.spec as { template: { metadata?: { annotations?: Record<string, string> } } }).template;
   return template.metadata?.annotations?.[configHashAnnotation];
 }
 
@@ -82,7 +83,12 @@ describe('stampConfigHashes', () => {
       (o.data as Record<string, string>).mode = 'slow';
     });
     const [before, after] = await Promise.all([stampConfigHashes(input, noCluster, 'default'), stampConfigHashes(changed, noCluster, 'default')]);
-    for (const [kind, name] of [['Deployment', 'mounts-settings'], ['Deployment', 'env-from-settings'], ['DaemonSet', 'projected'], ['CronJob', 'report']] as const) {
+    for (const [kind, name] of [
+      ['Deployment', 'mounts-settings'],
+      ['Deployment', 'env-from-settings'],
+      ['DaemonSet', 'projected'],
+      ['CronJob', 'report'],
+    ] as const) {
       assert.notEqual(hashOf(before, kind, name), hashOf(after, kind, name), `${kind} ${name} rolls`);
     }
     assert.equal(hashOf(before, 'StatefulSet', 'secret-env'), hashOf(after, 'StatefulSet', 'secret-env'), 'the Secret-only workload stays');
@@ -136,17 +142,27 @@ describe('stampConfigHashes', () => {
   it('prefers the repository object over the cluster and matches it by namespace', async () => {
     const input = loadFixture('config.yaml').filter((d) => ['settings', 'mounts-settings'].includes(d.object.metadata.name));
     const asked: string[] = [];
-    await stampConfigHashes(input, async (kind, ns, name) => {
-      asked.push(`${kind} ${ns}/${name}`);
-      return undefined;
-    }, 'default');
+    await stampConfigHashes(
+      input,
+      async (kind, ns, name) => {
+        asked.push(`${kind} ${ns}/${name}`);
+        return undefined;
+      },
+      'default',
+    );
     assert.deepEqual(asked, []);
-    const elsewhere = input.map((d) => (d.object.kind === 'ConfigMap' ? { ...d, object: { ...d.object, metadata: { ...d.object.metadata, namespace: 'other' } } } : d));
+    const elsewhere = input.map((d) =>
+      d.object.kind === 'ConfigMap' ? { ...d, object: { ...d.object, metadata: { ...d.object.metadata, namespace: 'other' } } } : d,
+    );
     const askedElsewhere: string[] = [];
-    await stampConfigHashes(elsewhere, async (kind, ns, name) => {
-      askedElsewhere.push(`${kind} ${ns}/${name}`);
-      return undefined;
-    }, 'default');
+    await stampConfigHashes(
+      elsewhere,
+      async (kind, ns, name) => {
+        askedElsewhere.push(`${kind} ${ns}/${name}`);
+        return undefined;
+      },
+      'default',
+    );
     assert.deepEqual(askedElsewhere, ['ConfigMap monitoring/settings']);
   });
 
@@ -155,10 +171,14 @@ describe('stampConfigHashes', () => {
       .filter((d) => ['settings', 'mounts-settings'].includes(d.object.metadata.name))
       .map((d) => ({ ...d, object: { ...d.object, metadata: { ...d.object.metadata, namespace: undefined } } }));
     const asked: string[] = [];
-    const out = await stampConfigHashes(input, async (kind, ns, name) => {
-      asked.push(`${kind} ${ns}/${name}`);
-      return undefined;
-    }, 'target');
+    const out = await stampConfigHashes(
+      input,
+      async (kind, ns, name) => {
+        asked.push(`${kind} ${ns}/${name}`);
+        return undefined;
+      },
+      'target',
+    );
     assert.deepEqual(asked, []);
     assert.ok(hashOf(out, 'Deployment', 'mounts-settings'));
   });
@@ -179,7 +199,11 @@ describe('stampConfigHashes', () => {
     const [out] = await stampConfigHashes([optionalOnly], noCluster, 'default');
     assert.equal(out, optionalOnly);
     // Once it exists, it counts: the workload rolls.
-    const [created] = await stampConfigHashes([optionalOnly], async (kind, namespace, name) => ({ apiVersion: 'v1', kind, metadata: { name, namespace }, data: { k: 'dg==' } }), 'default');
+    const [created] = await stampConfigHashes(
+      [optionalOnly],
+      async (kind, namespace, name) => ({ apiVersion: 'v1', kind, metadata: { name, namespace }, data: { k: 'dg==' } }),
+      'default',
+    );
     assert.ok(hashOf([created!], 'Deployment', 'opt'));
   });
 
@@ -197,7 +221,11 @@ describe('stampConfigHashes', () => {
       source: { file: 'f.yaml', line: 1, col: 1 },
     };
     const [missing] = await stampConfigHashes([required], noCluster, 'default');
-    const [present] = await stampConfigHashes([required], async (kind, namespace, name) => ({ apiVersion: 'v1', kind, metadata: { name, namespace }, data: {} }), 'default');
+    const [present] = await stampConfigHashes(
+      [required],
+      async (kind, namespace, name) => ({ apiVersion: 'v1', kind, metadata: { name, namespace }, data: {} }),
+      'default',
+    );
     assert.ok(hashOf([missing!], 'Job', 'req'));
     assert.notEqual(hashOf([missing!], 'Job', 'req'), hashOf([present!], 'Job', 'req'));
   });
@@ -207,7 +235,8 @@ describe('stampConfigHashes', () => {
       (o.spec as { template: { metadata: Record<string, unknown> } }).template.metadata.annotations = { keep: 'me' };
     });
     const out = await stampConfigHashes(input, noCluster, 'default');
-    const annotations = (byName(out, 'Deployment', 'mounts-settings').spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+    const annotations = (byName(out, 'Deployment', 'mounts-settings').spec as { template: { metadata: { annotations: Record<string, string> } } }).template
+      .metadata.annotations;
     assert.deepEqual(Object.keys(annotations).sort(), [configHashAnnotation, 'keep']);
   });
 });
@@ -225,7 +254,10 @@ describe('configReferences', () => {
       containers: [
         {
           name: 'c',
-          env: [{ name: 'Y', valueFrom: { secretKeyRef: { name: 'env-secret', key: 'k' } } }, { name: 'Z', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          env: [
+            { name: 'Y', valueFrom: { secretKeyRef: { name: 'env-secret', key: 'k' } } },
+            { name: 'Z', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          ],
           envFrom: [{ configMapRef: { name: 'from-cm' } }, { secretRef: { name: 'from-secret', optional: true } }],
         },
       ],

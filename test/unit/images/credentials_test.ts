@@ -67,9 +67,11 @@ describe('dockerconfigjson credentials', () => {
   });
 
   it('reduces keys to registry names', () => {
-    assert.deepEqual(
-      ['https://index.docker.io/v1/', 'http://127.0.0.1:5000/v2/', 'GHCR.IO', 'ghcr.io/acme'].map(registryKey),
-      ['docker.io', '127.0.0.1:5000', 'ghcr.io', 'ghcr.io'],
-    );
+    assert.deepEqual(['https://index.docker.io/v1/', 'http://127.0.0.1:5000/v2/', 'GHCR.IO', 'ghcr.io/acme'].map(registryKey), [
+      'docker.io',
+      '127.0.0.1:5000',
+      'ghcr.io',
+      'ghcr.io',
+    ]);
   });
 });

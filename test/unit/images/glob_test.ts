@@ -110,7 +110,10 @@ describe('pinImages with images that could not be resolved', () => {
 
   it('still pins the images that did resolve', () => {
     const [out] = pinImages([deployment('grafana', 'ghcr.io/acme/solar-grafana:main')], unresolved);
-    assert.equal((out!.object.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image, `ghcr.io/acme/solar-grafana:main@${digest}`);
+    assert.equal(
+      (out!.object.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image,
+      `ghcr.io/acme/solar-grafana:main@${digest}`,
+    );
   });
 
   it('fails a placeholder that stands for an unresolved image, naming the image and the registry error', () => {

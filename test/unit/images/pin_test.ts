@@ -50,12 +50,18 @@ describe('pinImages', () => {
   }
 
   it('pins a Docker Hub image written in another spelling than its rule, keeping how it is written', () => {
-    const [out] = pinImages(loadFixture('workloads.yaml').filter((d) => d.object.kind === 'Job'), new Map([['docker.io/library/nginx', { tag: 'latest', digest: nginxDigest }]]));
+    const [out] = pinImages(
+      loadFixture('workloads.yaml').filter((d) => d.object.kind === 'Job'),
+      new Map([['docker.io/library/nginx', { tag: 'latest', digest: nginxDigest }]]),
+    );
     assert.ok(images(out!.object).includes(`create=nginx:latest@${nginxDigest}`));
   });
 
   it('leaves fields of objects that are not workloads alone', () => {
-    assert.equal(byName(pinned, 'ConfigMap', 'not-a-workload').data && (byName(pinned, 'ConfigMap', 'not-a-workload').data as Record<string, string>).image, '127.0.0.1:5000/acme/solar-influx:main');
+    assert.equal(
+      byName(pinned, 'ConfigMap', 'not-a-workload').data && (byName(pinned, 'ConfigMap', 'not-a-workload').data as Record<string, string>).image,
+      '127.0.0.1:5000/acme/solar-influx:main',
+    );
   });
 
   it('never modifies its input', () => {
@@ -73,9 +79,15 @@ describe('pinImages', () => {
 
   it('gives the same result for the same digests, and a new one for a new digest', () => {
     const again = pinImages(loadFixture('workloads.yaml'), tracked);
-    assert.deepEqual(again.map((d) => d.object), pinned.map((d) => d.object));
+    assert.deepEqual(
+      again.map((d) => d.object),
+      pinned.map((d) => d.object),
+    );
     const newDigest = `sha256:${'9f'.repeat(32)}`;
-    const rolled = pinImages(loadFixture('workloads.yaml'), new Map([...tracked, ['127.0.0.1:5000/acme/solar-influx', { tag: 'main', digest: newDigest, namePrefix: 'solar-' }]]));
+    const rolled = pinImages(
+      loadFixture('workloads.yaml'),
+      new Map([...tracked, ['127.0.0.1:5000/acme/solar-influx', { tag: 'main', digest: newDigest, namePrefix: 'solar-' }]]),
+    );
     assert.deepEqual(images(byName(rolled, 'StatefulSet', 'influx-ha')), [`influx=127.0.0.1:5000/acme/solar-influx:main@${newDigest}`]);
   });
 });
@@ -121,7 +133,10 @@ describe('image_url_var placeholders', () => {
     ]);
     const grafana = loadFixture('placeholder.yaml').filter((d) => d.object.metadata.name === 'grafana');
     (grafana[0]!.object.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels.app = 'grafana';
-    assert.throws(() => pinImages(grafana, ambiguous), /matches several tracked images \(127\.0\.0\.1:5000\/acme\/solar-grafana:main, 127\.0\.0\.1:5000\/other\/grafana:main\)/);
+    assert.throws(
+      () => pinImages(grafana, ambiguous),
+      /matches several tracked images \(127\.0\.0\.1:5000\/acme\/solar-grafana:main, 127\.0\.0\.1:5000\/other\/grafana:main\)/,
+    );
   });
 
   it('knows an image by its last segment, and without the rule prefix', () => {

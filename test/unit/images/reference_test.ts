@@ -71,10 +71,15 @@ describe('registryBaseUrl', () => {
   });
 
   it('recognises loopback hosts and nothing else', () => {
-    assert.deepEqual(
-      ['127.0.0.1', '127.0.0.1:80', 'localhost', '[::1]:1', '128.0.0.1', '127.0.0.1.nip.io', 'localhost.localdomain'].map(isLoopbackHost),
-      [true, true, true, true, false, false, false],
-    );
+    assert.deepEqual(['127.0.0.1', '127.0.0.1:80', 'localhost', '[::1]:1', '128.0.0.1', '127.0.0.1.nip.io', 'localhost.localdomain'].map(isLoopbackHost), [
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 });
 
@@ -111,7 +116,10 @@ describe('image rules', () => {
 
   it('parses a plain repository rule, Docker Hub included', () => {
     const pattern = parseRulePattern('nginx');
-    assert.deepEqual([pattern.glob, pattern.registry, pattern.apiHost, pattern.path, pattern.namePrefix], [false, 'docker.io', 'registry-1.docker.io', 'library/nginx', '']);
+    assert.deepEqual(
+      [pattern.glob, pattern.registry, pattern.apiHost, pattern.path, pattern.namePrefix],
+      [false, 'docker.io', 'registry-1.docker.io', 'library/nginx', ''],
+    );
   });
 
   it('refuses a rule that carries a tag', () => {

@@ -18,7 +18,13 @@ describe('retry policy', () => {
 
   it('doubles the backoff up to its bound, with at most half of it as jitter', () => {
     const options = { initialBackoffMs: 100, maxBackoffMs: 1000 };
-    assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options, () => 1)), [100, 200, 400, 800, 1000]);
-    assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffDelay(n, options, () => 0)), [50, 100, 200, 400, 500]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => backoffDelay(n, options, () => 1)),
+      [100, 200, 400, 800, 1000],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => backoffDelay(n, options, () => 0)),
+      [50, 100, 200, 400, 500],
+    );
   });
 });

@@ -21,7 +21,19 @@ describe('install manifests', () => {
 
   it('runs the controller as non-root with a read-only root filesystem, probes and requests', () => {
     const deployment = installObjects().find((o) => o.kind === 'Deployment') as unknown as {
-      spec: { template: { spec: { securityContext: { runAsNonRoot: boolean }; containers: Array<{ securityContext: Record<string, unknown>; readinessProbe?: unknown; livenessProbe?: unknown; resources: { requests: Record<string, string> } }> } } };
+      spec: {
+        template: {
+          spec: {
+            securityContext: { runAsNonRoot: boolean };
+            containers: Array<{
+              securityContext: Record<string, unknown>;
+              readinessProbe?: unknown;
+              livenessProbe?: unknown;
+              resources: { requests: Record<string, string> };
+            }>;
+          };
+        };
+      };
     };
     const pod = deployment.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
@@ -40,7 +52,10 @@ describe('install manifests', () => {
     const secretRules = clusterRules.filter((r) => r.resources.includes('secrets'));
     assert.ok(secretRules.length > 0);
     for (const rule of secretRules) for (const verb of ['get', 'list', 'watch']) assert.ok(!rule.verbs.includes(verb), `ClusterRole may ${verb} secrets`);
-    const role = objects.find((o) => o.kind === 'Role') as unknown as { metadata: { namespace: string }; rules: Array<{ resources: string[]; verbs: string[] }> };
+    const role = objects.find((o) => o.kind === 'Role') as unknown as {
+      metadata: { namespace: string };
+      rules: Array<{ resources: string[]; verbs: string[] }>;
+    };
     assert.equal(role.metadata.namespace, 'doris-system');
     assert.ok(role.rules.some((r) => r.resources.includes('secrets') && r.verbs.includes('get')));
   });
@@ -66,8 +81,15 @@ describe('install manifests', () => {
       ],
     );
     const shared = a.filter((x) => b.some((y) => y.kind === x.kind && y.metadata.name === x.metadata.name));
-    assert.deepEqual(shared.map((o) => o.kind), ['CustomResourceDefinition']);
-    assert.deepEqual(a.find((o) => o.kind === 'CustomResourceDefinition'), b.find((o) => o.kind === 'CustomResourceDefinition'), 'every install applies the same CRD');
+    assert.deepEqual(
+      shared.map((o) => o.kind),
+      ['CustomResourceDefinition'],
+    );
+    assert.deepEqual(
+      a.find((o) => o.kind === 'CustomResourceDefinition'),
+      b.find((o) => o.kind === 'CustomResourceDefinition'),
+      'every install applies the same CRD',
+    );
   });
 
   it("binds each install's roles to its own ServiceAccount only", () => {
@@ -115,6 +137,10 @@ describe('install manifests', () => {
     // The ids prune computes for the same objects when a repository holds them (self-update).
     assert.deepEqual(new Set(ids), new Set(installObjects({ namespace: 'team-a', image: 'other:1' }).map((o) => objectId(o))));
     assert.ok(!ids.some((id) => id.includes('team-b')));
-    assert.deepEqual(protectedObjectIds('doris-system').filter((id) => !protectedObjectIds('team-a').includes(id)).length, ids.length - 1, 'only the CRD is common');
+    assert.deepEqual(
+      protectedObjectIds('doris-system').filter((id) => !protectedObjectIds('team-a').includes(id)).length,
+      ids.length - 1,
+      'only the CRD is common',
+    );
   });
 });

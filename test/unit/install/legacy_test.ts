@@ -6,7 +6,11 @@ import type { KubeObject } from '../../../src/render/types.js';
 const rbac = 'rbac.authorization.k8s.io/v1';
 const dorisLabels = { 'app.kubernetes.io/part-of': 'doris' };
 
-const role = (name: string, labels: Record<string, string> = dorisLabels): KubeObject => ({ apiVersion: rbac, kind: 'ClusterRole', metadata: { name, labels } });
+const role = (name: string, labels: Record<string, string> = dorisLabels): KubeObject => ({
+  apiVersion: rbac,
+  kind: 'ClusterRole',
+  metadata: { name, labels },
+});
 
 function binding(name: string, role: string, subjects: Array<{ kind: string; name: string; namespace?: string }>, kind = 'ClusterRoleBinding'): KubeObject {
   return {
@@ -29,11 +33,7 @@ describe('removing the old, cluster-wide RBAC names on upgrade', () => {
       role('doris-controller'),
       role('doris-custom-kinds'),
     ];
-    const references = [
-      found[0]!,
-      found[1]!,
-      binding('doris-controller-doris-system', 'doris-controller-doris-system', [sa('doris-system')]),
-    ];
+    const references = [found[0]!, found[1]!, binding('doris-controller-doris-system', 'doris-controller-doris-system', [sa('doris-system')])];
     assert.deepEqual(names(legacyRbacToRemove('doris-system', found, references)), [
       'ClusterRoleBinding doris-controller',
       'ClusterRoleBinding doris-custom-kinds',

@@ -44,7 +44,9 @@ describe('inventory in status', () => {
     assert.equal(fields.inventory, null);
     const stored = Buffer.byteLength(JSON.stringify(fields));
     const perEntry = stored / entries.length;
-    console.log(`inventory of 40,000: plain ${(plainBytes / entries.length).toFixed(1)} bytes per entry, stored ${perEntry.toFixed(2)} bytes per entry (${stored} bytes)`);
+    console.log(
+      `inventory of 40,000: plain ${(plainBytes / entries.length).toFixed(1)} bytes per entry, stored ${perEntry.toFixed(2)} bytes per entry (${stored} bytes)`,
+    );
     // Room left for a pending inventory of the same size, history and conditions.
     assert.ok(stored < etcdLimit / 3, `${stored} bytes`);
     const status = JSON.parse(JSON.stringify(fields)) as PipelineStatus;

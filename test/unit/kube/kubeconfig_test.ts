@@ -17,7 +17,10 @@ function kubeconfig(name: string, user: Record<string, unknown>, cluster: Record
       kind: 'Config',
       clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443', ...cluster } }],
       users: [{ name: 'u', user }],
-      contexts: [{ name: 'other', context: { cluster: 'missing', user: 'u' } }, { name: 'ctx', context: { cluster: 'c', user: 'u' } }],
+      contexts: [
+        { name: 'other', context: { cluster: 'missing', user: 'u' } },
+        { name: 'ctx', context: { cluster: 'c', user: 'u' } },
+      ],
       'current-context': 'ctx',
     }),
   );

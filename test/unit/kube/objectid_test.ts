@@ -39,10 +39,7 @@ describe('object ids', () => {
   });
 
   it('parses an id back into its parts', () => {
-    const ids = [
-      objectId(obj('apps/v1', 'Deployment', 'influxdb', 'monitoring')),
-      objectId(obj('v1', 'Namespace', 'monitoring')),
-    ];
+    const ids = [objectId(obj('apps/v1', 'Deployment', 'influxdb', 'monitoring')), objectId(obj('v1', 'Namespace', 'monitoring'))];
     assert.deepEqual(ids.map(parseObjectId), [
       { namespace: 'monitoring', name: 'influxdb', group: 'apps', kind: 'Deployment' },
       { namespace: '', name: 'monitoring', group: '', kind: 'Namespace' },

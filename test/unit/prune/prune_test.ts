@@ -12,7 +12,12 @@ const options = (extra: Partial<PruneOptions> = {}): PruneOptions => ({ pipeline
 const cm = (name: string, annotations?: Record<string, string>): KubeObject =>
   stampOwnership({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'apps', ...(annotations ? { annotations } : {}) } }, 'main');
 
-const entryOf = (object: KubeObject, wave = 1, extra: Partial<InventoryEntry> = {}): InventoryEntry => ({ id: objectId(object), v: object.apiVersion, wave, ...extra });
+const entryOf = (object: KubeObject, wave = 1, extra: Partial<InventoryEntry> = {}): InventoryEntry => ({
+  id: objectId(object),
+  v: object.apiVersion,
+  wave,
+  ...extra,
+});
 
 describe('prune', () => {
   it('deletes an owned object with its uid as a precondition', async () => {
@@ -35,7 +40,9 @@ describe('prune', () => {
 
   it('never prunes a CustomResourceDefinition unless the Pipeline opts in', async () => {
     const kube = new FakeKube();
-    const crd = kube.seed(stampOwnership({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'pipelines.doris.dev' } }, 'main'));
+    const crd = kube.seed(
+      stampOwnership({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'pipelines.doris.dev' } }, 'main'),
+    );
     const refused = await prune(kube, [entryOf(crd)], options());
     assert.match(refused.skipped[0]?.reason ?? '', /spec\.prune\.crds/);
     assert.equal(kube.objects.size, 1);

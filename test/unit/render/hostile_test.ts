@@ -43,50 +43,157 @@ const aliased90 = `${cm('bomb')}data:\n  a: &a "${bigString}"\n${Array.from({ le
 
 const rows: Row[] = [
   // Names reach URLs: the API server's rules, before any request (16.2).
-  { name: 'a name of ".." is refused', files: { '1-a/10-x.yml': named('ConfigMap', '..') }, errors: ['1-a/10-x.yml:4:9: error: ConfigMap ..: metadata.name ".." is not valid'] },
+  {
+    name: 'a name of ".." is refused',
+    files: { '1-a/10-x.yml': named('ConfigMap', '..') },
+    errors: ['1-a/10-x.yml:4:9: error: ConfigMap ..: metadata.name ".." is not valid'],
+  },
   { name: 'a name of "." is refused', files: { '1-a/10-x.yml': named('Secret', '.') }, errors: ['metadata.name "." is not valid'] },
   { name: 'a name with "/" is refused', files: { '1-a/10-x.yml': named('ConfigMap', 'a/b') }, errors: ['metadata.name "a/b" is not valid'] },
   { name: 'a name with "%" is refused', files: { '1-a/10-x.yml': named('ConfigMap', 'a%2Fb') }, errors: ['metadata.name "a%2Fb" is not valid'] },
-  { name: 'an upper-case name is refused', files: { '1-a/10-x.yml': named('Deployment', 'Web', 'apps/v1') }, errors: ['metadata.name "Web" is not valid: it must be a DNS-1123 subdomain'] },
+  {
+    name: 'an upper-case name is refused',
+    files: { '1-a/10-x.yml': named('Deployment', 'Web', 'apps/v1') },
+    errors: ['metadata.name "Web" is not valid: it must be a DNS-1123 subdomain'],
+  },
   { name: 'a 254-character name is refused', files: { '1-a/10-x.yml': named('ConfigMap', 'a'.repeat(254)) }, errors: ['at most 253 characters'] },
   { name: 'a 253-character name is fine', files: { '1-a/10-x.yml': named('ConfigMap', `${'a'.repeat(63)}.`.repeat(3) + 'a'.repeat(61)) }, errors: [] },
-  { name: 'a Namespace name with a dot is refused (a label)', files: { '1-a/10-x.yml': named('Namespace', 'team.a') }, errors: ['Namespace team.a: metadata.name "team.a" is not valid for a Namespace: it must be a DNS-1123 label'] },
+  {
+    name: 'a Namespace name with a dot is refused (a label)',
+    files: { '1-a/10-x.yml': named('Namespace', 'team.a') },
+    errors: ['Namespace team.a: metadata.name "team.a" is not valid for a Namespace: it must be a DNS-1123 label'],
+  },
   { name: 'a 64-character Namespace name is refused', files: { '1-a/10-x.yml': named('Namespace', 'n'.repeat(64)) }, errors: ['at most 63 characters'] },
-  { name: 'a Service name starting with a digit is refused (DNS-1035)', files: { '1-a/10-x.yml': named('Service', '1web') }, errors: ['not valid for a Service: it must be a DNS-1035 label'] },
-  { name: 'a CronJob name over 52 characters is refused', files: { '1-a/10-x.yml': named('CronJob', 'c'.repeat(53), 'batch/v1') }, errors: ['not valid for a CronJob', 'at most 52 characters'] },
-  { name: 'RBAC names may hold colons', files: { '1-a/10-x.yml': named('ClusterRole', 'system:aggregate-to-view', 'rbac.authorization.k8s.io/v1') }, errors: [] },
-  { name: 'RBAC names may not be ".."', files: { '1-a/10-x.yml': named('ClusterRole', '..', 'rbac.authorization.k8s.io/v1') }, errors: ['not valid for a ClusterRole'] },
-  { name: 'a namespace of ".." is refused', files: { '1-a/10-x.yml': cm('c', '  namespace: ..\n') }, errors: ['1-a/10-x.yml:5:14: error: ConfigMap ../c: metadata.namespace ".." is not valid'] },
-  { name: 'a namespace with "/" is refused', files: { '1-a/10-x.yml': cm('c', '  namespace: kube-system/x\n') }, errors: ['metadata.namespace "kube-system/x" is not valid'] },
-  { name: 'an apiVersion that climbs a path is refused', files: { '1-a/10-x.yml': 'apiVersion: ../api/v1\nkind: ConfigMap\nmetadata: {name: c}\n' }, errors: ['1-a/10-x.yml:1:13: error: ConfigMap c: apiVersion "../api/v1" is not valid'] },
-  { name: 'an apiVersion with two slashes is refused', files: { '1-a/10-x.yml': 'apiVersion: apps/v1/x\nkind: Deployment\nmetadata: {name: d}\n' }, errors: ['apiVersion "apps/v1/x" is not valid'] },
-  { name: 'a kind with a slash is refused', files: { '1-a/10-x.yml': 'apiVersion: v1\nkind: ../Secret\nmetadata: {name: c}\n' }, errors: ['1-a/10-x.yml:2:7: error: ../Secret c: kind "../Secret" is not valid'] },
+  {
+    name: 'a Service name starting with a digit is refused (DNS-1035)',
+    files: { '1-a/10-x.yml': named('Service', '1web') },
+    errors: ['not valid for a Service: it must be a DNS-1035 label'],
+  },
+  {
+    name: 'a CronJob name over 52 characters is refused',
+    files: { '1-a/10-x.yml': named('CronJob', 'c'.repeat(53), 'batch/v1') },
+    errors: ['not valid for a CronJob', 'at most 52 characters'],
+  },
+  {
+    name: 'RBAC names may hold colons',
+    files: { '1-a/10-x.yml': named('ClusterRole', 'system:aggregate-to-view', 'rbac.authorization.k8s.io/v1') },
+    errors: [],
+  },
+  {
+    name: 'RBAC names may not be ".."',
+    files: { '1-a/10-x.yml': named('ClusterRole', '..', 'rbac.authorization.k8s.io/v1') },
+    errors: ['not valid for a ClusterRole'],
+  },
+  {
+    name: 'a namespace of ".." is refused',
+    files: { '1-a/10-x.yml': cm('c', '  namespace: ..\n') },
+    errors: ['1-a/10-x.yml:5:14: error: ConfigMap ../c: metadata.namespace ".." is not valid'],
+  },
+  {
+    name: 'a namespace with "/" is refused',
+    files: { '1-a/10-x.yml': cm('c', '  namespace: kube-system/x\n') },
+    errors: ['metadata.namespace "kube-system/x" is not valid'],
+  },
+  {
+    name: 'an apiVersion that climbs a path is refused',
+    files: { '1-a/10-x.yml': 'apiVersion: ../api/v1\nkind: ConfigMap\nmetadata: {name: c}\n' },
+    errors: ['1-a/10-x.yml:1:13: error: ConfigMap c: apiVersion "../api/v1" is not valid'],
+  },
+  {
+    name: 'an apiVersion with two slashes is refused',
+    files: { '1-a/10-x.yml': 'apiVersion: apps/v1/x\nkind: Deployment\nmetadata: {name: d}\n' },
+    errors: ['apiVersion "apps/v1/x" is not valid'],
+  },
+  {
+    name: 'a kind with a slash is refused',
+    files: { '1-a/10-x.yml': 'apiVersion: v1\nkind: ../Secret\nmetadata: {name: c}\n' },
+    errors: ['1-a/10-x.yml:2:7: error: ../Secret c: kind "../Secret" is not valid'],
+  },
 
   // The same object twice (16.3).
-  { name: 'one copy without a namespace and one in "default" are the same object', files: { '1-a/10-x.yml': cm('c'), '1-a/20-y.yml': cm('c', '  namespace: default\n') }, errors: ['1-a/20-y.yml:1:1: error: duplicate object: ConfigMap default/c is also defined at deploy/1-a/10-x.yml:1:1'] },
-  { name: 'without a namespace means the target namespace when the Pipeline sets one', files: { '1-a/10-x.yml': cm('c'), '1-a/20-y.yml': cm('c', '  namespace: edge\n') }, options: { defaultNamespace: 'edge' }, errors: ['duplicate object: ConfigMap edge/c'] },
-  { name: 'a custom resource twice, once in "default", is the same object', files: { '1-a/10-x.yml': named('Widget', 'w', 'example.com/v1'), '1-a/20-y.yml': `${named('Widget', 'w', 'example.com/v1')}  namespace: default\n` }, errors: ['duplicate object: Widget'] },
-  { name: 'a custom resource in two namespaces is two objects', files: { '1-a/10-x.yml': `${named('Widget', 'w', 'example.com/v1')}  namespace: a\n`, '1-a/20-y.yml': `${named('Widget', 'w', 'example.com/v1')}  namespace: b\n` }, errors: [] },
+  {
+    name: 'one copy without a namespace and one in "default" are the same object',
+    files: { '1-a/10-x.yml': cm('c'), '1-a/20-y.yml': cm('c', '  namespace: default\n') },
+    errors: ['1-a/20-y.yml:1:1: error: duplicate object: ConfigMap default/c is also defined at deploy/1-a/10-x.yml:1:1'],
+  },
+  {
+    name: 'without a namespace means the target namespace when the Pipeline sets one',
+    files: { '1-a/10-x.yml': cm('c'), '1-a/20-y.yml': cm('c', '  namespace: edge\n') },
+    options: { defaultNamespace: 'edge' },
+    errors: ['duplicate object: ConfigMap edge/c'],
+  },
+  {
+    name: 'a custom resource twice, once in "default", is the same object',
+    files: { '1-a/10-x.yml': named('Widget', 'w', 'example.com/v1'), '1-a/20-y.yml': `${named('Widget', 'w', 'example.com/v1')}  namespace: default\n` },
+    errors: ['duplicate object: Widget'],
+  },
+  {
+    name: 'a custom resource in two namespaces is two objects',
+    files: {
+      '1-a/10-x.yml': `${named('Widget', 'w', 'example.com/v1')}  namespace: a\n`,
+      '1-a/20-y.yml': `${named('Widget', 'w', 'example.com/v1')}  namespace: b\n`,
+    },
+    errors: [],
+  },
 
   // YAML the way kubectl reads it, strictly (16.6).
-  { name: 'a file that is not UTF-8 is refused at the bad byte', files: { '1-a/10-x.yml': Buffer.concat([Buffer.from(cm('c', 'data:\n  k: "ab')), Buffer.from([0xff]), Buffer.from('"\n')]) }, errors: ['1-a/10-x.yml:6:9: error: file is not UTF-8: byte 0xff at byte offset 65'] },
-  { name: 'an overlong UTF-8 form is refused', files: { '1-a/10-x.yml': Buffer.concat([Buffer.from('a: "'), Buffer.from([0xc0, 0xaf]), Buffer.from('"\n')]) }, errors: ['1-a/10-x.yml:1:5: error: file is not UTF-8: byte 0xc0 at byte offset 4'] },
+  {
+    name: 'a file that is not UTF-8 is refused at the bad byte',
+    files: { '1-a/10-x.yml': Buffer.concat([Buffer.from(cm('c', 'data:\n  k: "ab')), Buffer.from([0xff]), Buffer.from('"\n')]) },
+    errors: ['1-a/10-x.yml:6:9: error: file is not UTF-8: byte 0xff at byte offset 65'],
+  },
+  {
+    name: 'an overlong UTF-8 form is refused',
+    files: { '1-a/10-x.yml': Buffer.concat([Buffer.from('a: "'), Buffer.from([0xc0, 0xaf]), Buffer.from('"\n')]) },
+    errors: ['1-a/10-x.yml:1:5: error: file is not UTF-8: byte 0xc0 at byte offset 4'],
+  },
   { name: 'a lone "." is a string, as in kubectl', files: { '1-a/10-x.yml': data('.') }, errors: [] },
-  { name: '.nan is refused', files: { '1-a/10-x.yml': cm('c', 'spec:\n  replicas: .nan\n') }, errors: ['1-a/10-x.yml:6:13: error: .nan is not a number Kubernetes can take'] },
+  {
+    name: '.nan is refused',
+    files: { '1-a/10-x.yml': cm('c', 'spec:\n  replicas: .nan\n') },
+    errors: ['1-a/10-x.yml:6:13: error: .nan is not a number Kubernetes can take'],
+  },
   { name: '.inf is refused', files: { '1-a/10-x.yml': cm('c', 'spec: {a: .inf}\n') }, errors: ['.inf is not a number'] },
   { name: '-.Inf is refused', files: { '1-a/10-x.yml': cm('c', 'spec: [-.Inf]\n') }, errors: ['-.Inf is not a number'] },
-  { name: 'an integer beyond 2^53 is refused', files: { '1-a/10-x.yml': cm('c', 'spec:\n  limit: 12345678901234567890\n') }, errors: ['1-a/10-x.yml:6:10: error: integer 12345678901234567890 is beyond 2^53'] },
-  { name: 'a big integer in a list is refused too', files: { '1-a/10-x.yml': cm('c', 'spec:\n  - 9007199254740993\n') }, errors: ['integer 9007199254740993 is beyond 2^53'] },
-  { name: 'a big hexadecimal integer is refused too', files: { '1-a/10-x.yml': cm('c', 'spec: {a: 0x20000000000000}\n') }, errors: ['integer 0x20000000000000 is beyond 2^53'] },
+  {
+    name: 'an integer beyond 2^53 is refused',
+    files: { '1-a/10-x.yml': cm('c', 'spec:\n  limit: 12345678901234567890\n') },
+    errors: ['1-a/10-x.yml:6:10: error: integer 12345678901234567890 is beyond 2^53'],
+  },
+  {
+    name: 'a big integer in a list is refused too',
+    files: { '1-a/10-x.yml': cm('c', 'spec:\n  - 9007199254740993\n') },
+    errors: ['integer 9007199254740993 is beyond 2^53'],
+  },
+  {
+    name: 'a big hexadecimal integer is refused too',
+    files: { '1-a/10-x.yml': cm('c', 'spec: {a: 0x20000000000000}\n') },
+    errors: ['integer 0x20000000000000 is beyond 2^53'],
+  },
   { name: 'the largest exact integer is fine', files: { '1-a/10-x.yml': cm('c', 'spec: {a: 9007199254740991}\n') }, errors: [] },
   {
     name: 'a List stands for its items, each checked where it starts',
-    files: { '1-a/10-x.yml': 'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: ok}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: Bad}\n- just a string\n' },
+    files: {
+      '1-a/10-x.yml':
+        'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: ok}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: Bad}\n- just a string\n',
+    },
     errors: ['1-a/10-x.yml:9:20: error: ConfigMap Bad: metadata.name "Bad" is not valid', '1-a/10-x.yml:10:3: error: List item is a string, not a mapping'],
   },
-  { name: 'a List without items is refused', files: { '1-a/10-x.yml': 'apiVersion: v1\nkind: List\nitems: {}\n' }, errors: ['1-a/10-x.yml:3:8: error: a List needs "items", a list of objects; found a object'] },
-  { name: 'deep flow nesting is refused, not a crash', files: { '1-a/10-x.yml': `a: ${'['.repeat(100_000)}` }, errors: ['1-a/10-x.yml:1:103: error: nesting deeper than 100 levels'] },
-  { name: 'deep compact nesting is refused, not a crash', files: { '1-a/10-x.yml': `${'- '.repeat(20_000)}x\n` }, errors: ['1-a/10-x.yml:1:201: error: nesting deeper than 100 levels'] },
+  {
+    name: 'a List without items is refused',
+    files: { '1-a/10-x.yml': 'apiVersion: v1\nkind: List\nitems: {}\n' },
+    errors: ['1-a/10-x.yml:3:8: error: a List needs "items", a list of objects; found a object'],
+  },
+  {
+    name: 'deep flow nesting is refused, not a crash',
+    files: { '1-a/10-x.yml': `a: ${'['.repeat(100_000)}` },
+    errors: ['1-a/10-x.yml:1:103: error: nesting deeper than 100 levels'],
+  },
+  {
+    name: 'deep compact nesting is refused, not a crash',
+    files: { '1-a/10-x.yml': `${'- '.repeat(20_000)}x\n` },
+    errors: ['1-a/10-x.yml:1:201: error: nesting deeper than 100 levels'],
+  },
   {
     name: 'deep block nesting is refused, not a crash',
     files: { '1-a/10-x.yml': Array.from({ length: 400 }, (_, i) => `${'  '.repeat(i)}k:`).join('\n') },
@@ -97,7 +204,11 @@ const rows: Row[] = [
     files: { '1-a/10-x\nerror: all good.yml': named('ConfigMap', 'Bad') },
     errors: ['deploy/1-a/10-x\\nerror: all good.yml:4:9: error: ConfigMap Bad'],
   },
-  { name: 'an object name with a newline is printed escaped', files: { '1-a/10-x.yml': named('ConfigMap', 'a\nerror: forged') }, errors: ['metadata.name "a\\nerror: forged" is not valid'] },
+  {
+    name: 'an object name with a newline is printed escaped',
+    files: { '1-a/10-x.yml': named('ConfigMap', 'a\nerror: forged') },
+    errors: ['metadata.name "a\\nerror: forged" is not valid'],
+  },
   {
     name: 'fields the API server writes are removed with a warning',
     files: { '1-a/10-x.yml': cm('c', '  uid: 1b2c\n  resourceVersion: "42"\n  managedFields: []\nstatus: {phase: Active}\n') },
@@ -106,7 +217,11 @@ const rows: Row[] = [
   },
 
   // Bounded memory: limits, not luck (16.6).
-  { name: 'a megabyte of bare "---" is refused after 1,000 documents', files: { '1-a/10-x.yml': separators.slice(0, MiB - 1) }, errors: ['1-a/10-x.yml:1001:1: error: file has more than 1000 YAML documents; refused'] },
+  {
+    name: 'a megabyte of bare "---" is refused after 1,000 documents',
+    files: { '1-a/10-x.yml': separators.slice(0, MiB - 1) },
+    errors: ['1-a/10-x.yml:1001:1: error: file has more than 1000 YAML documents; refused'],
+  },
   {
     name: '64 files of a megabyte of bare "---" each are refused, each at its 1,001st document',
     files: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`1-a/${10 + i}-x.yml`, separators.slice(0, MiB - 1)])),
@@ -122,7 +237,11 @@ const rows: Row[] = [
     files: Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`1-a/${10 + i}-x.yml`, '---\n'.repeat(900)])),
     errors: ['1-a/32-x.yml:201:1: error: the commit holds more YAML documents than its limit allows; refused (this file and later ones not read)'],
   },
-  { name: 'a 600 KB string aliased 90 times is refused', files: { '1-a/10-x.yml': aliased90 }, errors: ['1-a/10-x.yml:1:1: error: document is over 3145728 bytes once its aliases are expanded'] },
+  {
+    name: 'a 600 KB string aliased 90 times is refused',
+    files: { '1-a/10-x.yml': aliased90 },
+    errors: ['1-a/10-x.yml:1:1: error: document is over 3145728 bytes once its aliases are expanded'],
+  },
   {
     name: 'the expanded size of a commit is bounded too',
     files: { '1-a/10-x.yml': cm('a', `data: {v: "${'x'.repeat(900)}"}\n`), '1-a/20-y.yml': cm('b', `data: {v: "${'y'.repeat(900)}"}\n`) },
@@ -131,21 +250,59 @@ const rows: Row[] = [
   },
 
   // Validate and sync agree on what is read and what is skipped (16.7).
-  { name: 'a symlink that stays inside the repository is followed', files: { '/shared/cm.yml': cm('shared') }, symlinks: { '1-a/10-x.yml': '../../shared/cm.yml' }, errors: [] },
-  { name: 'a symlink that leaves the repository is refused', files: {}, symlinks: { '1-a/10-x.yml': '/etc/hostname' }, errors: ['1-a/10-x.yml: error: symlink to "/etc/hostname" leaves the repository; refused'] },
-  { name: 'a hidden file in a wave is skipped, saying why', files: { '1-a/.10-x.yml': cm('c') }, errors: [], warnings: ['1-a/.10-x.yml: warning: hidden file; skipped'] },
+  {
+    name: 'a symlink that stays inside the repository is followed',
+    files: { '/shared/cm.yml': cm('shared') },
+    symlinks: { '1-a/10-x.yml': '../../shared/cm.yml' },
+    errors: [],
+  },
+  {
+    name: 'a symlink that leaves the repository is refused',
+    files: {},
+    symlinks: { '1-a/10-x.yml': '/etc/hostname' },
+    errors: ['1-a/10-x.yml: error: symlink to "/etc/hostname" leaves the repository; refused'],
+  },
+  {
+    name: 'a hidden file in a wave is skipped, saying why',
+    files: { '1-a/.10-x.yml': cm('c') },
+    errors: [],
+    warnings: ['1-a/.10-x.yml: warning: hidden file; skipped'],
+  },
   { name: 'a hidden folder is not content', files: { '.github/ci.yml': 'on: push\n', '1-a/.cache/10-x.yml': cm('c') }, errors: [], warnings: [] },
-  { name: 'a .json file is skipped, saying why', files: { '1-a/10-x.json': '{"apiVersion": "v1"}' }, errors: [], warnings: ['1-a/10-x.json: warning: JSON file; skipped'] },
-  { name: 'an upper-case .YML is skipped, saying why', files: { '1-a/10-x.YML': cm('c') }, errors: [], warnings: ['1-a/10-x.YML: warning: extension is not lower-case .yml or .yaml; skipped'] },
-  { name: 'a step number beyond 2^53 is refused, not "does not match"', files: { '1-a/99999999999999999999-x.yml': cm('c') }, errors: ['1-a/99999999999999999999-x.yml: error: step number 99999999999999999999 is too large to order exactly'] },
-  { name: 'a wave number beyond 2^53 is refused', files: { '9007199254740993-a/10-x.yml': cm('c') }, errors: ['9007199254740993-a: error: wave number 9007199254740993 is too large'] },
+  {
+    name: 'a .json file is skipped, saying why',
+    files: { '1-a/10-x.json': '{"apiVersion": "v1"}' },
+    errors: [],
+    warnings: ['1-a/10-x.json: warning: JSON file; skipped'],
+  },
+  {
+    name: 'an upper-case .YML is skipped, saying why',
+    files: { '1-a/10-x.YML': cm('c') },
+    errors: [],
+    warnings: ['1-a/10-x.YML: warning: extension is not lower-case .yml or .yaml; skipped'],
+  },
+  {
+    name: 'a step number beyond 2^53 is refused, not "does not match"',
+    files: { '1-a/99999999999999999999-x.yml': cm('c') },
+    errors: ['1-a/99999999999999999999-x.yml: error: step number 99999999999999999999 is too large to order exactly'],
+  },
+  {
+    name: 'a wave number beyond 2^53 is refused',
+    files: { '9007199254740993-a/10-x.yml': cm('c') },
+    errors: ['9007199254740993-a: error: wave number 9007199254740993 is too large'],
+  },
   {
     name: 'a git submodule (an empty folder in a checkout) is skipped with the real reason',
     files: { '/.gitmodules': '[submodule "charts"]\n\tpath = deploy/2-charts\n\turl = https://example.com/charts.git\n', '2-charts/.keep': '' },
     errors: [],
     warnings: ['2-charts: warning: git submodule (listed in .gitmodules): DORIS does not fetch submodules; skipped'],
   },
-  { name: 'a folder holding its own .git is skipped with the real reason', files: { '2-vendor/.git': 'gitdir: ../.git/modules/vendor\n', '2-vendor/10-x.yml': cm('c') }, errors: [], warnings: ['2-vendor: warning: folder is a git repository of its own'] },
+  {
+    name: 'a folder holding its own .git is skipped with the real reason',
+    files: { '2-vendor/.git': 'gitdir: ../.git/modules/vendor\n', '2-vendor/10-x.yml': cm('c') },
+    errors: [],
+    warnings: ['2-vendor: warning: folder is a git repository of its own'],
+  },
 ];
 
 /** The repository for a row: files under `deploy/`, `.git` at the root as in a clone. */

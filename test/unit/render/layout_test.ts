@@ -43,8 +43,7 @@ async function renderErrors(root: string, path: string, options?: Parameters<typ
   return caught.problems;
 }
 
-const errorsOf = (problems: Problem[]): [string, string][] =>
-  problems.filter((p) => p.severity === 'error').map((p) => [p.file, p.message]);
+const errorsOf = (problems: Problem[]): [string, string][] => problems.filter((p) => p.severity === 'error').map((p) => [p.file, p.message]);
 
 function names(repo: RenderedRepo): string[] {
   return repo.waves.flatMap((w) => w.steps.flatMap((s) => s.objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`)));
@@ -198,10 +197,12 @@ describe('renderRepo', () => {
   });
 
   it('treats a version change of the same group and kind as the same object', async () => {
-    const hpa = (version: string): string =>
-      `apiVersion: autoscaling/${version}\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: apps}\n`;
+    const hpa = (version: string): string => `apiVersion: autoscaling/${version}\nkind: HorizontalPodAutoscaler\nmetadata: {name: web, namespace: apps}\n`;
     const root = await tempRepo({ 'deploy/1-a/10-a.yml': hpa('v1'), 'deploy/1-a/20-b.yml': hpa('v2') });
-    assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')).map(([file]) => file), ['deploy/1-a/20-b.yml']);
+    assert.deepEqual(
+      errorsOf(await renderErrors(root, 'deploy')).map(([file]) => file),
+      ['deploy/1-a/20-b.yml'],
+    );
   });
 
   it('ignores a stray namespace on a cluster-scoped kind when looking for duplicates', async () => {
@@ -210,7 +211,10 @@ describe('renderRepo', () => {
       'deploy/1-a/10-a.yml': namespace(''),
       'deploy/1-a/20-b.yml': namespace('  namespace: default\n'),
     });
-    assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')).map(([file]) => file), ['deploy/1-a/20-b.yml']);
+    assert.deepEqual(
+      errorsOf(await renderErrors(root, 'deploy')).map(([file]) => file),
+      ['deploy/1-a/20-b.yml'],
+    );
   });
 
   it('uses the default namespace, when given, to find duplicates of objects without one', async () => {
@@ -222,10 +226,7 @@ describe('renderRepo', () => {
 
   it('refuses an alias bomb with a clear error', async () => {
     assert.deepEqual(errorsOf(await renderErrors(fixture('aliasbomb'), 'deploy')), [
-      [
-        'deploy/1-bomb/10-bomb.yml',
-        'document is over 3145728 bytes once its aliases are expanded; refused (the API server takes at most 3145728)',
-      ],
+      ['deploy/1-bomb/10-bomb.yml', 'document is over 3145728 bytes once its aliases are expanded; refused (the API server takes at most 3145728)'],
     ]);
   });
 
@@ -245,10 +246,7 @@ describe('renderRepo', () => {
     });
     const limit = Buffer.byteLength(configMap('a')) + 10;
     assert.deepEqual(errorsOf(await renderErrors(small, 'deploy', { maxTotalBytes: limit })), [
-      [
-        'deploy/1-a/20-b.yml',
-        `YAML files total more than the limit of ${limit} bytes; refused (this file and later ones not read)`,
-      ],
+      ['deploy/1-a/20-b.yml', `YAML files total more than the limit of ${limit} bytes; refused (this file and later ones not read)`],
     ]);
   });
 
@@ -262,7 +260,10 @@ describe('renderRepo', () => {
       col: 1,
       message: 'All mapping items must start at the same column',
     });
-    assert.ok(problems.some((p) => p.file === 'deploy/2-app/171-web-copy.yml'), 'later files were read too');
+    assert.ok(
+      problems.some((p) => p.file === 'deploy/2-app/171-web-copy.yml'),
+      'later files were read too',
+    );
   });
 
   it('refuses an object without a kind', async () => {
@@ -293,9 +294,7 @@ describe('renderRepo', () => {
   it('refuses a path that leaves the repository root', async () => {
     const root = fixture('layout');
     for (const path of ['..', '../broken/deploy', 'deploy/../../broken/deploy']) {
-      assert.deepEqual(await renderErrors(root, path), [
-        { severity: 'error', file: path, message: 'path leaves the repository root; refused' },
-      ]);
+      assert.deepEqual(await renderErrors(root, path), [{ severity: 'error', file: path, message: 'path leaves the repository root; refused' }]);
     }
     const roundabout = await renderRepo(root, 'deploy/../deploy');
     assert.equal(roundabout.waves.length, 3, 'a path that goes up and comes back inside is fine');
@@ -305,9 +304,7 @@ describe('renderRepo', () => {
   });
 
   it('fails when the configured folder does not exist', async () => {
-    assert.deepEqual(errorsOf(await renderErrors(fixture('layout'), 'manifests')), [
-      ['manifests', 'folder does not exist in the repository'],
-    ]);
+    assert.deepEqual(errorsOf(await renderErrors(fixture('layout'), 'manifests')), [['manifests', 'folder does not exist in the repository']]);
   });
 
   it('refuses symlinks that lead outside the repository', async () => {
@@ -319,14 +316,9 @@ describe('renderRepo', () => {
 
     assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')), [
       ['deploy/1-a/20-secret.yml', `symlink to "${join(outside, 'secret.yml')}" leaves the repository; refused`],
-      [
-        'deploy/9-wave',
-        `symlink to "../../../../${join(outside, '9-wave').replace(/^\//, '')}" leaves the repository; refused`,
-      ],
+      ['deploy/9-wave', `symlink to "../../../../${join(outside, '9-wave').replace(/^\//, '')}" leaves the repository; refused`],
     ]);
-    assert.deepEqual(errorsOf(await renderErrors(root, 'elsewhere')), [
-      ['elsewhere', 'path leads outside the repository through a symlink; refused'],
-    ]);
+    assert.deepEqual(errorsOf(await renderErrors(root, 'elsewhere')), [['elsewhere', 'path leads outside the repository through a symlink; refused']]);
   });
 
   it('follows symlinks that stay inside the repository', async () => {
@@ -345,8 +337,6 @@ describe('renderRepo', () => {
   it('refuses a step file whose symlink has no target', async () => {
     const root = await tempRepo({ 'deploy/1-a/10-a.yml': configMap('a') });
     await symlink('missing.yml', join(root, 'deploy/1-a/20-gone.yml'));
-    assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')), [
-      ['deploy/1-a/20-gone.yml', 'symlink to "missing.yml" has no target; refused'],
-    ]);
+    assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')), [['deploy/1-a/20-gone.yml', 'symlink to "missing.yml" has no target; refused']]);
   });
 });

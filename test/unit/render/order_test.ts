@@ -39,8 +39,7 @@ function desired(spec: string, apiVersion = 'v1'): DesiredObject {
   };
 }
 
-const label = (d: DesiredObject): string =>
-  `${d.wave}/${d.step}/${d.object.kind}/${d.object.metadata.namespace ?? ''}/${d.object.metadata.name}`;
+const label = (d: DesiredObject): string => `${d.wave}/${d.step}/${d.object.kind}/${d.object.metadata.namespace ?? ''}/${d.object.metadata.name}`;
 
 describe('compareDesired', () => {
   const expected = [
@@ -80,15 +79,8 @@ describe('compareDesired', () => {
   });
 
   it('runs wave 2 before wave 10 and step 9 before step 10, not as strings', () => {
-    const objects = ['10/1/ConfigMap/a/x', '2/1/ConfigMap/a/x', '2/10/ConfigMap/a/x', '2/9/ConfigMap/a/x'].map((s) =>
-      desired(s),
-    );
-    assert.deepEqual(objects.sort(compareDesired).map(label), [
-      '2/1/ConfigMap/a/x',
-      '2/9/ConfigMap/a/x',
-      '2/10/ConfigMap/a/x',
-      '10/1/ConfigMap/a/x',
-    ]);
+    const objects = ['10/1/ConfigMap/a/x', '2/1/ConfigMap/a/x', '2/10/ConfigMap/a/x', '2/9/ConfigMap/a/x'].map((s) => desired(s));
+    assert.deepEqual(objects.sort(compareDesired).map(label), ['2/1/ConfigMap/a/x', '2/9/ConfigMap/a/x', '2/10/ConfigMap/a/x', '10/1/ConfigMap/a/x']);
   });
 
   it('orders objects that differ only in apiVersion or source deterministically', () => {
@@ -116,11 +108,7 @@ describe('planStages', () => {
     assert.deepEqual(
       stages.map((s) => [s.label, s.kind === 'step' ? s.lastOfWave : null, s.objects.map(label)]),
       [
-        [
-          'prelude (namespaces, CRDs)',
-          null,
-          ['3/10/Namespace//apps', '3/50/CustomResourceDefinition//widgets.example.com', '5/10/Namespace//extra'],
-        ],
+        ['prelude (namespaces, CRDs)', null, ['3/10/Namespace//apps', '3/50/CustomResourceDefinition//widgets.example.com', '5/10/Namespace//extra']],
         ['wave 1-app step 170', false, ['1/170/Deployment/apps/web']],
         ['wave 1-app step 200', true, ['1/200/Widget/apps/blue']],
         ['wave 3-platform step 170', true, ['3/170/Deployment/apps/widget-operator']],
@@ -156,10 +144,7 @@ describe('planStages', () => {
   });
 
   it('hoists only the core Namespace and the apiextensions CRD, not look-alike kinds', () => {
-    const lookalikes = [
-      desired('1/1/Namespace//tenant', 'example.com/v1'),
-      desired('1/1/CustomResourceDefinition//x', 'example.com/v1'),
-    ];
+    const lookalikes = [desired('1/1/Namespace//tenant', 'example.com/v1'), desired('1/1/CustomResourceDefinition//x', 'example.com/v1')];
     const stages = planStages([{ number: 1, name: '1-w', dir: 'deploy/1-w', steps: [{ number: 1, files: [], objects: lookalikes }] }]);
     assert.deepEqual(
       stages.map((s) => s.kind),

@@ -48,11 +48,7 @@ describe('formatProblems', () => {
         { severity: 'warning', file: 'deploy/1-a/notes.yaml', message: 'skipped' },
         { severity: 'error', file: 'deploy/1-a/20-b.yml', line: 7, message: 'odd' },
       ]),
-      [
-        'deploy/1-a/10-a.yml:3:5: error: bad',
-        'deploy/1-a/notes.yaml: warning: skipped',
-        'deploy/1-a/20-b.yml:7: error: odd',
-      ].join('\n'),
+      ['deploy/1-a/10-a.yml:3:5: error: bad', 'deploy/1-a/notes.yaml: warning: skipped', 'deploy/1-a/20-b.yml:7: error: odd'].join('\n'),
     );
     assert.equal(formatProblems([]), '');
   });

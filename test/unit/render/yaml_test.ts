@@ -28,10 +28,7 @@ describe('parseManifests', () => {
   });
 
   it('keeps dates and base-60 looking values as strings, as kubectl does', () => {
-    const { documents } = parseManifests(
-      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  since: 2024-01-31\n  at: 10:30\n',
-      'cm.yml',
-    );
+    const { documents } = parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  since: 2024-01-31\n  at: 10:30\n', 'cm.yml');
     assert.deepEqual(documents[0]!.object['data'], { since: '2024-01-31', at: '10:30' });
   });
 
@@ -75,7 +72,12 @@ describe('parseManifests', () => {
 
   it('refuses an alias bomb with a clear error', () => {
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
-    for (const [prev, next] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e']] as const) {
+    for (const [prev, next] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+    ] as const) {
       levels.push(`${next}: &${next} [${Array(9).fill(`*${prev}`).join(', ')}]`);
     }
     const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n${levels.map((l) => `  ${l}`).join('\n')}\n`;
@@ -142,9 +144,7 @@ describe('parseManifests', () => {
       ['ok'],
       'the valid document of the same file is still returned',
     );
-    assert.deepEqual(problems, [
-      { severity: 'error', file: 'deploy/1-a/10-x.yml', line: 9, col: 3, message: 'Map keys must be unique' },
-    ]);
+    assert.deepEqual(problems, [{ severity: 'error', file: 'deploy/1-a/10-x.yml', line: 9, col: 3, message: 'Map keys must be unique' }]);
   });
 
   it('rejects a document that is not a mapping', () => {

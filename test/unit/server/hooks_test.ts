@@ -22,7 +22,13 @@ describe('GitHub push webhooks', () => {
   });
 
   it('reduces https, ssh and scp-like forms of one repository to the same key', () => {
-    const forms = ['https://github.com/Acme/Fleet.git', 'https://GitHub.com/Acme/Fleet/', 'git@github.com:Acme/Fleet.git', 'ssh://git@github.com/Acme/Fleet', 'https://user:tok@github.com/Acme/Fleet.git'];
+    const forms = [
+      'https://github.com/Acme/Fleet.git',
+      'https://GitHub.com/Acme/Fleet/',
+      'git@github.com:Acme/Fleet.git',
+      'ssh://git@github.com/Acme/Fleet',
+      'https://user:tok@github.com/Acme/Fleet.git',
+    ];
     assert.deepEqual(new Set(forms.map(normalizeRepoUrl)), new Set(['github.com/Acme/Fleet']));
   });
 
@@ -31,7 +37,11 @@ describe('GitHub push webhooks', () => {
   });
 
   it('reads the branch and repository URLs of a push, and nothing of other events', () => {
-    const push = parsePushEvent({ ref: 'refs/heads/release/1', after: 'abc', repository: { clone_url: 'https://github.com/a/b.git', ssh_url: 'git@github.com:a/b.git' } });
+    const push = parsePushEvent({
+      ref: 'refs/heads/release/1',
+      after: 'abc',
+      repository: { clone_url: 'https://github.com/a/b.git', ssh_url: 'git@github.com:a/b.git' },
+    });
     assert.deepEqual(push, { branch: 'release/1', after: 'abc', repositories: ['https://github.com/a/b.git', 'git@github.com:a/b.git'] });
     assert.equal(parsePushEvent({ ref: 'refs/tags/v1', repository: {} }), undefined);
     assert.equal(parsePushEvent(null), undefined);
@@ -49,7 +59,11 @@ describe('registry notifications', () => {
   it('keeps manifest pushes and drops blob pushes and pulls', () => {
     const images = parseRegistryEvents({
       events: [
-        { action: 'push', target: { repository: 'acme/a', tag: 'main', digest: 'sha256:1', mediaType: 'application/vnd.oci.image.manifest.v1+json' }, request: { host: 'reg:5000' } },
+        {
+          action: 'push',
+          target: { repository: 'acme/a', tag: 'main', digest: 'sha256:1', mediaType: 'application/vnd.oci.image.manifest.v1+json' },
+          request: { host: 'reg:5000' },
+        },
         { action: 'push', target: { repository: 'acme/a', digest: 'sha256:2', mediaType: 'application/octet-stream' } },
         { action: 'pull', target: { repository: 'acme/b', tag: 'main' } },
       ],
@@ -75,7 +89,13 @@ describe('image rules', () => {
 
 describe('dashboard', () => {
   it('escapes every value it shows', () => {
-    const p = { apiVersion: 'doris.dev/v1alpha1', kind: 'Pipeline', metadata: { name: '<script>x</script>', namespace: 'd' }, spec: {}, status: {} } as Pipeline;
+    const p = {
+      apiVersion: 'doris.dev/v1alpha1',
+      kind: 'Pipeline',
+      metadata: { name: '<script>x</script>', namespace: 'd' },
+      spec: {},
+      status: {},
+    } as Pipeline;
     const html = renderDashboard([p]);
     assert.ok(!html.includes('<script>x'));
     assert.ok(html.includes('&lt;script&gt;x'));
