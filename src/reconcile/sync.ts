@@ -187,7 +187,9 @@ export async function syncCommit(
     const client = clientFor(ctx);
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency);
-    await preflightCtx.live.prefetch(desired.objects.map((d) => d.object));
+    await preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).catch((error: unknown) => {
+      throw new DorisError('ReconcileFailed', `could not list the live objects: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    });
     let verdicts = await preflight(preflightCtx, desired.objects);
     throwIfAborted(ctx.signal);
 
@@ -329,7 +331,7 @@ export async function syncCommit(
     return { commit, result, message, counts, wrote: true };
   } catch (error) {
     // After a shutdown signal nothing is recorded: the next start syncs this commit again.
-    const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ApplyFailed;
+    const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ReconcileFailed;
     const message = error instanceof Error ? error.message : String(error);
     const counts = countChanges(changes, pruneResult?.pruned.length ?? 0);
     if (reason !== Reasons.Interrupted) {

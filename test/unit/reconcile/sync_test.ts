@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { parsePipelineSpec, type Pipeline } from '../../../src/api/pipeline.js';
+import { KubeApiError } from '../../../src/kube/http.js';
+import type { ListOptions } from '../../../src/kube/client.js';
+import type { KubeObject } from '../../../src/kube/object.js';
+import { syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
+import type { GitSource } from '../../../src/source/git.js';
+import { FakeKube } from '../../fake/kube.js';
+
+const work = mkdtempSync(join(tmpdir(), 'doris-sync-unit-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A git source that serves one folder as every commit. */
+function folderSource(files: Record<string, string>): GitSource {
+  const repo = join(work, 'repo');
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(repo, path, '..'), { recursive: true });
+    writeFileSync(join(repo, path), text);
+  }
+  return {
+    fetchCommit: async () => undefined,
+    checkout: async (commit: string, dir: string) => {
+      const target = join(dir, commit);
+      cpSync(repo, target, { recursive: true });
+      return target;
+    },
+  } as unknown as GitSource;
+}
+
+function context(kube: FakeKube): SyncContext {
+  const pipeline = kube.seed({ apiVersion: 'v1', kind: 'Pipeline', metadata: { name: 'main', namespace: 'doris-system' } }) as unknown as Pipeline;
+  return {
+    client: kube,
+    pipeline,
+    spec: parsePipelineSpec({ git: { url: 'https://git.example.com/edge.git' } }),
+    credentials: {},
+    workDir: work,
+    controllerNamespace: 'doris-system',
+    controllerDeployment: 'doris',
+    progress: () => undefined,
+  } as SyncContext;
+}
+
+const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: apps\ndata:\n  a: "1"\n';
+
+describe('syncCommit', () => {
+  it('reports a failed LIST of the live objects as ReconcileFailed, not ApplyFailed, and writes no object', async () => {
+    class ListFails extends FakeKube {
+      override async listVersioned(_apiVersion: string, kind: string, _options?: ListOptions): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+        throw new KubeApiError('GET', `/api/v1/${kind}`, 500, { reason: 'InternalError', message: 'etcd is unhappy' }, '');
+      }
+    }
+    const kube = new ListFails();
+    const ctx = context(kube);
+    const outcome = await syncCommit(ctx, 'c0ffee', folderSource({ 'deploy/1-app/120-settings.yml': configMap }));
+    assert.equal(outcome.result, 'ReconcileFailed');
+    assert.match(outcome.message, /could not list the live objects: .*etcd is unhappy/);
+    const ready = ctx.pipeline.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'ReconcileFailed');
+    assert.deepEqual(
+      kube.writes().filter((w) => !w.startsWith('MERGE')),
+      [],
+    );
+  });
+
+  it('refuses the whole commit before any write when one object is refused in the dry-run', async () => {
+    const kube = new FakeKube();
+    kube.refuse = (o) =>
+      o.metadata.name === 'broken'
+        ? new KubeApiError('PATCH', '/x', 422, { reason: 'Invalid', message: 'spec.ports[0].port: Invalid value: 99999' }, '')
+        : undefined;
+    const ctx = context(kube);
+    const broken = configMap.replace('settings', 'broken');
+    const outcome = await syncCommit(ctx, 'bad', folderSource({ 'deploy/1-app/120-settings.yml': configMap, 'deploy/2-later/120-broken.yml': broken }));
+    assert.equal(outcome.result, 'ValidationFailed');
+    assert.match(outcome.message, /deploy\/2-later\/120-broken\.yml:1:1: ConfigMap apps\/broken: 422 Invalid/);
+    assert.deepEqual(
+      kube.writes().filter((w) => !w.startsWith('MERGE')),
+      [],
+    );
+  });
+});
