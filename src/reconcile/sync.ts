@@ -164,10 +164,12 @@ export async function syncCommit(
     checkout = await source.checkout(commit, join(ctx.workDir, 'checkouts'));
     throwIfAborted(ctx.signal);
 
-    // render, pin images, stamp: the whole commit, before anything is applied
+    // render, pin images, stamp: the whole commit, before anything is applied (config data
+    // for hashes is read as the Pipeline's account too)
+    const client = clientFor(ctx);
     const desired = await buildDesiredSet({
       checkout,
-      client: ctx.client,
+      client,
       pipeline: ctx.pipeline.metadata.name,
       spec: ctx.spec,
       images: ctx.images,
@@ -184,7 +186,6 @@ export async function syncCommit(
     if (refusal) throw new DorisError('PruneGuardTriggered', refusal);
 
     // validate: every object that would change is dry-run before anything is written
-    const client = clientFor(ctx);
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency);
     await preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).catch((error: unknown) => {
