@@ -70,13 +70,13 @@ export interface RunningController {
 export function startController(
   env: TestEnv,
   args: string[],
-  options: { kubeconfig?: string; port: number; extraEnv?: NodeJS.ProcessEnv },
+  options: { kubeconfig?: string; port: number; extraEnv?: NodeJS.ProcessEnv; nodeFlags?: string[] },
 ): RunningController {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', cliEntry, 'run', '--listen', `127.0.0.1:${options.port}`, ...args],
-    { cwd: repoRoot, env: { ...dorisEnv(env), ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}), ...options.extraEnv } },
-  );
+  // Node flags go before the entry point: the child is the node process that runs main.ts.
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', cliEntry, 'run', '--listen', `127.0.0.1:${options.port}`, ...args], {
+    cwd: repoRoot,
+    env: { ...dorisEnv(env), ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}), ...options.extraEnv },
+  });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));

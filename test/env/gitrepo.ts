@@ -40,8 +40,11 @@ export async function newRepo(server: GitServer, name: string): Promise<string> 
   return `${server.baseUrl}/${name}.git`;
 }
 
-/** Files to write (path -> content) or delete (path -> null), relative to the repo root. */
-export type FileChanges = Record<string, string | null>;
+/**
+ * Files to write (path -> content) or delete (path -> null), relative to the repo root. Bytes
+ * are written as they are: a file that is not UTF-8 is test input too.
+ */
+export type FileChanges = Record<string, string | Uint8Array | null>;
 
 /**
  * Clones `url`, applies the changes on `branch`, commits and pushes; returns the new commit
