@@ -23,6 +23,8 @@ COPY --from=build /src/dist ./dist
 # Non-root; the root filesystem is mounted read-only, git's HOME and caches live in /tmp.
 USER 65532:65532
 ENV NODE_ENV=production HOME=/tmp
-# --max-semi-space-size=2: see src/install/nodeflags.ts (peak RSS 85 MiB instead of 106 MiB).
-ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli/main.js"]
+# The node flags are src/install/nodeflags.ts (dorisNodeFlags), where the numbers behind them are:
+# a 2 MiB young generation, and an old generation capped at 128 MiB so that the process stays
+# under the Deployment's 256 Mi memory limit while it retries a hostile commit.
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=128", "/app/dist/src/cli/main.js"]
 CMD ["run"]

@@ -1,7 +1,31 @@
 /**
- * V8 flags DORIS runs with in its image. A 2 MiB young generation (the default is 16 MiB per
- * semi-space) keeps peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB, with
- * no measurable cost in sync time (bench/, issue 6): short-lived objects are collected
- * sooner, which suits a small edge device.
+ * V8 flags DORIS runs with in its image (the Dockerfile's ENTRYPOINT repeats them; a unit test
+ * checks that it does). The shipped Deployment limits the container to 256 Mi, and a repository
+ * is untrusted input: memory must stay under the limit by setting, not by how lazily the
+ * garbage collector happens to run.
+ *
+ * `--max-semi-space-size=2`: a 2 MiB young generation (the default is 16 MiB per semi-space)
+ * keeps peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB, with no measurable
+ * cost in sync time (bench/, issue 6): short-lived objects are collected sooner, which suits a
+ * small edge device.
+ *
+ * `--max-old-space-size=128`: without a cap V8 sizes the old generation from the machine's
+ * memory (gigabytes) and lets garbage pile up far past the container's limit before collecting
+ * it. Commits within every render limit (docs/adr/0002-yaml-1-1.md) showed it: 31 files of a
+ * 1 MiB double-quoted string, which the YAML parser builds a character at a time, took a
+ * controller retrying them to 370 MiB peak RSS, 500,000 YAML nodes of small keys to 297 MiB —
+ * an OOM kill on every retry. With the cap V8 collects before it grows the heap (and grows it
+ * by a small factor), and the same controller peaks at 201 MiB (test/e2e/hostile_memory_test.ts,
+ * through tsx, which adds some 35 MiB the image does not pay).
+ * Why 128: what the rest of the container needs is about 50 MiB of node itself outside the
+ * heap, a few MiB of young generation and Buffers, and the git processes DORIS starts, which
+ * count against the same limit; 128 leaves room for all of them under 256. Below it, the live
+ * data of the largest commits the render limits allow gets close (the 31 MiB of double-quoted
+ * strings need more than 64 MiB of heap while parsed). A 1,000-object sync (`npm run bench --
+ * --reps 1`, same machine, one run each) is unaffected: cold sync 19.4 s with the cap, 19.9 s
+ * without; peak RSS 79.8 MiB with, 86.0 MiB without; no-op resync 0.75 s and 0.87 s. A sync
+ * whose live data needs more than 128 MiB still ends the process (V8's "heap limit" error,
+ * which at least says why, where an OOM kill says nothing): raise this flag together with the
+ * Deployment's memory limit.
  */
-export const dorisNodeFlags = ['--max-semi-space-size=2'];
+export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128'];
