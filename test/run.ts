@@ -43,8 +43,8 @@ async function staticChecks(): Promise<boolean> {
     console.error('test: the type check failed (tsc -p tsconfig.json --noEmit)');
     return false;
   }
-  if ((await runTool('biome', ['lint', '--error-on-warnings'])) !== 0) {
-    console.error('test: the linter failed (npx biome lint)');
+  if ((await runTool('biome', ['check', '--error-on-warnings'])) !== 0) {
+    console.error('test: the linter or the formatter found something (npx biome check; npx biome check --write fixes formatting)');
     return false;
   }
   console.error(`test: type check and lint passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
