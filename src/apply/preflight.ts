@@ -72,6 +72,26 @@ export interface PreflightContext {
   previous: Map<string, InventoryEntry>;
   declared: Declared;
   concurrency: number;
+  /** Whether a Namespace the commit declares exists yet, asked once per sync and namespace. */
+  namespaceExists?: Map<string, Promise<boolean>>;
+}
+
+/**
+ * A namespace the commit declares may not exist yet (a first sync): its objects are deferred
+ * without a dry-run that could only answer "namespace not found". One GET per namespace.
+ */
+function namespaceExists(ctx: PreflightContext, name: string): Promise<boolean> {
+  ctx.namespaceExists ??= new Map();
+  let known = ctx.namespaceExists.get(name);
+  if (!known) {
+    known = ctx.client.get({ apiVersion: 'v1', kind: 'Namespace', name }).then(
+      (ns) => ns !== undefined && !ns.metadata.deletionTimestamp,
+      // Not allowed to read it (an impersonated account): let the dry-run decide.
+      () => true,
+    );
+    ctx.namespaceExists.set(name, known);
+  }
+  return known;
 }
 
 /** etcd stores objects up to 1.5 MiB; a dry-run does not reach etcd, so we check it here. */
@@ -169,6 +189,10 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   if (size > maxObjectBytes) throw new Error(`object is ${size} bytes as JSON, over the ${maxObjectBytes} bytes the API server can store`);
   const { live, readable } = await ctx.live.lookup(object);
   if (live && desiredHash(live) === desiredHash(object) && coveredBy(object, live)) return { action: 'unchanged', live, readable };
+  const namespace = object.metadata.namespace;
+  if (!live && namespace !== undefined && ctx.declared.namespaces.has(namespace) && !(await namespaceExists(ctx, namespace))) {
+    return { action: 'deferred', needs: `its Namespace ${namespace}, declared in this commit` };
+  }
 
   let dryRun: { object: KubeObject; created: boolean };
   try {

@@ -354,6 +354,8 @@ export async function syncCommit(
 async function validateDeferred(ctx: Parameters<typeof preflight>[0], verdicts: Map<DesiredObject, Verdict>): Promise<Map<DesiredObject, Verdict>> {
   const deferred = [...verdicts].filter(([, v]) => v.action === 'deferred').map(([d]) => d);
   if (deferred.length === 0) return verdicts;
+  // The prelude created the commit's Namespaces: ask again.
+  ctx.namespaceExists?.clear();
   const fresh = await preflight(ctx, deferred);
   return new Map([...verdicts, ...fresh]);
 }

@@ -19,6 +19,7 @@
  * column, so that the caller can report all of a repository's problems at once.
  */
 import { Composer, CST, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, Parser, type Document, type Node } from 'yaml';
+import { describeObject } from '../kube/objectid.js';
 import { findTooDeep } from './nesting.js';
 import { objectsOf, type Position } from './objects.js';
 import { makeProblem } from './problems.js';
@@ -212,7 +213,10 @@ function readDocument(
     result.problems.push(makeProblem(severity, file, message, at.line, at.col));
   };
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) problem('error', e.message, locate(e.pos[0]));
+    // A bad value (`.nan`, an integer past 2^53) is an error of the document, found while
+    // parsing; the object it belongs to is named when its kind and name could be read.
+    const who = nameOf(doc);
+    for (const e of doc.errors) problem('error', who ? `${who}: ${e.message}` : e.message, locate(e.pos[0]));
     return;
   }
   for (const w of doc.warnings) problem('warning', w.message, locate(w.pos[0]));
@@ -258,6 +262,19 @@ function readDocument(
   const found = objectsOf(detached, doc.contents, start, locate);
   for (const p of found.problems) problem(p.severity, p.message, p);
   for (const o of found.objects) result.documents.push({ object: o.object, line: o.line, col: o.col });
+}
+
+/** `Kind namespace/name` of a document that failed to parse, when those fields are readable. */
+function nameOf(doc: Document.Parsed): string | undefined {
+  try {
+    const kind = doc.get('kind');
+    const name = doc.getIn(['metadata', 'name']);
+    const namespace = doc.getIn(['metadata', 'namespace']);
+    if (typeof kind !== 'string' || typeof name !== 'string') return undefined;
+    return describeObject({ kind, metadata: { name, namespace: typeof namespace === 'string' ? namespace : undefined } });
+  } catch {
+    return undefined;
+  }
 }
 
 /**

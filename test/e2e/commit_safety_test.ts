@@ -230,6 +230,63 @@ spec:
       yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: noted\n  namespace: ${ns}\n  annotations: {note: "${'y'.repeat(300_000)}"}\ndata: {a: "1"}\n`,
       reason: /262144|too long|at most|exceed|limit/i,
     },
+    // Refused by the renderer, before any request (BuildFailed), and named all the same:
+    {
+      name: 'the same object twice, once without a namespace and once with namespace: default',
+      kind: 'ConfigMap',
+      namespace: 'default',
+      objectName: `dup-${run}`,
+      yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dup-${run}\ndata: {a: "1"}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dup-${run}\n  namespace: default\ndata: {a: "2"}\n`,
+      reason: /duplicate object: ConfigMap default\/dup-[\w-]+ is also defined at deploy\/2-bad\/120-bad\.yml:1:1/,
+    },
+    {
+      name: 'an apiVersion that would climb the URL (../api/v1)',
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: `escape-${run}`,
+      yaml: `apiVersion: ../api/v1\nkind: ConfigMap\nmetadata: {name: escape-${run}, namespace: ${ns}}\n`,
+      reason: /apiVersion "\.\.\/api\/v1" is not valid/,
+    },
+    {
+      name: 'a metadata.name of ".."',
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: '..',
+      yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "..", namespace: ${ns}}\n`,
+      reason: /metadata\.name "\.\." is not valid/,
+    },
+    {
+      name: 'a namespace holding a "/"',
+      kind: 'ConfigMap',
+      namespace: 'kube-system/x',
+      objectName: `slash-${run}`,
+      yaml: `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: slash-${run}, namespace: "kube-system/x"}\n`,
+      reason: /metadata\.namespace "kube-system\/x" is not valid/,
+    },
+    {
+      name: 'replicas: .nan',
+      kind: 'Deployment',
+      namespace: ns,
+      objectName: `nan-${run}`,
+      yaml: `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nan-${run}, namespace: ${ns}}\nspec:\n  replicas: .nan\n`,
+      reason: /\.nan is not a number/,
+    },
+    {
+      name: 'an integer beyond 2^53',
+      kind: 'Deployment',
+      namespace: ns,
+      objectName: `big-${run}`,
+      yaml: `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: big-${run}, namespace: ${ns}}\nspec:\n  replicas: 12345678901234567890\n`,
+      reason: /beyond 2\^53/,
+    },
+    {
+      name: 'a kind: List whose item is invalid (Lists expand, as in kubectl)',
+      kind: 'ConfigMap',
+      namespace: ns,
+      objectName: `Listed-${run}`,
+      yaml: `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: Listed-${run}, namespace: ${ns}}\n`,
+      reason: /metadata\.name "Listed-[\w-]+" is not valid/,
+    },
   ];
 
   for (const [i, row] of rows.entries()) {

@@ -90,6 +90,11 @@ describe('preflight', () => {
     const inFresh = desired(configMap('one', 'fresh'));
     const verdicts = await preflight(context(kube, [ns, inFresh]), [ns, inFresh]);
     assert.equal(verdicts.get(inFresh)?.action, 'deferred');
+    // The Namespace is missing: no dry-run was spent on an object that could only fail.
+    assert.deepEqual(
+      kube.requests.filter((r) => r.startsWith('DRYRUN ConfigMap')),
+      [],
+    );
 
     const nowhere = desired(configMap('two', 'nowhere'), 3);
     const error = await refusalOf(preflight(context(kube, [ns, nowhere]), [ns, nowhere]));

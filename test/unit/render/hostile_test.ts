@@ -151,14 +151,14 @@ const rows: Row[] = [
   {
     name: '.nan is refused',
     files: { '1-a/10-x.yml': cm('c', 'spec:\n  replicas: .nan\n') },
-    errors: ['1-a/10-x.yml:6:13: error: .nan is not a number Kubernetes can take'],
+    errors: ['1-a/10-x.yml:6:13: error: ConfigMap c: .nan is not a number Kubernetes can take'],
   },
   { name: '.inf is refused', files: { '1-a/10-x.yml': cm('c', 'spec: {a: .inf}\n') }, errors: ['.inf is not a number'] },
   { name: '-.Inf is refused', files: { '1-a/10-x.yml': cm('c', 'spec: [-.Inf]\n') }, errors: ['-.Inf is not a number'] },
   {
     name: 'an integer beyond 2^53 is refused',
     files: { '1-a/10-x.yml': cm('c', 'spec:\n  limit: 12345678901234567890\n') },
-    errors: ['1-a/10-x.yml:6:10: error: integer 12345678901234567890 is beyond 2^53'],
+    errors: ['1-a/10-x.yml:6:10: error: ConfigMap c: integer 12345678901234567890 is beyond 2^53'],
   },
   {
     name: 'a big integer in a list is refused too',

@@ -258,7 +258,7 @@ describe('renderRepo', () => {
       file: 'deploy/1-base/30-config.yml',
       line: 8,
       col: 1,
-      message: 'All mapping items must start at the same column',
+      message: 'ConfigMap app/settings: All mapping items must start at the same column',
     });
     assert.ok(
       problems.some((p) => p.file === 'deploy/2-app/171-web-copy.yml'),
@@ -282,7 +282,7 @@ describe('renderRepo', () => {
     assert.equal(
       caught.message,
       [
-        'deploy/1-base/30-config.yml:8:1: All mapping items must start at the same column',
+        'deploy/1-base/30-config.yml:8:1: ConfigMap app/settings: All mapping items must start at the same column',
         'deploy/1-base/40-secrets.yml:7:1: object "second" has no kind; every object needs a string apiVersion, kind and metadata.name',
         'deploy/1-base/50-list.yml:1:1: document is a list, not a mapping; every document must be a Kubernetes object',
         'deploy/2-app: wave number 2 is used by both deploy/02-other and deploy/2-app; wave numbers must be unique',
