@@ -84,11 +84,16 @@ function namespaceExists(ctx: PreflightContext, name: string): Promise<boolean> 
   ctx.namespaceExists ??= new Map();
   let known = ctx.namespaceExists.get(name);
   if (!known) {
-    known = ctx.client.get({ apiVersion: 'v1', kind: 'Namespace', name }).then(
-      (ns) => ns !== undefined && !ns.metadata.deletionTimestamp,
-      // Not allowed to read it (an impersonated account): let the dry-run decide.
-      () => true,
-    );
+    const key = { apiVersion: 'v1', kind: 'Namespace', name };
+    known = ctx.live
+      .lookup({ ...key, metadata: { name } })
+      // Ours and listed already: no request.
+      .then((ours) => (ours.live ? ours.live : ctx.client.get(key)))
+      .then(
+        (ns) => ns !== undefined && !ns.metadata.deletionTimestamp,
+        // Not allowed to read it (an impersonated account): let the dry-run decide.
+        () => true,
+      );
     ctx.namespaceExists.set(name, known);
   }
   return known;

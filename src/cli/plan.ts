@@ -32,7 +32,9 @@ export function planCommand(global: () => GlobalOptions): Command {
         if (plan.problems.length > 0) say(formatProblems(plan.problems));
         process.stdout.write(`commit ${plan.commit}\n`);
         for (const row of plan.rows) {
-          process.stdout.write(`${row.action.padEnd(10)} ${row.object}  [${row.stage}]${row.note ? `  (${row.note})` : ''}\n`);
+          // A refusal names where the object is written, so it can be fixed there.
+          const note = row.action === 'error' && row.source ? `${row.source}: ${row.note ?? ''}` : row.note;
+          process.stdout.write(`${row.action.padEnd(10)} ${row.object}  [${row.stage}]${note ? `  (${note})` : ''}\n`);
         }
         const count = (a: string) => plan.rows.filter((r) => r.action === a).length;
         say(

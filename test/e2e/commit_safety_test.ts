@@ -322,6 +322,20 @@ spec:
     });
   }
 
+  it('doris plan shows what the API server would refuse, naming file:line:col, and writes nothing', async () => {
+    const { url } = await createRepo(env, 'plan-refused', {
+      'deploy/1-good/120-good.yml': configMapYaml(ns, 'plan-good', { a: '1' }),
+      'deploy/2-bad/200-svc.yml': `apiVersion: v1\nkind: Service\nmetadata: {name: plan-web, namespace: ${ns}}\nspec:\n  selector: {app: web}\n  ports: [{port: 99999}]\n`,
+    });
+    const mark = auditMark(env.AUDIT_LOG);
+    const result = await doris(env, ['plan', '--repo', url, '--name', `plan-${run}`]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stdout, /^create\s+ConfigMap e2e-hostile-[\w-]+\/plan-good/m);
+    assert.match(result.stdout, /^error\s+Service e2e-hostile-[\w-]+\/plan-web .*\(deploy\/2-bad\/200-svc\.yml:1:1: .*65535/m);
+    assert.match(result.stderr, /1 errors/);
+    assert.deepEqual(writesOfThisRun(readAuditSince(env.AUDIT_LOG, mark)), []);
+  });
+
   it('validates objects that need a Namespace and a CRD of the same commit after the prelude, and applies them', async () => {
     const newNs = `e2e-prelude-${run}`;
     const group = `e2e${run}.doris.dev`;

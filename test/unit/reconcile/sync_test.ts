@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parsePipelineSpec, type Pipeline } from '../../../src/api/pipeline.js';
 import { KubeApiError } from '../../../src/kube/http.js';
-import type { ListOptions } from '../../../src/kube/client.js';
+import type { ListOptions, ObjectKey } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
 import type { GitSource } from '../../../src/source/git.js';
@@ -82,5 +82,24 @@ describe('syncCommit', () => {
       kube.writes().filter((w) => !w.startsWith('MERGE')),
       [],
     );
+  });
+
+  it('fails loudly when the final status write is refused: StatusWriteFailed, not the old Ready=True', async () => {
+    class StatusTooLarge extends FakeKube {
+      override async mergePatch(key: ObjectKey, patch: unknown): Promise<KubeObject> {
+        const status = (patch as { status?: { lastAppliedCommit?: string } }).status;
+        if (status?.lastAppliedCommit)
+          throw new KubeApiError('PATCH', '/status', 500, { reason: 'InternalError', message: 'etcdserver: request is too large' }, '');
+        return super.mergePatch(key, patch);
+      }
+    }
+    const kube = new StatusTooLarge();
+    const ctx = context(kube);
+    const outcome = await syncCommit(ctx, 'big', folderSource({ 'deploy/1-app/120-settings.yml': configMap }));
+    assert.equal(outcome.result, 'StatusWriteFailed');
+    assert.match(outcome.message, /could not record it in the Pipeline's status: .*request is too large/);
+    const ready = ctx.pipeline.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'StatusWriteFailed');
   });
 });
