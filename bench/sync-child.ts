@@ -19,6 +19,7 @@ import { reconcilePipeline, type SyncContext, type SyncOutcome } from '../src/re
 import { gitCredentialsFromFlags } from '../src/source/credentials.js';
 import { applyPipeline, ensurePipelineCrd, getPipeline } from '../src/status/store.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
+import { RenderCache } from '../src/render/cache.js';
 
 export interface SyncChildConfig {
   kubeconfig: string;
@@ -121,8 +122,11 @@ async function main(): Promise<void> {
   const started = performance.now();
   const client = await connectKube(config.kubeconfig);
   // Both syncs (cold and no-op) run as `doris sync --once` would run them.
+  // As in `doris run`: the no-op resync finds the commit parsed already.
+  const renderCache = new RenderCache();
   const syncContext = (pipeline: Pipeline, onProgress: (event: ProgressEvent) => void): SyncContext => ({
     client,
+    renderCache,
     pipeline,
     spec,
     credentials,
@@ -197,8 +201,9 @@ async function main(): Promise<void> {
   };
 
   if (!failed && config.noop !== false) {
-    // A no-op resync, as a second `doris sync --once` would run it: CRD check, read the
-    // Pipeline, reconcile. Nothing changed in git or in the cluster.
+    // A no-op resync, as the controller runs it every interval: CRD check, read the Pipeline,
+    // reconcile, in the same process (so the commit is parsed already). Nothing changed in git
+    // or in the cluster.
     const before = { ...client.counts };
     const mark = auditMark(config.auditLog);
     const t0 = performance.now();

@@ -31,6 +31,7 @@ import { messageOf, reasonOf, recordState, type RecordDeps } from './record.js';
 import { Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptions } from './scheduler.js';
 import { validSpec } from './spec.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
+import { RenderCache } from '../render/cache.js';
 
 export interface ControllerOptions {
   namespace: string;
@@ -65,6 +66,8 @@ export class Controller {
   private readonly images: ImagePoller;
   /** Last generation seen per Pipeline: a new one syncs at once. */
   private readonly generations = new Map<string, number | undefined>();
+  /** Each commit parsed once: a resync of an unchanged commit only compares. */
+  private readonly renders = new RenderCache();
   private stopping = false;
 
   constructor(
@@ -226,6 +229,7 @@ export class Controller {
         controllerDeployment: this.options.controllerDeployment,
         progress: (event) => this.onProgress(name, event),
         signal,
+        renderCache: this.renders,
       });
       for (const outcome of outcomes) {
         const seconds = (Date.now() - started) / 1000;

@@ -17,6 +17,7 @@ import { KubeApiError } from '../kube/http.js';
 import { pruneGuardRefusal, defaultPruneGuardOptions } from '../prune/guard.js';
 import { stampConfigHashes, type ConfigKind } from '../render/confighash.js';
 import { pinImages } from '../render/images.js';
+import type { RenderCache } from '../render/cache.js';
 import { renderRepo } from '../render/layout.js';
 import { stampOwnership } from '../render/stamp.js';
 import type { DesiredObject, KubeObject, Problem, Wave } from '../render/types.js';
@@ -60,9 +61,15 @@ export async function buildDesiredSet(input: {
   images?: ImageTracker;
   lastImages: ImageStatus[];
   signal?: AbortSignal;
+  /** With the commit, lets a long-running controller parse each commit once. */
+  renderCache?: RenderCache;
+  commit?: string;
 }): Promise<DesiredSet> {
   const { client, spec } = input;
-  const rendered = await renderRepo(input.checkout, spec.git.path, { defaultNamespace: spec.targetNamespace ?? 'default' });
+  const defaultNamespace = spec.targetNamespace ?? 'default';
+  const render = () => renderRepo(input.checkout, spec.git.path, { defaultNamespace });
+  const rendered =
+    input.renderCache && input.commit ? await input.renderCache.get([input.commit, spec.git.path, defaultNamespace].join('\u0000'), render) : await render();
   const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
   const images =
     input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal, { rendered: all }) : undefined;

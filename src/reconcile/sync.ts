@@ -42,6 +42,7 @@ import { maxImageHistory, type ImageTracker } from '../source/images.js';
 import { appendHistory, boundMessage, removeCondition, setCondition } from '../status/conditions.js';
 import { patchStatus } from '../status/store.js';
 import { protectedObjectIds } from '../install/manifests.js';
+import type { RenderCache } from '../render/cache.js';
 import { desiredHashAnnotation, pruneAnnotation } from '../render/stamp.js';
 import type { DesiredObject } from '../render/types.js';
 import { buildDesiredSet, gitSourceFor, planPrune, preflightContext } from './desired.js';
@@ -60,6 +61,8 @@ export interface SyncContext {
   /** Resolves `spec.images` to digests; absent when the Pipeline tracks no images. */
   images?: ImageTracker;
   apply?: Partial<ApplyOptions>;
+  /** Parsed commits kept between syncs (the controller's; a one-shot sync has none). */
+  renderCache?: RenderCache;
   wait?: Partial<WaitOptions>;
   signal?: AbortSignal;
 }
@@ -175,6 +178,8 @@ export async function syncCommit(
       images: ctx.images,
       lastImages: status.images ?? [],
       signal: ctx.signal,
+      renderCache: ctx.renderCache,
+      commit,
     });
     for (const problem of desired.problems) ctx.progress({ type: 'problem', problem });
     const { images, waves, inventory: desiredInventory } = desired;

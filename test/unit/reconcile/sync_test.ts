@@ -7,6 +7,7 @@ import { parsePipelineSpec, type Pipeline } from '../../../src/api/pipeline.js';
 import { KubeApiError } from '../../../src/kube/http.js';
 import type { ListOptions, ObjectKey } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
+import { RenderCache } from '../../../src/render/cache.js';
 import { syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
 import type { GitSource } from '../../../src/source/git.js';
 import { FakeKube } from '../../fake/kube.js';
@@ -16,7 +17,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 /** A git source that serves one folder as every commit. */
 function folderSource(files: Record<string, string>): GitSource {
-  const repo = join(work, 'repo');
+  const repo = mkdtempSync(join(work, 'repo-'));
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(repo, path, '..'), { recursive: true });
     writeFileSync(join(repo, path), text);
@@ -101,5 +102,21 @@ describe('syncCommit', () => {
     const ready = ctx.pipeline.status?.conditions?.find((c) => c.type === 'Ready');
     assert.equal(ready?.status, 'False');
     assert.equal(ready?.reason, 'StatusWriteFailed');
+  });
+
+  it('parses an unchanged commit once across syncs, and the second sync writes nothing', async () => {
+    const kube = new FakeKube();
+    const ctx = context(kube);
+    ctx.renderCache = new RenderCache();
+    // Kinds that are healthy as soon as they exist: the fake runs no controllers.
+    const secret = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\n  namespace: apps\nstringData:\n  t: x\n';
+    const source = folderSource({ 'deploy/1-app/120-settings.yml': configMap, 'deploy/1-app/60-token.yml': secret });
+    assert.equal((await syncCommit(ctx, 'same', source)).result, 'Succeeded');
+    assert.equal(ctx.renderCache.size, 1);
+    const writes = kube.writes().length;
+    const second = await syncCommit(ctx, 'same', source);
+    assert.equal(second.result, 'Succeeded');
+    assert.equal(second.counts.unchanged, 2);
+    assert.deepEqual(kube.writes().slice(writes), []);
   });
 });
