@@ -98,11 +98,10 @@ export class UnsafePathSegmentError extends Error {
 
 /** One percent-encoded path segment; refuses values that URL parsing would reinterpret. */
 export function pathSegment(value: string, what: string): string {
+  // URL parsing collapses `.` and `..` segments (and their `%2e` forms; but a `%` in a value is
+  // encoded as `%25`, so only a literal dot or two can become one).
   if (value === '' || value === '.' || value === '..') throw new UnsafePathSegmentError(what, value);
-  // WHATWG URL parsing also treats `%2e` and `%2e%2e` as dot segments: encoding is not enough.
-  const encoded = encodeURIComponent(value);
-  if (/^(%2e|\.){1,2}$/i.test(encoded)) throw new UnsafePathSegmentError(what, value);
-  return encoded;
+  return encodeURIComponent(value);
 }
 
 /** Path of a collection (no name) or of one object. */
