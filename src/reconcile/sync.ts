@@ -56,6 +56,7 @@ export interface SyncContext {
   /** Cache of git objects and checkouts. */
   workDir: string;
   controllerNamespace: string;
+  /** The controller's Deployment (`doris run --deployment-name`): never pruned, like the install's other objects. */
   controllerDeployment: string;
   progress: (event: ProgressEvent) => void;
   /** Resolves `spec.images` to digests; absent when the Pipeline tracks no images. */
@@ -256,7 +257,8 @@ export async function syncCommit(
       ctx.progress({ type: 'pruning', objects: stale.length });
       pruneResult = await prune(client, stale, {
         pipeline: ctx.pipeline.metadata.name,
-        protectedIds: new Set(protectedObjectIds(ctx.controllerNamespace)),
+        // The install's objects, and the controller's Deployment under whatever name it runs.
+        protectedIds: new Set([...protectedObjectIds(ctx.controllerNamespace), `${ctx.controllerNamespace}_${ctx.controllerDeployment}_apps_Deployment`]),
         crds: ctx.spec.prune.crds,
         concurrency: applyOptions.concurrency,
       });

@@ -167,7 +167,9 @@ describe('doris bootstrap and doris run', () => {
   });
 
   it('with two replicas only the leader syncs; when it is killed the other takes over and finishes', async () => {
-    const lease = ['--lease-duration', '3s', '--lease-renew', '1s', '--poll-interval', '1s'];
+    // A Lease of 5 s renewed every 1 s: a leader whose renewals are slowed by a busy machine
+    // (the first test after the environment starts) keeps it; a killed one loses it in 5 s.
+    const lease = ['--lease-duration', '5s', '--lease-renew', '1s', '--poll-interval', '1s'];
     const a = await controller([...lease, '--identity', 'replica-a']);
     await waitFor('replica a leading and syncing', async () => (await syncCount(a)) >= 2, { timeoutMs: 30_000 });
     const b = await controller([...lease, '--identity', 'replica-b']);
