@@ -37,6 +37,7 @@ import type { SyncChildConfig, SyncChildResult } from './sync-child.js';
 import { dorisNodeFlags } from '../src/install/nodeflags.js';
 import { generateWorkload, waveCount } from './workload.js';
 import { installObjects } from '../src/install/manifests.js';
+import { connectKube } from '../src/kube/client.js';
 import { serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
 
 /**
@@ -45,17 +46,13 @@ import { serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identi
  * read them), not the admin kubeconfig.
  */
 async function shippedIdentity(env: TestEnv, api: KubeHttp): Promise<{ kubeconfig: string; user: string }> {
-  for (const object of installObjects({ namespace: controllerNamespace })) {
-    if (object.kind === 'Deployment' || object.kind === 'Service') continue;
-    const group = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
-    // The install's kinds all take a plain plural (namespaces, clusterrolebindings, ...).
-    const plural = `${object.kind.toLowerCase()}s`;
-    const ns = object.metadata.namespace ? `/namespaces/${object.metadata.namespace}` : '';
-    await api.request('PATCH', `${group}${ns}/${plural}/${object.metadata.name}`, {
-      query: { fieldManager: 'doris-bench', force: true },
-      body: object,
-      contentType: 'application/apply-patch+yaml',
-    });
+  const admin = await connectKube(env.KUBECONFIG);
+  try {
+    for (const object of installObjects({ namespace: controllerNamespace })) {
+      if (object.kind !== 'Deployment' && object.kind !== 'Service') await admin.apply(object, { manager: 'doris-bench' });
+    }
+  } finally {
+    admin.close();
   }
   return { kubeconfig: await serviceAccountKubeconfig(env, api, controllerNamespace), user: serviceAccountUser(controllerNamespace) };
 }

@@ -78,8 +78,4 @@ export class LiveSnapshot {
     if (listing === 'forbidden') return { readable: false };
     return { live: listing.get(objectId(object)), readable: true };
   }
-
-  async get(object: KubeObject): Promise<KubeObject | undefined> {
-    return (await this.lookup(object)).live;
-  }
 }

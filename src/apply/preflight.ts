@@ -190,10 +190,11 @@ async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<vo
  */
 export async function classify(ctx: PreflightContext, desired: DesiredObject): Promise<Verdict> {
   const { object } = desired;
-  const size = Buffer.byteLength(JSON.stringify(object));
-  if (size > maxObjectBytes) throw new Error(`object is ${size} bytes as JSON, over the ${maxObjectBytes} bytes the API server can store`);
   const { live, readable } = await ctx.live.lookup(object);
   if (live && desiredHash(live) === desiredHash(object) && coveredBy(object, live)) return { action: 'unchanged', live, readable };
+  // Only what will be sent is measured: an unchanged object is stored already.
+  const size = Buffer.byteLength(JSON.stringify(object));
+  if (size > maxObjectBytes) throw new Error(`object is ${size} bytes as JSON, over the ${maxObjectBytes} bytes the API server can store`);
   const namespace = object.metadata.namespace;
   if (!live && namespace !== undefined && ctx.declared.namespaces.has(namespace) && !(await namespaceExists(ctx, namespace))) {
     return { action: 'deferred', needs: `its Namespace ${namespace}, declared in this commit` };

@@ -20,6 +20,7 @@ export function planCommand(global: () => GlobalOptions): Command {
       const target = await resolveTarget(client, options.namespace, flags);
       const plan = await planPipeline(client, {
         name: target.name,
+        namespace: options.namespace,
         spec: target.spec,
         status: target.existing?.status,
         credentials: target.credentials,

@@ -56,6 +56,11 @@ function isCrd(kind: string, group: string): boolean {
   return kind === 'CustomResourceDefinition' && group === 'apiextensions.k8s.io';
 }
 
+/** A delete that is done counts as pruned; one held by finalizers stays pending (in the inventory). */
+function recordDelete(result: PruneResult, entry: InventoryEntry, outcome: 'gone' | 'terminating'): void {
+  (outcome === 'gone' ? result.pruned : result.pending).push(entry);
+}
+
 /** Deletes an object that DORIS may not read, only if it is exactly the one DORIS applied. */
 async function pruneUnreadable(client: KubeClient, key: ObjectKey, entry: InventoryEntry, result: PruneResult): Promise<void> {
   if (entry.keep) {
@@ -67,8 +72,7 @@ async function pruneUnreadable(client: KubeClient, key: ObjectKey, entry: Invent
     return;
   }
   try {
-    const outcome = await client.delete(key, 'Background', { uid: entry.uid, resourceVersion: entry.rv });
-    (outcome === 'gone' ? result.pruned : result.pending).push(entry);
+    recordDelete(result, entry, await client.delete(key, 'Background', { uid: entry.uid, resourceVersion: entry.rv }));
   } catch (error) {
     if (error instanceof KubeApiError && error.status === 409) {
       result.unverified.push({
@@ -131,8 +135,7 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
       return;
     }
     const uid = live.metadata.uid as string | undefined;
-    const outcome = await client.delete(key, 'Background', uid ? { uid } : undefined);
-    (outcome === 'gone' ? result.pruned : result.pending).push(entry);
+    recordDelete(result, entry, await client.delete(key, 'Background', uid ? { uid } : undefined));
   } catch (error) {
     result.failed.push({ entry, message: error instanceof Error ? error.message : String(error) });
   }

@@ -86,6 +86,20 @@ export async function buildDesiredSet(input: {
   return { waves, objects, inventory: inventoryOf(objects), problems: rendered.problems, images };
 }
 
+/**
+ * The client a Pipeline's objects are read, dry-run, applied and pruned with: the
+ * ServiceAccount of `spec.serviceAccountName` (in the Pipeline's namespace) when set.
+ */
+export function clientFor(client: KubeClient, spec: PipelineSpec, namespace: string): KubeClient {
+  const account = spec.serviceAccountName;
+  return account ? client.impersonate(`system:serviceaccount:${namespace}:${account}`) : client;
+}
+
+/** Everything a sync may have created: the inventory and the entries still pending. */
+function previousInventory(status: PipelineStatus | undefined): InventoryEntry[] {
+  return mergeInventories(readInventory(status), readInventory(status, 'pendingInventory'));
+}
+
 /** What classifying objects needs: the live snapshot, the last inventory, the commit's prerequisites. */
 export function preflightContext(
   client: KubeClient,
@@ -94,7 +108,7 @@ export function preflightContext(
   objects: DesiredObject[],
   concurrency: number,
 ): PreflightContext {
-  const previous = mergeInventories(readInventory(status), readInventory(status, 'pendingInventory'));
+  const previous = previousInventory(status);
   return {
     client,
     live: new LiveSnapshot(client, pipeline),
@@ -115,7 +129,7 @@ export interface PrunePlan {
 }
 
 export function planPrune(status: PipelineStatus | undefined, desired: InventoryEntry[], prune: PipelineSpec['prune']): PrunePlan {
-  const previous = mergeInventories(readInventory(status), readInventory(status, 'pendingInventory'));
+  const previous = previousInventory(status);
   if (!prune.enabled) return { previous, stale: [] };
   const stale = staleEntries(previous, desired);
   const refusal = pruneGuardRefusal(stale.length, previous.length, { ...defaultPruneGuardOptions(), allowMass: prune.allowMass });

@@ -15,7 +15,7 @@ import { printable } from '../render/problems.js';
 import type { Problem } from '../render/types.js';
 import type { GitCredentials } from '../source/git.js';
 import type { ImageTracker } from '../source/images.js';
-import { buildDesiredSet, gitSourceFor, planPrune, preflightContext } from './desired.js';
+import { buildDesiredSet, clientFor, gitSourceFor, planPrune, preflightContext } from './desired.js';
 
 export type PlanAction = 'create' | 'update' | 'recreate' | 'unchanged' | 'prune' | 'error';
 
@@ -37,9 +37,20 @@ export interface Plan {
 const actionOf = { created: 'create', configured: 'update', recreated: 'recreate', unchanged: 'unchanged' } as const;
 
 export async function planPipeline(
-  client: KubeClient,
-  options: { name: string; spec: PipelineSpec; status?: PipelineStatus; credentials: GitCredentials; workDir: string; images?: ImageTracker },
+  controllerClient: KubeClient,
+  options: {
+    name: string;
+    /** Where the Pipeline lives: its `serviceAccountName` is an account of this namespace. */
+    namespace: string;
+    spec: PipelineSpec;
+    status?: PipelineStatus;
+    credentials: GitCredentials;
+    workDir: string;
+    images?: ImageTracker;
+  },
 ): Promise<Plan> {
+  // The plan asks what the Pipeline's own identity could do, as its sync would.
+  const client = clientFor(controllerClient, options.spec, options.namespace);
   const source = gitSourceFor(options.spec, options.credentials, options.workDir);
   const commit = await source.resolveBranch(options.spec.git.branch);
   await source.fetchCommit(commit, options.spec.git.branch);

@@ -45,7 +45,7 @@ import { protectedObjectIds } from '../install/manifests.js';
 import type { RenderCache } from '../render/cache.js';
 import { desiredHashAnnotation, pruneAnnotation } from '../render/stamp.js';
 import type { DesiredObject } from '../render/types.js';
-import { buildDesiredSet, gitSourceFor, planPrune, preflightContext } from './desired.js';
+import { buildDesiredSet, clientFor, gitSourceFor, planPrune, preflightContext } from './desired.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface SyncContext {
@@ -98,12 +98,6 @@ const stallingReasons = new Set<Reason>([
   Reasons.ValidationFailed,
   Reasons.OwnershipConflict,
 ]);
-
-/** The client a Pipeline's objects are read, applied and pruned with. */
-export function clientFor(ctx: Pick<SyncContext, 'client' | 'spec' | 'pipeline'>): KubeClient {
-  const account = ctx.spec.serviceAccountName;
-  return account ? ctx.client.impersonate(`system:serviceaccount:${ctx.pipeline.metadata.namespace}:${account}`) : ctx.client;
-}
 
 /**
  * The inventory of what was applied. For objects DORIS may not read, what prune and the next
@@ -170,7 +164,7 @@ export async function syncCommit(
 
     // render, pin images, stamp: the whole commit, before anything is applied (config data
     // for hashes is read as the Pipeline's account too)
-    const client = clientFor(ctx);
+    const client = clientFor(ctx.client, ctx.spec, ctx.pipeline.metadata.namespace);
     const desired = await buildDesiredSet({
       checkout,
       client,

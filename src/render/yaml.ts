@@ -140,19 +140,24 @@ export function parseManifests(input: string | Uint8Array, file: string, limits?
   // Duplicate keys are found in `measure` instead: the package compares each key with every
   // earlier one, and a mapping of 50,000 keys then takes minutes.
   const composer = new Composer({ version: '1.1', customTags: kubectlTags, prettyErrors: false, uniqueKeys: false });
+  /** Whether `count` passed the file's limit or the commit's budget (then reported); reading stops. */
+  const overLimit = (count: number, fileLimit: number, budgetLimit: number | undefined, what: string, offset: number): boolean => {
+    if (count > fileLimit) {
+      error(`file has more than ${fileLimit} ${what}; refused (the rest is not read)`, locate(offset));
+      return true;
+    }
+    if (budgetLimit !== undefined && count > budgetLimit) {
+      result.overBudget = true;
+      error(commitLimitMessage(what), locate(offset));
+      return true;
+    }
+    return false;
+  };
   /** Feeds the composer one CST token; `false` once reading must stop. */
   const compose = (token: CST.Token): boolean => {
     if (token.type === 'document') {
       result.documentCount++;
-      if (result.documentCount > opts.maxDocuments) {
-        error(`file has more than ${opts.maxDocuments} YAML documents; refused (the rest is not read)`, locate(token.offset));
-        return false;
-      }
-      if (budget && result.documentCount > budget.documents) {
-        result.overBudget = true;
-        error(commitLimitMessage('YAML documents'), locate(token.offset));
-        return false;
-      }
+      if (overLimit(result.documentCount, opts.maxDocuments, budget?.documents, 'YAML documents', token.offset)) return false;
     }
     for (const doc of composer.next(token)) readDocument(doc, file, opts, budget, locate, result);
     return !result.overBudget;
@@ -163,15 +168,7 @@ export function parseManifests(input: string | Uint8Array, file: string, limits?
     for (const lexeme of new Lexer().lex(text)) {
       if (NODE_LEXEMES.has(CST.tokenType(lexeme) ?? '')) {
         result.nodeCount++;
-        if (result.nodeCount > opts.maxNodes) {
-          error(`file has more than ${opts.maxNodes} YAML nodes; refused (the rest is not read)`, locate(parser.offset));
-          return result;
-        }
-        if (budget && result.nodeCount > budget.nodes) {
-          result.overBudget = true;
-          error(commitLimitMessage('YAML nodes'), locate(parser.offset));
-          return result;
-        }
+        if (overLimit(result.nodeCount, opts.maxNodes, budget?.nodes, 'YAML nodes', parser.offset)) return result;
       }
       for (const token of parser.next(lexeme)) if (!compose(token)) return result;
     }

@@ -156,21 +156,22 @@ describe('preflight', () => {
         { verb: 'get', kind: 'Secret' },
       ];
       const secret = desired({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'apps' }, data: { k: 'dg==' } });
-      return { kube, secret };
-    };
-
-    it('are unchanged when uid, resourceVersion and desired hash match what the last apply recorded', async () => {
-      const { kube, secret } = setup();
       const stored = kube.seed(secret.object);
-      const entry: InventoryEntry = {
+      /** The inventory entry DORIS recorded when it last applied the Secret. */
+      const record = (rv = stored.metadata.resourceVersion as string): InventoryEntry => ({
         id: objectId(secret.object),
         v: 'v1',
         wave: 1,
         uid: stored.metadata.uid as string,
-        rv: stored.metadata.resourceVersion as string,
+        rv,
         h: secret.object.metadata.annotations?.['doris.dev/desired-hash'],
-      };
-      const ctx = context(kube, [secret], [entry]);
+      });
+      return { kube, secret, record };
+    };
+
+    it('are unchanged when uid, resourceVersion and desired hash match what the last apply recorded', async () => {
+      const { kube, secret, record } = setup();
+      const ctx = context(kube, [secret], [record()]);
       const verdicts = await preflight(ctx, [secret]);
       assert.equal(verdicts.get(secret)?.action, 'unchanged');
       const changes = await applyStage(ctx, [secret], defaultApplyOptions(), verdicts);
@@ -179,17 +180,8 @@ describe('preflight', () => {
     });
 
     it('are re-applied when someone wrote them since (drift), or without a record', async () => {
-      const { kube, secret } = setup();
-      const stored = kube.seed(secret.object);
-      const entry: InventoryEntry = {
-        id: objectId(secret.object),
-        v: 'v1',
-        wave: 1,
-        uid: stored.metadata.uid as string,
-        rv: 'older',
-        h: secret.object.metadata.annotations?.['doris.dev/desired-hash'],
-      };
-      assert.equal((await preflight(context(kube, [secret], [entry]), [secret])).get(secret)?.action, 'changed');
+      const { kube, secret, record } = setup();
+      assert.equal((await preflight(context(kube, [secret], [record('older')]), [secret])).get(secret)?.action, 'changed');
       assert.equal((await preflight(context(kube, [secret]), [secret])).get(secret)?.action, 'changed');
     });
   });
