@@ -11,6 +11,8 @@ const debianPackages: Record<string, string> = {
   openssl: 'openssl',
   git: 'git',
   go: 'golang-go',
+  // The dashboard's tests drive a real headless browser (playwright-core pointed at it).
+  chromium: 'chromium',
 };
 
 async function has(command: string): Promise<boolean> {
