@@ -71,10 +71,11 @@ function inCluster(): Connection | undefined {
 }
 
 /** Falls back to client-node for `exec` plugins and `auth-provider`s (loaded only then). */
-async function viaClientNode(path: string): Promise<Connection> {
+async function viaClientNode(path: string, context?: string): Promise<Connection> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   kc.loadFromFile(path);
+  if (context) kc.setCurrentContext(context);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error(`${path}: no current cluster`);
   const tls: https.RequestOptions = {};
@@ -95,17 +96,18 @@ async function viaClientNode(path: string): Promise<Connection> {
   };
 }
 
-export async function fromKubeconfigFile(path: string): Promise<Connection> {
+/** `wanted` names a context instead of the file's current one (`--context`). */
+export async function fromKubeconfigFile(path: string, wanted?: string): Promise<Connection> {
   const config = parse(readFileSync(path, 'utf8')) as KubeconfigFile;
+  const contextName = wanted ?? config['current-context'];
   const base = dirname(path);
   const file = (p: string) => readFileSync(isAbsolute(p) ? p : join(base, p));
-  const contextName = config['current-context'];
   const context = config.contexts?.find((c) => c.name === contextName)?.context;
-  if (!context) throw new Error(`${path}: current context ${contextName ?? '(none)'} not found`);
+  if (!context) throw new Error(`${path}: ${wanted ? '' : 'current '}context ${contextName ?? '(none)'} not found`);
   const cluster = config.clusters?.find((c) => c.name === context.cluster)?.cluster;
   if (!cluster?.server) throw new Error(`${path}: cluster ${context.cluster} not found or has no server`);
   const user = config.users?.find((u) => u.name === context.user)?.user ?? {};
-  if (user.exec || user['auth-provider']) return viaClientNode(path);
+  if (user.exec || user['auth-provider']) return viaClientNode(path, contextName);
 
   const b64 = (data: string) => Buffer.from(data, 'base64');
   const ca = cluster['certificate-authority-data']
@@ -131,17 +133,21 @@ export async function fromKubeconfigFile(path: string): Promise<Connection> {
   return { server: new URL(cluster.server), tls: { ca, cert, key, rejectUnauthorized: !cluster['insecure-skip-tls-verify'] }, authorization };
 }
 
-/** The explicit file, else KUBECONFIG (its first existing file), else in-cluster, else ~/.kube/config. */
-export async function loadConnection(kubeconfig?: string): Promise<Connection> {
-  if (kubeconfig) return fromKubeconfigFile(kubeconfig);
+/**
+ * The explicit file, else KUBECONFIG (its first existing file), else in-cluster, else
+ * ~/.kube/config. A `context` names a kubeconfig context instead of the current one (and so
+ * never means in-cluster).
+ */
+export async function loadConnection(kubeconfig?: string, context?: string): Promise<Connection> {
+  if (kubeconfig) return fromKubeconfigFile(kubeconfig, context);
   const fromEnv = (process.env.KUBECONFIG ?? '')
     .split(':')
     .filter(Boolean)
     .find((p) => existsSync(p));
-  if (fromEnv) return fromKubeconfigFile(fromEnv);
-  const cluster = inCluster();
+  if (fromEnv) return fromKubeconfigFile(fromEnv, context);
+  const cluster = context ? undefined : inCluster();
   if (cluster) return cluster;
   const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) return fromKubeconfigFile(home);
+  if (existsSync(home)) return fromKubeconfigFile(home, context);
   throw new Error('no kubeconfig: set KUBECONFIG or --kubeconfig, or run inside a cluster');
 }
