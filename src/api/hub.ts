@@ -1,0 +1,134 @@
+/**
+ * The hub's resources (`hub.doris.dev/v1alpha1`), kept in the hub's central cluster:
+ *
+ * - `Fleet`: one upstream (a git source and image rules, exactly like a Pipeline's) for many
+ *   devices; its status holds the revisions the hub resolved (commit + image digests, and the
+ *   content-addressed bundle of the commit's wave folder) and, with a rollout policy, where
+ *   the rollout stands.
+ * - `Device`: one enrolled device: its labels (metadata.labels, so `kubectl get devices -l`
+ *   and rollout selectors both work), the SHA-256 of its token, and its last report.
+ *
+ * The API server is the hub's store and its pub/sub: replicas share nothing else.
+ */
+import { z } from 'zod';
+import type { ImageStatus, PipelineSpec, SyncCounts } from './pipeline.js';
+import { durationSchema, pipelineSpecSchema } from './pipeline.js';
+
+export const hubGroup = 'hub.doris.dev';
+export const hubVersion = 'v1alpha1';
+export const hubApiVersion = `${hubGroup}/${hubVersion}`;
+
+/** A Fleet's spec: `git` and `images` exactly as a Pipeline's; `rollout` is the staged-rollout policy. */
+export const fleetSpecSchema = z
+  .object({
+    git: z.unknown(),
+    images: z.unknown().optional(),
+    rollout: z.unknown().optional(),
+  })
+  .transform((spec, ctx) => {
+    // Validated by the Pipeline's own schema, so that the two cannot drift apart.
+    const parsed = pipelineSpecSchema.safeParse({ git: spec.git, images: spec.images ?? [] });
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      return z.NEVER;
+    }
+    return { git: parsed.data.git as NonNullable<PipelineSpec['git']>, images: parsed.data.images, rollout: spec.rollout };
+  });
+
+export type FleetSpec = z.infer<typeof fleetSpecSchema>;
+
+/** One revision the hub resolved: what every device on it runs. */
+export interface Revision {
+  /** `r-` + the first 16 hex digits of sha256(commit, bundle digest, image digests): the target's ETag. */
+  id: string;
+  commit: string;
+  /** `sha256:<hex>` of the bundle (a gzip'd tar of the commit's wave folder). */
+  bundle: string;
+  bundleSize: number;
+  /** The tracked images, resolved by the hub (devices never ask the registry). */
+  images: ImageStatus[];
+  /** When the hub first resolved it. */
+  createdAt: string;
+}
+
+export interface FleetStatus {
+  observedGeneration?: number;
+  conditions?: Array<{ type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; lastTransitionTime: string }>;
+  /** The newest revision resolved upstream. */
+  revision?: Revision;
+  /** Revisions devices may still be told to run (the newest, the last good one during a rollout), newest first, bounded. */
+  revisions?: Revision[];
+  lastPolled?: string;
+  /** Device counts by state (informative; the Devices are the truth). */
+  devices?: { total: number; ready: number; failed: number; offline: number; onRevision: number };
+  /** Staged rollout state (issue [rollout]). */
+  rollout?: unknown;
+}
+
+export interface Fleet {
+  apiVersion: typeof hubApiVersion;
+  kind: 'Fleet';
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; generation?: number; labels?: Record<string, string> };
+  spec: unknown;
+  status?: FleetStatus;
+}
+
+/** What an agent reports after every sync and on health changes. */
+export const deviceReportSchema = z
+  .object({
+    /** The revision the device was told to run when it synced. */
+    revision: z.string().max(64).optional(),
+    /** The commit applied (full SHA), or attempted when the sync failed. */
+    commit: z.string().regex(/^[0-9a-f]{40,64}$/).optional(),
+    ready: z.enum(['True', 'False', 'Unknown']),
+    reason: z.string().max(64),
+    message: z.string().max(2048),
+    counts: z
+      .object({
+        created: z.number().int().min(0),
+        configured: z.number().int().min(0),
+        unchanged: z.number().int().min(0),
+        recreated: z.number().int().min(0),
+        pruned: z.number().int().min(0),
+      })
+      .optional(),
+    /** The digests the device runs, by repository. */
+    images: z
+      .array(z.object({ repository: z.string().max(512), digest: z.string().regex(/^sha256:[0-9a-f]{64}$/) }).strict())
+      .max(256)
+      .default([]),
+    agentVersion: z.string().max(64),
+  })
+  .strict();
+
+export type DeviceReport = z.infer<typeof deviceReportSchema>;
+
+export interface DeviceStatus {
+  report?: DeviceReport & { counts?: SyncCounts };
+  /** When the report last changed. */
+  reportedAt?: string;
+  /** Last contact of any kind (a poll or a report), written at most every few minutes. */
+  lastSeen?: string;
+  /** The revision the hub last served this device. */
+  servedRevision?: string;
+}
+
+export interface Device {
+  apiVersion: typeof hubApiVersion;
+  kind: 'Device';
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; creationTimestamp?: string };
+  spec: {
+    fleet: string;
+    /** `sha256:<hex>` of the device token. */
+    tokenHash: string;
+  };
+  status?: DeviceStatus;
+}
+
+/** The label that says which Fleet a Device belongs to (selectors and the hub's watch use it). */
+export const fleetLabel = 'hub.doris.dev/fleet';
+
+/** How long a device may be silent before it counts as offline (polls renew it). */
+export const offlineAfterMs = 15 * 60_000;
+
+export { durationSchema };

@@ -1,0 +1,81 @@
+/**
+ * The wire protocol between a hub and its agents (JSON over HTTP(S)); see
+ * docs/adr/0010-hub.md. Every route but enrollment takes `Authorization: Bearer <device token>`.
+ *
+ *   POST /v1/enroll                                      enrollment token → device token (once)
+ *   GET  /v1/fleets/{fleet}/target?wait=SECONDS          the device's target; long-poll with If-None-Match
+ *   GET  /v1/fleets/{fleet}/bundles/sha256:{hex}         the bundle bytes (immutable, cacheable)
+ *   PUT  /v1/fleets/{fleet}/devices/{device}/report      the device's report (204)
+ *
+ * A device token is `<device>.<secret>`: the hub finds the Device by name and compares the
+ * SHA-256 of the whole token with `spec.tokenHash` (constant time). It can read only its own
+ * fleet's target and bundles and write only its own report (403 otherwise); a deleted Device
+ * is refused at once (401).
+ */
+import { z } from 'zod';
+import type { ImageStatus, PipelineSpec } from '../api/pipeline.js';
+
+export const protocolVersion = 'v1';
+
+/** Device names: DNS-1123 subdomain, as the Device object is named after the device. */
+export const deviceNameSchema = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a device name (lower case, digits, - and .)');
+
+export const labelsSchema = z.record(
+  z
+    .string()
+    .max(317)
+    .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'a label key'),
+  z
+    .string()
+    .max(63)
+    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'a label value'),
+);
+
+export const enrollRequestSchema = z
+  .object({
+    fleet: z.string().min(1).max(63),
+    device: deviceNameSchema,
+    labels: labelsSchema.default({}),
+    enrollmentToken: z.string().min(16).max(512),
+  })
+  .strict();
+export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
+
+export interface EnrollResponse {
+  device: string;
+  fleet: string;
+  /** Shown once; the hub keeps only its hash. */
+  token: string;
+}
+
+/** What a device is told to run. The ETag of the response is `"<revision>"`. */
+export interface Target {
+  fleet: string;
+  revision: string;
+  commit: string;
+  bundle: { digest: string; size: number; url: string };
+  /** The image rules of the Fleet (for status) and the digests the hub chose for them. */
+  rules: PipelineSpec['images'];
+  images: ImageStatus[];
+}
+
+/** The error body of every non-2xx answer. */
+export interface ProtocolError {
+  error: string;
+  message: string;
+}
+
+/** Longest a target poll may be held open, seconds. */
+export const maxWaitSeconds = 300;
+
+/** Splits a device token into its device name and secret (undefined when malformed). */
+export function parseDeviceToken(token: string): { device: string; secret: string } | undefined {
+  const dot = token.lastIndexOf('.');
+  if (dot <= 0 || dot === token.length - 1 || token.length > 512) return undefined;
+  const device = token.slice(0, dot);
+  if (!deviceNameSchema.safeParse(device).success) return undefined;
+  return { device, secret: token.slice(dot + 1) };
+}
