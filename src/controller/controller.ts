@@ -32,6 +32,8 @@ import { Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptio
 import { validSpec } from './spec.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
 import { RenderCache } from '../render/cache.js';
+import { handledReconcile, reconcileRequest } from '../api/reconcile.js';
+import { patchStatus } from '../status/store.js';
 
 export interface ControllerOptions {
   namespace: string;
@@ -66,6 +68,8 @@ export class Controller {
   private readonly images: ImagePoller;
   /** Last generation seen per Pipeline: a new one syncs at once. */
   private readonly generations = new Map<string, number | undefined>();
+  /** Last reconcile request (`doris reconcile`) seen per Pipeline: a new one syncs at once. */
+  private readonly requests = new Map<string, string | undefined>();
   /** Each commit parsed once: a resync of an unchanged commit only compares. */
   private readonly renders = new RenderCache();
   private stopping = false;
@@ -136,9 +140,16 @@ export class Controller {
     }
   }
 
-  /** A Pipeline seen by the watch: a new one or a new generation syncs now. */
+  /** A Pipeline seen by the watch: a new one, a new generation or a new reconcile request syncs now. */
   private observe(pipeline: Pipeline): void {
     const { name, generation } = pipeline.metadata;
+    const request = reconcileRequest(pipeline);
+    const newRequest = this.requests.has(name) && this.requests.get(name) !== request && request !== undefined;
+    this.requests.set(name, request);
+    if (newRequest && this.generations.get(name) === generation) {
+      this.trigger(name, 'reconcile requested');
+      return;
+    }
     if (this.generations.has(name) && this.generations.get(name) === generation) return;
     const first = !this.generations.has(name);
     this.generations.set(name, generation);
@@ -147,6 +158,7 @@ export class Controller {
 
   private forget(name: string): void {
     this.generations.delete(name);
+    this.requests.delete(name);
     this.syncs.forget(name);
     this.images.forget(name);
   }
@@ -194,8 +206,24 @@ export class Controller {
     }
   }
 
-  /** One sync of one Pipeline; never throws: every failure ends in its status. */
+  /**
+   * One sync, then the reconcile request it answers (the annotation as the sync started) is
+   * acknowledged in status, so that `doris reconcile --wait` sees that its sync has ended.
+   */
   private async sync(name: string, signal: AbortSignal): Promise<RunResult> {
+    const request = reconcileRequest(this.watcher.pipelines.get(name));
+    const result = await this.syncOnce(name, signal);
+    const seen = this.watcher.pipelines.get(name);
+    if (request !== undefined && seen && !signal.aborted && handledReconcile(seen) !== request) {
+      await patchStatus(this.client, seen, { lastHandledReconcileAt: request } as Record<string, unknown>).catch((error: unknown) =>
+        this.log.warn({ pipeline: name, err: (error as Error).message }, 'could not acknowledge the reconcile request'),
+      );
+    }
+    return result;
+  }
+
+  /** One sync of one Pipeline; never throws: every failure ends in its status. */
+  private async syncOnce(name: string, signal: AbortSignal): Promise<RunResult> {
     const seen = this.watcher.pipelines.get(name);
     if (!seen || signal.aborted) return { ok: true };
     let spec: PipelineSpec;
