@@ -5,17 +5,21 @@
  * an argument array, never a shell. Credentials reach git through its environment as an
  * HTTP header (`GIT_CONFIG_*`), so they never appear in argv, URLs, logs or error messages.
  * Commits are fetched shallowly by SHA into a bare cache repository per URL and checked out
- * into a fresh folder per sync.
+ * into a fresh folder per sync. Over SSH, the key and known_hosts reach ssh through files
+ * that exist only while one git command runs (source/ssh.ts).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DorisError } from '../errors.js';
+import { explainSshFailure, isSshUrl, openSshSession, type SshCredentials } from './ssh.js';
 
 export interface GitCredentials {
   username?: string;
   token?: string;
+  /** For ssh:// and git@host:path URLs. */
+  ssh?: SshCredentials;
 }
 
 /** git's environment for a fetch with basic-auth credentials; nothing sensitive on argv. */
@@ -53,6 +57,8 @@ export class GitError extends DorisError {
 function redact(text: string, credentials: GitCredentials): string {
   let out = text.replace(/(https?:\/\/)[^/@\s]+@/g, '$1***@');
   if (credentials.token) out = out.split(credentials.token).join('***');
+  // ssh never prints the key; this is only the last line of defence.
+  out = out.replace(/-----BEGIN [^-]*PRIVATE KEY-----[\s\S]*?(-----END [^-]*PRIVATE KEY-----|$)/g, '***');
   return out.trim();
 }
 
@@ -90,12 +96,30 @@ export class GitSource {
         },
         (error, stdout, stderr) => {
           if (error) {
-            const detail = redact(String(stderr || error.message), this.credentials);
+            const explained = isSshUrl(this.url) ? explainSshFailure(String(stderr), this.url) : undefined;
+            const detail = explained ?? redact(String(stderr || error.message), this.credentials);
             reject(new GitError(`git ${args[0] === '--git-dir' ? args[2] : args[0]} ${redact(this.url, this.credentials)}: ${detail}`));
           } else resolve(stdout);
         },
       );
     });
+  }
+
+  /** A git command that talks to the server: over SSH, with the key and known_hosts for its length only. */
+  private async remote(args: string[]): Promise<string> {
+    if (!isSshUrl(this.url)) return this.git(args);
+    if (!this.credentials.ssh) {
+      throw new GitError(
+        `git over SSH to ${redact(this.url, this.credentials)} needs an identity and known_hosts: a Secret with keys "identity" and "known_hosts" (spec.git.secretRef), or --ssh-key-file and --known-hosts-file`,
+      );
+    }
+    mkdirSync(this.options.cacheDir, { recursive: true });
+    const session = openSshSession(this.credentials.ssh, this.options.cacheDir);
+    try {
+      return await this.git(args, session.env);
+    } finally {
+      session.dispose();
+    }
   }
 
   private async ensureBare(): Promise<void> {
@@ -107,7 +131,7 @@ export class GitSource {
   /** The commit the branch points at, asked of the server (`git ls-remote`). */
   async resolveBranch(branch: string): Promise<string> {
     const ref = `refs/heads/${branch}`;
-    const out = await this.git(['ls-remote', '--refs', '--', this.url, ref]);
+    const out = await this.remote(['ls-remote', '--refs', '--', this.url, ref]);
     // ls-remote matches the end of ref names: keep only the exact ref.
     const sha = out
       .split('\n')
@@ -147,10 +171,10 @@ export class GitSource {
     await this.ensureBare();
     if (await this.hasCommit(sha)) return;
     try {
-      await this.git(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, sha]);
+      await this.remote(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, sha]);
     } catch {
       // Servers that refuse a want by SHA: fetch the branch tip instead.
-      await this.git(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, `refs/heads/${branch}`]);
+      await this.remote(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, `refs/heads/${branch}`]);
     }
     if (!(await this.hasCommit(sha))) throw new GitError(`commit ${sha} is not reachable from ${branch} any more`);
   }
@@ -163,7 +187,7 @@ export class GitSource {
     await this.ensureBare();
     // each-commit needs the history between the two: deepen the cache to the full branch.
     const shallow = existsSync(join(this.bare, 'shallow'));
-    await this.git(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', ...(shallow ? ['--unshallow'] : []), '--', this.url, `refs/heads/${branch}`]);
+    await this.remote(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', ...(shallow ? ['--unshallow'] : []), '--', this.url, `refs/heads/${branch}`]);
     if (!(await this.hasCommit(from))) return undefined;
     try {
       await this.git(['--git-dir', this.bare, 'merge-base', '--is-ancestor', from, to]);
