@@ -10,7 +10,7 @@
  * Stopping (`stop`) is part of the contract: no new syncs, syncs in flight are signalled and
  * end at their next step without recording anything, and the Lease is released.
  */
-import { parseDuration, parsePipelineSpec, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
+import { parseDuration, parsePipelineSpec, syncInterval, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
 import { Reasons } from '../api/reasons.js';
 import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
@@ -32,6 +32,7 @@ import { Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptio
 import { validSpec } from './spec.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
 import { RenderCache } from '../render/cache.js';
+import { SyncActivity } from './activity.js';
 import { handledReconcile, reconcileRequest } from '../api/reconcile.js';
 import { patchStatus } from '../status/store.js';
 
@@ -54,6 +55,8 @@ export interface ControllerOptions {
   registryCredentialsFile?: string;
   /** Used when a Pipeline names no Secret (e.g. from DORIS_GIT_TOKEN). */
   fallbackCredentials: GitCredentials;
+  /** Where what the controller is doing is kept for the dashboard (its Events recorder may share it). */
+  activity?: SyncActivity;
 }
 
 /** The defaults of everything but where the controller runs and who it is. */
@@ -73,6 +76,8 @@ export class Controller {
   /** Each commit parsed once: a resync of an unchanged commit only compares. */
   private readonly renders = new RenderCache();
   private stopping = false;
+  /** What each Pipeline's sync is doing now and last did (the dashboard's live view). */
+  readonly activity: SyncActivity;
 
   constructor(
     private readonly client: KubeClient,
@@ -81,10 +86,21 @@ export class Controller {
     private readonly events: EventRecorder,
     private readonly options: ControllerOptions,
   ) {
-    this.syncs = new Scheduler((name, signal) => this.sync(name, signal), options.schedule, {
-      threw: (name, error) => log.error({ pipeline: name, err: (error as Error).message }, 'sync crashed'),
-      triggered: (name, why) => log.debug({ pipeline: name, why }, 'sync triggered'),
-    });
+    this.activity = options.activity ?? new SyncActivity();
+    this.syncs = new Scheduler(
+      (name, signal) => {
+        this.activity.started(name);
+        return this.sync(name, signal).finally(() => this.activity.finished(name));
+      },
+      options.schedule,
+      {
+        threw: (name, error) => log.error({ pipeline: name, err: (error as Error).message }, 'sync crashed'),
+        triggered: (name, why) => {
+          this.activity.queued(name, why);
+          log.debug({ pipeline: name, why }, 'sync triggered');
+        },
+      },
+    );
     this.images = new ImagePoller(
       {
         client,
@@ -107,6 +123,7 @@ export class Controller {
       (event) => {
         if (event.type === 'delete') this.forget(event.name);
         else this.observe(event.pipeline);
+        this.activity.touch(event.type === 'delete' ? event.name : event.pipeline.metadata.name);
       },
       options.watch,
     );
@@ -157,6 +174,7 @@ export class Controller {
   }
 
   private forget(name: string): void {
+    this.activity.forget(name);
     this.generations.delete(name);
     this.requests.delete(name);
     this.syncs.forget(name);
@@ -180,7 +198,7 @@ export class Controller {
   /** Pipelines following `repoUrl` at `branch` (webhooks). */
   pipelinesFor(repoUrl: string, branch: string): string[] {
     const wanted = normalizeRepoUrl(repoUrl);
-    return [...this.validPipelines()].filter(({ spec }) => normalizeRepoUrl(spec.git.url) === wanted && spec.git.branch === branch).map((p) => p.name);
+    return [...this.validPipelines()].filter(({ spec }) => spec.git !== undefined && normalizeRepoUrl(spec.git.url) === wanted && spec.git.branch === branch).map((p) => p.name);
   }
 
   /** Pipelines with an image rule that covers `repository` (registry notifications). */
@@ -198,7 +216,7 @@ export class Controller {
   }
 
   private async credentialsFor(spec: PipelineSpec): Promise<GitCredentials> {
-    if (!spec.git.secretRef) return this.options.fallbackCredentials;
+    if (!spec.git?.secretRef) return this.options.fallbackCredentials;
     try {
       return await gitCredentialsFromSecret(this.client, this.options.namespace, spec.git.secretRef.name);
     } catch (error) {
@@ -234,7 +252,7 @@ export class Controller {
       const written = await recordState(this.recordDeps, seen, Reasons.InvalidSpec, (error as Error).message);
       return written ? { ok: false } : { ok: false, intervalMs: this.options.schedule.fallbackIntervalMs };
     }
-    const intervalMs = this.options.pollIntervalMs ?? parseDuration(spec.git.interval);
+    const intervalMs = this.options.pollIntervalMs ?? parseDuration(syncInterval(spec));
     if (spec.suspend) {
       const last = seen.status?.lastAppliedCommit;
       const message = `spec.suspend is true: no syncs and no image polls until it is false${last ? `; ${last.slice(0, 12)} stays applied` : ''}`;
@@ -265,6 +283,7 @@ export class Controller {
           this.log.info({ pipeline: name, commit: outcome.commit }, 'sync interrupted; nothing recorded');
           continue;
         }
+        this.activity.outcome(name, outcome);
         this.metrics.syncs.inc({ pipeline: name, result: outcome.result });
         this.metrics.syncDuration.observe({ pipeline: name, result: outcome.result }, seconds);
         for (const [action, n] of Object.entries(outcome.counts)) if (n > 0) this.metrics.objects.inc({ pipeline: name, action }, n);
@@ -292,6 +311,7 @@ export class Controller {
       const message = messageOf(error, reason);
       this.metrics.syncDuration.observe({ pipeline: name, result: reason }, (Date.now() - started) / 1000);
       this.log.warn({ pipeline: name, result: reason, message }, 'sync failed');
+      this.activity.outcome(name, { commit: '', result: reason, message, wrote: true });
       await recordState(this.recordDeps, seen, reason, message);
       this.images.follow(name, spec);
       return { ok: false, intervalMs };
@@ -299,6 +319,7 @@ export class Controller {
   }
 
   private onProgress(name: string, event: ProgressEvent): void {
+    this.activity.progress(name, event);
     recordProgressEvents(this.events, () => this.watcher.pipelines.get(name))(event);
     if (event.type === 'notice') this.log.info({ pipeline: name }, event.message);
     if (event.type === 'images') {

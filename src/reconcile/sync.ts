@@ -38,6 +38,7 @@ import type { KubeClient } from '../kube/client.js';
 import { planStages } from '../render/order.js';
 import { prune, type PruneResult } from '../prune/prune.js';
 import type { GitCredentials } from '../source/git.js';
+import type { CommitSource, PipelineSource } from '../source/source.js';
 import { maxImageHistory, type ImageTracker } from '../source/images.js';
 import { appendHistory, boundMessage, removeCondition, setCondition } from '../status/conditions.js';
 import { patchStatus } from '../status/store.js';
@@ -59,6 +60,8 @@ export interface SyncContext {
   /** The controller's Deployment (`doris run --deployment-name`): never pruned, like the install's other objects. */
   controllerDeployment: string;
   progress: (event: ProgressEvent) => void;
+  /** Where commits come from; by default the Pipeline's git branch. */
+  source?: PipelineSource;
   /** Resolves `spec.images` to digests; absent when the Pipeline tracks no images. */
   images?: ImageTracker;
   apply?: Partial<ApplyOptions>;
@@ -148,7 +151,7 @@ async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, 
 export async function syncCommit(
   ctx: SyncContext,
   commit: string,
-  source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal),
+  source: CommitSource = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal),
 ): Promise<SyncOutcome> {
   const startedAt = new Date();
   let checkout: string | undefined;
@@ -158,7 +161,7 @@ export async function syncCommit(
   try {
     // fetch
     ctx.progress({ type: 'commit', commit });
-    await source.fetchCommit(commit, ctx.spec.git.branch);
+    await source.fetchCommit(commit);
     checkout = await source.checkout(commit, join(ctx.workDir, 'checkouts'));
     throwIfAborted(ctx.signal);
 
@@ -167,6 +170,7 @@ export async function syncCommit(
     const client = clientFor(ctx.client, ctx.spec, ctx.pipeline.metadata.namespace);
     const desired = await buildDesiredSet({
       checkout,
+      path: source.path,
       client,
       pipeline: ctx.pipeline.metadata.name,
       spec: ctx.spec,
@@ -225,7 +229,7 @@ export async function syncCommit(
       ctx.progress({ type: 'stage', label: stage.label, objects: stage.objects.length });
       const stageChanges = await applyStage(preflightCtx, stage.objects, applyOptions, verdicts);
       changes = changes.concat(stageChanges);
-      ctx.progress({ type: 'applied', label: stage.label, counts: countChanges(stageChanges, 0) });
+      ctx.progress({ type: 'applied', label: stage.label, counts: countChanges(stageChanges, 0), changes: stageChanges });
       waveChanges = waveChanges.concat(stageChanges);
       if (stage.kind === 'prelude' || stage.lastOfWave) {
         const label = stage.kind === 'prelude' ? stage.label : `wave ${stage.waveName}`;
@@ -366,10 +370,11 @@ async function validateDeferred(ctx: Parameters<typeof preflight>[0], verdicts: 
  * last applied one, in order (`replay: each-commit`), stopping at the first failure.
  */
 export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]> {
-  const source = gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
+  let source: PipelineSource;
   let target: string;
   try {
-    target = await source.resolveBranch(ctx.spec.git.branch);
+    source = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
+    target = await source.resolve();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // A shutdown killed git: nothing failed, and nothing is recorded.
@@ -380,7 +385,7 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
   let commits = [target];
   const last = ctx.pipeline.status?.lastAppliedCommit;
   if (ctx.spec.replay === 'each-commit' && last && last !== target) {
-    const between = await source.commitsBetween(last, target, ctx.spec.git.branch).catch(() => undefined);
+    const between = source.commitsBetween ? await source.commitsBetween(last, target).catch(() => undefined) : undefined;
     if (between === undefined) {
       ctx.progress({
         type: 'notice',
