@@ -60,55 +60,117 @@ export function checkRepoUrl(url: string): string | undefined {
   return `an https:// or ssh:// URL, or git@host:path (${parsed.protocol}// is refused)`;
 }
 
-export const pipelineSpecSchema = z.object({
-  git: z.object({
-    /** https or ssh URL of the repository. */
-    url: z
+/**
+ * Where a hub may be: https, or http only on loopback (tests) or when the agent was
+ * installed with plain HTTP allowed (`insecure: true`, for a hub behind a trusted network).
+ */
+export function checkHubUrl(url: string, insecure = false): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'an https:// URL';
+  }
+  if (parsed.username || parsed.password) return 'a URL without credentials (the device token comes from spec.hub.secretRef)';
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && (insecure || ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname))) return undefined;
+  return `an https:// URL (${parsed.protocol}// is refused unless spec.hub.insecure is true)`;
+}
+
+const hubSpec = z
+  .object({
+    /** The hub's base URL (`https://hub.example.com`). */
+    url: z.string().min(1),
+    /** The Fleet this device belongs to. */
+    fleet: z
       .string()
-      .min(1)
-      .superRefine((url, ctx) => {
-        const problem = checkRepoUrl(url);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      }),
-    /** Branch to follow (default main). */
-    branch: z.string().min(1).default('main'),
-    /** Folder holding the waves (default deploy). */
-    path: z.string().min(1).default('deploy'),
-    /** Secret with `username` and `token` (or `password`) keys. */
-    secretRef: secretRef.optional(),
-    /** How often the branch is polled (default 1m, with jitter). */
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Fleet name (lower case, digits and -)')
+      .max(63),
+    /** Secret in the controller namespace with key `token`: the device token enrollment stored. */
+    secretRef,
+    /** How long one long-poll of the target may wait (default 5m). */
+    pollTimeout: duration.default('5m'),
+    /** How often what is applied is checked for drift between targets (default 1m, with jitter). */
     interval: duration.default('1m'),
-  }),
-  images: z
-    .array(
-      z.object({
-        /** A repository (`ghcr.io/acme/app`) or a glob (`ghcr.io/acme/solar-*`). */
-        repository: z.string().min(1),
-        tag: z.string().min(1).default('main'),
-        secretRef: secretRef.optional(),
-        interval: duration.default('1m'),
-      }),
-    )
-    .default([]),
-  prune: pruneSpec,
-  wait: z.object({ timeout: duration.default('5m') }).default({ timeout: '5m' }),
-  /** Namespace for namespaced objects that name none (default `default`). */
-  targetNamespace: z.string().min(1).optional(),
-  /**
-   * A ServiceAccount in the Pipeline's namespace: every read, apply and prune of this Pipeline
-   * is made impersonating it, so a team's repository can do only what its account may.
-   */
-  serviceAccountName: z
+    /** Allow plain HTTP to a hub that is not on loopback. */
+    insecure: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((hub, ctx) => {
+    const problem = checkHubUrl(hub.url, hub.insecure);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+  });
+
+export type HubSpec = z.infer<typeof hubSpec>;
+
+const gitSpec = z.object({
+  /** https or ssh URL of the repository. */
+  url: z
     .string()
-    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a ServiceAccount name (lower case, digits, - and .)')
-    .max(253)
-    .optional(),
-  suspend: z.boolean().default(false),
-  /** `latest`: converge to the newest commit; `each-commit`: apply every commit in order. */
-  replay: z.enum(['latest', 'each-commit']).default('latest'),
+    .min(1)
+    .superRefine((url, ctx) => {
+      const problem = checkRepoUrl(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  /** Branch to follow (default main). */
+  branch: z.string().min(1).default('main'),
+  /** Folder holding the waves (default deploy). */
+  path: z.string().min(1).default('deploy'),
+  /** Secret with `username` and `token` (or `password`) keys. */
+  secretRef: secretRef.optional(),
+  /** How often the branch is polled (default 1m, with jitter). */
+  interval: duration.default('1m'),
 });
 
+export type GitSpec = z.infer<typeof gitSpec>;
+
+export const pipelineSpecSchema = z
+  .object({
+    /** The repository to follow; or `hub` instead. */
+    git: gitSpec.optional(),
+    /** A fleet hub to follow instead of git: the hub chooses the commit and the image digests. */
+    hub: hubSpec.optional(),
+    images: z
+      .array(
+        z.object({
+          /** A repository (`ghcr.io/acme/app`) or a glob (`ghcr.io/acme/solar-*`). */
+          repository: z.string().min(1),
+          tag: z.string().min(1).default('main'),
+          secretRef: secretRef.optional(),
+          interval: duration.default('1m'),
+        }),
+      )
+      .default([]),
+    prune: pruneSpec,
+    wait: z.object({ timeout: duration.default('5m') }).default({ timeout: '5m' }),
+    /** Namespace for namespaced objects that name none (default `default`). */
+    targetNamespace: z.string().min(1).optional(),
+    /**
+     * A ServiceAccount in the Pipeline's namespace: every read, apply and prune of this Pipeline
+     * is made impersonating it, so a team's repository can do only what its account may.
+     */
+    serviceAccountName: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a ServiceAccount name (lower case, digits, - and .)')
+      .max(253)
+      .optional(),
+    suspend: z.boolean().default(false),
+    /** `latest`: converge to the newest commit; `each-commit`: apply every commit in order. */
+    replay: z.enum(['latest', 'each-commit']).default('latest'),
+  })
+  .superRefine((spec, ctx) => {
+    if (!spec.git && !spec.hub) ctx.addIssue({ code: 'custom', path: ['git'], message: 'required (or spec.hub, to follow a fleet hub instead)' });
+    if (spec.git && spec.hub) ctx.addIssue({ code: 'custom', path: ['hub'], message: 'give spec.git or spec.hub, not both' });
+    if (spec.hub && spec.images.length > 0)
+      ctx.addIssue({ code: 'custom', path: ['images'], message: "a Pipeline following a hub takes its image digests from the hub (the Fleet's spec.images)" });
+  });
+
 export type PipelineSpec = z.infer<typeof pipelineSpecSchema>;
+
+/** How often a Pipeline resyncs: its branch poll, or in hub mode its drift check. */
+export function syncInterval(spec: PipelineSpec): string {
+  return spec.git?.interval ?? spec.hub?.interval ?? '1m';
+}
 
 /** Validates a spec; the error names the field and what is wrong. */
 export function parsePipelineSpec(spec: unknown): PipelineSpec {

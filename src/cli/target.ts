@@ -27,6 +27,8 @@ export interface TargetFlags {
   name?: string;
   gitUsername?: string;
   gitTokenFile?: string;
+  sshKeyFile?: string;
+  knownHostsFile?: string;
   targetNamespace?: string;
   waitTimeout?: string;
   replay?: string;
@@ -39,7 +41,7 @@ export interface TargetFlags {
 export function addTargetOptions(command: Command): Command {
   return command
     .option('--pipeline <name>', 'an existing Pipeline in the controller namespace')
-    .option('--repo <url>', 'inline Pipeline: git repository URL (https)')
+    .option('--repo <url>', 'inline Pipeline: git repository URL (https, ssh:// or git@host:path)')
     .option('--branch <branch>', 'inline Pipeline: branch to follow', 'main')
     .option('--path <path>', 'inline Pipeline: folder holding the waves', 'deploy')
     .option('--name <name>', 'inline Pipeline: its name')
@@ -56,7 +58,9 @@ export function addTargetOptions(command: Command): Command {
     )
     .option('--registry-credentials <file>', 'a dockerconfigjson file with registry credentials (for image rules without a Secret)')
     .option('--git-username <user>', 'git username (or DORIS_GIT_USERNAME)')
-    .option('--git-token-file <file>', 'file holding the git token (or DORIS_GIT_TOKEN)');
+    .option('--git-token-file <file>', 'file holding the git token (or DORIS_GIT_TOKEN)')
+    .option('--ssh-key-file <file>', 'for an ssh:// or git@host:path repository: the private key (unencrypted); needs --known-hosts-file')
+    .option('--known-hosts-file <file>', "the git server's host keys (known_hosts format): any other host key is refused");
 }
 
 export interface Target {
@@ -74,9 +78,9 @@ export async function resolveTarget(client: KubeClient, namespace: string, flags
     const existing = await getPipeline(client, namespace, flags.pipeline);
     if (!existing) throw new UsageError(`Pipeline ${namespace}/${flags.pipeline} not found (create it with --repo ... --name ${flags.pipeline})`);
     const spec = parsePipelineSpec(existing.spec);
-    const credentials = spec.git.secretRef
+    const credentials = spec.git?.secretRef
       ? await gitCredentialsFromSecret(client, namespace, spec.git.secretRef.name)
-      : gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile);
+      : gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile, { keyFile: flags.sshKeyFile, knownHostsFile: flags.knownHostsFile });
     return { name: flags.pipeline, spec, existing, credentials };
   }
   if (!flags.repo || !flags.name) throw new UsageError('give --pipeline NAME, or --repo URL and --name NAME for an inline Pipeline');
@@ -95,5 +99,5 @@ export async function resolveTarget(client: KubeClient, namespace: string, flags
     throw new UsageError((error as Error).message);
   }
   const existing = await getPipeline(client, namespace, flags.name);
-  return { name: flags.name, spec, rawSpec, existing, credentials: gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile) };
+  return { name: flags.name, spec, rawSpec, existing, credentials: gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile, { keyFile: flags.sshKeyFile, knownHostsFile: flags.knownHostsFile }) };
 }

@@ -21,12 +21,15 @@ import type { RenderCache } from '../render/cache.js';
 import { renderRepo } from '../render/layout.js';
 import { stampOwnership } from '../render/stamp.js';
 import type { DesiredObject, KubeObject, Problem, Wave } from '../render/types.js';
+import { BranchSource } from '../source/branch.js';
 import { GitSource, type GitCredentials } from '../source/git.js';
+import { DorisError } from '../errors.js';
 import type { ImageResolution, ImageTracker } from '../source/images.js';
 
-/** The Pipeline's git source, with its cache under `workDir`. */
-export function gitSourceFor(spec: PipelineSpec, credentials: GitCredentials, workDir: string, signal?: AbortSignal): GitSource {
-  return new GitSource(spec.git.url, credentials, { cacheDir: join(workDir, 'git'), timeoutMs: 120_000, signal });
+/** The Pipeline's git branch as a source, with its cache under `workDir`. */
+export function gitSourceFor(spec: PipelineSpec, credentials: GitCredentials, workDir: string, signal?: AbortSignal): BranchSource {
+  if (!spec.git) throw new DorisError('InvalidSpec', 'this Pipeline follows a hub (spec.hub), not git: the command needs a git source');
+  return new BranchSource(new GitSource(spec.git.url, credentials, { cacheDir: join(workDir, 'git'), timeoutMs: 120_000, signal }), spec.git);
 }
 
 /**
@@ -55,6 +58,8 @@ export interface DesiredSet {
 
 export async function buildDesiredSet(input: {
   checkout: string;
+  /** The folder of the checkout that holds the waves. */
+  path: string;
   client: KubeClient;
   pipeline: string;
   spec: PipelineSpec;
@@ -67,9 +72,9 @@ export async function buildDesiredSet(input: {
 }): Promise<DesiredSet> {
   const { client, spec } = input;
   const defaultNamespace = spec.targetNamespace ?? 'default';
-  const render = () => renderRepo(input.checkout, spec.git.path, { defaultNamespace });
+  const render = () => renderRepo(input.checkout, input.path, { defaultNamespace });
   const rendered =
-    input.renderCache && input.commit ? await input.renderCache.get([input.commit, spec.git.path, defaultNamespace].join('\u0000'), render) : await render();
+    input.renderCache && input.commit ? await input.renderCache.get([input.commit, input.path, defaultNamespace].join('\u0000'), render) : await render();
   const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
   const images =
     input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal, { rendered: all }) : undefined;

@@ -52,12 +52,13 @@ export async function planPipeline(
   // The plan asks what the Pipeline's own identity could do, as its sync would.
   const client = clientFor(controllerClient, options.spec, options.namespace);
   const source = gitSourceFor(options.spec, options.credentials, options.workDir);
-  const commit = await source.resolveBranch(options.spec.git.branch);
-  await source.fetchCommit(commit, options.spec.git.branch);
+  const commit = await source.resolve();
+  await source.fetchCommit(commit);
   const checkout = await source.checkout(commit, join(options.workDir, 'checkouts'));
   try {
     const desired = await buildDesiredSet({
       checkout,
+      path: source.path,
       client,
       pipeline: options.name,
       spec: options.spec,

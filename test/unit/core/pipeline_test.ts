@@ -86,7 +86,7 @@ describe('parsePipelineSpec', () => {
       'git@github.com:acme/edge.git',
       'http://127.0.0.1:8080/r.git',
     ]) {
-      assert.equal(parsePipelineSpec({ git: { url: good } }).git.url, good);
+      assert.equal(parsePipelineSpec({ git: { url: good } }).git?.url, good);
     }
   });
 

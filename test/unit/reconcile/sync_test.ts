@@ -9,27 +9,28 @@ import type { ListOptions, ObjectKey } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { RenderCache } from '../../../src/render/cache.js';
 import { syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
-import type { GitSource } from '../../../src/source/git.js';
+import type { CommitSource } from '../../../src/source/source.js';
 import { FakeKube } from '../../fake/kube.js';
 
 const work = mkdtempSync(join(tmpdir(), 'doris-sync-unit-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** A git source that serves one folder as every commit. */
-function folderSource(files: Record<string, string>): GitSource {
+function folderSource(files: Record<string, string>): CommitSource {
   const repo = mkdtempSync(join(work, 'repo-'));
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(repo, path, '..'), { recursive: true });
     writeFileSync(join(repo, path), text);
   }
   return {
+    path: 'deploy',
     fetchCommit: async () => undefined,
     checkout: async (commit: string, dir: string) => {
       const target = join(dir, commit);
       cpSync(repo, target, { recursive: true });
       return target;
     },
-  } as unknown as GitSource;
+  };
 }
 
 function context(kube: FakeKube): SyncContext {
