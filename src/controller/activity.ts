@@ -115,7 +115,8 @@ export class SyncActivity {
 
   progress(name: string, event: ProgressEvent, now = new Date()): void {
     const entry = this.entry(name);
-    const syncing = (entry.syncing ??= { since: now.toISOString() });
+    entry.syncing ??= { since: now.toISOString() };
+    const syncing = entry.syncing;
     const at = now.toISOString();
     switch (event.type) {
       case 'commit':

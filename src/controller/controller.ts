@@ -198,7 +198,9 @@ export class Controller {
   /** Pipelines following `repoUrl` at `branch` (webhooks). */
   pipelinesFor(repoUrl: string, branch: string): string[] {
     const wanted = normalizeRepoUrl(repoUrl);
-    return [...this.validPipelines()].filter(({ spec }) => spec.git !== undefined && normalizeRepoUrl(spec.git.url) === wanted && spec.git.branch === branch).map((p) => p.name);
+    return [...this.validPipelines()]
+      .filter(({ spec }) => spec.git !== undefined && normalizeRepoUrl(spec.git.url) === wanted && spec.git.branch === branch)
+      .map((p) => p.name);
   }
 
   /** Pipelines with an image rule that covers `repository` (registry notifications). */
