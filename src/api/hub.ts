@@ -111,6 +111,8 @@ export interface DeviceStatus {
   lastSeen?: string;
   /** The revision the hub last served this device. */
   servedRevision?: string;
+  /** The rollout stage that selects this device (issue [rollout]; empty without a rollout). */
+  stage?: string;
 }
 
 export interface Device {

@@ -23,6 +23,15 @@ export const deviceNameSchema = z
   .max(253)
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a device name (lower case, digits, - and .)');
 
+/** Fleet names: a DNS-1123 label (a Fleet's name is also a label value on its Devices). */
+export const fleetNameSchema = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Fleet name (lower case, digits and -)');
+
+/** A bundle's name: `sha256:` and 64 lower-case hex digits. */
+export const bundleDigestPattern = /^sha256:[0-9a-f]{64}$/;
+
 export const labelsSchema = z.record(
   z
     .string()
@@ -36,7 +45,7 @@ export const labelsSchema = z.record(
 
 export const enrollRequestSchema = z
   .object({
-    fleet: z.string().min(1).max(63),
+    fleet: fleetNameSchema,
     device: deviceNameSchema,
     labels: labelsSchema.default({}),
     enrollmentToken: z.string().min(16).max(512),
@@ -62,11 +71,29 @@ export interface Target {
   images: ImageStatus[];
 }
 
+/** What went wrong, for programs (the agent tells a revoked token from a hub that is down). */
+export type ProtocolErrorCode =
+  | 'bad-request'
+  | 'unauthorized'
+  | 'revoked'
+  | 'enrollment-refused'
+  | 'forbidden'
+  | 'not-found'
+  | 'no-revision'
+  | 'too-large'
+  | 'not-ready'
+  | 'shutting-down'
+  | 'method-not-allowed'
+  | 'internal';
+
 /** The error body of every non-2xx answer. */
 export interface ProtocolError {
-  error: string;
+  error: ProtocolErrorCode;
   message: string;
 }
+
+/** The bundle's SHA-256 on its download (hex), besides the ETag: the agent checks the bytes against it. */
+export const bundleDigestHeader = 'x-doris-bundle-sha256';
 
 /** Longest a target poll may be held open, seconds. */
 export const maxWaitSeconds = 300;
