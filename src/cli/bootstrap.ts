@@ -50,6 +50,8 @@ interface BootstrapFlags {
   interval: string;
   gitUsername?: string;
   gitTokenFile?: string;
+  sshKeyFile?: string;
+  knownHostsFile?: string;
   registryCredentials?: string;
   imageRule: string[];
   image: string;
@@ -100,13 +102,15 @@ async function removeLegacyRbac(client: KubeClient, namespace: string, results: 
 export function bootstrapCommand(global: () => GlobalOptions): Command {
   return new Command('bootstrap')
     .description('install DORIS into the cluster (namespace, CRD, RBAC, controller, Secrets) and create the first Pipeline; idempotent')
-    .requiredOption('--repo <url>', 'git repository to follow (https)')
+    .requiredOption('--repo <url>', 'git repository to follow (https, ssh:// or git@host:path)')
     .option('--branch <branch>', 'branch to follow', 'main')
     .option('--path <path>', 'folder holding the waves', 'deploy')
     .option('--name <name>', 'name of the Pipeline', 'main')
     .option('--interval <duration>', 'git poll interval', '1m')
     .option('--git-username <user>', 'git username (or DORIS_GIT_USERNAME)')
     .option('--git-token-file <file>', 'file holding the git token (or DORIS_GIT_TOKEN); stored in the Secret doris-git')
+    .option('--ssh-key-file <file>', 'for an ssh:// or git@host:path repository: the private key (unencrypted); stored in the Secret doris-git')
+    .option('--known-hosts-file <file>', "the git server's host keys (known_hosts format), required with --ssh-key-file; stored in the Secret doris-git")
     .option('--registry-credentials <file>', 'a dockerconfigjson file; stored in the Secret doris-registry')
     .option(
       '--image-rule <repo:tag>',
@@ -131,14 +135,19 @@ Read the generated webhook secret with:
     .action(async (flags: BootstrapFlags) => {
       const options = global();
       const namespace = options.namespace;
-      const credentials = gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile);
+      let credentials: ReturnType<typeof gitCredentialsFromFlags>;
+      try {
+        credentials = gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile, { keyFile: flags.sshKeyFile, knownHostsFile: flags.knownHostsFile });
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
       const rawSpec: Record<string, unknown> = {
         git: {
           url: flags.repo,
           branch: flags.branch,
           path: flags.path,
           interval: flags.interval,
-          ...(credentials.token ? { secretRef: { name: gitSecretName } } : {}),
+          ...(credentials.token || credentials.ssh ? { secretRef: { name: gitSecretName } } : {}),
         },
         images: flags.imageRule.map((rule) => ({
           ...parseImageRule(rule),
@@ -164,7 +173,13 @@ Read the generated webhook secret with:
         if (options.output === 'text') for (const r of results.slice(installed)) say(`${r.action.padEnd(10)} ${r.object}`);
         const reported = results.length;
 
-        if (credentials.token) {
+        if (credentials.ssh) {
+          await applyReporting(
+            client,
+            secret(namespace, gitSecretName, 'Opaque', { identity: credentials.ssh.identity, known_hosts: credentials.ssh.knownHosts }),
+            results,
+          );
+        } else if (credentials.token) {
           await applyReporting(
             client,
             secret(namespace, gitSecretName, 'Opaque', { username: credentials.username ?? 'git', token: credentials.token }),

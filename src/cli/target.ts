@@ -99,5 +99,11 @@ export async function resolveTarget(client: KubeClient, namespace: string, flags
     throw new UsageError((error as Error).message);
   }
   const existing = await getPipeline(client, namespace, flags.name);
-  return { name: flags.name, spec, rawSpec, existing, credentials: gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile, { keyFile: flags.sshKeyFile, knownHostsFile: flags.knownHostsFile }) };
+  return {
+    name: flags.name,
+    spec,
+    rawSpec,
+    existing,
+    credentials: gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile, { keyFile: flags.sshKeyFile, knownHostsFile: flags.knownHostsFile }),
+  };
 }
