@@ -1,6 +1,7 @@
 /**
  * Brings up (and down) the real test environment of SPEC.md section 9 on loopback ports:
- * the control plane (cluster.ts), a git smart-HTTP server (git-server.ts), an OCI registry
+ * the control plane (cluster.ts), a git smart-HTTP server (git-server.ts), an sshd serving the
+ * same repositories over SSH (sshd.ts), an OCI registry
  * (registry.ts) and its notification relay. `up` waits until everything is ready and writes
  * a shell-sourceable `.testenv/env`; `down` stops every process it started, by PID.
  */
@@ -14,6 +15,7 @@ import { freePorts } from './ports.js';
 import { ensureDebianPackages } from './prereqs.js';
 import { isAlive, startDaemon, stopPid, waitFor, type Daemon } from './proc.js';
 import { startRegistry } from './registry.js';
+import { startSshd } from './sshd.js';
 import { formatEnvFile, loadTestEnv, type TestEnv } from './testenv.js';
 
 interface State {
@@ -58,7 +60,7 @@ export async function up(): Promise<TestEnv> {
     const cluster = await startCluster(stateDir, log);
     cluster.daemons.forEach(track);
 
-    const [gitPort, registryPort, relayPort] = (await freePorts(3)) as [number, number, number];
+    const [gitPort, registryPort, relayPort, sshPort] = (await freePorts(4)) as [number, number, number, number];
     const gitUser = 'doris';
     const gitToken = randomBytes(20).toString('hex');
     const reposDir = join(stateDir, 'git');
@@ -69,6 +71,8 @@ export async function up(): Promise<TestEnv> {
         env: { ...process.env, GIT_USERNAME: gitUser, GIT_TOKEN: gitToken },
       }),
     );
+    const ssh = await startSshd({ dir: join(stateDir, 'sshd'), port: sshPort, reposDir, log });
+    track(ssh.daemon);
     log(`notification relay on 127.0.0.1:${relayPort}`);
     const relay = track(startDaemon('notify-relay', tsx, [join(repoRoot, 'test/env/notify-relay.ts'), String(relayPort)]));
     const registryUser = 'doris';
@@ -100,6 +104,9 @@ export async function up(): Promise<TestEnv> {
       GIT_USERNAME: gitUser,
       GIT_TOKEN: gitToken,
       GIT_REPOS_DIR: reposDir,
+      GIT_SSH_BASE_URL: ssh.baseUrl,
+      GIT_SSH_KEY: ssh.keyFile,
+      GIT_SSH_KNOWN_HOSTS: ssh.knownHostsFile,
       REGISTRY: `127.0.0.1:${registryPort}`,
       REGISTRY_USERNAME: registryUser,
       REGISTRY_PASSWORD: registryPassword,

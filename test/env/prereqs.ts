@@ -9,6 +9,9 @@ const debianPackages: Record<string, string> = {
   'docker-registry': 'docker-registry',
   skopeo: 'skopeo',
   openssl: 'openssl',
+  // Absolute: /usr/sbin is often not on a user's PATH.
+  '/usr/sbin/sshd': 'openssh-server',
+  'ssh-keygen': 'openssh-client',
   git: 'git',
   go: 'golang-go',
   // The dashboard's tests drive a real headless browser (playwright-core pointed at it).

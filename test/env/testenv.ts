@@ -17,6 +17,12 @@ export interface TestEnv {
   GIT_USERNAME: string;
   GIT_TOKEN: string;
   GIT_REPOS_DIR: string;
+  /** `ssh://<user>@127.0.0.1:<port><reposDir>`: `$GIT_SSH_BASE_URL/NAME.git` is repository NAME over SSH (sshd.ts). */
+  GIT_SSH_BASE_URL: string;
+  /** The private key the sshd accepts (a file, 0600). */
+  GIT_SSH_KEY: string;
+  /** known_hosts with the sshd's host key (a file). */
+  GIT_SSH_KNOWN_HOSTS: string;
   REGISTRY: string;
   REGISTRY_USERNAME: string;
   REGISTRY_PASSWORD: string;
