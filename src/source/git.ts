@@ -198,6 +198,38 @@ export class GitSource {
     return out.split('\n').filter(Boolean);
   }
 
+  /**
+   * `git archive --format=tar <sha>:<path>`: the folder's tree as a tar (the hub's bundles).
+   * The commit must have been fetched. A path that is not a folder of the commit is a
+   * BuildFailed error (the repository's fault, not the git server's).
+   */
+  async archive(sha: string, path: string): Promise<Buffer> {
+    const folder = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    const treeish = folder === '' || folder === '.' ? `${sha}^{tree}` : `${sha}:${folder}`;
+    let type = '';
+    try {
+      type = (await this.git(['--git-dir', this.bare, 'cat-file', '-t', treeish])).trim();
+    } catch {}
+    if (type !== 'tree') throw new DorisError('BuildFailed', `${path}: folder does not exist in commit ${sha}`);
+    return new Promise((resolve, reject) => {
+      execFile(
+        'git',
+        ['--git-dir', this.bare, 'archive', '--format=tar', treeish],
+        {
+          env: gitEnvironment(this.credentials),
+          timeout: this.options.timeoutMs,
+          maxBuffer: 256 * 1024 * 1024,
+          signal: this.options.signal,
+          encoding: 'buffer',
+        },
+        (error, stdout, stderr) => {
+          if (error) reject(new GitError(`git archive ${sha.slice(0, 12)}:${folder}: ${redact(String(stderr || error.message), this.credentials)}`));
+          else resolve(stdout);
+        },
+      );
+    });
+  }
+
   /** Writes the tree of `sha` into a new folder under `parent`; the caller removes it. */
   async checkout(sha: string, parent: string): Promise<string> {
     mkdirSync(parent, { recursive: true });
