@@ -36,7 +36,7 @@ export async function gitCredentialsFromSecret(client: KubeClient, namespace: st
     return { ssh: { identity: `${identity}\n`, knownHosts: `${knownHosts}\n` } };
   }
   const token = read('token') ?? read('password');
-  if (!token) throw new Error(`git credentials: Secret ${namespace}/${name} has no "token", "password" or "identity" key`);
+  if (!token) throw new Error(`git credentials: Secret ${namespace}/${name} has no "token" or "password" key (nor "identity" with "known_hosts" for SSH)`);
   return { username: read('username'), token };
 }
 
