@@ -96,9 +96,10 @@ export function openSshSession(credentials: SshCredentials, parent: string): Ssh
  * a user can fix in the Secret (git's own message is then kept).
  */
 export function explainSshFailure(stderr: string, url: string): string | undefined {
-  const host = /host key (?:is known )?for (\S+?)(?: and|\.|\s|$)/i.exec(stderr)?.[1] ?? sshHostOf(url);
+  const host = /(?:host key is known for|Host key for) (\S+) (?:and|has)/i.exec(stderr)?.[1] ?? sshHostOf(url);
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(stderr) || /Host key for \S+ has changed/i.test(stderr)) {
-    return `ssh: the host key of ${host} has CHANGED: it does not match known_hosts (a different server, or one that was re-keyed); refusing to connect. Update known_hosts only if the change is expected`;
+    const sent = /key sent by the remote host is\s+(SHA256:[A-Za-z0-9+/=]+)/.exec(stderr)?.[1];
+    return `ssh: the host key of ${host} has CHANGED: it does not match known_hosts (a different server, or one that was re-keyed)${sent ? `; the server sent ${sent}` : ''}; refusing to connect. Update known_hosts only if the change is expected`;
   }
   if (/No \S+ host key is known for/i.test(stderr) || /Host key verification failed/i.test(stderr)) {
     return `ssh: the host key of ${host} is not in known_hosts; refusing to connect (strict host-key checking). Add the server's key to known_hosts (ssh-keyscan, checked against a trusted fingerprint)`;
