@@ -10,6 +10,7 @@
  * Stopping (`stop`) is part of the contract: no new syncs, syncs in flight are signalled and
  * end at their next step without recording anything, and the Lease is released.
  */
+import { join } from 'node:path';
 import { parseDuration, parsePipelineSpec, syncInterval, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
 import { Reasons } from '../api/reasons.js';
 import { DorisError } from '../errors.js';
@@ -32,6 +33,9 @@ import { Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptio
 import { validSpec } from './spec.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
 import { RenderCache } from '../render/cache.js';
+import { HubFollower, type HubFollowerOptions } from './hub-follower.js';
+import { deviceReport, planHubSync } from './hub-sync.js';
+import { type Plan, planPipeline } from '../reconcile/plan.js';
 import { SyncActivity } from './activity.js';
 import { handledReconcile, reconcileRequest } from '../api/reconcile.js';
 import { patchStatus } from '../status/store.js';
@@ -53,6 +57,8 @@ export interface ControllerOptions {
   imageMaxBackoffIntervals: number;
   /** dockerconfigjson for image rules without a Secret. */
   registryCredentialsFile?: string;
+  /** Backoff and poll period of hub Pipelines (tests shorten them). */
+  hubFollower?: HubFollowerOptions;
   /** Used when a Pipeline names no Secret (e.g. from DORIS_GIT_TOKEN). */
   fallbackCredentials: GitCredentials;
   /** Where what the controller is doing is kept for the dashboard (its Events recorder may share it). */
@@ -69,6 +75,8 @@ export class Controller {
   readonly elector: LeaderElector;
   private readonly syncs: Scheduler;
   private readonly images: ImagePoller;
+  /** Pipelines with spec.hub: their targets, long-polled from the hub. */
+  private readonly hub: HubFollower;
   /** Last generation seen per Pipeline: a new one syncs at once. */
   private readonly generations = new Map<string, number | undefined>();
   /** Last reconcile request (`doris reconcile`) seen per Pipeline: a new one syncs at once. */
@@ -128,6 +136,7 @@ export class Controller {
       options.watch,
     );
     this.elector = new LeaderElector(client, options.lease, log, (leading) => this.leadershipChanged(leading));
+    this.hub = new HubFollower({ client, namespace: options.namespace, log, changed: (name) => this.trigger(name, 'hub target changed') }, options.hubFollower);
   }
 
   get leading(): boolean {
@@ -174,6 +183,7 @@ export class Controller {
   }
 
   private forget(name: string): void {
+    this.hub.forget(name);
     this.activity.forget(name);
     this.generations.delete(name);
     this.requests.delete(name);
@@ -211,6 +221,25 @@ export class Controller {
   /** A registry notification for an image the Pipeline tracks: sync now. */
   imagePushed(name: string): void {
     this.trigger(name, 'registry push');
+  }
+
+  /**
+   * What a sync of `name` would change now (the dashboard's preview): `doris plan` with this
+   * controller's credentials and image digests, in its own work folder; nothing is written.
+   */
+  async plan(name: string): Promise<Plan> {
+    const pipeline = this.watcher.pipelines.get(name);
+    if (!pipeline) throw new DorisError(Reasons.InvalidSpec, `no Pipeline ${name}`);
+    const spec = parsePipelineSpec(pipeline.spec);
+    return planPipeline(this.client, {
+      name,
+      namespace: pipeline.metadata.namespace,
+      spec,
+      status: pipeline.status,
+      credentials: await this.credentialsFor(spec),
+      workDir: join(this.options.workDir, 'preview'),
+      images: this.images.tracker(name),
+    });
   }
 
   private get recordDeps(): RecordDeps {
@@ -261,6 +290,12 @@ export class Controller {
       const written = await recordState(this.recordDeps, seen, Reasons.Suspended, message);
       return written ? { ok: true } : { ok: false, intervalMs };
     }
+    const hub = spec.hub ? planHubSync(this.hub, name, spec, this.options.workDir, signal) : undefined;
+    if (hub?.kind === 'wait') return { ok: true, intervalMs };
+    if (hub?.kind === 'refused') {
+      await recordState(this.recordDeps, seen, hub.error.code, hub.error.message);
+      return { ok: false, intervalMs };
+    }
     const started = Date.now();
     try {
       const credentials = await this.credentialsFor(spec);
@@ -269,9 +304,10 @@ export class Controller {
       const outcomes = await reconcilePipeline({
         client: this.client,
         pipeline,
-        spec,
+        spec: hub?.spec ?? spec,
         credentials,
-        images: this.images.tracker(name),
+        images: hub?.images ?? this.images.tracker(name),
+        source: hub?.source,
         workDir: this.options.workDir,
         controllerNamespace: this.options.namespace,
         controllerDeployment: this.options.controllerDeployment,
@@ -300,6 +336,7 @@ export class Controller {
         else if (outcome.wrote) this.log.info(log, 'sync applied');
         else this.log.debug(log, 'sync: nothing changed');
         await recordOutcomeEvent(this.events, pipeline, outcome);
+        if (hub?.kind === 'sync') await this.hub.report(name, deviceReport(outcome, hub.target));
       }
       this.images.follow(name, spec);
       return { ok: outcomes.every((o) => o.result === Reasons.Succeeded), intervalMs };
@@ -341,6 +378,7 @@ export class Controller {
    */
   async stop(deadline: number): Promise<string[]> {
     this.stopping = true;
+    this.hub.stop();
     const watchClosed = this.watcher.stop();
     this.syncs.pause();
     this.images.pause();

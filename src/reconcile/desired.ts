@@ -24,7 +24,7 @@ import type { DesiredObject, KubeObject, Problem, Wave } from '../render/types.j
 import { BranchSource } from '../source/branch.js';
 import { GitSource, type GitCredentials } from '../source/git.js';
 import { DorisError } from '../errors.js';
-import type { ImageResolution, ImageTracker } from '../source/images.js';
+import type { ImageResolution, ImageResolver } from '../source/images.js';
 
 /** The Pipeline's git branch as a source, with its cache under `workDir`. */
 export function gitSourceFor(spec: PipelineSpec, credentials: GitCredentials, workDir: string, signal?: AbortSignal): BranchSource {
@@ -63,7 +63,7 @@ export async function buildDesiredSet(input: {
   client: KubeClient;
   pipeline: string;
   spec: PipelineSpec;
-  images?: ImageTracker;
+  images?: ImageResolver;
   lastImages: ImageStatus[];
   signal?: AbortSignal;
   /** With the commit, lets a long-running controller parse each commit once. */

@@ -39,7 +39,7 @@ import { planStages } from '../render/order.js';
 import { prune, type PruneResult } from '../prune/prune.js';
 import type { GitCredentials } from '../source/git.js';
 import type { CommitSource, PipelineSource } from '../source/source.js';
-import { maxImageHistory, type ImageTracker } from '../source/images.js';
+import { maxImageHistory, type ImageResolver } from '../source/images.js';
 import { appendHistory, boundMessage, removeCondition, setCondition } from '../status/conditions.js';
 import { patchStatus } from '../status/store.js';
 import { protectedObjectIds } from '../install/manifests.js';
@@ -63,7 +63,7 @@ export interface SyncContext {
   /** Where commits come from; by default the Pipeline's git branch. */
   source?: PipelineSource;
   /** Resolves `spec.images` to digests; absent when the Pipeline tracks no images. */
-  images?: ImageTracker;
+  images?: ImageResolver;
   apply?: Partial<ApplyOptions>;
   /** Parsed commits kept between syncs (the controller's; a one-shot sync has none). */
   renderCache?: RenderCache;

@@ -192,3 +192,6 @@ export class ImageTracker {
 }
 
 export const maxImageHistory = 50;
+
+/** What a sync needs of a tracker: the registry's (ImageTracker) or a hub's chosen digests (source/hub.ts). */
+export type ImageResolver = Pick<ImageTracker, 'resolve'>;
