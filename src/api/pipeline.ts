@@ -13,7 +13,7 @@ export const kind = 'Pipeline';
 export const plural = 'pipelines';
 export const defaultControllerNamespace = 'doris-system';
 
-const secretRef = z.object({ name: z.string().min(1) });
+const secretRef = z.object({ name: z.string().min(1).describe('Name of the Secret, in the Pipeline’s namespace.') });
 const duration = z
   .string()
   .regex(/^(\d+(ms|s|m|h))+$/, 'a duration such as 30s, 1m or 1h30m')
@@ -28,19 +28,21 @@ const pruneSpec = z
     z.boolean().transform((enabled) => ({ enabled, allowMass: false, crds: false })),
     z
       .object({
-        /** Delete objects that left the repository (default true). */
-        enabled: z.boolean().default(true),
-        /** Allow a sync to prune more than half of the inventory (default false). */
-        allowMass: z.boolean().default(false),
-        /**
-         * Allow pruning CustomResourceDefinitions (default false): deleting a CRD deletes every
-         * object of its kind in the whole cluster, far beyond this Pipeline's inventory.
-         */
-        crds: z.boolean().default(false),
+        enabled: z.boolean().default(true).describe('Delete objects that left the repository (default true).'),
+        allowMass: z.boolean().default(false).describe('Allow one sync to prune more than half of the inventory (default false).'),
+        crds: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Allow pruning CustomResourceDefinitions (default false): deleting a CRD deletes every object of its kind in the whole cluster, far beyond this Pipeline’s inventory.',
+          ),
       })
       .strict(),
   ])
-  .default({ enabled: true, allowMass: false, crds: false });
+  .default({ enabled: true, allowMass: false, crds: false })
+  .describe(
+    'Pruning of objects that left the repository: true or false, or an object {enabled, allowMass, crds}. Default: enabled, at most half of the inventory per sync, never CustomResourceDefinitions.',
+  );
 
 /**
  * Where a repository may come from: https (http only for tests on loopback), ssh URLs and
@@ -79,21 +81,17 @@ export function checkHubUrl(url: string, insecure = false): string | undefined {
 
 const hubSpec = z
   .object({
-    /** The hub's base URL (`https://hub.example.com`). */
-    url: z.string().min(1),
+    url: z.string().min(1).describe('The hub’s base URL (https://hub.example.com).'),
     /** The Fleet this device belongs to. */
     fleet: z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Fleet name (lower case, digits and -)')
-      .max(63),
-    /** Secret in the controller namespace with key `token`: the device token enrollment stored. */
-    secretRef,
-    /** How long one long-poll of the target may wait (default 5m). */
-    pollTimeout: duration.default('5m'),
-    /** How often what is applied is checked for drift between targets (default 1m, with jitter). */
-    interval: duration.default('1m'),
-    /** Allow plain HTTP to a hub that is not on loopback. */
-    insecure: z.boolean().default(false),
+      .max(63)
+      .describe('The Fleet this device belongs to.'),
+    secretRef: secretRef.describe('Secret in the controller namespace with key `token`: the device token stored at enrollment.'),
+    pollTimeout: duration.default('5m').describe('How long one long-poll of the target may wait (default 5m).'),
+    interval: duration.default('1m').describe('How often what is applied is checked for drift between targets (default 1m, with jitter).'),
+    insecure: z.boolean().default(false).describe('Allow plain HTTP to a hub that is not on loopback (default false).'),
   })
   .strict()
   .superRefine((hub, ctx) => {
@@ -104,47 +102,47 @@ const hubSpec = z
 export type HubSpec = z.infer<typeof hubSpec>;
 
 const gitSpec = z.object({
-  /** https or ssh URL of the repository. */
   url: z
     .string()
     .min(1)
     .superRefine((url, ctx) => {
       const problem = checkRepoUrl(url);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
-  /** Branch to follow (default main). */
-  branch: z.string().min(1).default('main'),
-  /** Folder holding the waves (default deploy). */
-  path: z.string().min(1).default('deploy'),
-  /** Secret with `username` and `token` (or `password`) keys. */
-  secretRef: secretRef.optional(),
-  /** How often the branch is polled (default 1m, with jitter). */
-  interval: duration.default('1m'),
+    })
+    .describe('URL of the repository: https://host/path, ssh://git@host/path or git@host:path.'),
+  branch: z.string().min(1).default('main').describe('Branch to follow (default main).'),
+  path: z.string().min(1).default('deploy').describe('Folder of the repository that holds the waves (default deploy).'),
+  secretRef: secretRef
+    .optional()
+    .describe(
+      'Secret in the controller namespace with the git credentials: `username` and `token` (or `password`), or `identity` (an SSH key) and `known_hosts`.',
+    ),
+  interval: duration.default('1m').describe('How often the branch is polled (default 1m, with jitter), e.g. 30s, 5m, 1h.'),
 });
 
 export type GitSpec = z.infer<typeof gitSpec>;
 
 export const pipelineSpecSchema = z
   .object({
-    /** The repository to follow; or `hub` instead. */
-    git: gitSpec.optional(),
-    /** A fleet hub to follow instead of git: the hub chooses the commit and the image digests. */
-    hub: hubSpec.optional(),
+    git: gitSpec.optional().describe('The git repository and branch to follow (give spec.git or spec.hub, not both).'),
+    hub: hubSpec.optional().describe('A fleet hub to follow instead of git: the hub chooses the commit and the image digests.'),
     images: z
       .array(
         z.object({
-          /** A repository (`ghcr.io/acme/app`) or a glob (`ghcr.io/acme/solar-*`). */
-          repository: z.string().min(1),
-          tag: z.string().min(1).default('main'),
-          secretRef: secretRef.optional(),
-          interval: duration.default('1m'),
+          repository: z.string().min(1).describe('A repository (ghcr.io/acme/app) or a glob (ghcr.io/acme/solar-*) whose images are pinned by digest.'),
+          tag: z.string().min(1).default('main').describe('The tag to follow (default main).'),
+          secretRef: secretRef.optional().describe('Secret (type kubernetes.io/dockerconfigjson) in the controller namespace with the registry credentials.'),
+          interval: duration.default('1m').describe('How often the registry is asked for the tag’s digest (default 1m, with jitter).'),
         }),
       )
-      .default([]),
+      .default([])
+      .describe('Image rules: images of these repositories are pinned to the digest their tag points to, and a new digest is applied.'),
     prune: pruneSpec,
-    wait: z.object({ timeout: duration.default('5m') }).default({ timeout: '5m' }),
-    /** Namespace for namespaced objects that name none (default `default`). */
-    targetNamespace: z.string().min(1).optional(),
+    wait: z
+      .object({ timeout: duration.default('5m').describe('How long a wave may take to become healthy (default 5m).') })
+      .default({ timeout: '5m' })
+      .describe('Waiting for health after each wave.'),
+    targetNamespace: z.string().min(1).optional().describe('Namespace for namespaced objects that name none (default `default`).'),
     /**
      * A ServiceAccount in the Pipeline's namespace: every read, apply and prune of this Pipeline
      * is made impersonating it, so a team's repository can do only what its account may.
@@ -153,10 +151,15 @@ export const pipelineSpecSchema = z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a ServiceAccount name (lower case, digits, - and .)')
       .max(253)
-      .optional(),
-    suspend: z.boolean().default(false),
-    /** `latest`: converge to the newest commit; `each-commit`: apply every commit in order. */
-    replay: z.enum(['latest', 'each-commit']).default('latest'),
+      .optional()
+      .describe(
+        'A ServiceAccount in the Pipeline’s namespace: every read, apply and prune of this Pipeline is made impersonating it, so a repository can do only what its account may.',
+      ),
+    suspend: z.boolean().default(false).describe('Stop syncing and polling images; what is applied stays (default false).'),
+    replay: z
+      .enum(['latest', 'each-commit'])
+      .default('latest')
+      .describe('latest (default): converge to the newest commit; each-commit: apply every commit since the last applied one, in order.'),
   })
   .superRefine((spec, ctx) => {
     if (!spec.git && !spec.hub) ctx.addIssue({ code: 'custom', path: ['git'], message: 'required (or spec.hub, to follow a fleet hub instead)' });
@@ -240,6 +243,13 @@ export interface SyncRecord {
   result: Reason;
   message: string;
   counts: SyncCounts;
+  /**
+   * How many syncs this entry stands for: the same commit failing again with the same reason
+   * updates one entry (startedAt/finishedAt are the last attempt's) instead of pushing older ones out.
+   */
+  count?: number;
+  /** When the first of those attempts started. */
+  firstTime?: string;
 }
 
 /** A tracked image as last resolved (status.images). */
