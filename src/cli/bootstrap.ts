@@ -41,9 +41,10 @@ import { gitCredentialsFromFlags } from '../source/credentials.js';
 import { ensurePipelineCrd } from '../status/store.js';
 import { UsageError, connect, printJson, say, type GlobalOptions } from './common.js';
 import { parseImageRule } from './target.js';
+import { addHubOptions, enrollForBootstrap, hubPipelineSpec, type HubBootstrapFlags } from './bootstrap-hub.js';
 
-interface BootstrapFlags {
-  repo: string;
+interface BootstrapFlags extends HubBootstrapFlags {
+  repo?: string;
   branch: string;
   path: string;
   name: string;
@@ -100,9 +101,12 @@ async function removeLegacyRbac(client: KubeClient, namespace: string, results: 
 }
 
 export function bootstrapCommand(global: () => GlobalOptions): Command {
-  return new Command('bootstrap')
-    .description('install DORIS into the cluster (namespace, CRD, RBAC, controller, Secrets) and create the first Pipeline; idempotent')
-    .requiredOption('--repo <url>', 'git repository to follow (https, ssh:// or git@host:path)')
+  return addHubOptions(
+    new Command('bootstrap').description(
+      'install DORIS into the cluster (namespace, CRD, RBAC, controller, Secrets) and create the first Pipeline; idempotent',
+    ),
+  )
+    .option('--repo <url>', 'git repository to follow (https, ssh:// or git@host:path); or --hub')
     .option('--branch <branch>', 'branch to follow', 'main')
     .option('--path <path>', 'folder holding the waves', 'deploy')
     .option('--name <name>', 'name of the Pipeline', 'main')
@@ -141,19 +145,24 @@ Read the generated webhook secret with:
       } catch (error) {
         throw new UsageError((error as Error).message);
       }
-      const rawSpec: Record<string, unknown> = {
-        git: {
-          url: flags.repo,
-          branch: flags.branch,
-          path: flags.path,
-          interval: flags.interval,
-          ...(credentials.token || credentials.ssh ? { secretRef: { name: gitSecretName } } : {}),
-        },
-        images: flags.imageRule.map((rule) => ({
-          ...parseImageRule(rule),
-          ...(flags.registryCredentials ? { secretRef: { name: registrySecretName } } : {}),
-        })),
-      };
+      if (!flags.repo === !flags.hub)
+        throw new UsageError('give --repo URL (follow git), or --hub URL --fleet F --enrollment-token-file T (follow a fleet hub)');
+      const rawSpec: Record<string, unknown> = flags.hub
+        ? hubPipelineSpec(flags)
+        : {
+            git: {
+              url: flags.repo,
+              branch: flags.branch,
+              path: flags.path,
+              interval: flags.interval,
+              ...(credentials.token || credentials.ssh ? { secretRef: { name: gitSecretName } } : {}),
+            },
+            images: flags.imageRule.map((rule) => ({
+              ...parseImageRule(rule),
+              ...(flags.registryCredentials ? { secretRef: { name: registrySecretName } } : {}),
+            })),
+            ...(flags.targetNamespace ? { targetNamespace: flags.targetNamespace } : {}),
+          };
       try {
         parsePipelineSpec(rawSpec);
       } catch (error) {
@@ -162,6 +171,8 @@ Read the generated webhook secret with:
       const client = await connect(options);
       const results: Array<{ object: string; action: string }> = [];
       try {
+        // Enroll first: a refused enrollment token installs nothing.
+        const hubSecret = flags.hub ? await enrollForBootstrap(client, namespace, flags, say) : undefined;
         const objects = installObjects({ namespace, image: flags.image }).filter((o) => flags.controller || o.kind !== 'Deployment');
         for (const object of objects) {
           await applyReporting(client, object, results);
@@ -186,6 +197,7 @@ Read the generated webhook secret with:
             results,
           );
         }
+        if (hubSecret) await applyReporting(client, hubSecret, results);
         if (flags.registryCredentials) {
           const config = readFileSync(flags.registryCredentials, 'utf8');
           JSON.parse(config); // refuse a file that is not JSON before storing it
@@ -212,7 +224,11 @@ Read the generated webhook secret with:
         if (options.output === 'json') printJson({ namespace, controller: controllerName, results });
         else {
           for (const r of results.slice(reported)) say(`${r.action.padEnd(10)} ${r.object}`);
-          say(`DORIS is installed in ${namespace}; Pipeline ${flags.name} follows ${flags.repo} (${flags.branch}, ${flags.path}).`);
+          say(
+            flags.hub
+              ? `DORIS is installed in ${namespace}; Pipeline ${flags.name} follows fleet ${flags.fleet} at ${flags.hub}.`
+              : `DORIS is installed in ${namespace}; Pipeline ${flags.name} follows ${flags.repo} (${flags.branch}, ${flags.path}).`,
+          );
           say(`Watch it with: kubectl -n ${namespace} get pipelines`);
         }
       } finally {
