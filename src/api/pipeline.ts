@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Reason } from './reasons.js';
+import { notifySchema } from './notify.js';
 
 export const group = 'doris.dev';
 export const version = 'v1alpha1';
@@ -160,6 +161,7 @@ export const pipelineSpecSchema = z
       .enum(['latest', 'each-commit'])
       .default('latest')
       .describe('latest (default): converge to the newest commit; each-commit: apply every commit since the last applied one, in order.'),
+    notify: notifySchema,
   })
   .superRefine((spec, ctx) => {
     if (!spec.git && !spec.hub) ctx.addIssue({ code: 'custom', path: ['git'], message: 'required (or spec.hub, to follow a fleet hub instead)' });
