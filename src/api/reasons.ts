@@ -57,4 +57,34 @@ export const ActionReasons = {
 } as const;
 
 export type ActionReason = (typeof ActionReasons)[keyof typeof ActionReasons];
-export type EventReason = Reason | ActionReason;
+
+/** Reasons of a Fleet's rollout transitions (Events on the Fleet, metric labels, `doris fleet status`). */
+export const RolloutReasons = {
+  /** A new revision (a commit or an image digest) started at the first stage. */
+  RolloutStarted: 'RolloutStarted',
+  /** A stage's devices were given the revision. */
+  StageStarted: 'StageStarted',
+  /** A stage met minReady; its soak began. */
+  StageReady: 'StageReady',
+  /** A stage met minReady and soaked; the next stage gets the revision. */
+  StageCompleted: 'StageCompleted',
+  /** A stage had no devices, or all of them were offline: it did not wait. */
+  StageSkipped: 'StageSkipped',
+  /** `doris fleet promote`: the current stage was marked done without waiting. */
+  StagePromoted: 'StagePromoted',
+  /** More devices failed on the revision than maxFailures allows; later stages keep what they run. */
+  RolloutHalted: 'RolloutHalted',
+  /** autoRollback: the halted stage's devices were given the last good revision back. */
+  RolledBack: 'RolledBack',
+  RolloutPaused: 'RolloutPaused',
+  RolloutResumed: 'RolloutResumed',
+  /** `doris fleet abort`: every device was given the last good revision back. */
+  RolloutAborted: 'RolloutAborted',
+  /** Every stage has the revision: it is the new last good revision. */
+  RolloutCompleted: 'RolloutCompleted',
+  /** A command that does not apply in the rollout's state (promote of a complete rollout). */
+  RolloutCommandIgnored: 'RolloutCommandIgnored',
+} as const;
+
+export type RolloutReason = (typeof RolloutReasons)[keyof typeof RolloutReasons];
+export type EventReason = Reason | ActionReason | RolloutReason;
