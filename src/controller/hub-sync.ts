@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DeviceReport } from '../api/hub.js';
 import type { PipelineSpec } from '../api/pipeline.js';
 import { Reasons } from '../api/reasons.js';
-import { packageVersion } from '../cli/version.js';
+import { packageVersion } from '../version.js';
 import type { Target } from '../hub/protocol.js';
 import type { SyncOutcome } from '../reconcile/sync.js';
 import { HubImages, HubSource, type HubError } from '../source/hub.js';

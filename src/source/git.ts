@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DorisError } from '../errors.js';
+import { userAgent } from '../version.js';
 import { explainSshFailure, isSshUrl, openSshSession, type SshCredentials } from './ssh.js';
 
 export interface GitCredentials {
@@ -30,6 +31,7 @@ export function gitEnvironment(credentials: GitCredentials = {}): NodeJS.Process
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_ASKPASS: 'true',
+    GIT_HTTP_USER_AGENT: userAgent(),
     LANG: 'C',
   };
   if (credentials.token) {

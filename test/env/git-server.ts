@@ -81,7 +81,7 @@ function serveCgi(req: IncomingMessage, res: ServerResponse, user: string): void
       res.statusCode = 500;
       res.end(`git http-backend exited with ${code}`);
     } else res.end();
-    console.log(`${req.method} ${url.pathname}${url.search} ${res.statusCode}`);
+    console.log(`${req.method} ${url.pathname}${url.search} ${res.statusCode} ${JSON.stringify(req.headers['user-agent'] ?? '')}`);
   });
 }
 
@@ -90,7 +90,7 @@ const server = createServer((req, res) => {
   if (!user) {
     res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="doris-testenv git"' });
     res.end('authentication required\n');
-    console.log(`${req.method} ${req.url} 401`);
+    console.log(`${req.method} ${req.url} 401 ${JSON.stringify(req.headers['user-agent'] ?? '')}`);
     return;
   }
   serveCgi(req, res, user);

@@ -19,6 +19,7 @@ import { parseImageReference } from './reference.js';
 import type { RetryEvent } from './retry.js';
 import { parseRulePattern, ruleCovers, type ImageRule } from './rule.js';
 import { RegistryTransport } from './transport.js';
+import { userAgent } from '../../version.js';
 
 export interface RegistryClientOptions {
   /** Registry hosts (`host:port`) reached over plain http; loopback registries always are. */
@@ -52,7 +53,7 @@ export function defaultRegistryClientOptions(): RegistryClientOptions {
     maxRetryAfterMs: 30_000,
     requestTimeoutMs: 30_000,
     concurrency: 4,
-    userAgent: 'doris',
+    userAgent: userAgent(),
     clock: Date.now,
     onRetry: undefined,
   };
