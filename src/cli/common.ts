@@ -2,34 +2,152 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { durationSchema, parseDuration } from '../api/pipeline.js';
-import { connectKube, type KubeClient } from '../kube/client.js';
+import { stringify } from 'yaml';
+import { durationSchema, parseDuration, type Pipeline } from '../api/pipeline.js';
+import { HttpKubeClient, type KubeClient } from '../kube/client.js';
+import { KubeHttp } from '../kube/http.js';
+import { loadConnection } from '../kube/kubeconfig.js';
+import { UnknownKindError } from '../kube/discovery.js';
+import { getPipeline, listPipelines } from '../status/store.js';
 
-export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
+/**
+ * The same outcome exits with the same code in every command:
+ * - 0: done (diff: no changes);
+ * - 1: the work failed (a sync, a check, validation errors) — or, for `diff`, there are changes;
+ * - 2: a usage error (unknown flag, bad value, missing argument);
+ * - 3: what the command names does not exist (a Pipeline, the install);
+ * - 4: the cluster cannot be reached (no kubeconfig, connection refused, TLS or credentials refused).
+ */
+export const ExitCode = { ok: 0, failed: 1, usage: 2, notFound: 3, unreachable: 4 } as const;
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
+  readonly code = 'Usage';
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
   }
 }
 
+/** What the command names does not exist: exit code 3. */
+export class NotFoundError extends Error {
+  readonly code = 'NotFound';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The cluster cannot be reached or refuses our credentials: exit code 4. */
+export class UnreachableError extends Error {
+  readonly code = 'Unreachable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** Node's errors for a server that is not there (or not who it claims to be). */
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** True for an error that means "no cluster here", not "the cluster said no". */
+export function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && networkCodes.has(code);
+}
+
+/** The exit code of an error that reached the top. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof UsageError) return ExitCode.usage;
+  if (error instanceof NotFoundError) return ExitCode.notFound;
+  if (error instanceof UnreachableError || isNetworkError(error)) return ExitCode.unreachable;
+  return ExitCode.failed;
+}
+
+export type OutputFormat = 'text' | 'json' | 'yaml';
+
 export interface GlobalOptions {
   kubeconfig?: string;
+  context?: string;
   namespace: string;
-  output: 'text' | 'json';
+  output: OutputFormat;
   workDir: string;
 }
 
 export const defaultWorkDir = join(tmpdir(), 'doris');
 
-export function connect(options: GlobalOptions): Promise<KubeClient> {
-  return connectKube(options.kubeconfig);
+/**
+ * A client for the cluster of `--kubeconfig` / `--context` (else KUBECONFIG, in-cluster,
+ * ~/.kube/config). Nothing is sent yet: a cluster that is not there shows at the first request.
+ */
+export async function connect(options: Pick<GlobalOptions, 'kubeconfig' | 'context'>): Promise<KubeClient> {
+  let connection: Awaited<ReturnType<typeof loadConnection>>;
+  try {
+    connection = await loadConnection(options.kubeconfig, options.context);
+  } catch (error) {
+    throw new UnreachableError(`cannot load the kubeconfig: ${(error as Error).message}`, { cause: error });
+  }
+  return new HttpKubeClient(await KubeHttp.connect(connection));
+}
+
+/** The server a client talks to, for messages. */
+export function serverOf(client: KubeClient): string {
+  return client instanceof HttpKubeClient ? client.http.server.origin : 'the cluster';
+}
+
+/** No Pipeline kind in the cluster means no DORIS: said so, as "not found". */
+function notInstalled(error: unknown): unknown {
+  return error instanceof UnknownKindError ? new NotFoundError('the cluster has no Pipeline CRD: DORIS is not installed (doris bootstrap installs it)') : error;
+}
+
+/** A Pipeline that must exist: `NotFoundError` (exit 3) otherwise. */
+export async function requirePipeline(client: KubeClient, namespace: string, name: string): Promise<Pipeline> {
+  const pipeline = await getPipeline(client, namespace, name).catch((error: unknown) => {
+    throw notInstalled(error);
+  });
+  if (!pipeline) throw new NotFoundError(`Pipeline ${namespace}/${name} not found`);
+  return pipeline;
+}
+
+/** The Pipelines of the controller namespace; `NotFoundError` when DORIS is not installed. */
+export async function pipelinesIn(client: KubeClient, namespace: string): Promise<Pipeline[]> {
+  return listPipelines(client, namespace).catch((error: unknown) => {
+    throw notInstalled(error);
+  });
 }
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printYaml(value: unknown): void {
+  process.stdout.write(stringify(value, { lineWidth: 0 }));
+}
+
+/** Prints a result: as JSON or YAML when asked, else by `text`. */
+export function printResult(options: Pick<GlobalOptions, 'output'>, value: unknown, text: () => void): void {
+  if (options.output === 'json') printJson(value);
+  else if (options.output === 'yaml') printYaml(value);
+  else text();
+}
+
+/** One line of a result, to stdout. */
+export function out(line: string): void {
+  process.stdout.write(`${line}\n`);
 }
 
 /** Progress and human output go to stderr, so that `--output json` keeps stdout clean. */
@@ -37,8 +155,22 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-export function parseOutput(value: string): 'text' | 'json' {
-  if (value !== 'text' && value !== 'json') throw new UsageError(`--output must be text or json, not ${value}`);
+/** Rows as aligned columns (the widest cell of each column sets its width). */
+export function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 2)))
+      .join('')
+      .trimEnd(),
+  );
+}
+
+export function parseOutput(value: string): OutputFormat {
+  if (value !== 'text' && value !== 'json' && value !== 'yaml') throw new InvalidArgumentError(`Expected text, json or yaml, not ${value}.`);
   return value;
 }
 

@@ -9,7 +9,7 @@ import type { KubeClient } from '../kube/client.js';
 import { gitCredentialsFromFlags, gitCredentialsFromSecret } from '../source/credentials.js';
 import type { GitCredentials } from '../source/git.js';
 import { getPipeline } from '../status/store.js';
-import { UsageError } from './common.js';
+import { NotFoundError, UsageError } from './common.js';
 
 /** `ghcr.io/acme/solar-*:main` → repository and tag (the tag after the last colon past the last slash). */
 export function parseImageRule(rule: string): { repository: string; tag: string } {
@@ -76,7 +76,7 @@ export async function resolveTarget(client: KubeClient, namespace: string, flags
   if (flags.pipeline && flags.repo) throw new UsageError('give either --pipeline NAME or --repo URL --name NAME, not both');
   if (flags.pipeline) {
     const existing = await getPipeline(client, namespace, flags.pipeline);
-    if (!existing) throw new UsageError(`Pipeline ${namespace}/${flags.pipeline} not found (create it with --repo ... --name ${flags.pipeline})`);
+    if (!existing) throw new NotFoundError(`Pipeline ${namespace}/${flags.pipeline} not found (create it with --repo ... --name ${flags.pipeline})`);
     const spec = parsePipelineSpec(existing.spec);
     const credentials = spec.git?.secretRef
       ? await gitCredentialsFromSecret(client, namespace, spec.git.secretRef.name)
