@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Reason } from './reasons.js';
 import { notifySchema } from './notify.js';
+import { decryptionSchema, kustomizeSchema } from './sources.js';
 
 export const group = 'doris.dev';
 export const version = 'v1alpha1';
@@ -14,7 +15,7 @@ export const kind = 'Pipeline';
 export const plural = 'pipelines';
 export const defaultControllerNamespace = 'doris-system';
 
-const secretRef = z.object({ name: z.string().min(1).describe('Name of the Secret, in the Pipeline’s namespace.') });
+const secretRef = z.strictObject({ name: z.string().min(1).describe('Name of the Secret, in the Pipeline’s namespace.') });
 const duration = z
   .string()
   .regex(/^(\d+(ms|s|m|h))+$/, 'a duration such as 30s, 1m or 1h30m')
@@ -102,7 +103,7 @@ const hubSpec = z
 
 export type HubSpec = z.infer<typeof hubSpec>;
 
-const gitSpec = z.object({
+const gitSpec = z.strictObject({
   url: z
     .string()
     .min(1)
@@ -124,12 +125,12 @@ const gitSpec = z.object({
 export type GitSpec = z.infer<typeof gitSpec>;
 
 export const pipelineSpecSchema = z
-  .object({
+  .strictObject({
     git: gitSpec.optional().describe('The git repository and branch to follow (give spec.git or spec.hub, not both).'),
     hub: hubSpec.optional().describe('A fleet hub to follow instead of git: the hub chooses the commit and the image digests.'),
     images: z
       .array(
-        z.object({
+        z.strictObject({
           repository: z.string().min(1).describe('A repository (ghcr.io/acme/app) or a glob (ghcr.io/acme/solar-*) whose images are pinned by digest.'),
           tag: z.string().min(1).default('main').describe('The tag to follow (default main).'),
           secretRef: secretRef.optional().describe('Secret (type kubernetes.io/dockerconfigjson) in the controller namespace with the registry credentials.'),
@@ -140,7 +141,7 @@ export const pipelineSpecSchema = z
       .describe('Image rules: images of these repositories are pinned to the digest their tag points to, and a new digest is applied.'),
     prune: pruneSpec,
     wait: z
-      .object({ timeout: duration.default('5m').describe('How long a wave may take to become healthy (default 5m).') })
+      .strictObject({ timeout: duration.default('5m').describe('How long a wave may take to become healthy (default 5m).') })
       .default({ timeout: '5m' })
       .describe('Waiting for health after each wave.'),
     targetNamespace: z.string().min(1).optional().describe('Namespace for namespaced objects that name none (default `default`).'),
@@ -162,6 +163,8 @@ export const pipelineSpecSchema = z
       .default('latest')
       .describe('latest (default): converge to the newest commit; each-commit: apply every commit since the last applied one, in order.'),
     notify: notifySchema,
+    kustomize: kustomizeSchema,
+    decryption: decryptionSchema,
   })
   .superRefine((spec, ctx) => {
     if (!spec.git && !spec.hub) ctx.addIssue({ code: 'custom', path: ['git'], message: 'required (or spec.hub, to follow a fleet hub instead)' });

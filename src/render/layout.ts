@@ -28,11 +28,19 @@
  * - git submodules are not fetched (a sync sees an empty folder): a folder listed in
  *   `.gitmodules`, or holding a `.git` of its own, is skipped with a warning;
  * - a wave or step number too large to order exactly (over 2^53) is an error, not a skip.
+ *
+ * A wave folder holding a `kustomization.yaml` is built with kustomize (its files are
+ * kustomize's inputs, not steps), and so is a step folder `<number>-<name>/` inside a wave
+ * (`kustomize.ts`); their objects are located at the folder, with the line and column in
+ * `kustomize build`'s output. A step file carrying SOPS metadata is decrypted in memory
+ * (`sops.ts`); without a key it is an error (a warning for `doris validate`).
  */
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { RenderError } from './errors.js';
+import { buildKustomization, defaultKustomizeOptions, findKustomizationFile, type KustomizeOptions } from './kustomize.js';
+import { decryptSops, encryptedValues, looksEncrypted, maskValues, unsupportedSops, type SopsOptions } from './sops.js';
 import { describeObject, groupOf } from '../kube/objectid.js';
 import { compareProblems, makeProblem } from './problems.js';
 import { isClusterScopedKind } from '../kube/scope.js';
@@ -65,6 +73,15 @@ export interface RenderOptions extends YamlLimits {
    * written). Default `default`.
    */
   defaultNamespace?: string;
+  /** How kustomize folders are built (binary, the Pipeline's `spec.kustomize` policy, limits). */
+  kustomize?: Partial<KustomizeOptions>;
+  /** How SOPS-encrypted files are decrypted; without an age key they cannot be. */
+  sops?: SopsOptions;
+  /**
+   * What an encrypted file without a key is: an `error` for a sync (nothing is applied),
+   * a `warning` for offline validation. Default `error`.
+   */
+  encryptedWithoutKey?: 'error' | 'warning';
 }
 
 export function defaultRenderOptions(): RenderOptions {
@@ -102,6 +119,8 @@ interface Entry {
   /** Real path on disk. */
   real: string;
   stats: Stats;
+  /** A folder built with kustomize (it holds a kustomization file). */
+  kustomize?: boolean;
 }
 
 /** Walks a repository without throwing: the waves found and every problem. */
@@ -110,7 +129,7 @@ class RepoWalker {
 
   /** `submodules`: paths (relative to the root) that `.gitmodules` declares. */
   constructor(
-    private readonly realRoot: string,
+    readonly realRoot: string,
     private readonly submodules: ReadonlySet<string>,
   ) {}
 
@@ -261,7 +280,9 @@ async function findWaves(walker: RepoWalker, baseReal: string, base: string): Pr
         continue;
       }
       const wave: Wave = { number, name: entry.name, dir: entry.display, steps: [] };
-      folders.push({ wave, real: entry.real, files: await findSteps(walker, entry) });
+      // A kustomize wave is one step: the folder's files are kustomize's inputs.
+      const files = (await findKustomizationFile(entry.real)) ? new Map([[0, [{ ...entry, kustomize: true }]]]) : await findSteps(walker, entry);
+      folders.push({ wave, real: entry.real, files });
     } else if (YAML_FILE.test(entry.name) && !entry.name.startsWith('.')) {
       // Hidden files here are tool settings (.gitlab-ci.yml, .yamllint.yml), not manifests.
       walker.warning(entry.display, 'file is not in a wave folder (<number>-<name>); skipped');
@@ -284,6 +305,16 @@ async function findSteps(walker: RepoWalker, folder: Entry): Promise<Map<number,
   for (const entry of await walker.list(folder.real, folder.display)) {
     if (entry.stats.isDirectory()) {
       if (entry.name.startsWith('.')) continue;
+      const stepFolder = /^(\d+)-/.exec(entry.name);
+      if (stepFolder && !(await walker.submoduleReason(entry)) && (await findKustomizationFile(entry.real))) {
+        const number = numberOf(stepFolder[1]!);
+        if (number === undefined) {
+          walker.error(entry.display, tooLarge('step', stepFolder[1]!));
+          continue;
+        }
+        steps.set(number, [...(steps.get(number) ?? []), { ...entry, kustomize: true }]);
+        continue;
+      }
       const submodule = await walker.submoduleReason(entry);
       const message = submodule ?? 'folder inside a wave is not read; skipped (waves do not nest)';
       walker.warning(entry.display, message);
@@ -341,22 +372,24 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
       folder.wave.steps.push(step);
       for (const entry of entries) {
         if (overTotal) continue;
-        const size = entry.stats.size;
-        if (size > opts.maxFileBytes) {
-          const message = `file is ${size} bytes, over the limit of ${opts.maxFileBytes} bytes; refused`;
+        if (!entry.kustomize && entry.stats.size > opts.maxFileBytes) {
+          const message = `file is ${entry.stats.size} bytes, over the limit of ${opts.maxFileBytes} bytes; refused`;
           walker.error(entry.display, message);
           continue;
         }
-        total += size;
+        const input = entry.kustomize ? await buildKustomizeStep(walker, entry, opts) : await readStepFile(walker, entry, opts);
+        if (!input) continue;
+        total += input.bytes.byteLength;
         if (total > opts.maxTotalBytes) {
           overTotal = true;
           const message = `YAML files total more than the limit of ${opts.maxTotalBytes} bytes; ` + 'refused (this file and later ones not read)';
           walker.error(entry.display, message);
           continue;
         }
-        const bytes = await readFile(entry.real);
-        const parsed = parseManifests(bytes, entry.display, opts, budget);
-        walker.problems.push(...parsed.problems);
+        const parsed = parseManifests(input.bytes, entry.display, input.limits, budget);
+        walker.problems.push(
+          ...(input.secrets.length === 0 ? parsed.problems : parsed.problems.map((p) => ({ ...p, message: maskValues(p.message, input.secrets) }))),
+        );
         budget.documents -= parsed.documentCount;
         budget.nodes -= parsed.nodeCount;
         budget.expandedBytes -= parsed.expandedBytes;
@@ -373,6 +406,60 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
       }
     }
   }
+}
+
+/** What one step entry yields for parsing: its YAML, the limits to parse it with, values to mask. */
+interface StepInput {
+  bytes: Uint8Array;
+  limits: YamlLimits;
+  /** Plaintext of encrypted values, masked in every problem about the file. */
+  secrets: string[];
+}
+
+/** A step file's bytes; a SOPS-encrypted one decrypted in memory (undefined: reported, skipped). */
+async function readStepFile(walker: RepoWalker, entry: Entry, opts: RenderOptions): Promise<StepInput | undefined> {
+  const bytes = await readFile(entry.real);
+  const text = bytes.toString('utf8');
+  if (!looksEncrypted(text)) return { bytes, limits: opts, secrets: [] };
+  const unsupported = unsupportedSops(text);
+  if (unsupported) {
+    walker.error(entry.display, unsupported);
+    return undefined;
+  }
+  if (!opts.sops?.ageKey) {
+    if (opts.encryptedWithoutKey === 'warning') {
+      walker.warning(entry.display, 'SOPS-encrypted (age): not decrypted without a key, so its objects are not checked here');
+    } else {
+      walker.error(entry.display, 'SOPS-encrypted file and no age key to decrypt it (spec.decryption.secretRef, key age.agekey); nothing applied');
+    }
+    return undefined;
+  }
+  const decrypted = await decryptSops(bytes, opts.sops);
+  if (!decrypted.ok) {
+    walker.error(entry.display, `SOPS decryption failed: ${decrypted.message}`);
+    return undefined;
+  }
+  return { bytes: decrypted.plaintext, limits: opts, secrets: encryptedValues(text, decrypted.plaintext.toString('utf8')) };
+}
+
+/** A kustomize folder's build output (undefined: the refusal or failure is reported against the folder). */
+async function buildKustomizeStep(walker: RepoWalker, entry: Entry, opts: RenderOptions): Promise<StepInput | undefined> {
+  const options = { ...defaultKustomizeOptions(), ...definedOnly(opts.kustomize ?? {}) };
+  const built = await buildKustomization(walker.realRoot, entry.real, options);
+  if (!built.ok) {
+    walker.error(entry.display, built.message);
+    return undefined;
+  }
+  if (/^sops:/m.test(built.output.toString('utf8'))) {
+    walker.error(
+      entry.display,
+      'kustomize output holds SOPS-encrypted objects: decrypting inside kustomize folders is not supported; keep them in a plain step file',
+    );
+    return undefined;
+  }
+  // One build stands for many files: the commit-wide limits bound it, not the per-file ones.
+  const limits = { ...opts, maxFileBytes: options.maxOutputBytes, maxDocuments: opts.maxTotalDocuments, maxNodes: opts.maxTotalNodes };
+  return { bytes: built.output, limits, secrets: [] };
 }
 
 /**
