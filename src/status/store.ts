@@ -5,6 +5,7 @@
  */
 import { apiVersion, kind, pipelineSpecSchema, type Pipeline, type PipelineStatus } from '../api/pipeline.js';
 import { pipelineCrd, pipelineCrdName } from '../api/crd.js';
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from '../kube/client.js';
 import type { KubeObject } from '../render/types.js';
 import { computeHealth } from '../health/compute.js';
@@ -13,11 +14,16 @@ export function pipelineKey(namespace: string, name: string) {
   return { apiVersion, kind, namespace, name };
 }
 
-/** Installs the Pipeline CRD when it is missing and waits until it is Established. */
+/**
+ * Installs the Pipeline CRD when it is missing or differs from this version's (its schema is
+ * generated from the spec the controller validates: a CRD left behind by an older version
+ * would prune, or refuse, the fields a newer one added), and waits until it is Established.
+ */
 export async function ensurePipelineCrd(client: KubeClient, timeoutMs = 30_000): Promise<void> {
   const key = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: pipelineCrdName };
+  const wanted = pipelineCrd() as KubeObject;
   let crd = await client.get(key);
-  if (!crd) crd = (await client.apply(pipelineCrd() as KubeObject)).object;
+  if (!crd || !crdMatches(crd, wanted)) crd = (await client.apply(wanted)).object;
   const deadline = Date.now() + timeoutMs;
   while (computeHealth(crd).status !== 'Current') {
     if (Date.now() > deadline) throw new Error(`CRD ${pipelineCrdName} not Established after ${timeoutMs / 1000}s`);
@@ -25,6 +31,12 @@ export async function ensurePipelineCrd(client: KubeClient, timeoutMs = 30_000):
     crd = (await client.get(key)) ?? crd;
   }
   client.discovery.invalidate(apiVersion);
+}
+
+/** True when the installed CRD serves the same versions, schemas and columns as `wanted`. */
+export function crdMatches(installed: KubeObject, wanted: KubeObject): boolean {
+  const versions = (o: KubeObject) => (o as unknown as { spec?: { versions?: unknown } }).spec?.versions;
+  return isDeepStrictEqual(versions(installed), versions(wanted));
 }
 
 export async function getPipeline(client: KubeClient, namespace: string, name: string): Promise<Pipeline | undefined> {

@@ -111,7 +111,8 @@ describe('failures around the sync reach status', () => {
   });
 
   it('an invalid spec shows InvalidSpec and Stalled; fixing it clears both', async () => {
-    await applyPipelineAsAdmin(api, ns, 'main', { git: { url: repoUrl, secretRef: { name: 'doris-git' }, interval: '10' } });
+    // '0s' passes the CRD's pattern (the API server refuses a malformed duration such as '10'); only the controller refuses it.
+    await applyPipelineAsAdmin(api, ns, 'main', { git: { url: repoUrl, secretRef: { name: 'doris-git' }, interval: '0s' } });
     const ready = await waitFor('InvalidSpec', () => readyIs('main', 'False', Reasons.InvalidSpec), { timeoutMs: 30_000 });
     assert.match(ready.message, /spec\.git\.interval/);
     assert.ok((await conditions('main')).some((x) => x.type === 'Stalled' && x.status === 'True' && x.reason === Reasons.InvalidSpec));
