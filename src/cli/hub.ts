@@ -1,0 +1,223 @@
+/**
+ * `doris hub`: serves a fleet hub from the cluster of the current kubeconfig (its state is
+ * kept there: see src/hub/server.ts), and `doris hub token create`: an enrollment token.
+ *
+ * For hub commands the global `-n/--namespace` is the hub namespace (Fleets, Devices,
+ * enrollment tokens, bundles, the leader Lease), `doris-hub` unless given: a hub is not a
+ * controller, and the two should not share a namespace by accident.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Command, Option } from 'commander';
+import { fleetLabel, hubApiVersion } from '../api/hub.js';
+import { defaultLeaseOptions } from '../controller/lease.js';
+import { createLogger, type Logger } from '../log.js';
+import { labelsSchema } from '../hub/protocol.js';
+import { HubConfigError, startHub } from '../hub/server.js';
+import { EnrollmentTokens } from '../hub/tokens.js';
+import {
+  NotFoundError,
+  UsageError,
+  connect,
+  durationFlag,
+  formatDuration,
+  integerFlag,
+  listenFlag,
+  out,
+  printResult,
+  say,
+  type GlobalOptions,
+} from './common.js';
+
+export const defaultHubNamespace = 'doris-hub';
+
+export const hubNamespaceHelp = `
+For hub commands, the global -n/--namespace is the HUB namespace (where Fleets, Devices,
+enrollment tokens and bundles live), default ${defaultHubNamespace} — not the controller namespace.`;
+
+/** The hub namespace: the global --namespace when given, else `doris-hub` (not the controller's default). */
+export function hubNamespace(command: Command, global: GlobalOptions): string {
+  let root = command;
+  while (root.parent) root = root.parent;
+  return root.getOptionValueSource('namespace') === 'default' ? defaultHubNamespace : global.namespace;
+}
+
+/** `k=v,k2=v2` as labels, checked like a Device's. */
+export function labelsFlag(value: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of value.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--labels: ${JSON.stringify(pair)} is not key=value (e.g. --labels site=north,tier=edge)`);
+    labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  const parsed = labelsSchema.safeParse(labels);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(`--labels: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'} (e.g. --labels site=north,tier=edge)`);
+  }
+  const reserved = Object.keys(labels).find((k) => k.startsWith('hub.doris.dev/'));
+  if (reserved) throw new UsageError(`--labels: ${reserved} is the hub's own label`);
+  return labels;
+}
+
+interface HubFlags {
+  listen: { host: string; port: number };
+  tlsSecret?: string;
+  insecureHttp?: boolean;
+  githubSecretFile?: string;
+  registryTokenFile?: string;
+  registryCredentials?: string;
+  identity?: string;
+  leaseDuration: number;
+  leaseRenew: number;
+  upstreamInterval?: number;
+  bodyLimit: number;
+}
+
+const shutdownBudget = { httpMs: 2_000, exitMs: 4_500 };
+
+/** A secret from a file (read at each use, so a rotated file is picked up), else from the environment. */
+function secretSource(file: string | undefined, env: string): () => string | undefined {
+  if (file) return () => readFileSync(file, 'utf8').trim() || undefined;
+  return () => process.env[env]?.trim() || undefined;
+}
+
+function tokenCommand(global: () => GlobalOptions): Command {
+  const token = new Command('token').description('enrollment tokens: devices spend them to enroll and get their own device token');
+  token
+    .command('create')
+    .description('create an enrollment token for a Fleet; the token is printed once, as the last line of stdout, and stored only hashed')
+    .requiredOption('--fleet <name>', 'the Fleet the enrolled devices join')
+    .option('--labels <k=v,...>', 'labels every device enrolled with it gets (they win over the labels a device asks for)', labelsFlag)
+    .addOption(new Option('--ttl <duration>', 'how long the token can be used').argParser(durationFlag('--ttl 24h')).default(24 * 3_600_000, '24h'))
+    .addOption(new Option('--uses <n>', 'how many devices may enroll with it').argParser(integerFlag('--uses 10', 1, 1_000_000)).default(1))
+    .addHelpText('after', hubNamespaceHelp)
+    .action(async (given: { fleet: string; labels?: Record<string, string>; ttl: number; uses: number }, command: Command) => {
+      const flags = { ...given, labels: given.labels ?? {} };
+      const options = global();
+      const namespace = hubNamespace(command, options);
+      const client = await connect(options);
+      try {
+        const fleet = await client.get({ apiVersion: hubApiVersion, kind: 'Fleet', namespace, name: flags.fleet }).catch((error: unknown) => {
+          throw new NotFoundError(
+            `cannot read Fleet ${namespace}/${flags.fleet} (is the hub installed? doris hub installs its CRDs): ${(error as Error).message}`,
+          );
+        });
+        if (!fleet) throw new NotFoundError(`no Fleet ${namespace}/${flags.fleet}; create it first (kubectl apply -f fleet.yaml)`);
+        const created = await new EnrollmentTokens(client, namespace).create({ fleet: flags.fleet, labels: flags.labels, ttlMs: flags.ttl, uses: flags.uses });
+        printResult(options, { ...created, namespace, uses: flags.uses }, () => {
+          say(
+            `enrollment token for Fleet ${namespace}/${flags.fleet}: ${flags.uses} use${flags.uses === 1 ? '' : 's'}, expires ${created.expiresAt}` +
+              `${
+                Object.keys(flags.labels).length
+                  ? `, labels ${Object.entries(flags.labels)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(',')}`
+                  : ''
+              } (Secret ${created.name})`,
+          );
+          out(created.token);
+        });
+      } finally {
+        client.close();
+      }
+    });
+  return token;
+}
+
+export function hubCommand(global: () => GlobalOptions): Command {
+  const lease = defaultLeaseOptions('', '');
+  const duration = (flags: string, description: string, example: string, defaultMs?: number) => {
+    const option = new Option(flags, description).argParser(durationFlag(`${flags.split(' ')[0]} ${example}`));
+    return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
+  };
+  const command = new Command('hub')
+    .description('serve a fleet hub: one upstream poll per Fleet, bundles and targets for its devices (state in this cluster, objects of hub.doris.dev)')
+    .addOption(
+      new Option('--listen <addr>', 'listen address, [HOST]:PORT').argParser(listenFlag('--listen 127.0.0.1:8443')).default(listenFlag('')(':8443'), ':8443'),
+    )
+    .option('--tls-secret <name>', 'serve HTTPS with this kubernetes.io/tls Secret of the hub namespace (read at start)')
+    .option('--insecure-http', 'serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy)')
+    .option('--github-secret-file <file>', 'GitHub webhook secret (default: DORIS_GITHUB_SECRET)')
+    .option('--registry-token-file <file>', 'bearer token of registry notifications (default: DORIS_REGISTRY_TOKEN)')
+    .option('--registry-credentials <file>', 'dockerconfigjson for image rules that name no Secret')
+    .option('--identity <id>', 'this replica’s identity in the Lease (default: hostname and a random suffix)')
+    .addOption(duration('--lease-duration <duration>', 'leader Lease duration', '15s', lease.durationMs))
+    .addOption(duration('--lease-renew <duration>', 'leader Lease renew period (shorter than --lease-duration)', '5s', lease.renewMs))
+    .addOption(duration('--upstream-interval <duration>', 'override every Fleet’s poll interval', '10s'))
+    .addOption(
+      new Option('--body-limit <bytes>', 'largest webhook body accepted, in bytes').argParser(integerFlag('--body-limit 1048576', 1)).default(1024 * 1024),
+    )
+    .addHelpText('after', `${hubNamespaceHelp}\nGit credentials of a Fleet come from the Secret its spec.git.secretRef names (keys username, token).`)
+    .action(async (flags: HubFlags, self: Command) => {
+      const options = global();
+      const namespace = hubNamespace(self, options);
+      if (flags.leaseRenew >= flags.leaseDuration) {
+        throw new UsageError(
+          `--lease-renew (${formatDuration(flags.leaseRenew)}) must be shorter than --lease-duration (${formatDuration(flags.leaseDuration)})`,
+        );
+      }
+      if (flags.tlsSecret && flags.insecureHttp) throw new UsageError('--tls-secret and --insecure-http exclude each other');
+      const log = createLogger();
+      const client = await connect(options);
+      const identity = flags.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+      let hub: Awaited<ReturnType<typeof startHub>>;
+      try {
+        hub = await startHub({
+          client,
+          namespace,
+          log,
+          listen: flags.listen,
+          tlsSecret: flags.tlsSecret,
+          insecureHttp: flags.insecureHttp,
+          workDir: options.workDir,
+          identity,
+          lease: { durationMs: flags.leaseDuration, renewMs: flags.leaseRenew },
+          githubSecret: secretSource(flags.githubSecretFile, 'DORIS_GITHUB_SECRET'),
+          registryToken: secretSource(flags.registryTokenFile, 'DORIS_REGISTRY_TOKEN'),
+          registryCredentialsFile: flags.registryCredentials,
+          bodyLimitBytes: flags.bodyLimit,
+          upstream: flags.upstreamInterval === undefined ? undefined : { intervalMs: flags.upstreamInterval },
+        });
+      } catch (error) {
+        client.close();
+        if (error instanceof HubConfigError) throw new UsageError(error.message);
+        throw error;
+      }
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          process.on(signal, () => exitNow(log, 'a second signal'));
+          const started = Date.now();
+          log.info({ signal }, 'shutting down');
+          setTimeout(() => exitNow(log, 'the shutdown took too long'), shutdownBudget.exitMs).unref();
+          hub
+            .stop(started + shutdownBudget.httpMs)
+            .then(({ clean }) => {
+              client.close();
+              log.info({ ms: Date.now() - started, ...(clean ? {} : { connectionsCut: true }) }, 'stopped');
+              setTimeout(() => exitNow(log, 'something still holds the event loop'), 250).unref();
+            })
+            .catch((error: unknown) => {
+              log.error({ err: (error as Error).message }, 'shutdown failed');
+              exitNow(log, 'the shutdown failed');
+            })
+            .finally(resolve);
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+      });
+    });
+  command.addCommand(tokenCommand(global).exitOverride().showHelpAfterError());
+  return command;
+}
+
+function exitNow(log: Logger, why: string): void {
+  log.warn({ why, pending: process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap') }, 'exiting with work pending');
+  process.exit(0);
+}
+
+/** The label selector of a Fleet's Devices, with an optional user selector. */
+export function fleetSelector(fleet: string, selector?: string): string {
+  return [`${fleetLabel}=${fleet}`, ...(selector ? [selector] : [])].join(',');
+}
