@@ -11,7 +11,8 @@
  * end at their next step without recording anything, and the Lease is released.
  */
 import { join } from 'node:path';
-import { parseDuration, parsePipelineSpec, syncInterval, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
+import { parseDuration, parsePipelineSpec, syncInterval, type ImageChange, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
+import { Notifier, clusterName } from '../notify/dispatcher.js';
 import { Reasons } from '../api/reasons.js';
 import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
@@ -86,6 +87,8 @@ export class Controller {
   private stopping = false;
   /** What each Pipeline's sync is doing now and last did (the dashboard's live view). */
   readonly activity: SyncActivity;
+  /** spec.notify: sends in the background, never holds up a sync. */
+  private readonly notifier: Notifier;
 
   constructor(
     private readonly client: KubeClient,
@@ -136,6 +139,7 @@ export class Controller {
       options.watch,
     );
     this.elector = new LeaderElector(client, options.lease, log, (leading) => this.leadershipChanged(leading));
+    this.notifier = new Notifier(client, log, { namespace: options.namespace, cluster: clusterName() });
     this.hub = new HubFollower({ client, namespace: options.namespace, log, changed: (name) => this.trigger(name, 'hub target changed') }, options.hubFollower);
   }
 
@@ -183,6 +187,7 @@ export class Controller {
   }
 
   private forget(name: string): void {
+    this.notifier.forget(this.options.namespace, name);
     this.hub.forget(name);
     this.activity.forget(name);
     this.generations.delete(name);
@@ -301,6 +306,7 @@ export class Controller {
       const credentials = await this.credentialsFor(spec);
       const pipeline = await getPipeline(this.client, seen.metadata.namespace, name);
       if (!pipeline || signal.aborted) return { ok: true };
+      const rolled: ImageChange[] = [];
       const outcomes = await reconcilePipeline({
         client: this.client,
         pipeline,
@@ -311,7 +317,10 @@ export class Controller {
         workDir: this.options.workDir,
         controllerNamespace: this.options.namespace,
         controllerDeployment: this.options.controllerDeployment,
-        progress: (event) => this.onProgress(name, event),
+        progress: (event) => {
+          this.onProgress(name, event);
+          if (event.type === 'images') rolled.push(...event.changes);
+        },
         signal,
         renderCache: this.renders,
       });
@@ -338,6 +347,7 @@ export class Controller {
         await recordOutcomeEvent(this.events, pipeline, outcome);
         if (hub?.kind === 'sync') await this.hub.report(name, deviceReport(outcome, hub.target));
       }
+      this.notifier.syncEnded(pipeline, spec, outcomes, rolled);
       this.images.follow(name, spec);
       return { ok: outcomes.every((o) => o.result === Reasons.Succeeded), intervalMs };
     } catch (error) {
@@ -352,6 +362,7 @@ export class Controller {
       this.log.warn({ pipeline: name, result: reason, message }, 'sync failed');
       this.activity.outcome(name, { commit: '', result: reason, message, wrote: true });
       await recordState(this.recordDeps, seen, reason, message);
+      this.notifier.syncEnded(seen, spec, [{ commit: '', result: reason, message }]);
       this.images.follow(name, spec);
       return { ok: false, intervalMs };
     }
@@ -383,6 +394,9 @@ export class Controller {
     this.syncs.pause();
     this.images.pause();
     const [syncing] = await Promise.all([this.syncs.drain(deadline), this.images.drain(deadline)]);
+    // Notifications of the last syncs get a moment; retries of a receiver that is down do not hold the exit.
+    await this.notifier.flush(Math.min(2000, Math.max(0, deadline - Date.now())));
+    this.notifier.stop();
     await this.elector.stop(Math.max(500, deadline - Date.now()));
     this.metrics.leader.set(0);
     await Promise.race([watchClosed, new Promise((resolve) => setTimeout(resolve, 200).unref())]);
