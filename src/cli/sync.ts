@@ -17,6 +17,11 @@ import { createLogger } from '../log.js';
 import { EventRecorder } from '../status/events.js';
 import { recordOutcomeEvent, recordProgressEvents } from '../reconcile/sync-events.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
+import type { ImageChange } from '../api/pipeline.js';
+import { Notifier, clusterName } from '../notify/dispatcher.js';
+
+/** How long `doris sync --once` waits for its notifications to be delivered before it exits. */
+const notifyWaitMs = 5000;
 
 export function printProgress(event: ProgressEvent): void {
   switch (event.type) {
@@ -60,7 +65,9 @@ export function printProgress(event: ProgressEvent): void {
 export function syncCommand(global: () => GlobalOptions): Command {
   const command = new Command('sync')
     .description('reconcile one Pipeline once: fetch, render, apply wave by wave, wait for health, prune; then exit')
-    .option('--once', 'run one reconcile and exit (the only mode; `doris run` is the controller)', true);
+    .option('--once', 'run one reconcile and exit (the only mode; `doris run` is the controller)', true)
+    .option('--kustomize-path <file>', 'the kustomize executable for kustomize folders (default: kustomize on PATH, or DORIS_KUSTOMIZE_PATH)')
+    .option('--sops-path <file>', 'the sops executable for SOPS-encrypted files (default: sops on PATH, or DORIS_SOPS_PATH)');
   addTargetOptions(command);
   command.addHelpText(
     'after',
@@ -72,8 +79,11 @@ Examples:
   doris sync --once --repo https://github.com/acme/fleet.git --branch main --path deploy --name edge \\
              --git-username bot --git-token-file /run/secrets/token`,
   );
-  command.action(async (flags: TargetFlags) => {
+  command.action(async (flags: TargetFlags & { kustomizePath?: string; sopsPath?: string }) => {
     const options = global();
+    // The render finds its tools through the environment (src/render/kustomize.ts, sops.ts).
+    if (flags.kustomizePath) process.env.DORIS_KUSTOMIZE_PATH = flags.kustomizePath;
+    if (flags.sopsPath) process.env.DORIS_SOPS_PATH = flags.sopsPath;
     const client = await connect(options);
     try {
       await ensurePipelineCrd(client);
@@ -94,6 +104,11 @@ Examples:
       }
       const events = new EventRecorder(client, createLogger({ level: 'warn', destination: process.stderr }));
       const onEvent = recordProgressEvents(events, () => pipeline);
+      const notifier = new Notifier(client, createLogger({ level: 'warn', destination: process.stderr }), {
+        namespace: options.namespace,
+        cluster: clusterName(),
+      });
+      const rolled: ImageChange[] = [];
       const controller = new AbortController();
       const stop = () => controller.abort();
       process.once('SIGTERM', stop);
@@ -109,11 +124,13 @@ Examples:
         images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
         progress: (event) => {
           onEvent(event);
+          if (event.type === 'images') rolled.push(...event.changes);
           if (options.output === 'text') printProgress(event);
         },
         signal: controller.signal,
       });
       for (const outcome of outcomes) await recordOutcomeEvent(events, pipeline, outcome);
+      notifier.syncEnded(pipeline, target.spec, outcomes, rolled);
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       const failed = outcomes.find((o) => o.result !== Reasons.Succeeded);
@@ -125,6 +142,8 @@ Examples:
           else say(`${target.name}: sync of ${o.commit.slice(0, 12) || 'the branch'} failed: ${o.result}: ${o.message}`);
         }
       }
+      if (!(await notifier.flush(notifyWaitMs))) say(`note: notifications still undelivered after ${notifyWaitMs / 1000} s were given up`);
+      notifier.stop();
       if (failed) process.exitCode = ExitCode.failed;
     } finally {
       client.close();

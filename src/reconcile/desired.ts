@@ -5,6 +5,7 @@
  * will do; and what is pruned, and whether the mass-prune guard allows it, is decided here
  * for both as well.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ImageStatus, InventoryEntry, PipelineSpec, PipelineStatus } from '../api/pipeline.js';
 import { LiveSnapshot } from '../apply/live.js';
@@ -19,6 +20,8 @@ import { stampConfigHashes, type ConfigKind } from '../render/confighash.js';
 import { pinImages } from '../render/images.js';
 import type { RenderCache } from '../render/cache.js';
 import { renderRepo } from '../render/layout.js';
+import { defaultSopsOptions } from '../render/sops.js';
+import { decryptionKey } from '../source/decryption.js';
 import { stampOwnership } from '../render/stamp.js';
 import type { DesiredObject, KubeObject, Problem, Wave } from '../render/types.js';
 import { BranchSource } from '../source/branch.js';
@@ -69,12 +72,21 @@ export async function buildDesiredSet(input: {
   /** With the commit, lets a long-running controller parse each commit once. */
   renderCache?: RenderCache;
   commit?: string;
+  /**
+   * Where the Pipeline's own Secrets (the `spec.decryption` age key) are read: the controller's
+   * client and the Pipeline's namespace, never the impersonated account.
+   */
+  secrets?: { client: KubeClient; namespace: string };
 }): Promise<DesiredSet> {
   const { client, spec } = input;
   const defaultNamespace = spec.targetNamespace ?? 'default';
-  const render = () => renderRepo(input.checkout, input.path, { defaultNamespace });
-  const rendered =
-    input.renderCache && input.commit ? await input.renderCache.get([input.commit, input.path, defaultNamespace].join('\u0000'), render) : await render();
+  const ageKey = input.secrets ? await decryptionKey(spec, input.secrets.client, input.secrets.namespace) : undefined;
+  const renderOptions = { defaultNamespace, kustomize: { policy: spec.kustomize }, sops: defaultSopsOptions(ageKey) };
+  const render = () => renderRepo(input.checkout, input.path, renderOptions);
+  // What the render depends on besides the commit: the policy, and which key (by hash) decrypted it.
+  const keyId = ageKey ? createHash('sha256').update(ageKey).digest('hex').slice(0, 16) : '';
+  const cacheKey = [input.commit, input.path, defaultNamespace, JSON.stringify(spec.kustomize), keyId].join('\u0000');
+  const rendered = input.renderCache && input.commit ? await input.renderCache.get(cacheKey, render) : await render();
   const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
   const images =
     input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal, { rendered: all }) : undefined;

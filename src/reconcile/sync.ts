@@ -40,7 +40,7 @@ import { prune, type PruneResult } from '../prune/prune.js';
 import type { GitCredentials } from '../source/git.js';
 import type { CommitSource, PipelineSource } from '../source/source.js';
 import { maxImageHistory, type ImageResolver } from '../source/images.js';
-import { appendHistory, boundMessage, removeCondition, setCondition } from '../status/conditions.js';
+import { appendHistory, boundMessage, progressingConditions, removeCondition, setCondition } from '../status/conditions.js';
 import { patchStatus } from '../status/store.js';
 import { protectedObjectIds } from '../install/manifests.js';
 import type { RenderCache } from '../render/cache.js';
@@ -158,7 +158,21 @@ export async function syncCommit(
   let changes: Change[] = [];
   let pruneResult: PruneResult | undefined;
   const status: PipelineStatus = ctx.pipeline.status ?? {};
+  const generation = ctx.pipeline.metadata.generation;
+  // A retry of the commit that failed keeps Ready=False and its reason until the retry ends.
+  const retry =
+    commit === status.lastAttemptedCommit && generation === status.observedGeneration && status.conditions?.find((c) => c.type === 'Ready')?.status === 'False';
+  let progressed = false;
   try {
+    // progressing: a new commit or generation makes Ready Unknown before its first slow step,
+    // so that Ready=True always means "this generation and the newest commit are applied"
+    if ((commit !== status.lastAppliedCommit || generation !== status.observedGeneration) && !retry) {
+      ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+        conditions: progressingConditions(ctx.pipeline.status?.conditions, `applying ${commit.slice(0, 12)}`, generation, new Date()),
+      });
+      progressed = true;
+    }
+
     // fetch
     ctx.progress({ type: 'commit', commit });
     await source.fetchCommit(commit);
@@ -179,6 +193,7 @@ export async function syncCommit(
       signal: ctx.signal,
       renderCache: ctx.renderCache,
       commit,
+      secrets: { client: ctx.client, namespace: ctx.pipeline.metadata.namespace },
     });
     for (const problem of desired.problems) ctx.progress({ type: 'problem', problem });
     const { images, waves, inventory: desiredInventory } = desired;
@@ -207,17 +222,7 @@ export async function syncCommit(
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
         lastAttemptedCommit: commit,
         ...inventoryFields(mergeInventories(readInventory(status, 'pendingInventory'), newEntries), 'pendingInventory'),
-        conditions: setCondition(
-          status.conditions,
-          {
-            type: 'Reconciling',
-            status: 'True',
-            reason: Reasons.Progressing,
-            message: `applying ${commit.slice(0, 12)}`,
-            observedGeneration: ctx.pipeline.metadata.generation,
-          },
-          now,
-        ),
+        conditions: progressingConditions(ctx.pipeline.status?.conditions, `applying ${commit.slice(0, 12)}`, generation, now, retry),
       });
     }
 
@@ -289,12 +294,22 @@ export async function syncCommit(
       `applied ${commit.slice(0, 12)}: ${counts.created} created, ${counts.configured} configured, ${counts.recreated} recreated, ${counts.unchanged} unchanged, ${counts.pruned} pruned${imageNote}${pruneNote}`,
     );
     const stillPending = (pruneResult?.pending.length ?? 0) > 0 || unverified.length > 0 || inventorySize(status, 'pendingInventory') > 0;
-    if (!recordAttempt && nothingChanged && !imagesMoved && wasReady && status.lastAppliedCommit === commit && !stillPending && result === Reasons.Succeeded) {
+    if (
+      !recordAttempt &&
+      !progressed &&
+      nothingChanged &&
+      !imagesMoved &&
+      wasReady &&
+      status.lastAppliedCommit === commit &&
+      status.observedGeneration === generation &&
+      !stillPending &&
+      result === Reasons.Succeeded
+    ) {
       return { commit, result, message, counts, wrote: false };
     }
     const now = new Date();
     let conditions = setCondition(
-      status.conditions,
+      ctx.pipeline.status?.conditions,
       { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message, observedGeneration: ctx.pipeline.metadata.generation },
       now,
     );
@@ -314,7 +329,7 @@ export async function syncCommit(
       ...inventoryFields([], 'pendingInventory'),
       observedGeneration: ctx.pipeline.metadata.generation,
       ...(images ? { images: images.images, imageHistory: [...images.changes, ...(status.imageHistory ?? [])].slice(0, maxImageHistory) } : {}),
-      history: appendHistory(status.history, {
+      history: appendHistory(ctx.pipeline.status?.history, {
         commit,
         startedAt: startedAt.toISOString(),
         finishedAt: now.toISOString(),
