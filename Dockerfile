@@ -11,6 +11,16 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
+# kustomize and sops, which the render runs (docs/adr/0012-kustomize.md, 0011-sops.md), built
+# for the target platform from the same pinned Go modules as the tests use (test/tools/).
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS tools
+ARG TARGETOS TARGETARCH
+WORKDIR /tools
+COPY test/tools ./
+ENV CGO_ENABLED=0 GOFLAGS=-mod=mod
+RUN cd kustomize && GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags '-s -w' -o /out/kustomize sigs.k8s.io/kustomize/kustomize/v5 \
+ && cd ../sops && GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags '-s -w' -o /out/sops github.com/getsops/sops/v3/cmd/sops
+
 FROM node:20-bookworm-slim
 # git: the source is fetched with the git CLI (docs/adr/0003-git-cli.md).
 RUN apt-get update \
@@ -20,6 +30,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+COPY --from=tools /out/kustomize /out/sops /usr/local/bin/
 # Non-root; the root filesystem is mounted read-only, git's HOME and caches live in /tmp.
 USER 65532:65532
 ENV NODE_ENV=production HOME=/tmp

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { binaryPath, ensureBinaries } from './build.js';
 import { startCluster } from './cluster.js';
+import { ensureTools } from './tools.js';
 import { envFile, logDir, repoRoot, stateDir, stateFile } from './paths.js';
 import { freePorts } from './ports.js';
 import { ensureDebianPackages } from './prereqs.js';
@@ -46,6 +47,8 @@ export async function up(): Promise<TestEnv> {
   const started = Date.now();
   await ensureDebianPackages(log);
   await ensureBinaries(log);
+  // kustomize and sops, which DORIS runs while rendering, and age-keygen for the tests' keys.
+  await ensureTools(log);
 
   rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
