@@ -1,11 +1,16 @@
 /**
  * kstatus-style conditions on a Pipeline, computed as plain data:
- * - `Ready`: True after a successful sync; False with the reason of the last failure.
- * - `Reconciling`: True while a sync runs.
- * - `Stalled`: True when the last sync failed in a way a retry alone will not fix.
- * A condition keeps its `lastTransitionTime` while its status does not change.
+ * - `Ready`: True when the newest commit of the current generation is applied and healthy;
+ *   Unknown (reason Progressing) while a new commit or generation is being applied, so that
+ *   `kubectl wait --for=condition=Ready` waits for it; False with the reason of the last failure.
+ * - `Reconciling`: True while a sync that writes runs.
+ * - `Stalled`: True when the last sync failed in a way a retry alone will not fix. Never
+ *   together with Reconciling=True: a sync that starts again is no longer stalled.
+ * Every condition carries the generation it speaks for (`observedGeneration`), and keeps its
+ * `lastTransitionTime` while its status does not change.
  */
 import type { Condition, SyncRecord } from '../api/pipeline.js';
+import { Reasons } from '../api/reasons.js';
 
 export function setCondition(conditions: Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime'>, now: Date): Condition[] {
   const list = conditions ?? [];
@@ -13,6 +18,23 @@ export function setCondition(conditions: Condition[] | undefined, next: Omit<Con
   const lastTransitionTime = previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString();
   const updated: Condition = { ...next, lastTransitionTime };
   return [...list.filter((c) => c.type !== next.type), updated].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+/**
+ * A sync of a new commit or generation has started: Ready is Unknown (Progressing) unless
+ * `keepReady` (a retry of the commit that already failed keeps its False and reason until it
+ * ends), Reconciling is True, Stalled is gone.
+ */
+export function progressingConditions(
+  conditions: Condition[] | undefined,
+  message: string,
+  observedGeneration: number | undefined,
+  now: Date,
+  keepReady = false,
+): Condition[] {
+  let next = setCondition(conditions, { type: 'Reconciling', status: 'True', reason: Reasons.Progressing, message, observedGeneration }, now);
+  if (!keepReady) next = setCondition(next, { type: 'Ready', status: 'Unknown', reason: Reasons.Progressing, message, observedGeneration }, now);
+  return removeCondition(next, 'Stalled');
 }
 
 export function removeCondition(conditions: Condition[] | undefined, type: Condition['type']): Condition[] {
@@ -45,7 +67,17 @@ export function boundMessage(message: string, maxLines = maxMessageLines, maxByt
   return left > 0 ? `${kept.join('\n')}\n… and ${left} more` : kept.join('\n');
 }
 
-/** Newest first, at most `maxHistory` entries. */
+/**
+ * Newest first, at most `maxHistory` entries. The same commit failing again with the same
+ * reason updates the newest entry (count, firstTime; times, message and counts of the last
+ * attempt) instead of adding one: a commit retried every few minutes for a day must not push
+ * the last success out of the history.
+ */
 export function appendHistory(history: SyncRecord[] | undefined, record: SyncRecord): SyncRecord[] {
+  const [newest, ...older] = history ?? [];
+  if (newest && newest.commit === record.commit && newest.result === record.result && record.result !== Reasons.Succeeded) {
+    const merged: SyncRecord = { ...record, count: (newest.count ?? 1) + (record.count ?? 1), firstTime: newest.firstTime ?? newest.startedAt };
+    return [merged, ...older].slice(0, maxHistory);
+  }
   return [record, ...(history ?? [])].slice(0, maxHistory);
 }
