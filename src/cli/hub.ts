@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
+import { setComponent } from '../version.js';
 import { fleetLabel, hubApiVersion } from '../api/hub.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
 import { createLogger, type Logger } from '../log.js';
@@ -159,6 +160,8 @@ export function hubCommand(global: () => GlobalOptions): Command {
         );
       }
       if (flags.tlsSecret && flags.insecureHttp) throw new UsageError('--tls-secret and --insecure-http exclude each other');
+      // Git hosts and registries see `doris-hub/<version>`: their logs tell the hub from agents.
+      setComponent('doris-hub');
       const log = createLogger();
       const client = await connect(options);
       const identity = flags.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
