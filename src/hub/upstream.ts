@@ -182,8 +182,8 @@ export class Upstream {
       const state = this.states.get(name);
       // A new Fleet, a new spec, or a Fleet deleted and created again: start afresh.
       if (!state || state.generation !== generation || state.uid !== uid) {
+        // A run in flight finishes with the old spec; the trigger runs once more right after it.
         this.states.set(name, this.newState(event.fleet));
-        this.scheduler.forget(name);
         this.scheduler.trigger(name, state ? 'spec changed' : 'new fleet');
       }
     });
