@@ -296,7 +296,7 @@ export function runKustomize(realRoot: string, dirReal: string, options: Kustomi
           return resolve({ ok: false, message: `kustomize build output is over the limit of ${options.maxOutputBytes} bytes; refused` });
         }
         if ((error as { killed?: boolean }).killed) {
-          return resolve({ ok: false, message: `kustomize build did not finish within ${Math.round(options.timeoutMs / 1000)} s; stopped` });
+          return resolve({ ok: false, message: `kustomize build did not finish within ${options.timeoutMs / 1000} s; stopped` });
         }
         const message = cleanMessage(stderr.toString('utf8'), realRoot) || error.message;
         resolve({ ok: false, message: `kustomize build failed: ${message}` });
