@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { DeviceReport } from '../../../src/api/hub.js';
+import { DeviceRegistry, defaultDeviceRegistryOptions } from '../../../src/hub/devices.js';
+import { HubRefusal } from '../../../src/hub/errors.js';
+import { createLogger } from '../../../src/log.js';
+import { waitFor } from '../../env/proc.js';
+import { HubFakeKube } from './hub_fake.js';
+
+const ns = 'hub';
+const log = createLogger({ level: 'silent' });
+const registries: DeviceRegistry[] = [];
+
+async function registry(kube = new HubFakeKube(), clock = { now: Date.now() }) {
+  const devices = new DeviceRegistry(kube, ns, log, { ...defaultDeviceRegistryOptions(), now: () => clock.now });
+  registries.push(devices);
+  devices.start();
+  await waitFor('the device cache to sync', async () => devices.hasSynced || undefined, { timeoutMs: 5000 });
+  return { kube, devices, clock };
+}
+
+after(async () => {
+  for (const r of registries) await r.stop();
+});
+
+function refused(fn: () => unknown): HubRefusal {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof HubRefusal);
+    return error;
+  }
+  assert.fail('expected a refusal');
+}
+
+const report = (over: Partial<DeviceReport> = {}): DeviceReport => ({
+  ready: 'True',
+  reason: 'Synced',
+  message: 'applied',
+  agentVersion: '0.1.0',
+  commit: 'a'.repeat(40),
+  revision: 'r-1',
+  images: [],
+  counts: { created: 1, configured: 0, unchanged: 3, recreated: 0, pruned: 0 },
+  ...over,
+});
+
+const statusWrites = (kube: HubFakeKube) => kube.writes.filter((w) => w.endsWith('/status')).length;
+
+describe('device registry', () => {
+  it('enrolls a device with its labels, the fleet label and only the hash of its token', async () => {
+    const { kube, devices } = await registry();
+    const token = await devices.enroll('dev-1', 'f1', { site: 'north' });
+    const stored = kube.objects.get(`Device/${ns}/dev-1`) as unknown as { metadata: { labels: Record<string, string> }; spec: Record<string, string> };
+    assert.deepEqual(stored.metadata.labels, { site: 'north', 'hub.doris.dev/fleet': 'f1' });
+    assert.equal(stored.spec.fleet, 'f1');
+    assert.match(stored.spec.tokenHash!, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(JSON.stringify(stored).includes(token.split('.')[1]!), false);
+    // Right away, before any watch event: the device polls next.
+    assert.equal(devices.authenticate(`Bearer ${token}`).metadata.name, 'dev-1');
+  });
+
+  it('refuses (401) a missing, malformed, unknown or wrong token', async () => {
+    const { devices } = await registry();
+    const token = await devices.enroll('dev-1', 'f1', {});
+    for (const header of [
+      undefined,
+      '',
+      'Bearer',
+      `Basic ${token}`,
+      'Bearer nodot',
+      `Bearer dev-2.${token.split('.')[1]}`,
+      `Bearer ${token}x`,
+      `bearer ${token}`,
+      `Bearer ${token} `,
+    ]) {
+      assert.equal(refused(() => devices.authenticate(header)).status, 401, String(header));
+    }
+  });
+
+  it('re-enrolling a name replaces its token: the old one is refused', async () => {
+    const { devices } = await registry();
+    const first = await devices.enroll('dev-1', 'f1', {});
+    const second = await devices.enroll('dev-1', 'f1', { site: 'b' });
+    assert.equal(devices.authenticate(`Bearer ${second}`).metadata.labels?.site, 'b');
+    assert.match(refused(() => devices.authenticate(`Bearer ${first}`)).message, /enrolled again/);
+  });
+
+  it('deleting the Device revokes its token at once (the watch drops it)', async () => {
+    const { kube, devices } = await registry();
+    const token = await devices.enroll('dev-1', 'f1', {});
+    const gone: string[] = [];
+    devices.onChange((name, device) => {
+      if (!device) gone.push(name);
+    });
+    await kube.delete({ apiVersion: 'hub.doris.dev/v1alpha1', kind: 'Device', namespace: ns, name: 'dev-1' });
+    assert.deepEqual(gone, ['dev-1']);
+    assert.match(refused(() => devices.authenticate(`Bearer ${token}`)).message, /not enrolled/);
+  });
+
+  it('writes a report only when it changed, and clears what the device no longer reports', async () => {
+    const { kube, devices } = await registry();
+    await devices.enroll('dev-1', 'f1', {});
+    const device = devices.get('dev-1')!;
+    assert.equal(await devices.report(device, report()), true);
+    assert.equal(await devices.report(device, report()), false);
+    assert.equal(await devices.report(device, { ...report(), images: [] }), false);
+    assert.equal(statusWrites(kube), 1);
+    assert.equal(await devices.report(device, report({ ready: 'False', reason: 'ApplyFailed', counts: undefined })), true);
+    const status = (kube.objects.get(`Device/${ns}/dev-1`) as unknown as { status: { report: Record<string, unknown> } }).status;
+    assert.equal(status.report.ready, 'False');
+    assert.equal('counts' in status.report, false, 'counts the device stopped reporting are gone');
+    assert.equal(statusWrites(kube), 2);
+  });
+
+  it('writes lastSeen at most every 5 minutes, for polls and unchanged reports alike', async () => {
+    const { kube, devices, clock } = await registry();
+    await devices.enroll('dev-1', 'f1', {});
+    const device = () => devices.get('dev-1')!;
+    await devices.report(device(), report());
+    const after1 = statusWrites(kube);
+    for (let i = 0; i < 10; i++) {
+      clock.now += 20_000;
+      devices.contact(device(), 'r-1');
+      await devices.report(device(), report());
+    }
+    // 200 s later: still within 5 minutes of the report's lastSeen; servedRevision r-1 was written once.
+    await waitFor('the servedRevision write', async () => (devices.get('dev-1')?.status?.servedRevision === 'r-1' ? true : undefined), { timeoutMs: 2000 });
+    assert.equal(statusWrites(kube), after1 + 1);
+    clock.now += 100_000;
+    devices.contact(device(), 'r-1');
+    await waitFor('the lastSeen write', async () => (statusWrites(kube) === after1 + 2 ? true : undefined), { timeoutMs: 2000 });
+    assert.equal(devices.get('dev-1')?.status?.lastSeen, new Date(clock.now).toISOString());
+    devices.contact(device(), 'r-1');
+    assert.equal(statusWrites(kube), after1 + 2);
+  });
+
+  it('counts devices by state: offline after 15 minutes without contact', async () => {
+    const { devices, clock } = await registry();
+    await devices.enroll('ok', 'f1', {});
+    await devices.enroll('bad', 'f1', {});
+    await devices.enroll('new', 'f1', {});
+    await devices.report(devices.get('ok')!, report());
+    await devices.report(devices.get('bad')!, report({ ready: 'False', reason: 'ApplyFailed' }));
+    assert.deepEqual(devices.countByState(), { ready: 1, failed: 1, offline: 0, unknown: 1 });
+    clock.now += 16 * 60_000;
+    devices.contact(devices.get('ok')!, undefined);
+    assert.deepEqual(devices.countByState(), { ready: 1, failed: 0, offline: 2, unknown: 0 });
+  });
+
+  it('a report of a Device deleted meanwhile is refused as revoked', async () => {
+    const { kube, devices } = await registry();
+    await devices.enroll('dev-1', 'f1', {});
+    const device = devices.get('dev-1')!;
+    kube.objects.delete(`Device/${ns}/dev-1`);
+    const error = await devices.report(device, report()).catch((e: unknown) => e);
+    assert.ok(error instanceof HubRefusal);
+    assert.equal(error.status, 401);
+  });
+});
