@@ -11,7 +11,7 @@
  * the API server has expired the Event (its TTL, an hour by default), a new one is created.
  */
 import { randomBytes } from 'node:crypto';
-import { apiVersion, kind, type Pipeline } from '../api/pipeline.js';
+import type { Pipeline } from '../api/pipeline.js';
 import type { EventReason } from '../api/reasons.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
@@ -32,6 +32,9 @@ export function eventMessage(message: string): string {
   return message.length > 1000 ? `${message.slice(0, 997)}...` : message;
 }
 
+/** What an Event is about: a Pipeline, or another object of ours (a hub's Fleet). */
+export type EventSubject = Pick<Pipeline, 'metadata'> & { apiVersion: string; kind: string };
+
 export class EventRecorder {
   private readonly written = new Map<string, Written>();
 
@@ -41,8 +44,9 @@ export class EventRecorder {
     private readonly component = 'doris',
   ) {}
 
-  async record(pipeline: Pipeline, type: 'Normal' | 'Warning', reason: EventReason, message: string): Promise<void> {
+  async record(pipeline: EventSubject, type: 'Normal' | 'Warning', reason: EventReason, message: string): Promise<void> {
     const now = new Date().toISOString();
+    const { apiVersion, kind } = pipeline;
     const { name, namespace, uid } = pipeline.metadata;
     const text = eventMessage(message);
     const key = JSON.stringify([namespace, name, uid ?? '', type, reason, text]);
@@ -66,7 +70,7 @@ export class EventRecorder {
       await this.client.create(event);
       this.remember(key, { name: event.metadata.name, namespace, count: 1, firstTimestamp: now });
     } catch (error) {
-      this.log.warn({ pipeline: name, reason, err: (error as Error).message }, 'could not record an Event');
+      this.log.warn({ [kind.toLowerCase()]: name, reason, err: (error as Error).message }, 'could not record an Event');
     }
   }
 
