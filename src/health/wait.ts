@@ -1,6 +1,7 @@
 /**
  * Waiting for a wave to become healthy: poll the wave's objects (only those not yet
- * Current) until all are Current, one is Failed, or the timeout passes. The poll starts
+ * Current) until all are Current, one is Failed, or the timeout passes. A timeout names each
+ * object still pending and, for workloads, what their Pods say (pods.ts). The poll starts
  * fast and slows down, so that a quick wave costs little latency and a slow one few requests.
  * An object annotated `doris.dev/health: ignore` in the repository is Current from the start
  * and never fetched (see ignore.ts).
@@ -14,6 +15,7 @@ import { pipelineLabel } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
 import { computeHealth } from './compute.js';
 import { checkIgnored } from './ignore.js';
+import { podReasons } from './pods.js';
 import type { HealthResult } from './types.js';
 
 export interface WaitTarget {
@@ -94,6 +96,16 @@ async function fetchLive(client: KubeClient, objects: KubeObject[], limit: Retur
   return result;
 }
 
+/** Timed-out workloads with what their Pods say (why they are Pending, crash looping, ...). */
+async function withPodReasons(client: KubeClient, pending: Array<HealthFailure & { live: KubeObject }>): Promise<HealthFailure[]> {
+  return Promise.all(
+    pending.map(async (p) => {
+      const why = await podReasons(client, p.live);
+      return why ? { desired: p.desired, health: { ...p.health, message: `${p.health.message}; ${why}` } } : p;
+    }),
+  );
+}
+
 export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], options: WaitOptions = defaultWaitOptions()): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const limit = pLimit(options.concurrency);
@@ -110,7 +122,7 @@ export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], 
       pending.map((p) => ({ object: p.live, health: p.health })),
       targets.length,
     );
-    if (Date.now() >= deadline) throw new HealthCheckError(pending, true);
+    if (Date.now() >= deadline) throw new HealthCheckError(await withPodReasons(client, pending), true);
     if (options.signal?.aborted) throw options.signal.reason;
     await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
     interval = Math.min(options.maxPollMs, Math.round(interval * 1.5));
