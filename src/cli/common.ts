@@ -138,6 +138,12 @@ export function printYaml(value: unknown): void {
   process.stdout.write(stringify(value, { lineWidth: 0 }));
 }
 
+/** Prints a result as JSON or YAML (`--output json|yaml`). */
+export function printData(options: Pick<GlobalOptions, 'output'>, value: unknown): void {
+  if (options.output === 'yaml') printYaml(value);
+  else printJson(value);
+}
+
 /** Prints a result: as JSON or YAML when asked, else by `text`. */
 export function printResult(options: Pick<GlobalOptions, 'output'>, value: unknown, text: () => void): void {
   if (options.output === 'json') printJson(value);

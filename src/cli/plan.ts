@@ -4,7 +4,7 @@ import { planPipeline } from '../reconcile/plan.js';
 import { registryCredentialsResolver } from '../source/credentials.js';
 import { ImageTracker } from '../source/images.js';
 import { formatProblems } from '../render/validate.js';
-import { ExitCode, connect, printJson, say, type GlobalOptions } from './common.js';
+import { ExitCode, connect, printData, say, type GlobalOptions } from './common.js';
 import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
 
 export function planCommand(global: () => GlobalOptions): Command {
@@ -28,7 +28,7 @@ export function planCommand(global: () => GlobalOptions): Command {
         images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
       });
       const errors = plan.rows.filter((r) => r.action === 'error').length;
-      if (options.output === 'json') printJson(plan);
+      if (options.output !== 'text') printData(options, plan);
       else {
         if (plan.problems.length > 0) say(formatProblems(plan.problems));
         process.stdout.write(`commit ${plan.commit}\n`);

@@ -10,7 +10,7 @@ import type { ProgressEvent } from '../reconcile/progress.js';
 import { reconcilePipeline } from '../reconcile/sync.js';
 import { formatProblems } from '../render/validate.js';
 import { applyPipeline, ensurePipelineCrd, getPipeline } from '../status/store.js';
-import { ExitCode, connect, printJson, say, type GlobalOptions } from './common.js';
+import { ExitCode, connect, printData, say, type GlobalOptions } from './common.js';
 import { registryCredentialsResolver } from '../source/credentials.js';
 import { ImageTracker } from '../source/images.js';
 import { createLogger } from '../log.js';
@@ -99,7 +99,7 @@ Examples:
       if (!pipeline) throw new Error(`Pipeline ${options.namespace}/${target.name} vanished`);
       if (target.spec.suspend) {
         say(`Pipeline ${target.name} is suspended (spec.suspend: true); nothing to do`);
-        if (options.output === 'json') printJson({ pipeline: target.name, outcomes: [], result: Reasons.Suspended });
+        if (options.output !== 'text') printData(options, { pipeline: target.name, outcomes: [], result: Reasons.Suspended });
         return;
       }
       const events = new EventRecorder(client, createLogger({ level: 'warn', destination: process.stderr }));
@@ -134,8 +134,8 @@ Examples:
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       const failed = outcomes.find((o) => o.result !== Reasons.Succeeded);
-      if (options.output === 'json') {
-        printJson({ pipeline: target.name, kind: pipelineKind, apiVersion: pipelineApiVersion, outcomes });
+      if (options.output !== 'text') {
+        printData(options, { pipeline: target.name, kind: pipelineKind, apiVersion: pipelineApiVersion, outcomes });
       } else {
         for (const o of outcomes) {
           if (o.result === Reasons.Succeeded) say(`${target.name}: ${o.message}`);

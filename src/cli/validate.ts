@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { printable } from '../render/problems.js';
 import { defaultSopsOptions } from '../render/sops.js';
 import { formatProblems, validateFolder } from '../render/validate.js';
-import { ExitCode, printJson, say, type GlobalOptions } from './common.js';
+import { ExitCode, printData, say, type GlobalOptions } from './common.js';
 
 interface ValidateFlags {
   kustomizePath?: string;
@@ -49,7 +49,7 @@ export function validateCommand(global: () => GlobalOptions): Command {
       const result = { ...found, problems: found.problems.map((p) => ({ ...p, file: shown(p.file) })) };
       const errors = result.problems.filter((p) => p.severity === 'error').length;
       const warnings = result.problems.length - errors;
-      if (options.output === 'json') printJson({ ...result, errors, warnings });
+      if (options.output !== 'text') printData(options, { ...result, errors, warnings });
       else {
         if (result.problems.length > 0) process.stdout.write(`${formatProblems(result.problems)}\n`);
         say(`${printable(dir)}: ${result.objects} objects in ${result.waves} waves; ${errors} errors, ${warnings} warnings`);

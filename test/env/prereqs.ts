@@ -16,6 +16,9 @@ const debianPackages: Record<string, string> = {
   go: 'golang-go',
   // The dashboard's tests drive a real headless browser (playwright-core pointed at it).
   chromium: 'chromium',
+  // `doris completion zsh|fish` scripts are checked by the shells themselves.
+  zsh: 'zsh',
+  fish: 'fish',
 };
 
 async function has(command: string): Promise<boolean> {
