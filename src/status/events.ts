@@ -11,7 +11,7 @@
  * the API server has expired the Event (its TTL, an hour by default), a new one is created.
  */
 import { randomBytes } from 'node:crypto';
-import type { Pipeline } from '../api/pipeline.js';
+import { apiVersion as pipelineApiVersion, kind as pipelineKind, type Pipeline } from '../api/pipeline.js';
 import type { EventReason } from '../api/reasons.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
@@ -46,7 +46,9 @@ export class EventRecorder {
 
   async record(pipeline: EventSubject, type: 'Normal' | 'Warning', reason: EventReason, message: string): Promise<void> {
     const now = new Date().toISOString();
-    const { apiVersion, kind } = pipeline;
+    // A Pipeline built by hand may lack apiVersion and kind at run time.
+    const apiVersion = pipeline.apiVersion ?? pipelineApiVersion;
+    const kind = pipeline.kind ?? pipelineKind;
     const { name, namespace, uid } = pipeline.metadata;
     const text = eventMessage(message);
     const key = JSON.stringify([namespace, name, uid ?? '', type, reason, text]);
