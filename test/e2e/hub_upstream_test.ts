@@ -242,4 +242,42 @@ describe('hub upstream', () => {
     const lsRemote = counted.values.filter((v) => v.labels.source === 'git').reduce((sum, v) => sum + v.value, 0);
     assert.ok(lsRemote >= asked, 'the metric counts every ls-remote');
   });
+  it('a webhook wakes the Fleets it names at once, whatever their interval', async () => {
+    // A second Fleet on the same repository that would not poll again for an hour.
+    await api.request('POST', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets`, {
+      body: {
+        apiVersion: 'hub.doris.dev/v1alpha1',
+        kind: 'Fleet',
+        metadata: { name: 'wind' },
+        spec: {
+          git: { url: repo.url, branch: 'main', path: 'deploy', secretRef: { name: 'git' }, interval: '1h' },
+          images: [{ repository: image(), tag: 'v1', interval: '1h' }],
+        },
+      },
+    });
+    const wind = async () => (await api.request<Fleet>('GET', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets/wind`)).body;
+    const first = await waitFor('the first revision of wind', async () => (await wind()).status?.revision);
+    assert.equal(first.commit, (await fleet()).status!.revision!.commit);
+    // The same wave folder: one bundle, owned by both Fleets.
+    assert.equal(first.bundle, (await fleet()).status!.revision!.bundle);
+    const { body: shared } = await api.request<{ metadata: { ownerReferences: Array<{ name: string }> } }>(
+      'GET',
+      `/api/v1/namespaces/${ns}/configmaps/${bundleConfigMapName(first.bundle)}`,
+    );
+    assert.deepEqual(shared.metadata.ownerReferences.map((o) => o.name).sort(), ['solar', 'wind']);
+
+    const commit = await pushFiles(env, repo.url, {
+      'deploy/1-app/50-more.yml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: more, namespace: ${ns}-apps}\n`,
+    });
+    const names = upstream.fleetsForPush([repo.url], 'main').sort();
+    assert.deepEqual(names, ['solar', 'wind']);
+    for (const name of names) upstream.trigger(name, 'github push');
+    await waitFor('wind at the pushed commit', async () => (await wind()).status?.revision?.commit === commit, { timeoutMs: 30_000 });
+
+    const digest = await pushTestImage(env, `hub-h6b-${run}/app`, 'v1', `app three ${run}`);
+    const pushed = upstream.fleetsForImages([{ repository: image(), tag: 'v1', digest }]).sort();
+    assert.deepEqual(pushed, ['solar', 'wind']);
+    for (const name of pushed) upstream.trigger(name, 'registry push');
+    await waitFor('wind at the pushed digest', async () => (await wind()).status?.revision?.images[0]?.digest === digest, { timeoutMs: 30_000 });
+  });
 });
