@@ -72,9 +72,10 @@ export interface RolloutStatus {
   revision: string;
   /** The last revision that completed every stage: what a halt keeps and a rollback restores. */
   lastGood?: string;
-  /** Index of the current stage (the first one not done; `stages.length` when Complete). */
-  stage: number;
-  stageName?: string;
+  /** The current stage: the first one not done (absent when Complete). */
+  stage?: string;
+  /** Its index in `stages` (`stages.length` when Complete). */
+  stageIndex: number;
   stages: StageStatus[];
   startedAt: string;
   completedAt?: string;
@@ -189,7 +190,7 @@ export function step(input: StepInput): StepResult {
       state: 'Complete',
       revision: newestId,
       lastGood: newestId,
-      stage: 0,
+      stageIndex: 0,
       stages: [],
       startedAt: previous?.revision === newestId ? previous.startedAt : iso,
       completedAt: previous?.revision === newestId ? (previous.completedAt ?? iso) : iso,
@@ -220,7 +221,7 @@ export function step(input: StepInput): StepResult {
       state: 'Complete',
       revision: newestId,
       lastGood: newestId,
-      stage: stages.length,
+      stageIndex: stages.length,
       stages: stages.map((s) => emptyStage(s.name, newestId, iso)),
       startedAt: iso,
       completedAt: iso,
@@ -247,7 +248,7 @@ export function step(input: StepInput): StepResult {
   // A newer revision supersedes the rollout (a paused rollout lets it wait until resumed).
   if (newestId !== state.revision && state.state !== 'Paused') {
     const wasRunning = state.state === 'Progressing';
-    const at = state.stages[state.stage]?.name;
+    const at = state.stage;
     if (state.state === 'Complete') state.lastGood = state.revision;
     const superseded = state.revision;
     state.revision = newestId;
@@ -275,9 +276,9 @@ export function step(input: StepInput): StepResult {
   });
 
   const current = state.stages.findIndex((s) => !s.completedAt);
-  state.stage = current < 0 ? state.stages.length : current;
-  if (current < 0) delete state.stageName;
-  else state.stageName = state.stages[current]?.name;
+  state.stageIndex = current < 0 ? state.stages.length : current;
+  if (current < 0) delete state.stage;
+  else state.stage = state.stages[current]?.name;
   state.message = describe(state, stages);
   const wakeAt = wake.length > 0 ? new Date(Math.min(...wake)) : undefined;
   return { state, targets, stageOf, transitions, ...(wakeAt ? { wakeAt } : {}) };
@@ -463,8 +464,8 @@ function advance(
 }
 
 function describe(state: RolloutStatus, stages: Stage[]): string {
-  const current = state.stages[state.stage];
-  const stage = stages[state.stage];
+  const current = state.stages[state.stageIndex];
+  const stage = stages[state.stageIndex];
   switch (state.state) {
     case 'Complete':
       return `${state.revision} runs on every stage`;

@@ -172,7 +172,8 @@ describe('rollout engine', () => {
     assert.deepEqual(sim.on(B).sort(), ['c1', 'd1', 'd2', 'd3', 'd4']);
     assert.equal(sim.state?.state, 'Complete');
     assert.equal(sim.state?.lastGood, B);
-    assert.equal(sim.state?.stage, 2);
+    assert.equal(sim.state?.stageIndex, 2);
+    assert.equal(sim.state?.stage, undefined);
     assert.deepEqual(sim.reasons().slice(3), ['StageCompleted', 'StageStarted', 'StageCompleted', 'RolloutCompleted']);
     assert.deepEqual(
       sim.state?.stages.map((s) => [s.name, s.devices, s.updated, s.ready, s.failed, s.offline]),
@@ -221,7 +222,7 @@ describe('rollout engine', () => {
     report('w2', 'False', 'Progressing');
     report('w3', 'False', 'Progressing');
     sim.step();
-    assert.equal(sim.state?.stage, 0, '1 of 3 is not 50%');
+    assert.equal(sim.state?.stage, 'wave', '1 of 3 is not 50%');
     assert.match(sim.state?.message ?? '', /1 of 3 online device\(s\) ready on .*, 2 needed/);
     report('w2', 'True');
     sim.step();
@@ -464,7 +465,7 @@ describe('rollout engine', () => {
     other.settle('promote');
     assert.equal(other.stage('canary').skipped, 'promoted');
     assert.equal(other.state?.state, 'Halted', 'the rest fail on B too, and halt there');
-    assert.equal(other.state?.stageName, '(rest)');
+    assert.equal(other.state?.stage, '(rest)');
     assert.deepEqual(other.on(A).sort(), ['d1', 'd2', 'd3', 'd4'], 'rolled back');
     assert.deepEqual(other.on(B), ['c1'], 'the promoted canary keeps B');
   });
