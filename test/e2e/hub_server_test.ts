@@ -11,8 +11,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fleetLabel } from '../../src/api/hub.js';
+import { githubSignature } from '../../src/server/github.js';
 import { hubAccountName, hubCrdRoleName, hubRbacObjects } from '../../src/hub/install.js';
 import { connectKube, type HttpKubeClient } from '../../src/kube/client.js';
 import type { KubeHttp } from '../../src/kube/http.js';
@@ -35,6 +39,7 @@ const bundleA = Buffer.from(`bundle of fleet a ${run}`);
 const bundleB = Buffer.from(`bundle of fleet b ${run}`);
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const commitA = 'a'.repeat(40);
+const githubSecret = `gh-${run}-not-a-real-secret`;
 
 async function hubCall(method: string, path: string, options: { token?: string; headers?: Record<string, string>; body?: unknown } = {}) {
   const res = await fetch(`${hub.url}${path}`, {
@@ -123,7 +128,11 @@ before(async () => {
   kubeconfig = await serviceAccountKubeconfig(env, api, ns, hubAccountName);
   const port = await freePort();
   const mark = auditMark(env.AUDIT_LOG);
-  hub = startServer(env, ['--kubeconfig', kubeconfig, '--namespace', ns, 'hub', '--listen', `127.0.0.1:${port}`], { kubeconfig, port });
+  hub = startServer(env, ['--kubeconfig', kubeconfig, '--namespace', ns, 'hub', '--listen', `127.0.0.1:${port}`], {
+    kubeconfig,
+    port,
+    extraEnv: { DORIS_GITHUB_SECRET: githubSecret },
+  });
   await waitFor('the hub to be ready', async () => (await fetch(`${hub.url}/readyz`).catch(() => undefined))?.ok || undefined, { timeoutMs: 60_000 });
   // The hub applied its CRDs itself, as its ServiceAccount (get/create/patch by name only).
   const crdWrites = writesBy(readAuditSince(env.AUDIT_LOG, mark), hubUser).filter((e) => e.objectRef?.resource === 'customresourcedefinitions');
@@ -140,6 +149,7 @@ after(async () => {
   await api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
   admin.close();
   api.close();
+  if (kubeconfig) rmSync(kubeconfig, { force: true });
   if (stopped) assert.equal(stopped.code, 0, `the hub exits 0 on SIGTERM:\n${stopped.stdout.slice(-2000)}`);
 });
 
@@ -257,5 +267,64 @@ describe('doris hub under its own ServiceAccount', () => {
     assert.equal(answer.json().error, 'revoked');
     assert.equal((await hubCall('GET', '/v1/fleets/f-a/target', { token })).status, 401);
     assert.equal((await hubCall('PUT', '/v1/fleets/f-a/devices/dev-7/report', { token, body: report() })).status, 401);
+  });
+
+  it('triggers the Fleets following a repository on a signed GitHub push, and refuses a bad signature', async () => {
+    const payload = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', repository: { clone_url: 'http://127.0.0.1:9/nothing.git' } }));
+    const post = (signature: string) =>
+      fetch(`${hub.url}/hooks/github`, { method: 'POST', headers: { 'x-github-event': 'push', 'x-hub-signature-256': signature }, body: payload });
+    assert.equal((await post(githubSignature('wrong', payload))).status, 401);
+    const good = await post(githubSignature(githubSecret, payload));
+    assert.equal(good.status, 202);
+    assert.deepEqual(((await good.json()) as { triggered: string[] }).triggered.sort(), ['f-a', 'f-b']);
+  });
+
+  it('serves HTTPS from a kubernetes.io/tls Secret (a second replica, not the leader, serves devices too)', async () => {
+    const pki = join(env.TESTENV_DIR, 'cluster', 'pki');
+    await api.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: 'hub-tls', namespace: ns },
+        data: {
+          'tls.crt': readFileSync(join(pki, 'apiserver.crt')).toString('base64'),
+          'tls.key': readFileSync(join(pki, 'apiserver.key')).toString('base64'),
+        },
+      },
+    });
+    const token = await enrolled('f-a', 'dev-tls');
+    const port = await freePort();
+    const second = startServer(env, ['--kubeconfig', kubeconfig, '--namespace', ns, 'hub', '--listen', `127.0.0.1:${port}`, '--tls-secret', 'hub-tls'], {
+      kubeconfig,
+      port,
+    });
+    const ca = readFileSync(join(pki, 'ca.crt'));
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, path, ca, headers }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      await waitFor('the TLS hub to be ready', async () => (await get('/readyz').catch(() => undefined))?.status === 200 || undefined, { timeoutMs: 60_000 });
+      const target = await get('/v1/fleets/f-a/target', { authorization: `Bearer ${token}` });
+      assert.equal(target.status, 200, target.body);
+      assert.equal((JSON.parse(target.body) as { revision: string }).revision, 'r-a1');
+      assert.match(await (await fetch(`${hub.url}/metrics`)).text(), /^doris_hub_leader 1$/m, 'the first hub still leads');
+    } finally {
+      const stopped = await second.stop('SIGTERM');
+      assert.equal(stopped.code, 0, stopped.stdout.slice(-2000));
+    }
+  });
+
+  it('refuses plain HTTP beyond loopback unless --insecure-http', async () => {
+    const result = await doris(env, ['--kubeconfig', kubeconfig, '--namespace', ns, 'hub', '--listen', `0.0.0.0:${await freePort()}`]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /--tls-secret NAME, or --insecure-http/);
   });
 });
