@@ -41,6 +41,9 @@ import { SyncActivity } from './activity.js';
 import { handledReconcile, reconcileRequest } from '../api/reconcile.js';
 import { patchStatus } from '../status/store.js';
 
+/** Objects named in one drift log line; the rest are counted. */
+const maxLoggedObjects = 50;
+
 export interface ControllerOptions {
   namespace: string;
   workDir: string;
@@ -139,6 +142,8 @@ export class Controller {
       options.watch,
     );
     this.elector = new LeaderElector(client, options.lease, log, (leading) => this.leadershipChanged(leading));
+    // Every replica reports every Pipeline's state from its own watch (docs/metrics.md).
+    metrics.observePipelines(() => this.watcher.pipelines.values());
     this.notifier = new Notifier(client, log, { namespace: options.namespace, cluster: clusterName() });
     this.hub = new HubFollower({ client, namespace: options.namespace, log, changed: (name) => this.trigger(name, 'hub target changed') }, options.hubFollower);
   }
@@ -190,6 +195,7 @@ export class Controller {
     this.notifier.forget(this.options.namespace, name);
     this.hub.forget(name);
     this.activity.forget(name);
+    this.metrics.forget(this.options.namespace, name);
     this.generations.delete(name);
     this.requests.delete(name);
     this.syncs.forget(name);
@@ -302,6 +308,8 @@ export class Controller {
       return { ok: false, intervalMs };
     }
     const started = Date.now();
+    /** Objects this sync wrote (`configured <inventory id>`), for the drift log line. */
+    const reapplied: string[] = [];
     try {
       const credentials = await this.credentialsFor(spec);
       const pipeline = await getPipeline(this.client, seen.metadata.namespace, name);
@@ -320,6 +328,8 @@ export class Controller {
         progress: (event) => {
           this.onProgress(name, event);
           if (event.type === 'images') rolled.push(...event.changes);
+          if (event.type === 'applied')
+            for (const change of event.changes ?? []) if (change.action !== 'unchanged') reapplied.push(`${change.action} ${change.id}`);
         },
         signal,
         renderCache: this.renders,
@@ -339,7 +349,17 @@ export class Controller {
           source: 'git',
           result: outcome.result === Reasons.Succeeded ? (outcome.wrote ? 'changed' : 'unchanged') : 'error',
         });
-        if (outcome.result === Reasons.Succeeded) this.metrics.recordLastApplied(name, outcome.commit);
+        if (outcome.result === Reasons.Succeeded) {
+          this.metrics.recordLastApplied(name, outcome.commit);
+          this.metrics.recordSuccess(this.options.namespace, name);
+        }
+        if (outcome.result === Reasons.Succeeded && outcome.commit === pipeline.status?.lastAppliedCommit && reapplied.length > 0) {
+          // The commit was applied before: what was written again had drifted (edited or deleted by hand).
+          this.log.info(
+            { pipeline: name, commit: outcome.commit, objects: reapplied.slice(0, maxLoggedObjects), more: Math.max(0, reapplied.length - maxLoggedObjects) },
+            'drift corrected: re-applied objects that differed from the commit',
+          );
+        }
         const log = { pipeline: name, commit: outcome.commit, result: outcome.result, counts: outcome.counts, seconds };
         if (outcome.result !== Reasons.Succeeded) this.log.warn({ ...log, message: outcome.message }, 'sync failed');
         else if (outcome.wrote) this.log.info(log, 'sync applied');
