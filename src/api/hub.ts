@@ -79,7 +79,10 @@ export const deviceReportSchema = z
     /** The revision the device was told to run when it synced. */
     revision: z.string().max(64).optional(),
     /** The commit applied (full SHA), or attempted when the sync failed. */
-    commit: z.string().regex(/^[0-9a-f]{40,64}$/).optional(),
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{40,64}$/)
+      .optional(),
     ready: z.enum(['True', 'False', 'Unknown']),
     reason: z.string().max(64),
     message: z.string().max(2048),
