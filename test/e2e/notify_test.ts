@@ -5,7 +5,9 @@
  * (`POST /repos/{owner}/{repo}/statuses/{sha}`). A change is announced once; a no-op resync
  * is not; a failure is announced once however often it repeats; a receiver that fails at first
  * gets the notification on a retry; a receiver that is down never fails or holds up a sync;
- * neither the signing key nor the token appears in output, status or Events.
+ * neither the signing key nor the token appears in output, status or Events. And a real
+ * controller, running as the shipped ServiceAccount and retrying a failing commit every
+ * second, sends that failure once.
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -13,9 +15,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { verify } from '../../src/notify/sign.js';
-import { type CliResult, doris } from '../env/doris.js';
-import { applyPipelineAsAdmin } from '../env/identity.js';
+import { type CliResult, doris, type RunningController, startController } from '../env/doris.js';
+import { applyPipelineAsAdmin, bootstrapInstall, removeInstall, serviceAccountKubeconfig } from '../env/identity.js';
 import { configMapYaml, namespaceYaml } from '../env/manifests.js';
+import { freePort } from '../env/ports.js';
+import { waitFor } from '../env/proc.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -266,5 +270,67 @@ describe('secrets stay secret', () => {
     }
     // A webhook's path is its credential: logs name a receiver by host only.
     for (const output of outputs) assert.ok(!(output.stdout + output.stderr).includes('/services/T000/B000/XXXX'), 'the Slack webhook path leaked');
+  });
+});
+
+describe('the controller', () => {
+  const ns = `doris-notify-${run}`;
+  const appNs = `notify-ctl-${run}`;
+  let c: RunningController | undefined;
+  let saKubeconfig: string | undefined;
+
+  after(async () => {
+    await c?.stop('SIGTERM');
+    await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
+    await removeInstall(api, ns, saKubeconfig);
+  });
+
+  async function failures(pipeline: string, reason: string): Promise<number> {
+    const text = await (await fetch(`${c!.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('doris_syncs_total{') && l.includes(`pipeline="${pipeline}"`) && l.includes(`result="${reason}"`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  }
+
+  it('retrying a failing commit every second, it sends the failure once; then the fix', async () => {
+    const hook = await receiver();
+    receivers.push(hook);
+    const kinds = () => hook.received.map((r) => JSON.parse(r.body).kind as string);
+    const repo = await createRepo(env, 'notify-ctl', {
+      'deploy/1-app/10-ns.yaml': namespaceYaml(appNs),
+      'deploy/1-app/20-cm.yaml': configMapYaml(appNs, 'c', { a: '1' }),
+    });
+    await bootstrapInstall(env, ns, repo.url, 'main');
+    await api.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook' }, stringData: { secret: signingKey } },
+    });
+    await applyPipelineAsAdmin(api, ns, 'notified', {
+      git: { url: repo.url, secretRef: { name: 'doris-git' }, path: 'deploy' },
+      notify: [{ type: 'generic', url: `${hook.url}/ctl`, secretRef: { name: 'hook' } }],
+    });
+    saKubeconfig = await serviceAccountKubeconfig(env, api, ns);
+    c = startController(env, ['--namespace', ns, '--poll-interval', '1s'], {
+      kubeconfig: saKubeconfig,
+      port: await freePort(),
+      extraEnv: { DORIS_CLUSTER_NAME: 'plant-7' },
+    });
+    await waitFor('the first sync announced', () => hook.received.length >= 1, { timeoutMs: 60_000 });
+    const firstBody = JSON.parse(hook.received[0]!.body);
+    assert.deepEqual([firstBody.kind, firstBody.commit, firstBody.cluster], ['SyncSucceeded', repo.commit, 'plant-7']);
+    assert.ok(verify(hook.received[0]!.body, signingKey, hook.received[0]!.headers['x-doris-signature'] as string));
+
+    const broken = await pushFiles(env, repo.url, { 'deploy/1-app/30-broken.yaml': 'kind: [\n' }, 'broken');
+    await waitFor('the failure announced', () => kinds().includes('SyncFailed'), { timeoutMs: 60_000 });
+    // Three more failed syncs of the same commit: the controller kept retrying, silently.
+    const seen = await failures('notified', 'BuildFailed');
+    await waitFor('three more retries', async () => (await failures('notified', 'BuildFailed')) >= seen + 3, { timeoutMs: 90_000 });
+    assert.deepEqual(kinds(), ['SyncSucceeded', 'SyncFailed'], 'one failure notification for many failed syncs');
+    assert.equal(JSON.parse(hook.received[1]!.body).commit, broken);
+
+    const fixed = await pushFiles(env, repo.url, { 'deploy/1-app/30-broken.yaml': null }, 'fix');
+    await waitFor('the recovery announced', () => hook.received.length >= 3, { timeoutMs: 60_000 });
+    const recovery = JSON.parse(hook.received[2]!.body);
+    assert.deepEqual([recovery.kind, recovery.commit], ['SyncSucceeded', fixed]);
+    assert.equal(c.child.exitCode, null, 'the controller is still running');
+    assert.doesNotMatch(c.logs(), new RegExp(signingKey));
   });
 });
