@@ -5,7 +5,9 @@
 import { Command } from 'commander';
 import { type Device, type Fleet, hubApiVersion } from '../api/hub.js';
 import { storedDeviceState } from '../hub/devices.js';
+import { parseRolloutStatus } from '../hub/rollout/targets.js';
 import { NotFoundError, connect, out, printResult, table, type GlobalOptions } from './common.js';
+import { fleetRolloutCommands } from './fleet-rollout.js';
 import { fleetSelector, hubNamespace, hubNamespaceHelp } from './hub.js';
 
 async function readFleet(global: GlobalOptions, namespace: string, name: string) {
@@ -99,6 +101,22 @@ export function fleetCommand(global: () => GlobalOptions): Command {
           if (f.status?.lastPolled) out(`  polled:    ${f.status.lastPolled}`);
           const rollout = f.status?.rollout as { state?: string; stage?: string } | undefined;
           if (rollout) out(`  rollout:   ${rollout.state ?? '-'}${rollout.stage ? ` at stage ${rollout.stage}` : ''}`);
+          const staged = parseRolloutStatus(rollout);
+          if (staged) {
+            out(`             ${staged.message} (revision ${staged.revision}, last good ${staged.lastGood ?? 'none'})`);
+            for (const s of staged.stages) {
+              const when = s.completedAt
+                ? `done ${s.completedAt}${s.skipped ? ` (${s.skipped})` : ''}`
+                : s.readyAt
+                  ? `soaking since ${s.readyAt}`
+                  : s.startedAt
+                    ? `since ${s.startedAt}`
+                    : 'waiting';
+              out(
+                `  stage ${s.name}: ${s.devices} devices, ${s.updated} updated, ${s.ready} ready, ${s.failed} failed, ${s.offline} offline; runs ${s.revision ?? 'none'}; ${when}`,
+              );
+            }
+          }
           out(
             `  devices:   ${summary.total} (${summary.ready} ready, ${summary.failed} failed, ${summary.offline} offline, ${summary.unknown} unknown); ${summary.onRevision} ready on ${revision?.id ?? 'the newest revision'}`,
           );
@@ -138,5 +156,8 @@ export function fleetCommand(global: () => GlobalOptions): Command {
         client.close();
       }
     });
+  for (const command of fleetRolloutCommands(global)) fleet.addCommand(command);
+  // Usage errors of subcommands exit 2 like the others (program.ts sets this on top-level commands only).
+  for (const command of fleet.commands) command.exitOverride().showHelpAfterError();
   return fleet;
 }
