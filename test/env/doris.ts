@@ -72,8 +72,17 @@ export function startController(
   args: string[],
   options: { kubeconfig?: string; port: number; extraEnv?: NodeJS.ProcessEnv; nodeFlags?: string[] },
 ): RunningController {
+  return startServer(env, ['run', '--listen', `127.0.0.1:${options.port}`, ...args], options);
+}
+
+/** A long-running `doris` command that serves HTTP on `options.port` (`doris run`, `doris hub`). */
+export function startServer(
+  env: TestEnv,
+  args: string[],
+  options: { kubeconfig?: string; port: number; extraEnv?: NodeJS.ProcessEnv; nodeFlags?: string[] },
+): RunningController {
   // Node flags go before the entry point: the child is the node process that runs main.ts.
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', cliEntry, 'run', '--listen', `127.0.0.1:${options.port}`, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', cliEntry, ...args], {
     cwd: repoRoot,
     env: { ...dorisEnv(env), ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}), ...options.extraEnv },
   });
