@@ -252,6 +252,12 @@ describe('doris hub under its own ServiceAccount', () => {
     assert.equal(devices.code, 0, devices.stderr);
     const dev6 = (JSON.parse(devices.stdout) as Array<{ name: string; ready: string; commit: string; state: string }>).find((d) => d.name === 'dev-6');
     assert.deepEqual({ ready: dev6?.ready, commit: dev6?.commit, state: dev6?.state }, { ready: 'True', commit: commitA, state: 'ready' });
+    const status = await doris(env, ['--namespace', ns, 'fleet', 'status', 'f-a']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /revision: {2}r-a1 commit a{12}/);
+    assert.match(status.stdout, /devices: {3}\d+ \(\d+ ready/);
+    const missing = await doris(env, ['--namespace', ns, 'fleet', 'status', 'no-such-fleet']);
+    assert.equal(missing.code, 3, missing.stderr);
   });
 
   it('deleting the Device revokes it at once: its held poll and its next request get 401', async () => {
