@@ -21,7 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { parsePipelineSpec } from '../api/pipeline.js';
 import type { KubeClient } from '../kube/client.js';
 import {
@@ -39,7 +39,9 @@ import { describeObject } from '../kube/objectid.js';
 import type { KubeObject } from '../render/types.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
 import { ensurePipelineCrd } from '../status/store.js';
-import { UsageError, connect, printJson, say, type GlobalOptions } from './common.js';
+import { ExitCode, UsageError, connect, durationFlag, formatDuration, integerFlag, printData, say, type GlobalOptions } from './common.js';
+import { checkGitSource, checkImages, readFileOrRefuse, readRegistryCredentials, ruleRegistries, waitForFirstSync } from './bootstrap-checks.js';
+import { noRegistryCredentials } from '../source/registry/credentials.js';
 import { parseImageRule } from './target.js';
 import { addHubOptions, enrollForBootstrap, hubPipelineSpec, type HubBootstrapFlags } from './bootstrap-hub.js';
 
@@ -59,7 +61,13 @@ interface BootstrapFlags extends HubBootstrapFlags {
   webhookSecretFile?: string;
   registryTokenFile?: string;
   controller: boolean;
+  replicas: number;
+  imagePullSecret?: string;
+  wait: boolean;
+  timeout: number;
 }
+
+const defaultFirstSyncTimeoutMs = 5 * 60_000;
 
 const manager = 'doris-bootstrap';
 
@@ -125,7 +133,19 @@ export function bootstrapCommand(global: () => GlobalOptions): Command {
     .option('--image <image>', 'the controller image', defaultImage)
     .option('--webhook-secret-file <file>', 'GitHub webhook secret (default: a random one, generated once)')
     .option('--registry-token-file <file>', 'bearer token for registry notifications (default: a random one, generated once)')
-    .option('--no-controller', 'install everything but the controller Deployment (run `doris run` elsewhere)')
+    .option('--no-controller', 'install everything but the controller Deployment (run `doris run` elsewhere); implies --no-wait')
+    .addOption(
+      new Option('--replicas <n>', 'controller replicas (more than 1 only on clusters with several nodes)')
+        .argParser(integerFlag('--replicas 1', 1, 10))
+        .default(1),
+    )
+    .option('--image-pull-secret <name>', 'a Secret in the controller namespace to pull the controller image with (a private registry; e.g. doris-registry)')
+    .option('--no-wait', 'do not wait for the first sync')
+    .addOption(
+      new Option('--timeout <duration>', 'how long to wait for the first sync')
+        .argParser(durationFlag('--timeout 10m'))
+        .default(defaultFirstSyncTimeoutMs, formatDuration(defaultFirstSyncTimeoutMs)),
+    )
     .addHelpText(
       'after',
       `
@@ -163,17 +183,38 @@ Read the generated webhook secret with:
             })),
             ...(flags.targetNamespace ? { targetNamespace: flags.targetNamespace } : {}),
           };
+      let spec: ReturnType<typeof parsePipelineSpec>;
       try {
-        parsePipelineSpec(rawSpec);
+        spec = parsePipelineSpec(rawSpec);
       } catch (error) {
         throw new UsageError((error as Error).message);
+      }
+      // Checked before anything is installed: the branch, the registry credentials, the images.
+      const checks: string[] = [];
+      const check = (line: string) => {
+        checks.push(line);
+        if (options.output === 'text') say(`checked   ${line}`);
+      };
+      const registryConfig = flags.registryCredentials ? readFileOrRefuse(flags.registryCredentials) : undefined;
+      const registry =
+        flags.registryCredentials && registryConfig !== undefined
+          ? readRegistryCredentials(flags.registryCredentials, registryConfig, ruleRegistries(rawSpec))
+          : noRegistryCredentials;
+      if (spec.git) {
+        const commit = await checkGitSource(spec, credentials, options.workDir);
+        check(`branch ${spec.git.branch} is readable: ${commit.slice(0, 12)}`);
+        const images = await checkImages(spec, credentials, registry, commit, options.workDir);
+        for (const image of images.resolved) check(`image ${image}`);
+        for (const note of images.notes) say(`note: ${note}`);
       }
       const client = await connect(options);
       const results: Array<{ object: string; action: string }> = [];
       try {
         // Enroll first: a refused enrollment token installs nothing.
         const hubSecret = flags.hub ? await enrollForBootstrap(client, namespace, flags, say) : undefined;
-        const objects = installObjects({ namespace, image: flags.image }).filter((o) => flags.controller || o.kind !== 'Deployment');
+        const objects = installObjects({ namespace, image: flags.image, replicas: flags.replicas, imagePullSecret: flags.imagePullSecret }).filter(
+          (o) => flags.controller || o.kind !== 'Deployment',
+        );
         for (const object of objects) {
           await applyReporting(client, object, results);
           if (options.output === 'text') say(`${results.at(-1)!.action.padEnd(10)} ${results.at(-1)!.object}`);
@@ -198,10 +239,12 @@ Read the generated webhook secret with:
           );
         }
         if (hubSecret) await applyReporting(client, hubSecret, results);
-        if (flags.registryCredentials) {
-          const config = readFileSync(flags.registryCredentials, 'utf8');
-          JSON.parse(config); // refuse a file that is not JSON before storing it
-          await applyReporting(client, secret(namespace, registrySecretName, 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': config }), results);
+        if (registryConfig !== undefined) {
+          await applyReporting(
+            client,
+            secret(namespace, registrySecretName, 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': registryConfig }),
+            results,
+          );
         }
         // Webhook credentials: from files, else generated once and kept on later runs.
         const existing = (await client.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: webhookSecretName })) as
@@ -221,7 +264,18 @@ Read the generated webhook secret with:
           results,
         );
         await applyReporting(client, pipelineObject(namespace, flags.name, rawSpec), results);
-        if (options.output === 'json') printJson({ namespace, controller: controllerName, results });
+        // Success is claimed once the controller has synced (or says why it could not).
+        let firstSync: Record<string, unknown> | undefined;
+        if (flags.controller && flags.wait) {
+          if (options.output === 'text') say(`waiting for the first sync (up to ${formatDuration(flags.timeout)}; --no-wait skips this)`);
+          const synced = await waitForFirstSync(client, namespace, flags.name, Date.now() + flags.timeout);
+          const ready = synced?.status?.conditions?.find((c) => c.type === 'Ready');
+          firstSync = synced
+            ? { ready: ready?.status, reason: ready?.reason, message: ready?.message, commit: synced.status?.lastAttemptedCommit }
+            : { ready: 'Unknown', reason: 'Timeout', message: `no sync recorded within ${formatDuration(flags.timeout)}` };
+          if (firstSync.ready !== 'True') process.exitCode = ExitCode.failed;
+        }
+        if (options.output !== 'text') printData(options, { namespace, controller: controllerName, checks, results, ...(firstSync ? { firstSync } : {}) });
         else {
           for (const r of results.slice(reported)) say(`${r.action.padEnd(10)} ${r.object}`);
           say(
@@ -229,6 +283,13 @@ Read the generated webhook secret with:
               ? `DORIS is installed in ${namespace}; Pipeline ${flags.name} follows fleet ${flags.fleet} at ${flags.hub}.`
               : `DORIS is installed in ${namespace}; Pipeline ${flags.name} follows ${flags.repo} (${flags.branch}, ${flags.path}).`,
           );
+          if (firstSync?.ready === 'True') say(`first sync: ${String(firstSync.message)}`);
+          else if (firstSync?.reason === 'Timeout')
+            say(
+              `the first sync did not finish in ${formatDuration(flags.timeout)}: is the controller running? (doris check -n ${namespace}; kubectl -n ${namespace} logs deploy/doris)`,
+            );
+          else if (firstSync)
+            say(`the first sync failed: ${String(firstSync.reason)}: ${String(firstSync.message)} (doris status ${flags.name} -n ${namespace})`);
           say(`Watch it with: kubectl -n ${namespace} get pipelines`);
         }
       } finally {

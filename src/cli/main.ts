@@ -7,13 +7,15 @@ import { CommanderError } from 'commander';
 import { ExitCode, exitCodeOf, isNetworkError } from './common.js';
 import { buildProgram } from './program.js';
 
-// A reader that stops early (`doris status | head -1`) is not an error: stop quietly.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
-    throw error;
-  });
-}
+// A reader that stops early (`doris status | head -1`) is not an error: stop quietly, as a
+// SIGPIPE would. Progress on stderr is not worth stopping for: its loss is ignored.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
+  throw error;
+});
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 
 const program = buildProgram();
 try {

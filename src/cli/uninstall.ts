@@ -34,6 +34,7 @@ interface UninstallFlags {
   keepObjects?: boolean;
   deleteObjects?: boolean;
   yes: boolean;
+  crd: boolean;
 }
 
 const rbac = 'rbac.authorization.k8s.io/v1';
@@ -65,6 +66,7 @@ export function uninstallCommand(global: () => GlobalOptions): Command {
     .option('--keep-objects', 'leave the objects the Pipelines applied in the cluster, unmanaged (the default)')
     .option('--delete-objects', 'also delete the objects the Pipelines applied (highest wave first; asks first)')
     .option('-y, --yes', 'do not ask for confirmation (scripts)', false)
+    .option('--no-crd', 'keep the Pipeline CRD even when no other install is left (it is shared by every install in the cluster)')
     .addHelpText('after', '\nExit codes: 0 removed, 1 a delete failed, 2 usage error (or no terminal to confirm on), 3 DORIS is not installed there.')
     .action(async (flags: UninstallFlags) => {
       const options = global();
@@ -72,7 +74,11 @@ export function uninstallCommand(global: () => GlobalOptions): Command {
       const namespace = options.namespace;
       const client = await connect(options);
       try {
-        const installed = await client.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace, name: controllerName });
+        // Also a half-done install (a bootstrap stopped midway) is found by what it created first.
+        const installed =
+          (await client.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace, name: controllerName })) ??
+          (await client.get({ apiVersion: rbac, kind: 'ClusterRole', name: controllerClusterRoleName(namespace) })) ??
+          (await client.get({ apiVersion: 'v1', kind: 'Namespace', name: namespace }))?.metadata.labels?.['app.kubernetes.io/part-of'];
         let pipelines: Pipeline[] = [];
         try {
           pipelines = await listPipelines(client, namespace);
@@ -104,6 +110,7 @@ export function uninstallCommand(global: () => GlobalOptions): Command {
         const results: Array<{ object: string; action: string }> = [];
         const remove = async (key: ObjectKey, label = `${key.kind} ${key.namespace ? `${key.namespace}/` : ''}${key.name}`) => {
           try {
+            if (!(await client.get(key))) return;
             const outcome = await client.delete(key);
             results.push({ object: label, action: outcome === 'gone' ? 'deleted' : 'deleting' });
           } catch (error) {
@@ -141,8 +148,9 @@ export function uninstallCommand(global: () => GlobalOptions): Command {
           await remove({ apiVersion: rbac, kind: 'ClusterRoleBinding', name });
           await remove({ apiVersion: rbac, kind: 'ClusterRole', name });
         }
-        const others = await otherInstalls(client, namespace);
-        if (others.length === 0) await remove({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: pipelineCrdName });
+        const others = flags.crd ? await otherInstalls(client, namespace) : [];
+        if (!flags.crd) say(`kept CRD ${pipelineCrdName} (--no-crd)`);
+        else if (others.length === 0) await remove({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: pipelineCrdName });
         else say(`kept CRD ${pipelineCrdName}: used by the install(s) in ${others.join(', ')}`);
         // Objects a Pipeline applied into the controller namespace would go with it.
         const keepNamespace = !flags.deleteObjects && [...owned.values()].flat().some((e) => e.id.startsWith(`${namespace}_`));
