@@ -251,4 +251,38 @@ export class BundleStore {
     this.remember(bundle.digest, bundle.bytes);
     return false;
   }
+
+  /**
+   * Deletes the bundles `fleet` created that no revision in `keep` uses any more, so that a
+   * busy branch does not pile megabytes into etcd until the Fleet is deleted. A bundle another
+   * Fleet also owns is left to it; the delete is conditional on the ConfigMap being unchanged
+   * since it was listed, so a Fleet that has just become an owner (its `put`) keeps it.
+   * Returns the digests deleted.
+   */
+  async collect(fleet: { name: string; uid: string }, keep: ReadonlySet<string>): Promise<string[]> {
+    const listed = (await this.client.list('v1', 'ConfigMap', {
+      namespace: this.namespace,
+      labelSelector: `${fleetLabel}=${fleet.name}`,
+    })) as unknown as Array<BundleConfigMap & { metadata: { resourceVersion?: string } }>;
+    const deleted: string[] = [];
+    for (const object of listed) {
+      const digest = object.metadata.annotations?.[digestAnnotation];
+      if (!digest || !digestPattern.test(digest) || object.metadata.name !== bundleConfigMapName(digest) || keep.has(digest)) continue;
+      const owners = object.metadata.ownerReferences ?? [];
+      if (owners.length === 0 || owners.some((o) => o.uid !== fleet.uid)) continue;
+      try {
+        await this.client.delete(this.key(digest), 'Background', { uid: object.metadata.uid, resourceVersion: object.metadata.resourceVersion });
+      } catch (error) {
+        if (error instanceof KubeApiError && error.status === 409) continue; // changed since listed: an owner was added
+        throw error;
+      }
+      const cached = this.cache.get(digest);
+      if (cached) {
+        this.cache.delete(digest);
+        this.cachedBytes -= cached.length;
+      }
+      deleted.push(digest);
+    }
+    return deleted;
+  }
 }

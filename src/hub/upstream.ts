@@ -10,9 +10,13 @@
  * which repositories glob image rules track. The commit, the bundle digest and the image
  * digests make the revision (revision.ts); a new revision id is written to the Fleet's status.
  *
+ * While the branch head is refused, nothing else moves either (image digests included): the
+ * Fleet stays on its last revision until a commit renders again.
+ *
  * Status is written only on change: a new revision, a changed Ready condition, a new
  * generation observed; `lastPolled` rides along with those and is otherwise refreshed at most
  * every `lastPolledEveryMs`. An idle Fleet costs its upstream requests and no API writes.
+ * After a new revision, the Fleet's bundles no revision uses any more are deleted.
  *
  * Runs are scheduled like the controller's syncs (controller/scheduler.ts): one run per Fleet
  * at a time, intervals with jitter, doubling backoff on failure, bounded concurrency, and
@@ -391,6 +395,24 @@ export class Upstream {
       if (patch.revision) this.deps.log.info({ fleet: name, revision: patch.revision.id, commit: patch.revision.commit }, 'new revision');
     } catch (error) {
       this.deps.log.warn({ fleet: name, err: (error as Error).message }, 'could not write the Fleet status');
+      return;
+    }
+    if (patch.revisions && fleet.metadata.uid) await this.collect({ name, uid: fleet.metadata.uid }, patch.revisions);
+  }
+
+  /** Deletes the Fleet's bundles no revision of any Fleet uses any more (bundles.ts: collect). */
+  private async collect(fleet: { name: string; uid: string }, revisions: readonly Revision[]): Promise<void> {
+    const keep = new Set(revisions.map((r) => r.bundle));
+    for (const other of this.deps.fleets.list()) {
+      if (other.metadata.name === fleet.name) continue; // its revisions are the ones just written
+      for (const r of [other.status?.revision, ...(other.status?.revisions ?? [])]) if (r) keep.add(r.bundle);
+    }
+    for (const state of this.states.values()) if (state.built) keep.add(state.built.digest);
+    try {
+      const deleted = await this.deps.bundles.collect(fleet, keep);
+      if (deleted.length > 0) this.deps.log.info({ fleet: fleet.name, deleted }, 'bundles no revision uses deleted');
+    } catch (error) {
+      this.deps.log.warn({ fleet: fleet.name, err: (error as Error).message }, 'could not delete unused bundles');
     }
   }
 }

@@ -2,7 +2,7 @@
  * The hub's upstream side against the real API server, git server and registry: a Fleet gets
  * a revision for its branch head with a bundle ConfigMap whose bytes match the digest and
  * unpack to the wave folder; a new commit and a new digest under the same tag each make a new
- * revision; a commit that does not render leaves the revision where it was and says why
+ * revision, and a bundle no revision uses any more is deleted; a commit that does not render leaves the revision where it was and says why
  * (file:line:col); an idle Fleet writes nothing to the API server; upstream is asked once per
  * interval (the git server's own access log counts it).
  *
@@ -97,7 +97,7 @@ before(async () => {
       registryCredentialsFile: credsFile,
       metrics: { upstreamRequests },
     },
-    { schedule: { ...defaultSchedulerOptions(), jitter: 0 } },
+    { schedule: { ...defaultSchedulerOptions(), jitter: 0 }, maxRevisions: 2 },
   );
   fleets.start();
   upstream.setLeading(true);
@@ -126,6 +126,7 @@ after(async () => {
 
 describe('hub upstream', () => {
   let firstRevision = '';
+  let firstBundle = '';
 
   it('resolves the branch head into a revision whose bundle ConfigMap matches its digest and unpacks to the wave folder', async () => {
     const f = await waitFor('the first revision', async () => {
@@ -134,6 +135,7 @@ describe('hub upstream', () => {
     });
     const revision = f.status!.revision!;
     firstRevision = revision.id;
+    firstBundle = revision.bundle;
     assert.match(revision.id, /^r-[0-9a-f]{16}$/);
     assert.equal(ready(f)?.status, 'True');
     assert.deepEqual(
@@ -196,7 +198,17 @@ describe('hub upstream', () => {
     assert.equal(revision.commit, before.commit);
     assert.equal(revision.bundle, before.bundle);
     assert.notEqual(revision.id, before.id);
-    assert.equal(f.status!.revisions![1]!.id, before.id);
+    assert.deepEqual(
+      f.status!.revisions!.map((r) => r.id),
+      [revision.id, before.id],
+    );
+    // The first revision fell out of the bounded history (2 here): its bundle is deleted.
+    assert.notEqual(firstBundle, revision.bundle);
+    await waitFor('the unused bundle deleted', async () => {
+      const { status } = await api.request('GET', `/api/v1/namespaces/${ns}/configmaps/${bundleConfigMapName(firstBundle)}`, { accept: [404] });
+      return status === 404;
+    });
+    await api.request('GET', `/api/v1/namespaces/${ns}/configmaps/${bundleConfigMapName(revision.bundle)}`);
   });
 
   it('a commit that does not render is refused: Ready False BuildFailed naming file:line:col, the revision stays', async () => {

@@ -154,7 +154,7 @@ describe('buildBundle', () => {
 /** A ConfigMap store over plain data, counting calls. */
 function fakeClient() {
   const objects = new Map<string, KubeObject>();
-  const calls = { get: 0, create: 0, patch: 0 };
+  const calls = { get: 0, create: 0, patch: 0, delete: 0 };
   const client = {
     async get(key: ObjectKey) {
       calls.get++;
@@ -164,14 +164,30 @@ function fakeClient() {
     async create(object: KubeObject) {
       calls.create++;
       if (objects.has(object.metadata.name)) throw new KubeApiError('POST', '/x', 409, undefined, 'exists');
-      objects.set(object.metadata.name, structuredClone(object));
-      return object;
+      const stored = structuredClone(object);
+      Object.assign(stored.metadata, { uid: `uid-${object.metadata.name}`, resourceVersion: '1' });
+      objects.set(object.metadata.name, stored);
+      return stored;
     },
     async mergePatch(key: ObjectKey, patch: { metadata: Record<string, unknown> }) {
       calls.patch++;
       const object = objects.get(key.name)!;
-      Object.assign(object.metadata, patch.metadata);
+      Object.assign(object.metadata, patch.metadata, { resourceVersion: String(Number(object.metadata.resourceVersion) + 1) });
       return object;
+    },
+    async list(_apiVersion: string, _kind: string, options: { labelSelector?: string }) {
+      const [key, value] = options.labelSelector!.split('=');
+      return [...objects.values()].filter((o) => o.metadata.labels?.[key!] === value).map((o) => structuredClone(o));
+    },
+    async delete(key: ObjectKey, _policy: string, preconditions: { uid?: string; resourceVersion?: string }) {
+      const object = objects.get(key.name);
+      if (!object) return 'gone';
+      if (preconditions.uid !== object.metadata.uid || preconditions.resourceVersion !== object.metadata.resourceVersion) {
+        throw new KubeApiError('DELETE', '/x', 409, undefined, 'precondition failed');
+      }
+      calls.delete++;
+      objects.delete(key.name);
+      return 'gone';
     },
   } as unknown as KubeClient;
   return { client, objects, calls };
@@ -256,5 +272,29 @@ describe('BundleStore', () => {
     assert.equal(calls.get, before, 'a and c cached');
     await store.get(digests[1]!);
     assert.equal(calls.get, before + 1, 'b was evicted');
+  });
+
+  it('collect deletes the bundles of the Fleet no revision keeps, never one another Fleet owns or that changed since listed', async () => {
+    const { client, objects } = fakeClient();
+    const store = new BundleStore(client, 'hub');
+    const make = (name: string) => {
+      const b = gzipSync(writeTar([{ path: name, type: 'file', executable: false, data: Buffer.from(name) }]));
+      return { bytes: b, digest: bundleDigest(b) };
+    };
+    type Made = ReturnType<typeof make>;
+    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map(make) as [Made, Made, Made, Made, Made];
+    for (const x of [a, b, c, d]) await store.put({ name: 'f', uid: 'u1' }, x);
+    await store.put({ name: 'g', uid: 'u2' }, c); // shared with g
+    await store.put({ name: 'g', uid: 'u2' }, e); // g's own
+    // d gains an owner between the list and the delete.
+    const list = client.list.bind(client);
+    (client as { list: typeof client.list }).list = async (...args) => {
+      const listed = await list(...args);
+      await store.put({ name: 'g', uid: 'u2' }, d);
+      return listed;
+    };
+    assert.deepEqual(await store.collect({ name: 'f', uid: 'u1' }, new Set([a.digest])), [b.digest]);
+    assert.deepEqual([...objects.keys()].sort(), [a, c, d, e].map((x) => bundleConfigMapName(x.digest)).sort());
+    assert.equal(await store.get(b.digest), undefined, 'no longer served from memory either');
   });
 });
