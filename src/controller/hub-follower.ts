@@ -26,7 +26,8 @@ export interface HubFollowerOptions {
 }
 
 export function defaultHubFollowerOptions(): HubFollowerOptions {
-  return { baseBackoffMs: 2_000, maxBackoffMs: 120_000 };
+  // A first retry spread over 5 s: 10,000 agents of a restarted hub come back at ~2,000/s, not at once.
+  return { baseBackoffMs: 5_000, maxBackoffMs: 120_000 };
 }
 
 /** Full jitter: a random wait in [0, min(max, base·2^failures)). */
@@ -137,7 +138,8 @@ export class HubFollower {
         follow.error = hubError;
         // A refused token may have been replaced in its Secret: read it again next time.
         if (hubError.status === 401 || hubError.status === 403) follow.client = undefined;
-        const delay = backoffDelay(follow.failures, this.options);
+        // A hub that says when to come back (Retry-After, spread by the hub) is taken at its word.
+        const delay = Math.max(hubError.retryAfterMs ?? 0, backoffDelay(follow.failures, this.options));
         this.deps.log.warn({ pipeline: name, fleet: follow.spec.fleet, err: hubError.message, retryInMs: delay }, 'hub poll failed');
         // The first failure is worth a sync: it records the refusal in the Pipeline's status.
         if (first) this.deps.changed(name);

@@ -29,6 +29,8 @@ export class HubError extends DorisError {
     message: string,
     /** The HTTP status, 0 when the hub could not be reached. */
     readonly status: number,
+    /** The hub's `Retry-After` (a hub shutting down spreads its agents' returns with it). */
+    readonly retryAfterMs?: number,
   ) {
     super(status === 401 || status === 403 ? 'CredentialsFailed' : 'ArtifactFailed', message);
     this.name = 'HubError';
@@ -120,7 +122,12 @@ export class HubClient {
       answer.status === 401
         ? ' (the device token was refused: the Device was deleted on the hub, or the token Secret is wrong; enroll again with `doris bootstrap --hub`)'
         : '';
-    return new HubError(`hub ${method} ${path}: ${answer.status} ${message}${hint}`, answer.status);
+    const retryAfter = Number(answer.headers['retry-after']);
+    return new HubError(
+      `hub ${method} ${path}: ${answer.status} ${message}${hint}`,
+      answer.status,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 600) * 1000 : undefined,
+    );
   }
 
   async enroll(request: EnrollRequest): Promise<EnrollResponse> {
