@@ -8,19 +8,21 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
-import type { Pipeline } from '../api/pipeline.js';
 import { Controller, defaultControllerTuning } from '../controller/controller.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
 import type { KubeClient } from '../kube/client.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { closeServer, createHttpServer, defaultServerOptions } from '../server/http.js';
+import { RememberingEventRecorder, SyncActivity } from '../controller/activity.js';
+import { ControllerClusterSource } from '../server/cluster-source.js';
+import { createDashboard } from '../server/dashboard.js';
+import { type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
-import { EventRecorder } from '../status/events.js';
 import { ensurePipelineCrd } from '../status/store.js';
 import { UsageError, connect, durationFlag, formatDuration, integerFlag, listenFlag, type GlobalOptions } from './common.js';
 
-interface RunFlags {
+interface RunFlags extends UiFlags {
   listen: { host: string; port: number };
   webhookSecretFile?: string;
   registryTokenFile?: string;
@@ -105,14 +107,14 @@ function runOptions(): Option[] {
 
 export function runCommand(global: () => GlobalOptions): Command {
   const command = new Command('run')
-    .description('run the controller: watch Pipelines, poll git, sync, serve /healthz /readyz /metrics, webhooks and /api/pipelines')
+    .description('run the controller: watch Pipelines, poll git, sync, serve /healthz /readyz /metrics, webhooks, the dashboard and /api/pipelines')
     .option('--webhook-secret-file <file>', 'GitHub webhook secret (default: key github-secret of the webhook Secret)')
     .option('--registry-token-file <file>', 'bearer token of registry notifications (default: key registry-token of the webhook Secret)')
     .option('--webhook-secret-name <name>', 'Secret in the controller namespace holding github-secret and registry-token', 'doris-webhook')
     .option('--registry-credentials <file>', 'dockerconfigjson for image rules that name no Secret')
     .option('--identity <id>', 'this replica’s identity in the Lease (default: hostname and a random suffix)')
     .option('--deployment-name <name>', 'the controller’s own Deployment, never pruned', 'doris');
-  for (const option of runOptions()) command.addOption(option);
+  for (const option of [...runOptions(), ...uiOptions()]) command.addOption(option);
   return command
     .addHelpText('after', '\nGit credentials for Pipelines without spec.git.secretRef come from DORIS_GIT_USERNAME / DORIS_GIT_TOKEN.')
     .action(async (flags: RunFlags) => {
@@ -122,6 +124,8 @@ export function runCommand(global: () => GlobalOptions): Command {
           `--lease-renew (${formatDuration(flags.leaseRenew)}) must be shorter than --lease-duration (${formatDuration(flags.leaseDuration)}), e.g. --lease-duration 15s --lease-renew 5s`,
         );
       }
+      let uiTokens: UiTokens | undefined;
+      const uiAuth = uiAuthFromFlags(flags, flags.listen.host, () => uiTokens?.tokens() ?? {});
       const log = createLogger();
       const client = await connect(options);
       const metrics = new Metrics();
@@ -133,7 +137,8 @@ export function runCommand(global: () => GlobalOptions): Command {
       }
       const identity = flags.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
       const tuning = defaultControllerTuning();
-      const controller = new Controller(client, log, metrics, new EventRecorder(client, log), {
+      const activity = new SyncActivity();
+      const controller = new Controller(client, log, metrics, new RememberingEventRecorder(client, log, activity), {
         ...tuning,
         namespace: options.namespace,
         workDir: options.workDir,
@@ -144,18 +149,23 @@ export function runCommand(global: () => GlobalOptions): Command {
         controllerDeployment: flags.deploymentName,
         lease: { ...defaultLeaseOptions(options.namespace, identity), durationMs: flags.leaseDuration, renewMs: flags.leaseRenew },
         fallbackCredentials: gitCredentialsFromFlags(undefined, undefined),
+        activity,
       });
       const webhookCredentials = new WebhookCredentials(client, options.namespace, flags.webhookSecretName, {
         github: flags.webhookSecretFile,
         registry: flags.registryTokenFile,
       });
-      await webhookCredentials.refresh();
-      const refresher = setInterval(() => void webhookCredentials.refresh(), 60_000);
+      uiTokens = new UiTokens(client, options.namespace, flags.uiSecretName, { operator: flags.uiTokenFile, viewer: flags.uiViewerTokenFile }, log);
+      await Promise.all([webhookCredentials.refresh(), uiAuth.mode === 'token' ? uiTokens.refresh() : undefined]);
+      const refresher = setInterval(() => {
+        void webhookCredentials.refresh();
+        if (uiAuth.mode === 'token') void uiTokens?.refresh();
+      }, 60_000);
       const server = createHttpServer({
         log,
         metrics,
         ready: () => controller.ready,
-        pipelines: () => [...controller.watcher.pipelines.values()] as Pipeline[],
+        dashboard: createDashboard(new ControllerClusterSource(client, controller), uiAuth, log),
         githubSecret: () => webhookCredentials.github(),
         registryToken: () => webhookCredentials.registry(),
         onGithubPush: (repositories, branch) => {
@@ -176,7 +186,7 @@ export function runCommand(global: () => GlobalOptions): Command {
       });
       const address = server.address();
       const listen = typeof address === 'object' && address ? `${address.address}:${address.port}` : `${flags.listen.host}:${flags.listen.port}`;
-      log.info({ identity, listen, namespace: options.namespace }, 'doris controller started');
+      log.info({ identity, listen, namespace: options.namespace, uiAuth: uiAuth.mode }, 'doris controller started');
       controller.start();
 
       await new Promise<void>((resolve) => {

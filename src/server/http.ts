@@ -4,8 +4,8 @@
  *   GET  /metrics               Prometheus
  *   POST /hooks/github          push events, HMAC-signed (X-Hub-Signature-256)
  *   POST /hooks/registry        distribution notifications, bearer token
- *   GET  /api/pipelines         read-only JSON status
- *   GET  /                      a read-only dashboard
+ *   GET  /, /pipelines/..., /api/pipelines/...   the dashboard and its JSON API, behind its
+ *                               own authentication (dashboard.ts)
  * Webhooks only trigger syncs; what is applied always comes from git and the registry.
  * Webhooks are refused (503) until a secret or token is configured: signatures are required.
  * Once the controller is stopping, webhooks are refused (503, so the sender can retry against
@@ -13,18 +13,18 @@
  * flight finish until a deadline, then cuts what is left.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Pipeline } from '../api/pipeline.js';
 import type { Logger } from '../log.js';
 import { parsePushEvent, verifyGithubSignature } from './github.js';
 import type { Metrics } from '../metrics.js';
 import { parseRegistryEvents, verifyBearer, type PushedImage } from './registry-hook.js';
-import { renderDashboard, summarize } from './dashboard.js';
+import type { Dashboard } from './dashboard.js';
 
 export interface ServerDeps {
   log: Logger;
   metrics: Metrics;
   ready: () => boolean;
-  pipelines: () => Pipeline[];
+  /** Every other route: the dashboard and its API (absent: 404). */
+  dashboard?: Dashboard;
   githubSecret?: () => string | undefined;
   registryToken?: () => string | undefined;
   /** Names of the Pipelines triggered by a push of `branch` to `repositories`. */
@@ -86,10 +86,6 @@ export function createHttpServer(deps: ServerDeps): Server {
         return deps.ready() ? send(res, 200, 'ok\n', 'text/plain') : send(res, 503, 'not ready\n', 'text/plain');
       case 'GET /metrics':
         return send(res, 200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
-      case 'GET /api/pipelines':
-        return send(res, 200, { pipelines: deps.pipelines().map(summarize) });
-      case 'GET /':
-        return send(res, 200, renderDashboard(deps.pipelines()), 'text/html; charset=utf-8');
       case 'POST /hooks/github':
       case 'POST /hooks/registry':
         if (closing.has(server)) {
@@ -98,6 +94,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         }
         return route === 'POST /hooks/github' ? github(req, res) : registry(req, res);
       default:
+        if (deps.dashboard && (await deps.dashboard.handle(req, res, url))) return;
         return send(res, 404, { error: `no route ${route}` });
     }
   };
@@ -163,11 +160,17 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
     });
   });
+  if (deps.dashboard) {
+    const dashboard = deps.dashboard;
+    onClose.set(server, () => dashboard.close());
+  }
   return server;
 }
 
 /** Servers whose answers close their connection: shutdown began. */
 const closing = new WeakSet<object>();
+/** What a server ends first when it closes (the dashboard's event streams). */
+const onClose = new WeakMap<object, () => void>();
 
 /**
  * Stops accepting connections and closes idle keep-alive ones; requests in flight may finish
@@ -176,6 +179,8 @@ const closing = new WeakSet<object>();
  */
 export async function closeServer(server: Server, deadline: number): Promise<boolean> {
   closing.add(server);
+  // Open dashboard pages hold event streams: end them, or they would wait for the deadline.
+  onClose.get(server)?.();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   let timer: NodeJS.Timeout | undefined;
