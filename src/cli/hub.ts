@@ -11,9 +11,10 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { setComponent } from '../version.js';
-import { fleetLabel, hubApiVersion } from '../api/hub.js';
+import { fleetLabel, hubApiVersion, offlineAfterMs } from '../api/hub.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
 import { createLogger, type Logger } from '../log.js';
+import { defaultDeviceRegistryOptions } from '../hub/devices.js';
 import { labelsSchema } from '../hub/protocol.js';
 import { HubConfigError, startHub } from '../hub/server.js';
 import { EnrollmentTokens } from '../hub/tokens.js';
@@ -73,6 +74,7 @@ interface HubFlags {
   leaseDuration: number;
   leaseRenew: number;
   upstreamInterval?: number;
+  lastSeenEvery: number;
   bodyLimit: number;
 }
 
@@ -148,6 +150,14 @@ export function hubCommand(global: () => GlobalOptions): Command {
     .addOption(duration('--lease-renew <duration>', 'leader Lease renew period (shorter than --lease-duration)', '5s', lease.renewMs))
     .addOption(duration('--upstream-interval <duration>', 'override every Fleet’s poll interval', '10s'))
     .addOption(
+      duration(
+        '--last-seen-every <duration>',
+        'write a Device’s status.lastSeen at most this often (an idle fleet of N devices costs N writes per period; offline after 15m)',
+        '5m',
+        defaultDeviceRegistryOptions().lastSeenEveryMs,
+      ),
+    )
+    .addOption(
       new Option('--body-limit <bytes>', 'largest webhook body accepted, in bytes').argParser(integerFlag('--body-limit 1048576', 1)).default(1024 * 1024),
     )
     .addHelpText('after', `${hubNamespaceHelp}\nGit credentials of a Fleet come from the Secret its spec.git.secretRef names (keys username, token).`)
@@ -160,6 +170,11 @@ export function hubCommand(global: () => GlobalOptions): Command {
         );
       }
       if (flags.tlsSecret && flags.insecureHttp) throw new UsageError('--tls-secret and --insecure-http exclude each other');
+      if (flags.lastSeenEvery >= offlineAfterMs) {
+        throw new UsageError(
+          `--last-seen-every (${formatDuration(flags.lastSeenEvery)}) must be shorter than ${formatDuration(offlineAfterMs)}, after which a silent device counts as offline`,
+        );
+      }
       // Git hosts and registries see `doris-hub/<version>`: their logs tell the hub from agents.
       setComponent('doris-hub');
       const log = createLogger();
@@ -181,6 +196,7 @@ export function hubCommand(global: () => GlobalOptions): Command {
           registryToken: secretSource(flags.registryTokenFile, 'DORIS_REGISTRY_TOKEN'),
           registryCredentialsFile: flags.registryCredentials,
           bodyLimitBytes: flags.bodyLimit,
+          lastSeenEveryMs: flags.lastSeenEvery,
           upstream: flags.upstreamInterval === undefined ? undefined : { intervalMs: flags.upstreamInterval },
         });
       } catch (error) {

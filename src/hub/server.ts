@@ -54,6 +54,8 @@ export interface HubOptions {
   bodyLimitBytes: number;
   api?: Partial<HubApiOptions>;
   upstream?: Partial<UpstreamOptions>;
+  /** `lastSeen` is written at most this often per device (default 5 minutes). */
+  lastSeenEveryMs?: number;
 }
 
 export interface RunningHub {
@@ -121,7 +123,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const tls = options.tlsSecret ? await readTlsSecret(client, namespace, options.tlsSecret) : undefined;
 
   const metrics = new HubMetrics();
-  const devices = new DeviceRegistry(client, namespace, log, defaultDeviceRegistryOptions());
+  const deviceOptions = defaultDeviceRegistryOptions();
+  const devices = new DeviceRegistry(client, namespace, log, { ...deviceOptions, lastSeenEveryMs: options.lastSeenEveryMs ?? deviceOptions.lastSeenEveryMs });
   metrics.countDevicesWith(() => devices.countByState());
   const fleets = new FleetCache(client, namespace, log);
   const bundles = new BundleStore(client, namespace);
