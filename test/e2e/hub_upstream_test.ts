@@ -6,8 +6,8 @@
  * (file:line:col); an idle Fleet writes nothing to the API server; upstream is asked once per
  * interval (the git server's own access log counts it).
  *
- * The upstream poller runs in this process, as the hub's leader runs it (its RBAC belongs to
- * the hub's install and is proven with `doris hub`).
+ * The upstream poller runs in this process, as the hub's leader runs it, under the hub's own
+ * ServiceAccount (its shipped Role): every read and write here is authorized as in production.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,12 +19,14 @@ import type { Fleet } from '../../src/api/hub.js';
 import { defaultSchedulerOptions } from '../../src/controller/scheduler.js';
 import { BundleStore, bundleConfigMapName, bundleDigest, extractBundle } from '../../src/hub/bundles.js';
 import { ensureHubCrds } from '../../src/hub/crds.js';
+import { hubAccountName, hubCrdRoleName, hubRbacObjects } from '../../src/hub/install.js';
 import { FleetCache } from '../../src/hub/fleets.js';
 import { Upstream } from '../../src/hub/upstream.js';
 import { connectKube, type HttpKubeClient } from '../../src/kube/client.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { createLogger } from '../../src/log.js';
 import { auditMark, readAuditSince } from '../env/audit.js';
+import { serviceAccountKubeconfig, serviceAccountUser } from '../env/identity.js';
 import { deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { waitFor } from '../env/proc.js';
 import { createRepo, kube, loadTestEnv, pushFiles, pushTestImage, type TestEnv } from '../env/testenv.js';
@@ -36,7 +38,10 @@ const intervalMs = 2000;
 
 let env: TestEnv;
 let api: KubeHttp;
+let admin: HttpKubeClient;
+/** The hub's identity. */
 let client: HttpKubeClient;
+let kubeconfig = '';
 let work: string;
 let fleets: FleetCache;
 let upstream: Upstream;
@@ -71,10 +76,13 @@ const files = (tag: string) => ({
 before(async () => {
   env = loadTestEnv();
   api = await kube(env);
-  client = await connectKube(env.KUBECONFIG);
+  admin = await connectKube(env.KUBECONFIG);
   work = mkdtempSync(join(tmpdir(), 'doris-hub-upstream-'));
-  await ensureHubCrds(client);
+  await ensureHubCrds(admin);
   await api.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+  for (const object of hubRbacObjects(ns)) await admin.apply(object, { manager: 'e2e-tests' });
+  kubeconfig = await serviceAccountKubeconfig(env, api, ns, hubAccountName);
+  client = await connectKube(kubeconfig);
   await api.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
     body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git' }, stringData: { username: env.GIT_USERNAME, token: env.GIT_TOKEN } },
   });
@@ -118,8 +126,12 @@ before(async () => {
 after(async () => {
   await upstream?.stop(Date.now() + 10_000);
   await fleets?.stop();
+  await api?.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${hubCrdRoleName(ns)}`, { accept: [404] });
+  await api?.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${hubCrdRoleName(ns)}`, { accept: [404] });
   await api?.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
   client?.close();
+  admin?.close();
+  if (kubeconfig) rmSync(kubeconfig, { force: true });
   api?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -171,7 +183,8 @@ describe('hub upstream', () => {
     }
   });
 
-  it('a new commit is a new revision, the previous one kept behind it', async () => {
+  it('a new commit is a new revision, the previous one kept behind it, written by the hub identity', async () => {
+    const mark = auditMark(env.AUDIT_LOG);
     const commit = await pushFiles(env, repo.url, {
       'deploy/1-app/30-config.yml': `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ${ns}-apps}\ndata: {a: "1"}\n`,
     });
@@ -184,6 +197,14 @@ describe('hub upstream', () => {
       f.status!.revisions!.map((r) => r.id),
       [f.status!.revision!.id, firstRevision],
     );
+    const hubUser = serviceAccountUser(ns, hubAccountName);
+    const writes = await waitFor('the audit records', () => {
+      const found = readAuditSince(env.AUDIT_LOG, mark)
+        .filter((e) => e.objectRef?.namespace === ns && ['create', 'patch'].includes(e.verb) && (e.responseStatus?.code ?? 0) < 300)
+        .map((e) => `${e.user.username} ${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`);
+      return found.length >= 2 && found;
+    });
+    assert.deepEqual([...new Set(writes)].sort(), [`${hubUser} create configmaps`, `${hubUser} patch fleets/status`]);
   });
 
   it('a new digest under the same tag is a new revision with no commit', async () => {
