@@ -23,6 +23,7 @@ describe('parsePipelineSpec', () => {
       wait: { timeout: '5m' },
       suspend: false,
       replay: 'latest',
+      notify: [],
     });
   });
 
@@ -36,6 +37,7 @@ describe('parsePipelineSpec', () => {
       serviceAccountName: 'team-a',
       suspend: true,
       replay: 'each-commit',
+      notify: [{ type: 'github', url: 'https://github.com/acme/fleet', secretRef: { name: 'gh' }, apiUrl: 'https://ghe.example/api/v3' }],
     });
     assert.deepEqual(spec, {
       git: { url, branch: 'release', path: 'clusters/edge', interval: '30s', secretRef: { name: 'git-token' } },
@@ -46,6 +48,7 @@ describe('parsePipelineSpec', () => {
       serviceAccountName: 'team-a',
       suspend: true,
       replay: 'each-commit',
+      notify: [{ type: 'github', url: 'https://github.com/acme/fleet', secretRef: { name: 'gh' }, apiUrl: 'https://ghe.example/api/v3' }],
     });
   });
 
