@@ -104,6 +104,9 @@ export function explainSshFailure(stderr: string, url: string): string | undefin
   if (/No \S+ host key is known for/i.test(stderr) || /Host key verification failed/i.test(stderr)) {
     return `ssh: the host key of ${host} is not in known_hosts; refusing to connect (strict host-key checking). Add the server's key to known_hosts (ssh-keyscan, checked against a trusted fingerprint)`;
   }
+  // OpenSSH refuses to run for a uid without a passwd entry (a container's arbitrary user).
+  const uid = /No user exists for uid (\d+)/.exec(stderr)?.[1];
+  if (uid) return `ssh cannot run as uid ${uid}: the uid has no /etc/passwd entry (the image must define the user DORIS runs as)`;
   if (/Permission denied \(/i.test(stderr)) {
     return `ssh: ${sshHostOf(url)} refused the SSH identity (Permission denied): its public key is not authorized for this repository`;
   }

@@ -54,6 +54,9 @@ describe('ssh failures explained', () => {
   it('a key that is not one', () => {
     assert.match(explainSshFailure('Load key "/w/.ssh-x/identity": invalid format\n', url) ?? '', /not a usable private key/);
   });
+  it('a uid without a passwd entry (a container user) is named', () => {
+    assert.match(explainSshFailure('No user exists for uid 65532\n', url) ?? '', /ssh cannot run as uid 65532: the uid has no \/etc\/passwd entry/);
+  });
   it("anything else keeps git's message", () => {
     assert.equal(explainSshFailure("fatal: '/srv/git/x.git' does not appear to be a git repository\n", url), undefined);
   });
