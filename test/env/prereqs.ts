@@ -16,6 +16,8 @@ const debianPackages: Record<string, string> = {
   go: 'golang-go',
   // The dashboard's tests drive a real headless browser (playwright-core pointed at it).
   chromium: 'chromium',
+  // The shipped alert rules (config/prometheus-rules.yaml) are checked and unit-tested with promtool.
+  promtool: 'prometheus',
   // `doris completion zsh|fish` scripts are checked by the shells themselves.
   zsh: 'zsh',
   fish: 'fish',
