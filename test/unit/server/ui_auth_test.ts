@@ -152,12 +152,13 @@ describe('CSRF', () => {
     assert.ok(!postAllowed(csrf, ambient, same, `${token}x`));
     assert.ok(!postAllowed(csrf, { ...ambient, session: 's2' }, same, token), 'a token of another session');
     assert.ok(!postAllowed(new Csrf(), ambient, same, token), 'a token of another process key');
-    for (const headers of [
+    const crossSite: Array<Record<string, string>> = [
       { host: 'doris:8080', origin: 'http://evil.example' },
       { host: 'doris:8080', origin: 'null' },
       { host: 'doris:8080', 'sec-fetch-site': 'cross-site' },
       { host: 'doris:8080', 'sec-fetch-site': 'same-site' },
-    ]) {
+    ];
+    for (const headers of crossSite) {
       assert.ok(!sameOrigin(request(headers)), JSON.stringify(headers));
       assert.ok(!postAllowed(csrf, ambient, request(headers), token));
     }
