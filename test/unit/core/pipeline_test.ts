@@ -24,6 +24,7 @@ describe('parsePipelineSpec', () => {
       suspend: false,
       replay: 'latest',
       notify: [],
+      kustomize: { allowRemote: false, allowPlugins: false },
     });
   });
 
@@ -38,6 +39,8 @@ describe('parsePipelineSpec', () => {
       suspend: true,
       replay: 'each-commit',
       notify: [{ type: 'github', url: 'https://github.com/acme/fleet', secretRef: { name: 'gh' }, apiUrl: 'https://ghe.example/api/v3' }],
+      kustomize: { allowRemote: true, allowPlugins: true },
+      decryption: { provider: 'sops', secretRef: { name: 'sops-age' } },
     });
     assert.deepEqual(spec, {
       git: { url, branch: 'release', path: 'clusters/edge', interval: '30s', secretRef: { name: 'git-token' } },
@@ -49,6 +52,8 @@ describe('parsePipelineSpec', () => {
       suspend: true,
       replay: 'each-commit',
       notify: [{ type: 'github', url: 'https://github.com/acme/fleet', secretRef: { name: 'gh' }, apiUrl: 'https://ghe.example/api/v3' }],
+      kustomize: { allowRemote: true, allowPlugins: true },
+      decryption: { provider: 'sops', secretRef: { name: 'sops-age' } },
     });
   });
 
