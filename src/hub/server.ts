@@ -139,7 +139,14 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   });
   let stopping = false;
 
-  const hooks = new Webhooks(options, metrics, upstream, log, () => stopping);
+  const hooks = new Webhooks(
+    options,
+    metrics,
+    upstream,
+    log,
+    () => stopping,
+    () => elector.leading,
+  );
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (await api.handle(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
@@ -222,6 +229,8 @@ class Webhooks {
     private readonly upstream: Upstream,
     private readonly log: Logger,
     private readonly stopping: () => boolean,
+    /** Only the leader polls upstream: a follower's answer says so (the Fleets are polled at their interval anyway). */
+    private readonly leading: () => boolean,
   ) {}
 
   private refuseWhileStopping(req: IncomingMessage): void {
@@ -257,8 +266,8 @@ class Webhooks {
     const triggered = this.upstream.fleetsForPush(push.repositories, push.branch);
     for (const fleet of triggered) this.upstream.trigger(fleet, 'github push');
     this.metrics.webhooks.inc({ hook: 'github', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
-    this.log.info({ hook: 'github', branch: push.branch, triggered }, 'push webhook');
-    return sendJson(res, 202, { triggered });
+    this.log.info({ hook: 'github', branch: push.branch, triggered, leading: this.leading() }, 'push webhook');
+    return sendJson(res, 202, { triggered, leading: this.leading() });
   }
 
   async registry(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -284,6 +293,6 @@ class Webhooks {
     const triggered = images.length > 0 ? this.upstream.fleetsForImages(images) : [];
     for (const fleet of triggered) this.upstream.trigger(fleet, 'registry push');
     this.metrics.webhooks.inc({ hook: 'registry', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
-    return sendJson(res, 202, { triggered });
+    return sendJson(res, 202, { triggered, leading: this.leading() });
   }
 }

@@ -282,7 +282,9 @@ describe('doris hub under its own ServiceAccount', () => {
     assert.equal((await post(githubSignature('wrong', payload))).status, 401);
     const good = await post(githubSignature(githubSecret, payload));
     assert.equal(good.status, 202);
-    assert.deepEqual(((await good.json()) as { triggered: string[] }).triggered.sort(), ['f-a', 'f-b']);
+    const answer = (await good.json()) as { triggered: string[]; leading: boolean };
+    assert.deepEqual(answer.triggered.sort(), ['f-a', 'f-b']);
+    assert.equal(answer.leading, true, 'the only replica leads, so the poll really runs');
   });
 
   it('serves HTTPS from a kubernetes.io/tls Secret (a second replica, not the leader, serves devices too)', async () => {
