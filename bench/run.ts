@@ -83,7 +83,9 @@ function parseArgs(argv: string[]): Options {
     if (flag === '--objects') options.objects = value();
     else if (flag === '--reps') options.reps = value();
     else if (flag === '--help' || flag === '-h') {
-      process.stdout.write('usage: npm run bench -- [--objects N (default 1000)] [--reps N (default 3)]\n');
+      process.stdout.write(
+        'usage: npm run bench -- [--objects N (default 1000)] [--reps N (default 3)]\n       npm run bench -- hub [--agents N (default 10000)]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
   }
@@ -171,6 +173,18 @@ interface DorisRep extends SyncChildResult {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'hub') {
+    const { env, started } = await environment();
+    const runtime = await compiledRuntime(log);
+    try {
+      const { benchHub } = await import('./hub.js');
+      await benchHub(process.argv.slice(3), { env, runtime, log, resultsDir: join(benchDir, 'results'), machine: machine() });
+    } finally {
+      runtime.dispose();
+      if (started) await down();
+    }
+    return;
+  }
   const options = parseArgs(process.argv.slice(2));
   const { env, started } = await environment();
   const api = await kube(env);
