@@ -3,7 +3,9 @@
  * test/env/sshd.ts): a Pipeline following `$GIT_SSH_BASE_URL/NAME.git` syncs, with the key
  * and known_hosts from flags and from a Secret; an unknown host key, a changed host key and
  * a refused identity each fail with a message naming the host and apply nothing; the key
- * never appears in output, status or Events, and no key file is left behind.
+ * never appears in output, status or Events, and no key file is left behind. `doris bootstrap`
+ * stores the key and known_hosts in the Secret, and the controller, running as the shipped
+ * ServiceAccount, follows the repository over SSH.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,9 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubeHttp } from '../../src/kube/http.js';
-import { doris, type CliResult } from '../env/doris.js';
-import { applyPipelineAsAdmin } from '../env/identity.js';
+import { doris, type CliResult, type RunningController, startController } from '../env/doris.js';
+import { applyPipelineAsAdmin, removeInstall, serviceAccountKubeconfig } from '../env/identity.js';
 import { configMapYaml, namespaceYaml } from '../env/manifests.js';
+import { freePort } from '../env/ports.js';
+import { waitFor } from '../env/proc.js';
 import { generateKey, knownHostsLine } from '../env/sshd.js';
 import { createRepo, kube, loadTestEnv, type TestEnv } from '../env/testenv.js';
 
@@ -117,7 +121,7 @@ describe('git over SSH', () => {
     assert.equal((await pipelineJson(name)).status?.lastAppliedCommit, repo.commit);
   });
 
-  it('a Pipeline whose Secret holds identity and known_hosts syncs (the controller path)', async () => {
+  it('a Pipeline whose Secret holds identity and known_hosts syncs (doris sync --pipeline)', async () => {
     const repo = await sshRepo('secret');
     const name = `ssh-secret-${run}`;
     const secret = `ssh-${run}`;
@@ -193,6 +197,60 @@ describe('git over SSH', () => {
     });
   }
 
+  it('doris bootstrap stores identity and known_hosts; the controller, as the shipped ServiceAccount, syncs over SSH', async () => {
+    const repo = await sshRepo('bootstrap');
+    const ns = `doris-ssh-${run}`;
+    let kubeconfig: string | undefined;
+    let controller: RunningController | undefined;
+    try {
+      const result = await doris(env, [
+        '--namespace',
+        ns,
+        'bootstrap',
+        '--repo',
+        repo.url,
+        '--name',
+        'main',
+        '--interval',
+        '1h',
+        '--ssh-key-file',
+        env.GIT_SSH_KEY,
+        '--known-hosts-file',
+        env.GIT_SSH_KNOWN_HOSTS,
+        '--no-controller',
+      ]);
+      outputs.push(result);
+      assert.equal(result.code, 0, result.stderr + result.stdout);
+      const secret = (await api.request<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${ns}/secrets/doris-git`)).body;
+      assert.deepEqual(Object.keys(secret.data).sort(), ['identity', 'known_hosts'], 'the SSH credentials, and no token beside them');
+      assert.equal(Buffer.from(secret.data.known_hosts!, 'base64').toString('utf8'), readFileSync(env.GIT_SSH_KNOWN_HOSTS, 'utf8'));
+      const pipeline = (
+        await api.request<{ spec: { git: { url: string; secretRef?: { name: string } } } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/${ns}/pipelines/main`)
+      ).body;
+      assert.deepEqual(pipeline.spec.git.secretRef, { name: 'doris-git' });
+      kubeconfig = await serviceAccountKubeconfig(env, api, ns);
+      controller = startController(env, ['--namespace', ns, '--poll-interval', '1s', '--work-dir', join(scratch, 'controller')], {
+        kubeconfig,
+        port: await freePort(),
+      });
+      const applied = await waitFor(
+        'the controller applied the commit fetched over SSH',
+        async () => {
+          const status = (await api.request<{ status?: Status }>('GET', `/apis/doris.dev/v1alpha1/namespaces/${ns}/pipelines/main`)).body.status;
+          return status?.lastAppliedCommit === repo.commit ? status : undefined;
+        },
+        { timeoutMs: 90_000 },
+      );
+      assert.equal(applied.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+      assert.ok(await configMapExists(repo.ns));
+      const logs = controller.logs();
+      for (const line of keyMaterial()) assert.ok(!logs.includes(line), 'a line of the private key appeared in the controller log');
+    } finally {
+      await controller?.stop('SIGTERM');
+      await removeInstall(api, ns, kubeconfig);
+    }
+  });
+
   it('no key material in output, status or Events; no key file is left in the work folder', async () => {
     const material = keyMaterial();
     assert.ok(material.length > 0);
@@ -211,8 +269,9 @@ describe('git over SSH', () => {
     }
     const leftovers = (dir: string): string[] =>
       existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [e.name, ...leftovers(join(dir, e.name))] : [e.name])) : [];
-    const names = leftovers(workDir);
-    assert.ok(names.length > 0, 'the work folder was used');
+    // The CLI's work folder and the controller's, both under `scratch`.
+    assert.ok(leftovers(workDir).length > 0, 'the work folder was used');
+    const names = leftovers(scratch);
     assert.deepEqual(
       names.filter((n) => n.startsWith('.ssh-') || n === 'identity' || n === 'known_hosts'),
       [],
