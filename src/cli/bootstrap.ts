@@ -151,7 +151,7 @@ export function bootstrapCommand(global: () => GlobalOptions): Command {
       `
 Example:
   DORIS_GIT_TOKEN=... doris bootstrap --repo https://github.com/acme/fleet.git --git-username bot \\
-      --image-rule 'ghcr.io/acme/solar-*:main' --registry-credentials ~/.docker/config.json
+      --image-rule 'ghcr.io/acme/solar-*:main' --registry-credentials ghcr.json
 
 Read the generated webhook secret with:
   kubectl -n doris-system get secret doris-webhook -o jsonpath='{.data.github-secret}' | base64 -d`,

@@ -27,7 +27,7 @@ export function buildProgram(): Command {
     .option('--context <name>', 'kubeconfig context to use (default: the current context)')
     .option('-n, --namespace <ns>', 'the controller namespace, where Pipelines live', defaultControllerNamespace)
     .addOption(new Option('-o, --output <format>', 'text, json or yaml').default('text').argParser(parseOutput))
-    .option('--work-dir <dir>', 'cache for git objects and checkouts', defaultWorkDir)
+    .addOption(new Option('--work-dir <dir>', 'cache for git objects and checkouts').default(defaultWorkDir, '$TMPDIR/doris'))
     .addHelpText(
       'after',
       `
