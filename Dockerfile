@@ -1,9 +1,16 @@
 # syntax=docker/dockerfile:1
-# Multi-arch image (linux/amd64, linux/arm64):
+# Multi-arch image (linux/amd64, linux/arm64; linux/arm/v7 is feasible, see docs/image.md):
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/doris-dev/doris:0.1.0 --push .
+# Built and pushed on a version tag by .github/workflows/image.yml.
+#
+# Base images are pinned by digest (the tag says what it is, the digest what is used).
+# PLACEHOLDER digests (all zeros) were written where no registry could be reached: run
+# scripts/pin-base-image.sh (it resolves each tag to its multi-arch digest and rewrites the
+# FROM lines); `scripts/pin-base-image.sh --check` (run by the workflow) fails while one is left.
+# Node 24 is an LTS line (maintained until April 2028); Node 20 reached end of life in April 2026.
 # Every dependency is plain JavaScript, so the build stage runs on the builder's own
 # platform and only the runtime stage is per-architecture.
-FROM --platform=$BUILDPLATFORM node:20-bookworm-slim AS build
+FROM --platform=$BUILDPLATFORM node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -13,7 +20,7 @@ RUN npm run build && npm prune --omit=dev
 
 # kustomize and sops, which the render runs (docs/adr/0012-kustomize.md, 0011-sops.md), built
 # for the target platform from the same pinned Go modules as the tests use (test/tools/).
-FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS tools
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS tools
 ARG TARGETOS TARGETARCH
 WORKDIR /tools
 COPY test/tools ./
@@ -21,7 +28,7 @@ ENV CGO_ENABLED=0 GOFLAGS=-mod=mod
 RUN cd kustomize && GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags '-s -w' -o /out/kustomize sigs.k8s.io/kustomize/kustomize/v5 \
  && cd ../sops && GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags '-s -w' -o /out/sops github.com/getsops/sops/v3/cmd/sops
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
 # git: the source is fetched with the git CLI (docs/adr/0003-git-cli.md).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates \
