@@ -340,7 +340,8 @@ describe('running kustomize', () => {
 
   it('a failed build reports kustomize’s message with paths relative to the repository', async () => {
     const binary = await standIn(
-      "process.stderr.write(`Error: accumulating resources: accumulation err='accumulating resources from 'x.yaml': ${process.argv[3]}/x.yaml: no such file or directory'\\n`); process.exit(1);",
+      // process.argv: node, the script, "build", then the folder kustomize was given.
+      'process.stderr.write("Error: accumulating resources: accumulation err=\'accumulating resources from \'x.yaml\': " + process.argv[3] + "/x.yaml: no such file or directory\'\\n"); process.exit(1);',
     );
     const root = await repo({ 'deploy/1-app/kustomization.yaml': '' });
     const result = await runKustomize(root, join(root, 'deploy/1-app'), options(binary));
