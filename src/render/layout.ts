@@ -419,6 +419,8 @@ interface StepInput {
 /** A step file's bytes; a SOPS-encrypted one decrypted in memory (undefined: reported, skipped). */
 async function readStepFile(walker: RepoWalker, entry: Entry, opts: RenderOptions): Promise<StepInput | undefined> {
   const bytes = await readFile(entry.real);
+  // Most files hold no `sops:` at all: no second decoding for them.
+  if (!bytes.includes('sops:')) return { bytes, limits: opts, secrets: [] };
   const text = bytes.toString('utf8');
   if (!looksEncrypted(text)) return { bytes, limits: opts, secrets: [] };
   const unsupported = unsupportedSops(text);
