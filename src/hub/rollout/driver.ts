@@ -24,6 +24,7 @@ import { type EventReason, Reasons } from '../../api/reasons.js';
 import type { KubeClient } from '../../kube/client.js';
 import type { Logger } from '../../log.js';
 import type { EventSubject } from '../../status/events.js';
+import { effectiveLastSeen } from '../presence.js';
 import { type DeviceView, type RolloutCommand, type RolloutStatus, step } from './engine.js';
 import { parseRolloutPolicy, type RolloutPolicy } from './policy.js';
 import { parseRolloutStatus, rolloutTarget } from './targets.js';
@@ -212,28 +213,30 @@ export class RolloutDriver {
     }, this.options.debounceMs);
   }
 
-  /** One loop at a time: Fleets marked while it runs are stepped by the next. */
+  /** One loop at a time: Fleets marked while it runs are stepped by the same loop. */
   private drain(): Promise<void> {
     if (this.running) return this.running;
-    this.running = (async () => {
-      try {
-        while (this.dirty.size > 0 && this.leading && !this.stopped && this.deps.fleets.hasSynced && this.deps.devices.hasSynced) {
-          const fleets = [...this.dirty];
-          this.dirty.clear();
-          const devices = this.deps.devices.list();
-          for (const name of fleets) {
-            try {
-              await this.stepFleet(name, devices);
-            } catch (error) {
-              this.deps.log.warn({ fleet: name, err: (error as Error).message }, 'rollout step failed; retrying at the next change or resync');
-            }
-          }
+    // Cleared in a callback (always asynchronous), so never before it is set, even when the loop has nothing to do.
+    const running = this.loop().finally(() => {
+      if (this.running === running) this.running = undefined;
+    });
+    this.running = running;
+    return running;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty.size > 0 && this.leading && !this.stopped && this.deps.fleets.hasSynced && this.deps.devices.hasSynced) {
+      const fleets = [...this.dirty];
+      this.dirty.clear();
+      const devices = this.deps.devices.list();
+      for (const name of fleets) {
+        try {
+          await this.stepFleet(name, devices);
+        } catch (error) {
+          this.deps.log.warn({ fleet: name, err: (error as Error).message }, 'rollout step failed; retrying at the next change or resync');
         }
-      } finally {
-        this.running = undefined;
       }
-    })();
-    return this.running;
+    }
   }
 
   private async stepFleet(name: string, allDevices: Device[]): Promise<void> {
@@ -274,7 +277,8 @@ export class RolloutDriver {
     }
 
     const devices = allDevices.filter((d) => d.spec.fleet === name);
-    const result = step({ policy, state, newest: fleet.status?.revision, devices: devices.map(view), now: this.options.now(), command });
+    const now = this.options.now();
+    const result = step({ policy, state, newest: fleet.status?.revision, devices: devices.map((d) => view(d, now.getTime())), now, command });
     // JSON-normalized, so that it compares equal to the same status read back from the API server.
     const next = result.state ? (JSON.parse(JSON.stringify(result.state)) as RolloutStatus) : undefined;
     if (next && consumed !== undefined) next.lastCommand = consumed;
@@ -390,10 +394,9 @@ export class RolloutDriver {
   }
 }
 
-/** What the engine reads of a Device: labels, the report, and the last contact (a poll or a report). */
-export function view(device: Device): DeviceView {
-  const times = [device.status?.lastSeen, device.status?.reportedAt].filter((t): t is string => typeof t === 'string' && !Number.isNaN(Date.parse(t)));
-  const lastSeen = times.sort((a, b) => Date.parse(b) - Date.parse(a))[0];
+/** What the engine reads of a Device: labels, the report, and the last contact (`now` while connected: src/hub/presence.ts). */
+export function view(device: Device, now = Date.now()): DeviceView {
+  const lastSeen = effectiveLastSeen(device.status, now);
   const report = device.status?.report;
   return {
     name: device.metadata.name,
