@@ -26,7 +26,8 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const npm = (args: string[], cwd: string) => exec('npm', args, { cwd, env: { ...process.env, npm_config_update_notifier: 'false' }, maxBuffer: 64 * 1024 * 1024 });
+const npm = (args: string[], cwd: string) =>
+  exec('npm', args, { cwd, env: { ...process.env, npm_config_update_notifier: 'false' }, maxBuffer: 64 * 1024 * 1024 });
 
 describe('installing doris', () => {
   it('works in the clone: npx doris runs the sources', async () => {
