@@ -92,15 +92,17 @@ export function decide(
       });
     }
     // The digests were resolved before the first commit; they rolled with the first success.
-    if (index === ended.findIndex((s) => s.result === Reasons.Succeeded) && context.images.length > 0) {
-      const list = context.images.map((i) => `${i.repository}:${i.tag} -> ${i.to}`).join(', ');
+    // A first digest is a pin, not a roll: nothing ran the image before.
+    const rolled = context.images.filter((i) => i.from !== undefined);
+    if (index === ended.findIndex((s) => s.result === Reasons.Succeeded) && rolled.length > 0) {
+      const list = rolled.map((i) => `${i.repository}:${i.tag}: ${i.from} -> ${i.to}`).join(', ');
       notifications.push({
         ...base,
         kind: NotificationKinds.ImageRolled,
         commit: sync.commit,
         reason: sync.result,
-        message: `rolled ${context.images.length} image(s): ${list}`,
-        images: context.images,
+        message: `rolled ${rolled.length} image(s): ${list}`,
+        images: rolled,
       });
     }
   });

@@ -17,10 +17,10 @@ import type { KubeHttp } from '../../src/kube/http.js';
 import { verify } from '../../src/notify/sign.js';
 import { type CliResult, doris, type RunningController, startController } from '../env/doris.js';
 import { applyPipelineAsAdmin, bootstrapInstall, removeInstall, serviceAccountKubeconfig } from '../env/identity.js';
-import { configMapYaml, namespaceYaml } from '../env/manifests.js';
+import { configMapYaml, deploymentYaml, namespaceYaml } from '../env/manifests.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
-import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
+import { createRepo, kube, loadTestEnv, pushFiles, pushTestImage, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
 let api: KubeHttp;
@@ -30,7 +30,7 @@ const signingKey = `sign-${run}-9f8e7d`;
 const githubToken = `ghp_${run.replace(/-/g, '')}abcdef0123456789`;
 const pipelines: string[] = [];
 const namespaces: string[] = [];
-const secrets = [`notify-generic-${run}`, `notify-github-${run}`];
+const secrets = [`notify-generic-${run}`, `notify-github-${run}`, `notify-registry-${run}`];
 const outputs: CliResult[] = [];
 
 interface Received {
@@ -212,6 +212,60 @@ describe('notifications from doris sync --once', () => {
     assert.equal(body.kind, 'SyncSucceeded');
     assert.equal(body.commit, fixed);
     assert.equal(JSON.parse(github.received[2]!.body).state, 'success');
+  });
+});
+
+describe('an image roll', () => {
+  it('a new digest under the tracked tag: a success and an ImageRolled naming the old and new digest; the first pin is no roll', async () => {
+    const hook = await receiver();
+    receivers.push(hook);
+    const ns = `notify-img-${run}`;
+    namespaces.push(ns);
+    const image = `acme/notify-img-${run}`;
+    const one = await pushTestImage(env, image, 'main', `one ${run}`);
+    const repo = await createRepo(env, 'notify-img', {
+      'deploy/1-app/10-ns.yaml': namespaceYaml(ns),
+      'deploy/1-app/170-app.yaml': deploymentYaml({ namespace: ns, name: 'app', image: `${env.REGISTRY}/${image}:main` }),
+    });
+    const auth = Buffer.from(`${env.REGISTRY_USERNAME}:${env.REGISTRY_PASSWORD}`).toString('base64');
+    await api.request('POST', `/api/v1/namespaces/${controllerNs}/secrets`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: secrets[2] },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { [env.REGISTRY]: { auth } } })).toString('base64') },
+      },
+    });
+    const name = `notify-img-${run}`;
+    pipelines.push(name);
+    await applyPipelineAsAdmin(api, controllerNs, name, {
+      git: { url: repo.url },
+      images: [{ repository: `${env.REGISTRY}/${image}`, tag: 'main', secretRef: { name: secrets[2] } }],
+      notify: [{ type: 'generic', url: `${hook.url}/img`, secretRef: { name: secrets[0] } }],
+    });
+    const first = await sync(name);
+    assert.equal(first.code, 0, first.stderr + first.stdout);
+    assert.deepEqual(
+      hook.received.map((r) => JSON.parse(r.body).kind),
+      ['SyncSucceeded'],
+    );
+
+    const two = await pushTestImage(env, image, 'main', `two ${run}`);
+    const second = await sync(name);
+    assert.equal(second.code, 0, second.stderr + second.stdout);
+    const bodies = hook.received.map((r) => JSON.parse(r.body));
+    assert.deepEqual(
+      bodies.map((b) => b.kind),
+      ['SyncSucceeded', 'SyncSucceeded', 'ImageRolled'],
+    );
+    const rolled = bodies[2];
+    assert.equal(rolled.commit, repo.commit);
+    assert.deepEqual(
+      rolled.images.map((i: { repository: string; from: string; to: string }) => [i.repository, i.from, i.to]),
+      [[`${env.REGISTRY}/${image}`, one, two]],
+    );
+    assert.ok(verify(hook.received[2]!.body, signingKey, hook.received[2]!.headers['x-doris-signature'] as string));
   });
 });
 

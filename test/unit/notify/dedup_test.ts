@@ -109,6 +109,15 @@ describe('notification dedup', () => {
       ],
     );
     assert.deepEqual(notifications[1]?.images, images);
+    const pinned = decide({}, [{ commit: A, result: 'Succeeded', message: 'ok', counts: counts(1) }], {
+      ...context,
+      images: [{ repository: 'r/app', tag: 'main', to: 'sha256:1', at: '' }],
+    });
+    assert.deepEqual(
+      pinned.notifications.map((n) => n.kind),
+      ['SyncSucceeded'],
+      'a first digest is a pin, not a roll',
+    );
     const failed = decide({}, [{ commit: A, result: 'HealthCheckFailed', message: 'x' }], { ...context, images });
     assert.deepEqual(
       failed.notifications.map((n) => n.kind),
