@@ -6,8 +6,8 @@
  * tells a device the same thing, and a relabelled device follows its new stage at once.
  *
  * No policy, or no rollout recorded yet: the newest revision (the engine takes the first
- * revision under a policy as rolled out). An invalid policy: the last good revision, since
- * the stages cannot be read. A revision no longer in `status.revisions`: none (the device
+ * revision under a policy as rolled out). An invalid policy: the stage last written to the
+ * Device (`status.stage`) keeps its revision, else the last good revision. A revision no longer in `status.revisions`: none (the device
  * keeps what it runs) — the upstream poller keeps every revision a rollout references.
  */
 import { z } from 'zod';
@@ -92,11 +92,15 @@ export function stageFor(policy: RolloutPolicy, labels: Readonly<Record<string, 
 }
 
 /** The revision id `device` is told to run, or undefined while it has none. */
-export function targetRevisionId(fleet: Fleet, device: Pick<Device, 'metadata'>): string | undefined {
+export function targetRevisionId(fleet: Fleet, device: Pick<Device, 'metadata' | 'status'>): string | undefined {
   const newest = fleet.status?.revision?.id;
   const { policy, invalid, state } = parsed(fleet);
   if (!state) return newest;
-  if (invalid) return state.lastGood ?? newest;
+  if (invalid) {
+    // The selectors cannot be read: each device stays in the stage last written to it.
+    const last = state.stages.find((s) => s.name === device.status?.stage);
+    return last?.revision ?? state.lastGood ?? newest;
+  }
   if (!policy) return newest;
   const name = stageFor(policy, device.metadata.labels ?? {});
   const stage = state.stages.find((s) => s.name === name);
@@ -106,7 +110,7 @@ export function targetRevisionId(fleet: Fleet, device: Pick<Device, 'metadata'>)
 }
 
 /** The Revision `device` is told to run (FleetCache.targetFor delegates here). */
-export function rolloutTarget(fleet: Fleet | undefined, device: Pick<Device, 'metadata'>): Revision | undefined {
+export function rolloutTarget(fleet: Fleet | undefined, device: Pick<Device, 'metadata' | 'status'>): Revision | undefined {
   if (!fleet) return undefined;
   const id = targetRevisionId(fleet, device);
   if (!id) return undefined;

@@ -72,10 +72,12 @@ describe('rolloutTarget', () => {
     assert.equal(rolloutTarget(fleet({}), canary), undefined);
   });
 
-  it('keeps the last good revision while the policy is invalid', () => {
+  it('keeps each device in the stage last written to it while the policy is invalid', () => {
     const f = rollingOut();
     const broken = fleet(f.status, { git: {}, rollout: { stages: [{ name: 'Bad Name', selector: {} }] } });
-    assert.equal(targetRevisionId(broken, canary), A.id);
+    assert.equal(targetRevisionId(broken, { ...canary, status: { stage: 'canary' } }), B.id);
+    assert.equal(targetRevisionId(broken, { ...other, status: { stage: '(rest)' } }), A.id);
+    assert.equal(targetRevisionId(broken, canary), A.id, 'no stage written yet: the last good revision');
   });
 
   it('gives a stage the leader has not recorded yet what the fleet ran before', () => {
