@@ -73,6 +73,29 @@ const files = (tag: string) => ({
   'README.md': 'not in the bundle',
 });
 
+let credsFile = '';
+
+/** A hub leader's upstream side: its own Fleet watch, bundle store and scratch folder. */
+function startLeader(workDir: string): void {
+  fleets = new FleetCache(client, ns, createLogger({ level: 'warn' }));
+  upstream = new Upstream(
+    {
+      client,
+      namespace: ns,
+      log: createLogger({ level: 'warn' }),
+      fleets,
+      bundles: new BundleStore(client, ns),
+      workDir,
+      registryCredentialsFile: credsFile,
+      metrics: { upstreamRequests },
+    },
+    // lastPolled alone is refreshed every hour: never within this test, however slow the machine.
+    { schedule: { ...defaultSchedulerOptions(), jitter: 0 }, maxRevisions: 2, lastPolledEveryMs: 3_600_000 },
+  );
+  fleets.start();
+  upstream.setLeading(true);
+}
+
 before(async () => {
   env = loadTestEnv();
   api = await kube(env);
@@ -86,29 +109,13 @@ before(async () => {
   await api.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
     body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git' }, stringData: { username: env.GIT_USERNAME, token: env.GIT_TOKEN } },
   });
-  const credsFile = join(work, 'registry.json');
+  credsFile = join(work, 'registry.json');
   const auth = Buffer.from(`${env.REGISTRY_USERNAME}:${env.REGISTRY_PASSWORD}`).toString('base64');
   writeFileSync(credsFile, JSON.stringify({ auths: { [env.REGISTRY]: { auth } } }), { mode: 0o600 });
   await pushTestImage(env, `hub-h6b-${run}/app`, 'v1', `app one ${run}`);
   repo = await createRepo(env, 'hub-h6b', files('v1'));
 
-  fleets = new FleetCache(client, ns, createLogger({ level: 'warn' }));
-  const bundles = new BundleStore(client, ns);
-  upstream = new Upstream(
-    {
-      client,
-      namespace: ns,
-      log: createLogger({ level: 'warn' }),
-      fleets,
-      bundles,
-      workDir: work,
-      registryCredentialsFile: credsFile,
-      metrics: { upstreamRequests },
-    },
-    { schedule: { ...defaultSchedulerOptions(), jitter: 0 }, maxRevisions: 2 },
-  );
-  fleets.start();
-  upstream.setLeading(true);
+  startLeader(work);
   await api.request('POST', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets`, {
     body: {
       apiVersion: 'hub.doris.dev/v1alpha1',
@@ -275,6 +282,26 @@ describe('hub upstream', () => {
     const lsRemote = counted.values.filter((v) => v.labels.source === 'git').reduce((sum, v) => sum + v.value, 0);
     assert.ok(lsRemote >= asked, 'the metric counts every ls-remote');
   });
+  it('a new leader (the hub restarted, or another replica) resolves the same revision and writes nothing', async () => {
+    await upstream.stop(Date.now() + 10_000);
+    await fleets.stop();
+    const before = (await fleet()).status!.revision!;
+    const auditStart = auditMark(env.AUDIT_LOG);
+    const logStart = gitLogSize();
+    // Nothing carried over: a fresh git cache, no bundle cache, no image tracker state.
+    startLeader(mkdtempSync(join(work, 'replica-')));
+    // ls-remote, the fetch of the head, then the next ls-remote: the first poll has ended.
+    await waitFor('two polls of the new leader', () => refsRequests(logStart) >= 3, { timeoutMs: 60_000 });
+    const writes = readAuditSince(env.AUDIT_LOG, auditStart).filter(
+      (e) => e.objectRef?.namespace === ns && ['create', 'update', 'patch', 'delete'].includes(e.verb) && (e.responseStatus?.code ?? 0) < 300,
+    );
+    assert.deepEqual(
+      writes.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}/${e.objectRef?.subresource ?? ''}`),
+      [],
+    );
+    assert.deepEqual((await fleet()).status!.revision, before);
+  });
+
   it('a webhook wakes the Fleets it names at once, whatever their interval', async () => {
     // A second Fleet on the same repository that would not poll again for an hour.
     await api.request('POST', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets`, {
