@@ -110,8 +110,15 @@ export interface DeviceStatus {
   report?: DeviceReport & { counts?: SyncCounts };
   /** When the report last changed. */
   reportedAt?: string;
-  /** Last contact of any kind (a poll or a report), written at most every few minutes. */
+  /**
+   * Presence, written only when it changes (src/hub/presence.ts): while `connected`, when the
+   * device connected to `servedBy`; once disconnected, its last contact.
+   */
   lastSeen?: string;
+  /** Whether a hub replica holds the device's long-poll (or saw it within the grace). */
+  connected?: boolean;
+  /** The identity of the replica the device is connected to. */
+  servedBy?: string;
   /** The revision the hub last served this device. */
   servedRevision?: string;
   /** The rollout stage that selects this device (issue [rollout]; empty without a rollout). */
@@ -133,7 +140,7 @@ export interface Device {
 /** The label that says which Fleet a Device belongs to (selectors and the hub's watch use it). */
 export const fleetLabel = 'hub.doris.dev/fleet';
 
-/** How long a device may be silent before it counts as offline (polls renew it). */
+/** How long a disconnected device may stay away before it counts as offline. */
 export const offlineAfterMs = 15 * 60_000;
 
 export { durationSchema };

@@ -74,7 +74,7 @@ interface HubFlags {
   leaseDuration: number;
   leaseRenew: number;
   upstreamInterval?: number;
-  lastSeenEvery: number;
+  disconnectGrace: number;
   bodyLimit: number;
 }
 
@@ -151,10 +151,10 @@ export function hubCommand(global: () => GlobalOptions): Command {
     .addOption(duration('--upstream-interval <duration>', 'override every Fleet’s poll interval', '10s'))
     .addOption(
       duration(
-        '--last-seen-every <duration>',
-        'write a Device’s status.lastSeen at most this often (an idle fleet of N devices costs N writes per period; offline after 15m)',
-        '5m',
-        defaultDeviceRegistryOptions().lastSeenEveryMs,
+        '--disconnect-grace <duration>',
+        'a device that holds no poll and sends nothing for this long is written disconnected (offline 15m after its last contact); longer than an agent’s retry backoff (2m)',
+        '3m',
+        defaultDeviceRegistryOptions().disconnectGraceMs,
       ),
     )
     .addOption(
@@ -170,9 +170,9 @@ export function hubCommand(global: () => GlobalOptions): Command {
         );
       }
       if (flags.tlsSecret && flags.insecureHttp) throw new UsageError('--tls-secret and --insecure-http exclude each other');
-      if (flags.lastSeenEvery >= offlineAfterMs) {
+      if (flags.disconnectGrace >= offlineAfterMs) {
         throw new UsageError(
-          `--last-seen-every (${formatDuration(flags.lastSeenEvery)}) must be shorter than ${formatDuration(offlineAfterMs)}, after which a silent device counts as offline`,
+          `--disconnect-grace (${formatDuration(flags.disconnectGrace)}) must be shorter than ${formatDuration(offlineAfterMs)}, after which a disconnected device counts as offline`,
         );
       }
       // Git hosts and registries see `doris-hub/<version>`: their logs tell the hub from agents.
@@ -196,7 +196,7 @@ export function hubCommand(global: () => GlobalOptions): Command {
           registryToken: secretSource(flags.registryTokenFile, 'DORIS_REGISTRY_TOKEN'),
           registryCredentialsFile: flags.registryCredentials,
           bodyLimitBytes: flags.bodyLimit,
-          lastSeenEveryMs: flags.lastSeenEvery,
+          disconnectGraceMs: flags.disconnectGrace,
           upstream: flags.upstreamInterval === undefined ? undefined : { intervalMs: flags.upstreamInterval },
         });
       } catch (error) {

@@ -357,6 +357,7 @@ export class HubApi {
     this.byFleet.set(fleet, fleetSet);
     mine.add(waiter);
     this.byDevice.set(name, mine);
+    this.deps.devices.held(name, 1);
     this.deps.metrics.openLongPolls.inc();
     // The agent went away: forget its poll (nothing is sent).
     res.on('close', () => {
@@ -379,6 +380,7 @@ export class HubApi {
     const deviceSet = this.byDevice.get(name);
     deviceSet?.delete(waiter);
     if (deviceSet?.size === 0) this.byDevice.delete(name);
+    this.deps.devices.held(name, -1);
     this.deps.metrics.openLongPolls.dec();
     answer();
   }

@@ -218,6 +218,7 @@ export function deviceCrd(): KubeObject {
       { name: 'Ready', type: 'string', jsonPath: '.status.report.ready' },
       { name: 'Commit', type: 'string', jsonPath: '.status.report.commit' },
       { name: 'Stage', type: 'string', jsonPath: '.status.stage' },
+      { name: 'Connected', type: 'boolean', jsonPath: '.status.connected' },
       { name: 'Last-Seen', type: 'date', jsonPath: '.status.lastSeen' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
       { name: 'Revision', type: 'string', priority: 1, jsonPath: '.status.report.revision' },
@@ -231,7 +232,15 @@ export function deviceCrd(): KubeObject {
     },
     {
       type: 'object',
-      properties: { report: deviceReport, reportedAt: time, lastSeen: time, servedRevision: str(64), stage: str(63) },
+      properties: {
+        report: deviceReport,
+        reportedAt: time,
+        lastSeen: time,
+        connected: { type: 'boolean' },
+        servedBy: str(253),
+        servedRevision: str(64),
+        stage: str(63),
+      },
     },
   );
 }

@@ -3,10 +3,12 @@
  * namespace (so a Device deleted by anyone, on any replica, is refused here at once), who a
  * bearer token belongs to, enrollment, and what a device's contact writes.
  *
- * Writes only on change: a report equal to the stored one is not written; `lastSeen` (a
- * report or a poll) is written at most every `lastSeenEveryMs` per device; `servedRevision`
- * when the hub serves a device another revision than the one recorded. An idle fleet of
- * 10,000 devices then costs about 10,000 / 5 min = 33 writes a minute, and none per poll.
+ * Writes only on change: a report equal to the stored one is not written; presence
+ * (`connected`, `servedBy`, `lastSeen`: src/hub/presence.ts) when a device connects here or
+ * has been gone past the grace; `servedRevision` when the hub serves a device another
+ * revision than the one recorded. An idle fleet writes no Device at all: a poll costs nothing
+ * but memory, and the replica's heartbeat Lease (one write per period) vouches for all its
+ * devices.
  *
  * Held per device: the name, labels, the Device's spec and status (bounded by the CRD's
  * schema), and two timestamps; everything else of the object (annotations, managed fields)
@@ -20,6 +22,7 @@ import type { KubeObject } from '../kube/object.js';
 import type { Logger } from '../log.js';
 import { HubRefusal } from './errors.js';
 import { Informer, type InformerOptions, defaultInformerOptions } from './informer.js';
+import { type LocalContact, type PresencePatch, type ReplicaBeat, connectPatch, disconnectPatch, isOffline, orphanPatch } from './presence.js';
 import { parseDeviceToken } from './protocol.js';
 import { hashToken, newDeviceToken, tokenMatches } from './tokens.js';
 
@@ -27,13 +30,19 @@ export type DeviceState = 'ready' | 'failed' | 'offline' | 'unknown';
 
 export interface DeviceRegistryOptions {
   informer: InformerOptions;
-  /** `lastSeen` is written at most this often per device. */
-  lastSeenEveryMs: number;
+  /** This replica's identity: what `status.servedBy` names. */
+  replica: string;
+  /**
+   * How long a device may hold no poll here and make no request before it is written
+   * disconnected: longer than an agent's longest retry (backoff up to 2 minutes, Retry-After
+   * up to 15 s), so that a reconnecting agent does not flap.
+   */
+  disconnectGraceMs: number;
   now: () => number;
 }
 
 export function defaultDeviceRegistryOptions(): DeviceRegistryOptions {
-  return { informer: defaultInformerOptions(), lastSeenEveryMs: 5 * 60_000, now: Date.now };
+  return { informer: defaultInformerOptions(), replica: 'hub', disconnectGraceMs: 3 * 60_000, now: Date.now };
 }
 
 /** What is held of a Device. */
@@ -64,9 +73,9 @@ function sameReport(a: DeviceReport, b: DeviceReport | undefined): boolean {
 
 export class DeviceRegistry {
   private readonly informer: Informer<Device>;
-  /** When this replica last wrote `lastSeen` (or saw a contact), by device: the throttle's memory. */
-  private readonly lastSeenWritten = new Map<string, number>();
-  private readonly lastContact = new Map<string, number>();
+  /** What this replica knows of each device it saw: open polls, last contact. */
+  private readonly local = new Map<string, LocalContact>();
+  private readonly startedAt: number;
   private readonly listeners: Array<(name: string, device: Device | undefined) => void> = [];
   /** Status writes in flight, by device: a poll does not start a second write of the same thing. */
   private readonly writing = new Set<string>();
@@ -85,14 +94,12 @@ export class DeviceRegistry {
       log,
       keep,
       (name, device) => {
-        if (!device) {
-          this.lastSeenWritten.delete(name);
-          this.lastContact.delete(name);
-        }
+        if (!device) this.local.delete(name);
         for (const listener of this.listeners) listener(name, device);
       },
       options.informer,
     );
+    this.startedAt = options.now();
   }
 
   start(): void {
@@ -178,51 +185,97 @@ export class DeviceRegistry {
     throw new HubRefusal(503, 'not-ready', `device ${name} is being enrolled concurrently; try again`);
   }
 
-  /** Stores a device's report when it changed (and `lastSeen` when due); true when anything was written. */
+  /** Stores a device's report when it changed (with its presence when that changed too); true when anything was written. */
   async report(device: Device, report: DeviceReport): Promise<boolean> {
     const now = this.options.now();
-    this.lastContact.set(device.metadata.name, now);
+    this.touch(device.metadata.name, now, 0);
     const current = this.informer.get(device.metadata.name) ?? device;
     const changed = !sameReport(report, current.status?.report);
-    if (!changed && !this.lastSeenDue(current, now)) return false;
-    const stamp = new Date(now).toISOString();
-    const status: Record<string, unknown> = { lastSeen: stamp };
-    if (changed) Object.assign(status, { report: storedReport(report), reportedAt: stamp });
-    return this.writeStatus(current, status, now);
+    const presence = connectPatch(current.status, this.options.replica, now);
+    if (!changed && !presence) return false;
+    const status: Record<string, unknown> = { ...presence };
+    if (changed) Object.assign(status, { report: storedReport(report), reportedAt: new Date(now).toISOString() });
+    return this.writeStatus(current, status);
   }
 
   /**
-   * A poll: contact (for `lastSeen`), and the revision the device was just served (or already
-   * holds). Writes only what is due; never waits for the write.
+   * A poll's start or end: contact here (presence), and the revision the device was just served
+   * (or already holds). Writes only what changed; never waits for the write.
    */
   contact(device: Device, servedRevision: string | undefined): void {
     const now = this.options.now();
-    this.lastContact.set(device.metadata.name, now);
+    this.touch(device.metadata.name, now, 0);
     const current = this.informer.get(device.metadata.name) ?? device;
     const served = servedRevision !== undefined && current.status?.servedRevision !== servedRevision;
-    const due = this.lastSeenDue(current, now);
-    if (!served && !due) return;
-    const status: Record<string, unknown> = {};
+    const presence = connectPatch(current.status, this.options.replica, now);
+    if (!served && !presence) return;
+    const status: Record<string, unknown> = { ...presence };
     if (served) status.servedRevision = servedRevision;
-    if (due) status.lastSeen = new Date(now).toISOString();
-    void this.writeStatus(current, status, now).catch(() => undefined);
+    void this.writeStatus(current, status).catch(() => undefined);
   }
 
-  private lastSeenDue(device: Device, now: number): boolean {
-    const stored = device.status?.lastSeen ? Date.parse(device.status.lastSeen) : 0;
-    const last = Math.max(Number.isNaN(stored) ? 0 : stored, this.lastSeenWritten.get(device.metadata.name) ?? 0);
-    return now - last >= this.options.lastSeenEveryMs;
+  /** A long-poll of the device opened here (+1) or ended (-1): while one is open, the device is connected. */
+  held(name: string, delta: 1 | -1): void {
+    this.touch(name, this.options.now(), delta);
   }
 
-  private async writeStatus(device: Device, status: Record<string, unknown>, now: number): Promise<boolean> {
+  private touch(name: string, now: number, delta: number): void {
+    const entry = this.local.get(name) ?? { open: 0, lastContact: now };
+    entry.open = Math.max(0, entry.open + delta);
+    entry.lastContact = now;
+    this.local.set(name, entry);
+  }
+
+  /**
+   * Writes what changed in presence since the last sweep: devices connected here that went
+   * away past the grace, devices here whose connect write was skipped or failed, and, when
+   * `replicas` is given (the leader), devices left connected by a replica that is gone.
+   * Returns how many Devices were written.
+   */
+  async sweep(replicas?: ReadonlyMap<string, ReplicaBeat>): Promise<number> {
+    const now = this.options.now();
+    const { replica, disconnectGraceMs } = this.options;
+    let written = 0;
+    for (const device of [...this.informer.values()]) {
+      const name = device.metadata.name;
+      const local = this.local.get(name);
+      let patch: PresencePatch | undefined;
+      let conditional = true;
+      if (local && (local.open > 0 || now - local.lastContact <= disconnectGraceMs)) {
+        // Only a connect write that was skipped or failed is caught up: a device stored as
+        // connected elsewhere moved there (its new replica wrote that), it is not taken back.
+        if (local.open > 0 && device.status?.connected !== true) patch = connectPatch(device.status, replica, now);
+        conditional = false;
+      } else {
+        // Never seen here since this replica started: it had until start + grace to come back.
+        patch = disconnectPatch(device.status, local ?? { open: 0, lastContact: this.startedAt }, { replica, graceMs: disconnectGraceMs }, now);
+        if (!patch && replicas && device.status?.servedBy !== replica) patch = orphanPatch(device.status, replicas, disconnectGraceMs, now);
+      }
+      if (!patch) continue;
+      // A disconnect is conditional on the Device being as read: a replica that connected it meanwhile wins.
+      const ok = await this.writeStatus(device, { ...patch }, conditional ? device.metadata.resourceVersion : undefined).catch(() => false);
+      if (ok) written++;
+      if (ok && patch.connected === false) this.log.info({ device: name, lastSeen: patch.lastSeen, servedBy: device.status?.servedBy }, 'device disconnected');
+    }
+    return written;
+  }
+
+  private async writeStatus(device: Device, status: Record<string, unknown>, precondition?: string): Promise<boolean> {
     const name = device.metadata.name;
     const isReport = 'report' in status;
     // A poll's write may be skipped while another write of this device is in flight; a report's never is.
     if (!isReport && this.writing.has(name)) return false;
     this.writing.add(name);
     try {
-      const written = await this.client.mergePatch({ apiVersion: hubApiVersion, kind: 'Device', namespace: this.namespace, name }, { status }, 'status');
-      if ('lastSeen' in status) this.lastSeenWritten.set(name, now);
+      const key = { apiVersion: hubApiVersion, kind: 'Device', namespace: this.namespace, name };
+      const patch = precondition ? { metadata: { resourceVersion: precondition }, status } : { status };
+      let written: KubeObject;
+      try {
+        written = await this.client.mergePatch(key, patch, 'status');
+      } catch (error) {
+        if (precondition && error instanceof KubeApiError && error.status === 409) return false;
+        throw error;
+      }
       // Only while the device is still the one written: a delete in between must stay a delete.
       if (this.informer.get(name)?.metadata.uid === (written.metadata?.uid as string | undefined)) {
         this.informer.set({ ...written, apiVersion: hubApiVersion, kind: 'Device' });
@@ -237,13 +290,11 @@ export class DeviceRegistry {
     }
   }
 
-  /** A device's state for metrics and fleet views: offline once silent for `offlineAfterMs`. */
+  /** A device's state for metrics: the stored rule, or online while this replica sees it. */
   state(device: Device, now = this.options.now()): DeviceState {
-    const seen = device.status?.lastSeen ? Date.parse(device.status.lastSeen) : Date.parse(device.metadata.creationTimestamp ?? '');
-    const last = Math.max(Number.isNaN(seen) ? 0 : seen, this.lastContact.get(device.metadata.name) ?? 0);
-    if (now - last > offlineAfterMs) return 'offline';
-    const ready = device.status?.report?.ready;
-    return ready === 'True' ? 'ready' : ready === 'False' ? 'failed' : 'unknown';
+    const local = this.local.get(device.metadata.name);
+    const here = local !== undefined && (local.open > 0 || now - local.lastContact <= offlineAfterMs);
+    return here ? readiness(device) : storedDeviceState(device, now);
   }
 
   /** Devices by state (every state present, zero or not). */
@@ -255,10 +306,12 @@ export class DeviceRegistry {
   }
 }
 
-/** Device state as computed outside a hub (the CLI), from the stored `lastSeen` only. */
-export function storedDeviceState(device: Device, now = Date.now()): DeviceState {
-  const seen = Date.parse(device.status?.lastSeen ?? device.metadata.creationTimestamp ?? '');
-  if (Number.isNaN(seen) || now - seen > offlineAfterMs) return 'offline';
+function readiness(device: Device): DeviceState {
   const ready = device.status?.report?.ready;
   return ready === 'True' ? 'ready' : ready === 'False' ? 'failed' : 'unknown';
+}
+
+/** Device state from the stored status alone (the CLI; the same rule as the rollout engine's): src/hub/presence.ts. */
+export function storedDeviceState(device: Device, now = Date.now()): DeviceState {
+  return isOffline(device.status, device.metadata.creationTimestamp, now) ? 'offline' : readiness(device);
 }

@@ -3,7 +3,7 @@
  * limited to the hub's two CRDs. The hub never touches anything outside its namespace:
  *
  * - Fleets (read; status written by the leader), Devices (created at enrollment, status
- *   written on change), ConfigMaps (bundles), Leases (the leader), Events;
+ *   written on change), ConfigMaps (bundles), Leases (the leader, replica heartbeats), Events;
  * - Secrets: enrollment tokens (created by `doris hub token create` or read and spent by
  *   the hub), Fleets' git and registry credentials, the TLS Secret;
  * - the CRDs `fleets.hub.doris.dev` and `devices.hub.doris.dev`, by name only: the hub
@@ -38,7 +38,8 @@ export function hubRbacObjects(namespace: string): KubeObject[] {
         { apiGroups: [''], resources: ['secrets'], verbs: [...read, 'create', 'update', 'delete'] },
         // Bundles: immutable ConfigMaps owned by their Fleet (a second Fleet adds itself as owner).
         { apiGroups: [''], resources: ['configmaps'], verbs: [...read, 'create', 'patch', 'delete'] },
-        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...read, 'create', 'update', 'patch'] },
+        // The leader's Lease and each replica's heartbeat Lease (the leader deletes those of replicas long gone).
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...read, 'create', 'update', 'patch', 'delete'] },
         { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ],
     },

@@ -30,6 +30,7 @@ import { HubRefusal } from './errors.js';
 import { FleetCache } from './fleets.js';
 import { HubMetrics } from './metrics.js';
 import { EnrollmentTokens } from './tokens.js';
+import { ReplicaHeartbeat, deleteReplicaLease, listReplicaBeats } from './replicas.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
 
 export const hubLeaseName = 'doris-hub-leader';
@@ -54,8 +55,8 @@ export interface HubOptions {
   bodyLimitBytes: number;
   api?: Partial<HubApiOptions>;
   upstream?: Partial<UpstreamOptions>;
-  /** `lastSeen` is written at most this often per device (default 5 minutes). */
-  lastSeenEveryMs?: number;
+  /** A device away from its replica this long is written disconnected (default 3 minutes). */
+  disconnectGraceMs?: number;
 }
 
 export interface RunningHub {
@@ -124,7 +125,12 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
 
   const metrics = new HubMetrics();
   const deviceOptions = defaultDeviceRegistryOptions();
-  const devices = new DeviceRegistry(client, namespace, log, { ...deviceOptions, lastSeenEveryMs: options.lastSeenEveryMs ?? deviceOptions.lastSeenEveryMs });
+  const graceMs = options.disconnectGraceMs ?? deviceOptions.disconnectGraceMs;
+  const devices = new DeviceRegistry(client, namespace, log, { ...deviceOptions, replica: options.identity, disconnectGraceMs: graceMs });
+  // Presence work runs at a third of the grace: a heartbeat renewal, a sweep.
+  const presenceEveryMs = Math.min(60_000, Math.max(250, Math.floor(graceMs / 3)));
+  const heartbeat = new ReplicaHeartbeat(client, namespace, options.identity, presenceEveryMs, log);
+  await heartbeat.start();
   metrics.countDevicesWith(() => devices.countByState());
   const fleets = new FleetCache(client, namespace, log);
   const bundles = new BundleStore(client, namespace);
@@ -197,6 +203,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   devices.start();
   fleets.start();
   elector.start();
+  const presence = new PresenceSweeper(client, namespace, devices, () => elector.leading, presenceEveryMs, log);
+  presence.start();
   log.info({ identity: options.identity, url, namespace, tls: Boolean(tls) }, 'doris hub started');
 
   return {
@@ -204,6 +212,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     metrics,
     async stop(deadline: number) {
       stopping = true;
+      presence.stop();
+      heartbeat.stop();
       api.closeAll();
       const closed = closeServer(server, deadline);
       await elector.stop(Math.max(0, Math.min(2_000, deadline - Date.now())));
@@ -214,6 +224,60 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       return { clean };
     },
   };
+}
+
+/** Replica Leases gone this long, and named by no connected device, are deleted by the leader. */
+const replicaLeaseKeepMs = 60 * 60_000;
+
+/** Every replica sweeps its own devices' presence; the leader also those of replicas that are gone. */
+class PresenceSweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly namespace: string,
+    private readonly devices: DeviceRegistry,
+    private readonly leading: () => boolean,
+    private readonly everyMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.once()
+        .catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'presence sweep failed'))
+        .finally(() => this.schedule());
+    }, this.everyMs);
+    this.timer.unref();
+  }
+
+  async once(): Promise<void> {
+    if (!this.devices.hasSynced) return;
+    if (!this.leading()) {
+      await this.devices.sweep();
+      return;
+    }
+    const beats = await listReplicaBeats(this.client, this.namespace);
+    await this.devices.sweep(beats);
+    const now = Date.now();
+    const named = new Set(this.devices.list().flatMap((d) => (d.status?.connected === true && d.status.servedBy ? [d.status.servedBy] : [])));
+    for (const [identity, beat] of beats) {
+      if (named.has(identity) || now - beat.renewedAt <= beat.durationMs + replicaLeaseKeepMs) continue;
+      await deleteReplicaLease(this.client, this.namespace, beat.lease);
+      this.log.info({ replica: identity }, 'deleted the heartbeat Lease of a replica gone for an hour');
+    }
+  }
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { DeviceReport } from '../../../src/api/hub.js';
-import { DeviceRegistry, defaultDeviceRegistryOptions } from '../../../src/hub/devices.js';
+import { DeviceRegistry, defaultDeviceRegistryOptions, storedDeviceState } from '../../../src/hub/devices.js';
 import { HubRefusal } from '../../../src/hub/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { waitFor } from '../../env/proc.js';
@@ -12,7 +12,7 @@ const log = createLogger({ level: 'silent' });
 const registries: DeviceRegistry[] = [];
 
 async function registry(kube = new HubFakeKube(), clock = { now: Date.now() }) {
-  const devices = new DeviceRegistry(kube, ns, log, { ...defaultDeviceRegistryOptions(), now: () => clock.now });
+  const devices = new DeviceRegistry(kube, ns, log, { ...defaultDeviceRegistryOptions(), replica: 'hub-a', now: () => clock.now });
   registries.push(devices);
   devices.start();
   await waitFor('the device cache to sync', async () => devices.hasSynced || undefined, { timeoutMs: 5000 });
@@ -113,26 +113,90 @@ describe('device registry', () => {
     assert.equal(statusWrites(kube), 2);
   });
 
-  it('writes lastSeen at most every 5 minutes, for polls and unchanged reports alike', async () => {
+  it('presence is written only on change: one connect, none while polls come and go, one disconnect after the grace, one reconnect', async () => {
     const { kube, devices, clock } = await registry();
     await devices.enroll('dev-1', 'f1', {});
     const device = () => devices.get('dev-1')!;
-    await devices.report(device(), report());
-    const after1 = statusWrites(kube);
-    for (let i = 0; i < 10; i++) {
-      clock.now += 20_000;
+    const before = statusWrites(kube);
+    devices.contact(device(), 'r-1');
+    await waitFor('the connect write', async () => (devices.get('dev-1')?.status?.connected === true ? true : undefined), { timeoutMs: 2000 });
+    assert.equal(statusWrites(kube), before + 1, 'connect and servedRevision in one write');
+    assert.deepEqual(
+      { servedBy: device().status?.servedBy, lastSeen: device().status?.lastSeen, servedRevision: device().status?.servedRevision },
+      { servedBy: 'hub-a', lastSeen: new Date(clock.now).toISOString(), servedRevision: 'r-1' },
+    );
+    // A day of long-polls of 5 minutes and unchanged reports: no write at all.
+    for (let i = 0; i < 288; i++) {
+      devices.held('dev-1', 1);
+      clock.now += 5 * 60_000;
+      devices.held('dev-1', -1);
       devices.contact(device(), 'r-1');
-      await devices.report(device(), report());
+      if (i % 48 === 0) await devices.report(device(), report());
+      assert.equal(await devices.sweep(new Map()), 0);
     }
-    // 200 s later: still within 5 minutes of the report's lastSeen; servedRevision r-1 was written once.
-    await waitFor('the servedRevision write', async () => (devices.get('dev-1')?.status?.servedRevision === 'r-1' ? true : undefined), { timeoutMs: 2000 });
-    assert.equal(statusWrites(kube), after1 + 1);
-    clock.now += 100_000;
+    assert.equal(statusWrites(kube), before + 2, 'the first report only');
+    assert.equal(devices.state(device()), 'ready');
+    // The agent goes away; a retry 2m15s later is within the grace: nothing written.
+    const left = clock.now;
+    clock.now += 135_000;
+    assert.equal(await devices.sweep(new Map()), 0);
+    clock.now = left + 3 * 60_000 + 1;
+    assert.equal(await devices.sweep(new Map()), 1);
+    assert.deepEqual(
+      { connected: device().status?.connected, lastSeen: device().status?.lastSeen },
+      { connected: false, lastSeen: new Date(left).toISOString() },
+    );
+    assert.equal(await devices.sweep(new Map()), 0, 'written once');
+    assert.equal(storedDeviceState(device(), left + 15 * 60_000), 'ready');
+    assert.equal(storedDeviceState(device(), left + 15 * 60_000 + 1), 'offline');
+    assert.equal(statusWrites(kube), before + 3);
+    // Reconnecting is one write.
+    clock.now = left + 20 * 60_000;
     devices.contact(device(), 'r-1');
-    await waitFor('the lastSeen write', async () => (statusWrites(kube) === after1 + 2 ? true : undefined), { timeoutMs: 2000 });
-    assert.equal(devices.get('dev-1')?.status?.lastSeen, new Date(clock.now).toISOString());
-    devices.contact(device(), 'r-1');
-    assert.equal(statusWrites(kube), after1 + 2);
+    devices.held('dev-1', 1);
+    await waitFor('the reconnect write', async () => (devices.get('dev-1')?.status?.connected === true ? true : undefined), { timeoutMs: 2000 });
+    assert.equal(await devices.sweep(new Map()), 0);
+    assert.equal(statusWrites(kube), before + 4);
+  });
+
+  it("a replica does not take back a device that moved to another replica, nor write another replica's device disconnected", async () => {
+    const { kube, devices, clock } = await registry();
+    await devices.enroll('dev-1', 'f1', {});
+    devices.contact(devices.get('dev-1')!, undefined);
+    await waitFor('the connect write', async () => (devices.get('dev-1')?.status?.connected === true ? true : undefined), { timeoutMs: 2000 });
+    // The device reconnected to hub-b, which wrote so.
+    await kube.mergePatch({ apiVersion: 'hub.doris.dev/v1alpha1', kind: 'Device', namespace: ns, name: 'dev-1' }, { status: { servedBy: 'hub-b' } }, 'status');
+    await waitFor('the watch', async () => (devices.get('dev-1')?.status?.servedBy === 'hub-b' ? true : undefined), { timeoutMs: 2000 });
+    const before = statusWrites(kube);
+    clock.now += 60 * 60_000;
+    const alive = new Map([['hub-b', { renewedAt: clock.now, durationMs: 120_000 }]]);
+    assert.equal(await devices.sweep(alive), 0);
+    assert.equal(statusWrites(kube), before);
+    // hub-b dies: the leader (hub-a) writes its device disconnected, last seen when hub-b last renewed.
+    const deadSince = clock.now;
+    const dead = new Map([['hub-b', { renewedAt: deadSince, durationMs: 120_000 }]]);
+    clock.now += 5 * 60_000 + 1;
+    assert.equal(await devices.sweep(), 0, 'not the leader: not its business');
+    assert.equal(await devices.sweep(dead), 1);
+    assert.deepEqual(
+      { connected: devices.get('dev-1')?.status?.connected, lastSeen: devices.get('dev-1')?.status?.lastSeen },
+      { connected: false, lastSeen: new Date(deadSince).toISOString() },
+    );
+  });
+
+  it('a disconnect loses to a connect written meanwhile by another replica (resourceVersion precondition)', async () => {
+    const { kube, devices, clock } = await registry();
+    await devices.enroll('dev-1', 'f1', {});
+    devices.contact(devices.get('dev-1')!, undefined);
+    await waitFor('the connect write', async () => (devices.get('dev-1')?.status?.connected === true ? true : undefined), { timeoutMs: 2000 });
+    clock.now += 10 * 60_000;
+    kube.beforeWrite = (_verb, key) => {
+      kube.beforeWrite = () => undefined;
+      const stored = kube.objects.get(key.replace(/\/status$/, ''))!;
+      kube.seed({ ...stored, status: { ...(stored as { status?: object }).status, servedBy: 'hub-b', connected: true } } as typeof stored);
+    };
+    assert.equal(await devices.sweep(new Map()), 0);
+    assert.equal((kube.objects.get(`Device/${ns}/dev-1`) as unknown as { status: { servedBy: string; connected: boolean } }).status.servedBy, 'hub-b');
   });
 
   it('counts devices by state: offline after 15 minutes without contact', async () => {
@@ -143,7 +207,9 @@ describe('device registry', () => {
     await devices.report(devices.get('ok')!, report());
     await devices.report(devices.get('bad')!, report({ ready: 'False', reason: 'ApplyFailed' }));
     assert.deepEqual(devices.countByState(), { ready: 1, failed: 1, offline: 0, unknown: 1 });
+    // Reports made them connected here; gone for the grace, they are written disconnected, and offline 15 minutes after.
     clock.now += 16 * 60_000;
+    await devices.sweep(new Map());
     devices.contact(devices.get('ok')!, undefined);
     assert.deepEqual(devices.countByState(), { ready: 1, failed: 0, offline: 2, unknown: 0 });
   });

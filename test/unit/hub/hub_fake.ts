@@ -142,6 +142,11 @@ export class HubFakeKube implements KubeClient {
     this.count('MERGE', `${keyOf(key)}${subresource ? `/${subresource}` : ''}`);
     const current = this.objects.get(keyOf(key));
     if (!current) throw new KubeApiError('PATCH', keyOf(key), 404, { reason: 'NotFound', message: `${keyOf(key)} not found` }, '');
+    // metadata.resourceVersion in a patch is a precondition, as on an API server.
+    const expected = (patch as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
+    if (expected !== undefined && expected !== current.metadata.resourceVersion) {
+      throw new KubeApiError('PATCH', keyOf(key), 409, { reason: 'Conflict', message: `${keyOf(key)} was modified` }, '');
+    }
     return this.store(mergePatch(current, patch) as KubeObject, 'MODIFIED');
   }
 
