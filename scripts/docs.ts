@@ -38,8 +38,8 @@ function commandBlock(command: Command, prefix: string, level: number): string[]
 }
 
 /** The reference part of docs/cli.md: global options, then every command and subcommand. */
-export function cliReference(): string {
-  const program = buildProgram();
+export async function cliReference(): Promise<string> {
+  const program = await buildProgram();
   const lines = ['## Global options', '', 'They go before the command (`doris -n edge -o json status`).', ''];
   lines.push('| option | meaning |', '| --- | --- |', ...program.options.map(optionRow), '', '## Commands', '');
   for (const command of program.commands) lines.push(...commandBlock(command, 'doris', 3));
@@ -71,7 +71,7 @@ function fieldRows(schema: JsonSchema, path: string, rows: Map<string, string>):
 }
 
 /** Every field of the Pipeline spec (from the zod schema the controller validates with). */
-export function pipelineFieldReference(): string {
+export async function pipelineFieldReference(): Promise<string> {
   const schema = z.toJSONSchema(pipelineSpecSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const rows = new Map<string, string>();
   fieldRows(schema, 'spec', rows);
@@ -79,7 +79,7 @@ export function pipelineFieldReference(): string {
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const generated: Record<string, () => string> = {
+export const generated: Record<string, () => Promise<string>> = {
   'docs/cli.md': cliReference,
   'docs/pipeline-reference.md': pipelineFieldReference,
 };
@@ -95,7 +95,7 @@ export function withBlock(text: string, block: string): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const [file, make] of Object.entries(generated)) {
     const path = join(root, file);
-    writeFileSync(path, withBlock(readFileSync(path, 'utf8'), make()));
+    writeFileSync(path, withBlock(readFileSync(path, 'utf8'), await make()));
     console.log(`wrote ${path}`);
   }
 }

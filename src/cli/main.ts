@@ -17,7 +17,7 @@ process.stderr.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
 });
 
-const program = buildProgram();
+const program = await buildProgram(process.argv.slice(2));
 try {
   await program.parseAsync();
 } catch (error) {

@@ -12,7 +12,7 @@ import { completionScript, completionSpec } from '../../src/cli/completion.js';
 import { buildProgram } from '../../src/cli/program.js';
 
 describe('doris completion', () => {
-  it('every shell accepts its script (syntax check by the shell)', () => {
+  it('every shell accepts its script (syntax check by the shell)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'doris-completion-'));
     try {
       for (const [shell, check] of [
@@ -21,7 +21,7 @@ describe('doris completion', () => {
         ['fish', ['--no-execute']],
       ] as const) {
         const file = join(dir, `c.${shell}`);
-        writeFileSync(file, completionScript(shell, completionSpec(buildProgram())));
+        writeFileSync(file, completionScript(shell, completionSpec(await buildProgram())));
         const result = spawnSync(shell, [...check, file], { encoding: 'utf8' });
         assert.equal(result.error, undefined, `${shell} is needed to check its completion script (apt-get install ${shell})`);
         assert.equal(result.status, 0, `${shell}: ${result.stderr}`);

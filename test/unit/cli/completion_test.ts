@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { completionScript, completionSpec, type CompletionSpec } from '../../../src/cli/completion.js';
-import { buildProgram } from '../../../src/cli/program.js';
+import { buildProgram, commandWord } from '../../../src/cli/program.js';
 
 const spec: CompletionSpec = {
   name: 'doris',
@@ -50,8 +50,8 @@ describe('completion scripts', () => {
     assert.match(completionScript('zsh', spec), /'diff:what a sync would change\\: it'\\''s field-level'/);
   });
 
-  it('knows every command and flag of the real program', () => {
-    const real = completionSpec(buildProgram());
+  it('knows every command and flag of the real program', async () => {
+    const real = completionSpec(await buildProgram());
     const names = real.commands.map((c) => c.name);
     for (const name of ['diff', 'reconcile', 'suspend', 'resume', 'history', 'tree', 'uninstall', 'check', 'version', 'completion'])
       assert.ok(names.includes(name), name);
@@ -60,5 +60,35 @@ describe('completion scripts', () => {
     assert.ok(options('diff').includes('--pipeline'));
     assert.ok(real.options.some((o) => o.long === '--context' && o.takesValue));
     assert.match(completionScript('bash', real), /--delete-objects/);
+  });
+});
+
+describe('loading only the command that runs', () => {
+  it('finds the command word past global options and their values', () => {
+    assert.equal(commandWord(['-n', 'status', 'version']), 'version');
+    assert.equal(commandWord(['--kubeconfig', 'k', '--context', 'c', '-o', 'json', 'status', 'main']), 'status');
+    assert.equal(commandWord(['--output=json', 'tree', 'x']), 'tree');
+    assert.equal(commandWord(['--help']), undefined);
+  });
+
+  it('a command line that names a command builds only that one; help and unknown words build all', async () => {
+    assert.deepEqual(
+      (await buildProgram(['-n', 'x', 'version'])).commands.map((c) => c.name()),
+      ['version'],
+    );
+    assert.deepEqual(
+      (await buildProgram(['suspend', 'a'])).commands.map((c) => c.name()),
+      ['suspend', 'resume'],
+    );
+    const all = (await buildProgram([])).commands.map((c) => c.name());
+    assert.deepEqual(
+      (await buildProgram(['help', 'status'])).commands.map((c) => c.name()),
+      all,
+    );
+    assert.deepEqual(
+      (await buildProgram(['completion', 'bash'])).commands.map((c) => c.name()),
+      all,
+    );
+    assert.ok(all.length >= 17);
   });
 });
