@@ -33,6 +33,9 @@ interface DeviceRow {
   revision: string;
   servedRevision: string;
   stage: string;
+  /** A hub replica holds its poll now (then lastSeen is when it connected). */
+  connected: boolean;
+  servedBy: string;
   lastSeen: string;
   reason: string;
   message: string;
@@ -49,6 +52,8 @@ function row(device: Device, now: number): DeviceRow {
     revision: report?.revision ?? '',
     servedRevision: device.status?.servedRevision ?? '',
     stage: device.status?.stage ?? '',
+    connected: device.status?.connected === true,
+    servedBy: device.status?.servedBy ?? '',
     lastSeen: device.status?.lastSeen ?? '',
     reason: report?.reason ?? '',
     message: report?.message ?? '',
@@ -147,7 +152,7 @@ export function fleetCommand(global: () => GlobalOptions): Command {
             r.commit.slice(0, 12) || '-',
             r.revision || '-',
             r.stage || '-',
-            r.lastSeen || '-',
+            r.connected ? 'connected' : r.lastSeen || '-',
             r.reason,
           ]);
           for (const line of table([['NAME', 'STATE', 'READY', 'COMMIT', 'REVISION', 'STAGE', 'LAST-SEEN', 'REASON'], ...lines])) out(line);
