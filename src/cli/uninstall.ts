@@ -137,7 +137,10 @@ export function uninstallCommand(global: () => GlobalOptions): Command {
           }
         }
         for (const p of pipelines) await remove(pipelineKey(namespace, p.metadata.name));
-        for (const name of [gitSecretName, registrySecretName, webhookSecretName]) await remove({ apiVersion: 'v1', kind: 'Secret', namespace, name });
+        // Every Secret bootstrap wrote carries the part-of label (git, registry, webhook, hub token, ...).
+        const secrets = await client.list('v1', 'Secret', { namespace, labelSelector: 'app.kubernetes.io/part-of=doris' });
+        const names = new Set([gitSecretName, registrySecretName, webhookSecretName, ...secrets.map((s) => s.metadata.name)]);
+        for (const name of names) await remove({ apiVersion: 'v1', kind: 'Secret', namespace, name });
         // Everything bootstrap applied but the CRD, newest first (the Service before the Deployment before RBAC).
         for (const object of installObjects({ namespace }).reverse()) {
           if (object.kind === 'CustomResourceDefinition' || object.kind === 'Namespace') continue;
