@@ -23,6 +23,7 @@ import type { GitCredentials } from '../source/git.js';
 import { ImageTracker } from '../source/images.js';
 import type { RegistryCredentialSet } from '../source/registry/credentials.js';
 import { getPipeline } from '../status/store.js';
+import { UsageError } from './common.js';
 
 /** A check failed before anything was installed. */
 export class BootstrapCheckError extends Error {
@@ -130,11 +131,12 @@ export function ruleRegistries(rawSpec: Record<string, unknown>): string[] {
   return [...new Set(parsePipelineSpec(rawSpec).images.map((i) => ruleRegistry(i.repository)))];
 }
 
+/** A file named by a flag; one that cannot be read is a usage error (exit 2). */
 export function readFileOrRefuse(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new BootstrapCheckError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
   }
 }
 
