@@ -403,5 +403,7 @@ export function view(device: Device, now = Date.now()): DeviceView {
     labels: device.metadata.labels ?? {},
     ...(report ? { report: { revision: report.revision, ready: report.ready, reason: report.reason } } : {}),
     ...(lastSeen ? { lastSeen } : {}),
+    // Connected: online with no clock running (no wake-up for its going offline).
+    ...((device.status as { connected?: boolean } | undefined)?.connected === true ? { connected: true } : {}),
   };
 }

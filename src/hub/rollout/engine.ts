@@ -11,9 +11,11 @@
  * - A device belongs to the FIRST stage whose selector matches its labels; devices no stage
  *   selects form an implicit last stage, `(rest)` (minReady 100%, maxFailures 0, soak 0s).
  *   A device whose labels change follows its new stage's revision at once.
- * - A device is **offline** when it has not been seen for `offlineAfterMs` (15 minutes) or
- *   never was. Offline devices neither block nor fail a stage: a stage's size is its ONLINE
- *   devices. They are still told their stage's revision and go straight to it when back.
+ * - A device is **offline** when no hub replica holds its long-poll (not `connected`) and it
+ *   has not been heard from for `offlineAfterMs` (15 minutes), or never was (presence.ts).
+ *   Offline devices neither block nor fail a
+ *   stage: a stage's size is its ONLINE devices. They are still told their stage's revision
+ *   and go straight to it when back.
  * - A stage is **ready** when at least minReady of its online devices report Ready=True on the
  *   revision (a percent rounds UP: 50% of 3 is 2; a count above the stage's size means all of
  *   it). It is **done** when it has stayed ready for `soak` and the rollout is not paused;
@@ -98,6 +100,8 @@ export interface DeviceView {
   report?: { revision?: string; ready: 'True' | 'False' | 'Unknown'; reason: string };
   /** Last contact (RFC 3339); absent: never seen. */
   lastSeen?: string;
+  /** A hub replica holds its long-poll now: online whatever `lastSeen` says. */
+  connected?: boolean;
 }
 
 export interface Transition {
@@ -146,7 +150,7 @@ interface DeviceFacts {
 
 function factsOf(device: DeviceView, revision: string, now: number): DeviceFacts {
   const seen = device.lastSeen ? Date.parse(device.lastSeen) : Number.NaN;
-  const offline = !Number.isFinite(seen) || now - seen > offlineAfterMs;
+  const offline = device.connected !== true && (!Number.isFinite(seen) || now - seen > offlineAfterMs);
   const report = device.report;
   const updated = !offline && report?.revision === revision;
   return {
@@ -154,7 +158,7 @@ function factsOf(device: DeviceView, revision: string, now: number): DeviceFacts
     updated,
     ready: updated && report?.ready === 'True',
     failed: updated && report?.ready === 'False' && !notFailures.has(report.reason),
-    offlineAt: offline ? undefined : seen + offlineAfterMs + 1,
+    offlineAt: offline || device.connected === true ? undefined : seen + offlineAfterMs + 1,
   };
 }
 

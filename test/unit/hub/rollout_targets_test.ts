@@ -117,4 +117,18 @@ describe('view', () => {
     d.status = {};
     assert.equal(view(d).lastSeen, undefined, 'never seen');
   });
+
+  it('carries presence: a connected device is online however old its lastSeen', () => {
+    const d = device('x');
+    const policy = parseRolloutPolicy(rollout);
+    d.status = { lastSeen: '2026-11-01T00:00:00Z', connected: true } as Device['status'];
+    const v = view(d, now.getTime());
+    assert.equal(v.connected, true);
+    const online = step({ policy, state: undefined, newest: A, devices: [v], now });
+    assert.equal(online.state?.stages.find((s) => s.name === '(rest)')?.offline, 0);
+    assert.equal(online.wakeAt, undefined);
+    d.status = { lastSeen: '2026-11-01T00:00:00Z', connected: false } as Device['status'];
+    const away = step({ policy, state: undefined, newest: A, devices: [view(d, now.getTime())], now });
+    assert.equal(away.state?.stages.find((s) => s.name === '(rest)')?.offline, 1);
+  });
 });
