@@ -32,6 +32,11 @@ export function defaultBundleLimits(): TarLimits {
   return { maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 };
 }
 
+/** Largest tar within `limits`: the files, plus at most three header blocks per entry and the end marker. */
+export function maxTarBytes(limits: TarLimits = defaultBundleLimits()): number {
+  return limits.maxBytes + (limits.maxEntries * 3 + 2) * 512;
+}
+
 /** gzip level 9: fixed, so the bytes (and the digest) depend on the tree alone. */
 const gzipLevel = 9;
 
@@ -87,8 +92,7 @@ export function buildBundle(rawTar: Buffer, folder: string, options: { maxBytes?
 export function extractBundle(bytes: Buffer, dir: string, limits: TarLimits = defaultBundleLimits()): { files: number; bytes: number } {
   let tar: Buffer;
   try {
-    // Headers and padding: at most 2 blocks per entry plus the end marker and pax records.
-    tar = gunzipSync(bytes, { maxOutputLength: limits.maxBytes + (limits.maxEntries * 3 + 2) * 512 });
+    tar = gunzipSync(bytes, { maxOutputLength: maxTarBytes(limits) });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') throw new TarError(`unpacks to more than ${limits.maxBytes} bytes; refused`);

@@ -40,7 +40,7 @@ import { type GitCredentials, GitSource } from '../source/git.js';
 import { ImageTracker, defaultImageTrackerOptions } from '../source/images.js';
 import { ruleMatches } from '../source/registry/index.js';
 import { normalizeRepoUrl } from '../source/repo-url.js';
-import { type BundleStore, buildBundle, extractBundle, maxBundleBytes } from './bundles.js';
+import { type BundleStore, buildBundle, extractBundle, maxBundleBytes, maxTarBytes } from './bundles.js';
 import type { FleetCache } from './fleets.js';
 import { nextRevisions, revisionId } from './revision.js';
 
@@ -360,7 +360,7 @@ export class Upstream {
       this.count('git-fetch', 'error');
       throw error;
     }
-    const tar = await source.archive(commit, git.path);
+    const tar = await source.archive(commit, git.path, maxTarBytes());
     const bundle = buildBundle(tar, git.path, { maxBytes: this.options.maxBundleBytes });
     // Rendered from the bundle itself, unpacked as an agent unpacks it: what passes here is what devices get.
     mkdirSync(this.deps.workDir, { recursive: true });

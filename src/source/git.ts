@@ -203,9 +203,10 @@ export class GitSource {
   /**
    * `git archive --format=tar <sha>:<path>`: the folder's tree as a tar (the hub's bundles).
    * The commit must have been fetched. A path that is not a folder of the commit is a
-   * BuildFailed error (the repository's fault, not the git server's).
+   * BuildFailed error (the repository's fault, not the git server's), and so is an archive
+   * over `maxBytes` (git is stopped there: a huge folder never sits whole in memory).
    */
-  async archive(sha: string, path: string): Promise<Buffer> {
+  async archive(sha: string, path: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
     const folder = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
     const treeish = folder === '' || folder === '.' ? `${sha}^{tree}` : `${sha}:${folder}`;
     let type = '';
@@ -220,12 +221,19 @@ export class GitSource {
         {
           env: gitEnvironment(this.credentials),
           timeout: this.options.timeoutMs,
-          maxBuffer: 256 * 1024 * 1024,
+          maxBuffer: maxBytes,
           signal: this.options.signal,
           encoding: 'buffer',
         },
         (error, stdout, stderr) => {
-          if (error) reject(new GitError(`git archive ${sha.slice(0, 12)}:${folder}: ${redact(String(stderr || error.message), this.credentials)}`));
+          if ((error as { code?: string } | null)?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+            reject(
+              new DorisError(
+                'BuildFailed',
+                `${path}: the folder's archive is larger than ${maxBytes >= 1024 * 1024 ? `${Math.round(maxBytes / (1024 * 1024))} MiB` : `${Math.ceil(maxBytes / 1024)} KiB`}; refused`,
+              ),
+            );
+          } else if (error) reject(new GitError(`git archive ${sha.slice(0, 12)}:${folder}: ${redact(String(stderr || error.message), this.credentials)}`));
           else resolve(stdout);
         },
       );

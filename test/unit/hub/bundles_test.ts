@@ -131,6 +131,17 @@ describe('buildBundle', () => {
     await assert.rejects(bundleOf(sha, 'README.md'), /README.md: folder does not exist in commit/);
   });
 
+  it('stops git at the size limit: a huge folder is refused, never held whole', async () => {
+    const sha = git(['rev-parse', 'HEAD']);
+    const s = source();
+    await s.fetchCommit(sha, 'main');
+    await assert.rejects(s.archive(sha, 'deploy', 2048), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'BuildFailed');
+      assert.match(error.message, /^deploy: the folder's archive is larger than 2 KiB; refused$/);
+      return true;
+    });
+  });
+
   it('the root folder is a path too', async () => {
     const sha = git(['rev-parse', 'HEAD']);
     assert.ok((await bundleOf(sha, '.')).files >= 3);
