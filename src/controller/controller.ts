@@ -36,7 +36,7 @@ import { PipelineWatcher, type WatchOptions } from './watch.js';
 import { RenderCache } from '../render/cache.js';
 import { HubFollower, type HubFollowerOptions } from './hub-follower.js';
 import { deviceReport, planHubSync } from './hub-sync.js';
-import { type Plan, planPipeline } from '../reconcile/plan.js';
+import { diffPipeline, type PipelineDiff } from '../reconcile/diff-pipeline.js';
 import { SyncActivity } from './activity.js';
 import { handledReconcile, reconcileRequest } from '../api/reconcile.js';
 import { patchStatus } from '../status/store.js';
@@ -235,14 +235,15 @@ export class Controller {
   }
 
   /**
-   * What a sync of `name` would change now (the dashboard's preview): `doris plan` with this
-   * controller's credentials and image digests, in its own work folder; nothing is written.
+   * What a sync of `name` would change now, field by field (the dashboard's preview): `doris
+   * diff` with this controller's credentials and image digests, in its own work folder;
+   * nothing is written.
    */
-  async plan(name: string): Promise<Plan> {
+  async diff(name: string): Promise<PipelineDiff> {
     const pipeline = this.watcher.pipelines.get(name);
     if (!pipeline) throw new DorisError(Reasons.InvalidSpec, `no Pipeline ${name}`);
     const spec = parsePipelineSpec(pipeline.spec);
-    return planPipeline(this.client, {
+    return diffPipeline(this.client, {
       name,
       namespace: pipeline.metadata.namespace,
       spec,

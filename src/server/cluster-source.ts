@@ -14,7 +14,7 @@ import { readInventory } from '../inventory/archive.js';
 import type { KubeClient } from '../kube/client.js';
 import { parseObjectId } from '../kube/objectid.js';
 import type { KubeObject } from '../kube/object.js';
-import type { Plan } from '../reconcile/plan.js';
+import type { PipelineDiff } from '../reconcile/diff-pipeline.js';
 import { pipelineLabel } from '../render/stamp.js';
 import type { ObjectView } from './dashboard-model.js';
 
@@ -25,7 +25,7 @@ export interface ClusterSource {
   /** Asks for a sync now; false when this replica does not lead (the leader syncs). */
   sync(name: string, why: string): boolean;
   setSuspend(pipeline: Pipeline, suspend: boolean): Promise<void>;
-  preview(name: string): Promise<Plan>;
+  preview(name: string): Promise<PipelineDiff>;
   subscribe(listener: (name: string) => void): () => void;
 }
 
@@ -34,7 +34,7 @@ export interface ControllerLike {
   readonly watcher: { pipelines: Map<string, unknown> };
   readonly activity: { get(name: string): PipelineActivity | undefined; subscribe(listener: (name: string) => void): () => void };
   trigger(name: string, why: string): void;
-  plan(name: string): Promise<Plan>;
+  diff(name: string): Promise<PipelineDiff>;
 }
 
 /** The served version of groups whose objects only the inventory knows (ids carry no version). */
@@ -60,7 +60,7 @@ interface Target {
 
 export class ControllerClusterSource implements ClusterSource {
   private readonly healthCache = new Map<string, { at: number; resourceVersion: string; result: Promise<ObjectView[]> }>();
-  private readonly previews = new Map<string, { at: number; result: Promise<Plan> }>();
+  private readonly previews = new Map<string, { at: number; result: Promise<PipelineDiff> }>();
 
   constructor(
     private readonly client: KubeClient,
@@ -93,10 +93,10 @@ export class ControllerClusterSource implements ClusterSource {
   }
 
   /** One preview at a time per Pipeline; a result is reused for 10 s (each costs a fetch and dry-runs). */
-  preview(name: string): Promise<Plan> {
+  preview(name: string): Promise<PipelineDiff> {
     const cached = this.previews.get(name);
     if (cached && Date.now() - cached.at < 10_000) return cached.result;
-    const result = this.controller.plan(name);
+    const result = this.controller.diff(name);
     this.previews.set(name, { at: Date.now(), result });
     result.catch(() => this.previews.delete(name));
     return result;

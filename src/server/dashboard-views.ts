@@ -6,7 +6,8 @@
  */
 import type { ObjectAction } from '../controller/activity.js';
 import type { HealthStatus } from '../health/types.js';
-import type { Plan } from '../reconcile/plan.js';
+import type { PipelineDiff } from '../reconcile/diff-pipeline.js';
+import type { ObjectDiff } from '../reconcile/diff.js';
 import type { PipelineDetail, PipelineSummary, ObjectView } from './dashboard-model.js';
 import { byWave } from './dashboard-model.js';
 import { html, pathOf, type SafeHtml } from './ui/html.js';
@@ -106,11 +107,11 @@ export function listBody(pipelines: PipelineSummary[], ctx: ViewContext): SafeHt
   return html`<h1>Pipelines <span class="muted">(${pipelines.length}${failing ? html`, <span class="bad">${failing} not ready</span>` : ''})</span></h1>
 <div class="cards">${pipelines.map(
     (s) => html`<section class="card" aria-labelledby="${`p-${s.name}`}">
-<h2><a id="${`p-${s.name}`}" href="${pathOf('pipelines', s.name)}">${s.name}</a> ${stateBadge(s)}</h2>
+<h2><a id="${`p-${s.name}`}" href="${pathOf('pipelines', s.name)}">${s.name}</a> <span>${stateBadge(s)}</span></h2>
 ${syncingLine(s, ctx.now)}
 <dl class="kv">
 <dt>Reason</dt><dd>${s.reason || '—'}</dd>
-${s.ready === 'False' && s.message ? html`<dt>Message</dt><dd class="bad">${s.message.length > 300 ? `${s.message.slice(0, 300)}…` : s.message}</dd>` : ''}
+${s.ready === 'False' && s.message ? html`<dt>Message</dt><dd class="bad">${s.message.length > 200 ? `${s.message.slice(0, 200)}…` : s.message}</dd>` : ''}
 <dt>Applied</dt><dd><code>${short(s.lastAppliedCommit) || '—'}</code></dd>
 ${s.lastAttemptedCommit && s.lastAttemptedCommit !== s.lastAppliedCommit ? html`<dt>Attempted</dt><dd><code>${short(s.lastAttemptedCommit)}</code></dd>` : ''}
 <dt>Last sync</dt><dd>${ago(s.lastSyncTime, ctx.now)}</dd>
@@ -124,15 +125,21 @@ ${actions(s, ctx, false)}
 
 function objectRow(o: ObjectView, now: number): SafeHtml {
   return html`<tr>
-<td>${o.kind}</td>
-<td class="mono">${o.namespace ? `${o.namespace}/` : ''}${o.name}</td>
-<td>${healthBadge(o.health.status)}</td>
-<td class="msg">${o.health.message}</td>
-<td>${actionBadge(o.action)}${o.actionAt ? html` <span class="muted">${ago(o.actionAt, now)}</span>` : ''}${
+<td data-label="Kind">${o.kind}</td>
+<td data-label="Name" class="mono">${o.namespace ? `${o.namespace}/` : ''}${o.name}</td>
+<td data-label="Health">${healthBadge(o.health.status)}</td>
+<td data-label="Message" class="msg">${o.health.message}</td>
+<td data-label="Last action">${actionBadge(o.action)}${o.actionAt ? html` <span class="muted">${ago(o.actionAt, now)}</span>` : ''}${
     o.changed && o.action === 'unchanged' ? html`<div class="muted">last change: ${o.changed.action} ${ago(o.changed.at, now)}</div>` : ''
   }</td>
-<td class="mono muted hide-narrow">${o.file ?? ''}</td>
+<td data-label="File" class="mono muted">${o.file ?? ''}</td>
 </tr>`;
+}
+
+function worstOf(counts: Map<string, number>): HealthStatus {
+  if (counts.has('Failed') || counts.has('NotFound')) return 'Failed';
+  if (counts.has('InProgress') || counts.has('Terminating')) return 'InProgress';
+  return counts.has('Unknown') ? 'Unknown' : 'Current';
 }
 
 function objectsSection(d: PipelineDetail, now: number): SafeHtml {
@@ -140,20 +147,14 @@ function objectsSection(d: PipelineDetail, now: number): SafeHtml {
   return html`${byWave(d.objectList).map((wave) => {
     const counts = new Map<string, number>();
     for (const step of wave.steps) for (const o of step.objects) counts.set(o.health.status, (counts.get(o.health.status) ?? 0) + 1);
-    const worst =
-      counts.has('Failed') || counts.has('NotFound')
-        ? 'Failed'
-        : counts.has('InProgress') || counts.has('Terminating')
-          ? 'InProgress'
-          : counts.has('Unknown')
-            ? 'Unknown'
-            : 'Current';
-    return html`<section class="wave" aria-label="${`wave ${wave.name}`}"><h3>Wave ${wave.name} ${healthBadge(worst as HealthStatus)} <span class="muted">${[...counts].map(([k, n]) => `${n} ${k}`).join(' · ')}</span></h3>
+    return html`<section class="wave" aria-label="${`wave ${wave.name}`}"><h3>Wave ${wave.name} ${healthBadge(worstOf(counts))} <span class="muted">${[...counts].map(([k, n]) => `${n} ${k}`).join(' · ')}</span></h3>
+<div class="table"><table class="objects"><thead><tr><th scope="col">Kind</th><th scope="col">Name</th><th scope="col">Health</th><th scope="col">Message</th><th scope="col">Last action</th><th scope="col">File</th></tr></thead>
 ${wave.steps.map(
-  (step) => html`<div class="step"><h4>${step.step !== undefined ? `Step ${step.step}` : 'Applied earlier (step not known to this replica)'}</h4>
-<div class="table"><table><thead><tr><th scope="col">Kind</th><th scope="col">Name</th><th scope="col">Health</th><th scope="col">Message</th><th scope="col">Last action</th><th scope="col" class="hide-narrow">File</th></tr></thead>
-<tbody>${step.objects.map((o) => objectRow(o, now))}</tbody></table></div></div>`,
-)}</section>`;
+  (
+    step,
+  ) => html`<tbody><tr class="step"><th colspan="6" scope="rowgroup">${step.step !== undefined ? `Step ${step.step}` : 'Applied earlier (step not known to this replica)'}</th></tr>
+${step.objects.map((o) => objectRow(o, now))}</tbody>`,
+)}</table></div></section>`;
   })}`;
 }
 
@@ -225,28 +226,49 @@ ${
 }`;
 }
 
-const planIcons: Record<string, [Parameters<typeof badge>[0], string]> = {
+const diffIcons: Record<ObjectDiff['action'], [Parameters<typeof badge>[0], string]> = {
   create: ['info', '+'],
   update: ['info', '✎'],
   recreate: ['warn', '↻'],
   unchanged: ['idle', '='],
-  prune: ['warn', '−'],
+  delete: ['warn', '−'],
   error: ['bad', '✖'],
 };
 
-export function changesBody(name: string, plan: Plan | undefined, error: string | undefined): SafeHtml {
+/** A field value as one line of JSON, cut short (Secret values arrive masked already). */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'undefined';
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}
+
+function fieldChanges(d: ObjectDiff): SafeHtml {
+  if (d.changes.length === 0) return html``;
+  return html`<ul class="fields mono">${d.changes.map((c) =>
+    c.op === 'add'
+      ? html`<li><span aria-hidden="true">+</span> <span class="visually-hidden">added</span>${c.path}: ${shown(c.to)}</li>`
+      : c.op === 'remove'
+        ? html`<li><span aria-hidden="true">−</span> <span class="visually-hidden">removed</span>${c.path}: ${shown(c.from)}</li>`
+        : html`<li><span aria-hidden="true">~</span> <span class="visually-hidden">changed</span>${c.path}: ${shown(c.from)} → ${shown(c.to)}</li>`,
+  )}</ul>`;
+}
+
+export function changesBody(name: string, diff: PipelineDiff | undefined, error: string | undefined): SafeHtml {
   const head = html`<p><a href="${pathOf('pipelines', name)}">← ${name}</a></p><h1>What a sync of ${name} would change now</h1>`;
   if (error) return html`${head}<p class="banner bad" role="alert">${error}</p>`;
-  if (!plan) return head;
-  const changing = plan.rows.filter((r) => r.action !== 'unchanged');
-  return html`${head}<p>Branch head <code>${plan.commit}</code>: ${changing.length === 0 ? 'nothing would change.' : `${changing.length} of ${plan.rows.length} objects would change.`} Decided with server-side dry-runs; nothing was written.</p>
-${plan.pruneRefusal ? html`<p class="banner bad">${plan.pruneRefusal}</p>` : ''}
-${plan.problems.map((p) => html`<p class="banner warn">${p.file}${p.line ? `:${p.line}:${p.col ?? 1}` : ''}: ${p.severity}: ${p.message}</p>`)}
-<div class="table"><table><thead><tr><th scope="col">Action</th><th scope="col">Object</th><th scope="col">Stage</th><th scope="col">Source</th><th scope="col">Note</th></tr></thead><tbody>${[
-    ...changing,
-    ...plan.rows.filter((r) => r.action === 'unchanged'),
-  ].map((r) => {
-    const [kind, icon] = planIcons[r.action] ?? ['idle', '?'];
-    return html`<tr><td>${badge(kind, icon, r.action)}</td><td class="mono">${r.object}</td><td>${r.stage}</td><td class="mono muted">${r.source ?? ''}</td><td class="msg">${r.note ?? ''}</td></tr>`;
-  })}</tbody></table></div>`;
+  if (!diff) return head;
+  const changing = diff.diffs.filter((d) => d.action !== 'unchanged');
+  const unchanged = diff.diffs.length - changing.length;
+  return html`${head}<p>Branch head <code>${diff.commit}</code>: ${changing.length === 0 ? 'nothing would change' : `${changing.length} object(s) would change`}, ${unchanged} unchanged. Decided with server-side dry-runs against the live objects; nothing was written.</p>
+${diff.pruneRefusal ? html`<p class="banner bad">${diff.pruneRefusal}</p>` : ''}
+${diff.problems.map((p) => html`<p class="banner warn">${p.file}${p.line ? `:${p.line}:${p.col ?? 1}` : ''}: ${p.severity}: ${p.message}</p>`)}
+${
+  changing.length === 0
+    ? ''
+    : html`<div class="table"><table><thead><tr><th scope="col">Action</th><th scope="col">Object</th><th scope="col">Changes</th><th scope="col">Stage</th><th scope="col">Source</th></tr></thead><tbody>${changing.map(
+        (d) => {
+          const [kind, icon] = diffIcons[d.action];
+          return html`<tr><td>${badge(kind, icon, d.action)}</td><td class="mono">${d.kind} ${d.namespace ? `${d.namespace}/` : ''}${d.name}</td><td class="msg">${d.note ? html`<div>${d.note}</div>` : ''}${fieldChanges(d)}</td><td>${d.stage ?? ''}</td><td class="mono muted">${d.source ?? ''}</td></tr>`;
+        },
+      )}</tbody></table></div>`
+}`;
 }

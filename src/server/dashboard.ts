@@ -116,9 +116,9 @@ export function createDashboard(source: ClusterSource, auth: UiAuthConfig, log: 
   const changesPage = async (req: IncomingMessage, res: ServerResponse, principal: Principal, pipeline: Pipeline, api: boolean) => {
     const name = pipeline.metadata.name;
     try {
-      const plan = await source.preview(name);
-      if (api) return sendJson(res, 200, plan);
-      render(req, res, principal, `${name}: changes`, name, changesBody(name, plan, undefined), false);
+      const diff = await source.preview(name);
+      if (api) return sendJson(res, 200, diff);
+      render(req, res, principal, `${name}: changes`, name, changesBody(name, diff, undefined), false);
     } catch (error) {
       const message = (error as Error).message;
       if (api) return sendJson(res, 502, { error: message });

@@ -169,7 +169,7 @@ describe('the cluster dashboard in headless Chromium', () => {
       waves.map((w) => w.split(/\s+/).slice(0, 2).join(' ')),
       ['Wave 1-base', 'Wave 2-app'],
     );
-    const steps = await page.locator('section.wave h4').allTextContents();
+    const steps = await page.locator('section.wave tr.step th').allTextContents();
     assert.deepEqual(steps, ['Step 10', 'Step 120', 'Step 170']);
     assert.match(await page.locator('#history').evaluate((h) => h.nextElementSibling?.textContent ?? ''), /Succeeded/);
     await ctx.close();
@@ -193,6 +193,20 @@ describe('the cluster dashboard in headless Chromium', () => {
     const settings = page.locator('tr', { has: page.locator(`td.mono:text-is("${appNs}/settings")`) });
     await settings.locator('.badge:text("configured")').waitFor({ timeout: 10_000 });
     assert.equal(await page.evaluate(() => (globalThis as unknown as { stayed?: boolean }).stayed), true, 'the page was reloaded');
+    await ctx.close();
+  });
+
+  it('shows what a sync would change, field by field, when asked, and writes nothing', async () => {
+    const ctx = await context(viewerToken);
+    const commit = await pushFiles(env, repoUrl, { 'deploy/1-base/120-config.yml': cm('settings', 'v3') }, 'v3');
+    const page = await ctx.newPage();
+    await page.goto('/pipelines/web');
+    await Promise.all([page.waitForURL('**/pipelines/web/changes'), page.click('text=What would a sync change?')]);
+    assert.match((await page.locator('main p').nth(1).textContent()) ?? '', new RegExp(`Branch head ${commit}: 1 object\\(s\\) would change`));
+    const row = page.locator('tr', { has: page.locator(`td.mono:text-is("ConfigMap ${appNs}/settings")`) });
+    assert.match((await row.textContent()) ?? '', /update[\s\S]*data\.value: "v2" → "v3"/);
+    const live = await api.request<{ data: { value: string } }>('GET', `/api/v1/namespaces/${appNs}/configmaps/settings`);
+    assert.equal(live.body.data.value, 'v2', 'the preview wrote nothing');
     await ctx.close();
   });
 

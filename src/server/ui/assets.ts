@@ -41,12 +41,16 @@ button.primary{background:var(--info);border-color:var(--info);color:#fff}
 .banner{border:1px solid currentColor;border-radius:.4rem;padding:.5rem .8rem;margin:.6rem 0;overflow-wrap:anywhere}
 .wave{border:1px solid var(--line);border-radius:.5rem;margin:.6rem 0;padding:.2rem .8rem .6rem}
 .wave>h3{display:flex;gap:.6rem;align-items:baseline;flex-wrap:wrap}
-.step{margin:.3rem 0 .6rem}
-.step h4{margin:.4rem 0;font-size:.9rem;color:var(--muted);font-weight:600}
+tr.step th{padding-top:.8rem;color:var(--fg);font-size:.9rem;border-bottom:2px solid var(--line)}
 .live{font-size:.85rem}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+ul.fields{margin:.2rem 0;padding-left:1rem;list-style:none}
 form.login{max-width:24rem;display:grid;gap:.6rem}
 input[type=password]{font:inherit;padding:.45rem;border:1px solid var(--line);border-radius:.4rem;background:var(--bg);color:var(--fg)}
-@media (max-width:640px){main{padding:.6rem}th,td{padding:.35rem .3rem}.hide-narrow{display:none}}
+@media (max-width:640px){main{padding:.6rem}th,td{padding:.35rem .3rem}.hide-narrow{display:none}
+table.objects thead{display:none}table.objects tr{display:block;border-bottom:1px solid var(--line);padding:.3rem 0}table.objects tr.step{border:0}
+table.objects td{display:grid;grid-template-columns:6.5rem 1fr;gap:.5rem;border:0;padding:.1rem 0}table.objects td::before{content:attr(data-label);color:var(--muted);font-size:.85rem}
+.wave{padding:.2rem .5rem .4rem}}
 `;
 
 const js = `(function(){'use strict';

@@ -80,7 +80,23 @@ describe('dashboard HTML escaping', () => {
     assert.ok(page.includes('value="tok&quot;en&lt;"'), 'the CSRF token is escaped in its attribute');
     const changes = changesBody(
       evil,
-      { commit: evil, rows: [{ action: 'error', object: evil, stage: evil, source: evil, note: evil }], problems: [] },
+      {
+        commit: evil,
+        diffs: [
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            name: evil,
+            action: 'update',
+            changes: [{ path: evil, op: 'change', from: evil, to: evil }],
+            stage: evil,
+            source: evil,
+            note: evil,
+          },
+        ],
+        problems: [{ severity: 'warning', file: evil, message: evil }],
+        pruneRefusal: evil,
+      },
       undefined,
     ).text;
     assertNoInjectedMarkup(changes);
