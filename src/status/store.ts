@@ -7,6 +7,7 @@ import { apiVersion, kind, pipelineSpecSchema, type Pipeline, type PipelineStatu
 import { pipelineCrd, pipelineCrdName } from '../api/crd.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from '../kube/client.js';
+import { KubeApiError } from '../kube/http.js';
 import type { KubeObject } from '../render/types.js';
 import { computeHealth } from '../health/compute.js';
 
@@ -23,7 +24,15 @@ export async function ensurePipelineCrd(client: KubeClient, timeoutMs = 30_000):
   const key = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: pipelineCrdName };
   const wanted = pipelineCrd() as KubeObject;
   let crd = await client.get(key);
-  if (!crd || !crdMatches(crd, wanted)) crd = (await client.apply(wanted)).object;
+  if (!crd) crd = (await client.apply(wanted)).object;
+  else if (!crdMatches(crd, wanted)) {
+    try {
+      crd = (await client.apply(wanted)).object;
+    } catch (error) {
+      // Someone who may not update CRDs works with the one installed (an admin upgrades it).
+      if (!(error instanceof KubeApiError && error.status === 403)) throw error;
+    }
+  }
   const deadline = Date.now() + timeoutMs;
   while (computeHealth(crd).status !== 'Current') {
     if (Date.now() > deadline) throw new Error(`CRD ${pipelineCrdName} not Established after ${timeoutMs / 1000}s`);

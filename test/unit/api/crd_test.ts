@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { CrdSchemaError, openApiSchemaOf, pipelineCrd, pipelineSpecOpenApiSchema, type SchemaNode } from '../../../src/api/crd.js';
 import { pipelineSpecSchema } from '../../../src/api/pipeline.js';
-import { crdMatches } from '../../../src/status/store.js';
+import { crdMatches, ensurePipelineCrd } from '../../../src/status/store.js';
+import type { KubeClient } from '../../../src/kube/client.js';
+import { KubeApiError } from '../../../src/kube/http.js';
 import type { KubeObject } from '../../../src/render/types.js';
 
 const spec = pipelineSpecOpenApiSchema();
@@ -206,5 +208,58 @@ describe('crdMatches', () => {
       openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } },
     };
     assert.ok(!crdMatches(older as unknown as KubeObject, crd));
+  });
+});
+
+describe('ensurePipelineCrd', () => {
+  const established = (crd: unknown) =>
+    ({
+      ...(crd as object),
+      status: {
+        conditions: [
+          { type: 'Established', status: 'True' },
+          { type: 'NamesAccepted', status: 'True' },
+        ],
+      },
+    }) as unknown as KubeObject;
+  const older = () => {
+    const crd = structuredClone(pipelineCrd()) as unknown as { spec: { versions: Array<{ schema: unknown }> } };
+    crd.spec.versions[0]!.schema = { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } };
+    return established(crd);
+  };
+  function client(installed: KubeObject | undefined, refuse?: number): { client: KubeClient; applied: KubeObject[] } {
+    const applied: KubeObject[] = [];
+    const fake = {
+      get: async () => installed,
+      apply: async (object: KubeObject) => {
+        if (refuse) throw new KubeApiError('PATCH', '/crd', refuse, { reason: 'Forbidden', message: 'no' }, '');
+        applied.push(object);
+        installed = established(object);
+        return { object: installed, created: false };
+      },
+      discovery: { invalidate: () => undefined },
+    } as unknown as KubeClient;
+    return { client: fake, applied };
+  }
+
+  it('installs a missing CRD', async () => {
+    const { client: c, applied } = client(undefined);
+    await ensurePipelineCrd(c);
+    assert.equal(applied.length, 1);
+  });
+  it('updates a CRD an older version installed', async () => {
+    const { client: c, applied } = client(older());
+    await ensurePipelineCrd(c);
+    assert.ok(crdMatches(applied[0] as KubeObject, pipelineCrd() as KubeObject));
+  });
+  it('leaves a CRD that matches alone', async () => {
+    const { client: c, applied } = client(established(pipelineCrd()));
+    await ensurePipelineCrd(c);
+    assert.deepEqual(applied, []);
+  });
+  it('works with the installed CRD when it may not update it, and fails on other errors', async () => {
+    await ensurePipelineCrd(client(older(), 403).client);
+    await assert.rejects(ensurePipelineCrd(client(older(), 500).client), /500/);
+    await assert.rejects(ensurePipelineCrd(client(undefined, 403).client), /403/);
   });
 });
