@@ -71,11 +71,16 @@ export interface RolloutDriverOptions {
   resyncMs: number;
   /** Concurrent Device status writes (stages). */
   deviceWrites: number;
+  /**
+   * A change of the counts alone (devices reporting, no transition) is written at most this
+   * often per Fleet: 10,000 devices reporting within seconds are a few writes, not 10,000.
+   */
+  countsEveryMs: number;
   now: () => Date;
 }
 
 export function defaultRolloutDriverOptions(): RolloutDriverOptions {
-  return { debounceMs: 200, resyncMs: 30_000, deviceWrites: 8, now: () => new Date() };
+  return { debounceMs: 200, resyncMs: 30_000, deviceWrites: 8, countsEveryMs: 5_000, now: () => new Date() };
 }
 
 /** Top-level keys of `status.rollout` that a step may drop: sent as null so that the merge patch removes them. */
@@ -102,6 +107,8 @@ export class RolloutDriver {
   private stageQueue: Array<() => Promise<void>> = [];
   private stageActive = 0;
   private readonly stageDone: Array<() => void> = [];
+  /** When each Fleet's rollout status was last written (count-only changes wait for countsEveryMs). */
+  private readonly countsWrittenAt = new Map<string, number>();
   /** Invalid policies already reported, per Fleet (by generation). */
   private readonly invalidReported = new Map<string, number | string>();
   /** Gauge series set, per Fleet, to remove the stages that went away. */
@@ -283,6 +290,15 @@ export class RolloutDriver {
     const next = result.state ? (JSON.parse(JSON.stringify(result.state)) as RolloutStatus) : undefined;
     if (next && consumed !== undefined) next.lastCommand = consumed;
 
+    const countsOnly =
+      next !== undefined && state !== undefined && result.transitions.length === 0 && isDeepStrictEqual(withoutCounts(next), withoutCounts(state));
+    const countsDue = (this.countsWrittenAt.get(name) ?? 0) + this.options.countsEveryMs;
+    if (next && !isDeepStrictEqual(next, state) && countsOnly && now.getTime() < countsDue) {
+      this.setGauges(name, next);
+      this.writeStages(devices, result.stageOf);
+      this.scheduleWake(name, new Date(Math.min(countsDue, result.wakeAt?.getTime() ?? countsDue)));
+      return;
+    }
     if (next && !isDeepStrictEqual(next, state)) {
       const patch: Record<string, unknown> = { ...next };
       for (const key of optionalKeys) if (!(key in next)) patch[key] = null;
@@ -292,6 +308,7 @@ export class RolloutDriver {
         'status',
       );
       this.written.set(name, next);
+      this.countsWrittenAt.set(name, now.getTime());
       for (const t of result.transitions) {
         this.transitions.inc({ fleet: name, reason: t.reason });
         this.deps.log.info({ fleet: name, reason: t.reason, stage: t.stage }, t.message);
@@ -309,6 +326,7 @@ export class RolloutDriver {
 
   private forget(name: string): void {
     this.written.delete(name);
+    this.countsWrittenAt.delete(name);
     this.invalidReported.delete(name);
     const timer = this.wakes.get(name);
     if (timer) clearTimeout(timer);
@@ -392,6 +410,15 @@ export class RolloutDriver {
     if (this.stageActive === 0 && this.stageQueue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.stageDone.push(resolve));
   }
+}
+
+/** The status without what changes with every report (counts, and the message that quotes them). */
+function withoutCounts(state: RolloutStatus): unknown {
+  return {
+    ...state,
+    message: '',
+    stages: state.stages.map(({ devices: _d, updated: _u, ready: _r, failed: _f, offline: _o, ...rest }) => rest),
+  };
 }
 
 /** What the engine reads of a Device: labels, the report, and the last contact (`now` while connected: src/hub/presence.ts). */
