@@ -11,6 +11,7 @@ import { hubApiVersion, type Device, type Fleet, type Revision } from '../api/hu
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../log.js';
 import { Informer, type InformerOptions } from './informer.js';
+import { rolloutTarget } from './rollout/targets.js';
 
 export type FleetEvent = { type: 'upsert'; fleet: Fleet } | { type: 'delete'; name: string };
 
@@ -74,9 +75,9 @@ export class FleetCache {
     return [...this.informer.values()];
   }
 
-  /** The revision `device` should run. Without a rollout, the newest; the rollout work plugs in here. */
-  targetFor(fleet: string, _device: Device): Revision | undefined {
-    return this.get(fleet)?.status?.revision;
+  /** The revision `device` should run: its rollout stage's (rollout/targets.ts), the newest without a rollout policy. */
+  targetFor(fleet: string, device: Device): Revision | undefined {
+    return rolloutTarget(this.get(fleet), device);
   }
 
   /** Called with the Fleet's name when what its devices would be told changed (or it was added or deleted). */
