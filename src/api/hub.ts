@@ -68,7 +68,15 @@ export interface FleetStatus {
 export interface Fleet {
   apiVersion: typeof hubApiVersion;
   kind: 'Fleet';
-  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; generation?: number; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec: unknown;
   status?: FleetStatus;
 }
@@ -136,6 +144,13 @@ export interface Device {
   };
   status?: DeviceStatus;
 }
+
+/**
+ * A hub replica that is not the leader and receives a webhook for a Fleet sets this annotation
+ * (the time of the request) on it: the leader sees the change on its watch and polls the Fleet
+ * once. An annotation is not a generation change, so nothing else restarts.
+ */
+export const pollRequestedAnnotation = 'hub.doris.dev/poll-requested-at';
 
 /** The label that says which Fleet a Device belongs to (selectors and the hub's watch use it). */
 export const fleetLabel = 'hub.doris.dev/fleet';

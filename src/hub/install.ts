@@ -2,7 +2,7 @@
  * What the hub runs as: a ServiceAccount with a Role in the hub namespace and a ClusterRole
  * limited to the hub's two CRDs. The hub never touches anything outside its namespace:
  *
- * - Fleets (read; status written by the leader), Devices (created at enrollment, status
+ * - Fleets (read; annotated by a follower that got a webhook; status written by the leader), Devices (created at enrollment, status
  *   written on change), ConfigMaps (bundles), Leases (the leader, replica heartbeats), Events;
  * - Secrets: enrollment tokens (created by `doris hub token create` or read and spent by
  *   the hub), Fleets' git and registry credentials, the TLS Secret;
@@ -30,7 +30,8 @@ export function hubRbacObjects(namespace: string): KubeObject[] {
       kind: 'Role',
       metadata: { name: hubAccountName, namespace, labels: partOf },
       rules: [
-        { apiGroups: [hubGroup], resources: ['fleets'], verbs: read },
+        // patch: a follower that gets a webhook stamps the Fleet's poll-request annotation for the leader.
+        { apiGroups: [hubGroup], resources: ['fleets'], verbs: [...read, 'patch'] },
         { apiGroups: [hubGroup], resources: ['fleets/status'], verbs: ['get', 'update', 'patch'] },
         { apiGroups: [hubGroup], resources: ['devices'], verbs: [...read, 'create', 'update'] },
         { apiGroups: [hubGroup], resources: ['devices/status'], verbs: ['get', 'update', 'patch'] },

@@ -6,6 +6,7 @@
  *   GET  /metrics               Prometheus (the hub's own registry)
  *   POST /hooks/github          push events (HMAC-signed), trigger the Fleets following the repository
  *   POST /hooks/registry        registry notifications (bearer token), trigger the Fleets tracking the image
+ *                               (a follower forwards the trigger to the leader: a Fleet annotation)
  *   /v1/...                     the device protocol (api.ts)
  *
  * Plain HTTP carries device tokens in clear: it is refused unless the listen address is
@@ -15,7 +16,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP } from 'node:net';
-import type { KubeClient } from '../kube/client.js';
+import { hubApiVersion, pollRequestedAnnotation } from '../api/hub.js';
+import { HttpKubeClient, type KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
 import type { Logger } from '../log.js';
 import { LeaderElector } from '../controller/lease.js';
@@ -116,6 +118,9 @@ async function crdsReady(client: KubeClient, log: Logger): Promise<void> {
   }
 }
 
+/** Connections for Device writes (see startHub). */
+const deviceWriteConnections = 8;
+
 export async function startHub(options: HubOptions): Promise<RunningHub> {
   const { client, namespace, log } = options;
   const problem = checkTransport(options);
@@ -126,7 +131,10 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   const metrics = new HubMetrics();
   const deviceOptions = defaultDeviceRegistryOptions();
   const graceMs = options.disconnectGraceMs ?? deviceOptions.disconnectGraceMs;
-  const devices = new DeviceRegistry(client, namespace, log, { ...deviceOptions, replica: options.identity, disconnectGraceMs: graceMs });
+  // Device writes (reports, presence) go through a small pool of their own: thousands of
+  // devices reporting at once must not delay the Fleet writes and reads that move a rollout.
+  const deviceClient = client instanceof HttpKubeClient ? await client.withPool(deviceWriteConnections) : client;
+  const devices = new DeviceRegistry(deviceClient, namespace, log, { ...deviceOptions, replica: options.identity, disconnectGraceMs: graceMs });
   // Presence work runs at a third of the grace: a heartbeat renewal, a sweep.
   const presenceEveryMs = Math.min(60_000, Math.max(250, Math.floor(graceMs / 3)));
   const heartbeat = new ReplicaHeartbeat(client, namespace, options.identity, presenceEveryMs, log);
@@ -221,6 +229,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       await upstream.stop(deadline);
       const clean = await closed;
       await Promise.all([devices.stop(), fleets.stop()]);
+      if (deviceClient !== client) deviceClient.close();
       return { clean };
     },
   };
@@ -293,9 +302,36 @@ class Webhooks {
     private readonly upstream: Upstream,
     private readonly log: Logger,
     private readonly stopping: () => boolean,
-    /** Only the leader polls upstream: a follower's answer says so (the Fleets are polled at their interval anyway). */
+    /** Only the leader polls upstream: a follower forwards the request to it (`poll`). */
     private readonly leading: () => boolean,
   ) {}
+
+  /**
+   * The leader polls the Fleets itself; a follower asks it through the API server: it stamps
+   * each Fleet's poll-request annotation, which the leader's watch turns into one poll.
+   */
+  private async poll(fleets: string[], why: string): Promise<'leader' | 'annotation'> {
+    if (this.leading()) {
+      for (const fleet of fleets) this.upstream.trigger(fleet, why);
+      return 'leader';
+    }
+    const stamp = new Date().toISOString();
+    await Promise.all(
+      fleets.map((name) =>
+        this.options.client
+          .mergePatch(
+            { apiVersion: hubApiVersion, kind: 'Fleet', namespace: this.options.namespace, name },
+            { metadata: { annotations: { [pollRequestedAnnotation]: stamp } } },
+          )
+          .catch((error: unknown) => {
+            // Gone meanwhile: nothing to poll. Anything else: the webhook's sender retries.
+            if (error instanceof KubeApiError && error.status === 404) return;
+            throw error;
+          }),
+      ),
+    );
+    return 'annotation';
+  }
 
   private refuseWhileStopping(req: IncomingMessage): void {
     if (!this.stopping()) return;
@@ -328,10 +364,10 @@ class Webhooks {
     }
     if (!push) throw new HubRefusal(400, 'bad-request', 'not a branch push event');
     const triggered = this.upstream.fleetsForPush(push.repositories, push.branch);
-    for (const fleet of triggered) this.upstream.trigger(fleet, 'github push');
+    const via = await this.poll(triggered, 'github push');
     this.metrics.webhooks.inc({ hook: 'github', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
-    this.log.info({ hook: 'github', branch: push.branch, triggered, leading: this.leading() }, 'push webhook');
-    return sendJson(res, 202, { triggered, leading: this.leading() });
+    this.log.info({ hook: 'github', branch: push.branch, triggered, via }, 'push webhook');
+    return sendJson(res, 202, { triggered, leading: via === 'leader', via });
   }
 
   async registry(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -355,8 +391,8 @@ class Webhooks {
       throw new HubRefusal(400, 'bad-request', 'not a notification envelope');
     }
     const triggered = images.length > 0 ? this.upstream.fleetsForImages(images) : [];
-    for (const fleet of triggered) this.upstream.trigger(fleet, 'registry push');
+    const via = await this.poll(triggered, 'registry push');
     this.metrics.webhooks.inc({ hook: 'registry', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
-    return sendJson(res, 202, { triggered, leading: this.leading() });
+    return sendJson(res, 202, { triggered, leading: via === 'leader', via });
   }
 }
