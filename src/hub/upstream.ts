@@ -25,7 +25,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Counter } from 'prom-client';
-import { type Fleet, type FleetSpec, type FleetStatus, fleetSpecSchema, hubApiVersion, type Revision } from '../api/hub.js';
+import { type Fleet, type FleetSpec, type FleetStatus, fleetSpecSchema, hubApiVersion, pollRequestedAnnotation, type Revision } from '../api/hub.js';
 import { type ImageStatus, parseDuration } from '../api/pipeline.js';
 import { type Reason, Reasons } from '../api/reasons.js';
 import { defaultSchedulerOptions, type RunResult, Scheduler, type SchedulerOptions } from '../controller/scheduler.js';
@@ -96,6 +96,8 @@ interface Outcome {
 interface FleetState {
   generation?: number;
   uid?: string;
+  /** The Fleet's poll-request annotation as last seen: a new value (a follower's webhook) polls once. */
+  pollRequested?: string;
   tracker: ImageTracker;
   /** The last commit built and stored (`url\0path\0commit`), with the objects it rendered. */
   built?: { key: string; digest: string; size: number; rendered: DesiredObject[] };
@@ -189,13 +191,25 @@ export class Upstream {
         // A run in flight finishes with the old spec; the trigger runs once more right after it.
         this.states.set(name, this.newState(event.fleet));
         this.scheduler.trigger(name, state ? 'spec changed' : 'new fleet');
+        return;
+      }
+      // Not a generation change: a follower replica got a webhook and asks the leader through the annotation.
+      const requested = event.fleet.metadata.annotations?.[pollRequestedAnnotation];
+      if (requested !== state.pollRequested) {
+        state.pollRequested = requested;
+        if (requested) this.scheduler.trigger(name, 'webhook via a follower');
       }
     });
   }
 
   private newState(fleet: Fleet): FleetState {
     const credentials = registryCredentialsResolver(this.deps.client, this.deps.namespace, this.deps.registryCredentialsFile);
-    return { generation: fleet.metadata.generation, uid: fleet.metadata.uid, tracker: new ImageTracker(credentials, defaultImageTrackerOptions()) };
+    return {
+      generation: fleet.metadata.generation,
+      uid: fleet.metadata.uid,
+      pollRequested: fleet.metadata.annotations?.[pollRequestedAnnotation],
+      tracker: new ImageTracker(credentials, defaultImageTrackerOptions()),
+    };
   }
 
   private state(fleet: Fleet): FleetState {
