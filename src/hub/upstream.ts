@@ -7,7 +7,8 @@
  * unpacked and rendered exactly as an agent will: a commit that does not render, or a wave
  * folder a bundle cannot hold, never leaves the hub — the Fleet's Ready turns False with the
  * reason (BuildFailed, naming file:line:col) and its last revision stays. The render also says
- * which repositories glob image rules track. The commit, the bundle digest and the image
+ * which repositories glob image rules track. The hub holds no decryption key: SOPS-encrypted
+ * files travel encrypted in the bundle and only the devices decrypt them. The commit, the bundle digest and the image
  * digests make the revision (revision.ts); a new revision id is written to the Fleet's status.
  *
  * While the branch head is refused, nothing else moves either (image digests included): the
@@ -382,7 +383,8 @@ export class Upstream {
     let rendered: DesiredObject[];
     try {
       extractBundle(bundle.bytes, join(root, git.path));
-      const repo = await renderRepo(root, git.path);
+      // Secrets stay sealed at the hub: SOPS files are decrypted by the devices that hold the key.
+      const repo = await renderRepo(root, git.path, { encryptedWithoutKey: 'warning' });
       rendered = repo.waves.flatMap((wave) => wave.steps.flatMap((step) => step.objects));
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,8 @@
  * The hub's upstream side against the real API server, git server and registry: a Fleet gets
  * a revision for its branch head with a bundle ConfigMap whose bytes match the digest and
  * unpack to the wave folder; a new commit and a new digest under the same tag each make a new
- * revision, and a bundle no revision uses any more is deleted; a commit that does not render leaves the revision where it was and says why
+ * revision, and a bundle no revision uses any more is deleted; a SOPS-encrypted file travels
+ * sealed (the hub has no key); a commit that does not render leaves the revision where it was and says why
  * (file:line:col); an idle Fleet writes nothing to the API server; upstream is asked once per
  * interval (the git server's own access log counts it).
  *
@@ -67,8 +68,12 @@ function refsRequests(mark: number): number {
 
 const gitLogSize = () => readFileSync(join(env.TESTENV_DIR, 'logs', 'git-server.log')).length;
 
+/** SOPS-encrypted (age): the hub holds no key; the file travels sealed to the devices that do. */
+const sealedSecret = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: ${ns}-apps\ntype: Opaque\nstringData:\n  password: ENC[AES256_GCM,data:abcd,iv:aXY=,tag:dGFn,type:str]\nsops:\n  age:\n    - recipient: age1qqqq\n      enc: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        x\n        -----END AGE ENCRYPTED FILE-----\n  lastmodified: "2026-12-01T00:00:00Z"\n  mac: ENC[AES256_GCM,data:bWFj,iv:aXY=,tag:dGFn,type:str]\n  version: 3.13.3\n`;
+
 const files = (tag: string) => ({
   'deploy/1-app/10-namespace.yml': namespaceYaml(`${ns}-apps`),
+  'deploy/1-app/15-secret.yml': sealedSecret,
   'deploy/1-app/20-app.yml': deploymentYaml({ namespace: `${ns}-apps`, name: 'app', image: `${image()}:${tag}` }),
   'README.md': 'not in the bundle',
 });
@@ -183,7 +188,7 @@ describe('hub upstream', () => {
     assert.equal(bundleDigest(bytes), revision.bundle);
     assert.equal(bytes.length, revision.bundleSize);
     const dir = join(work, 'unpacked-1');
-    assert.deepEqual(extractBundle(bytes, dir).files, 2);
+    assert.deepEqual(extractBundle(bytes, dir).files, 3);
     for (const [path, content] of Object.entries(files('v1'))) {
       if (!path.startsWith('deploy/')) continue;
       assert.equal(readFileSync(join(dir, path.slice('deploy/'.length)), 'utf8'), content);
