@@ -97,7 +97,15 @@ function runOptions(): Option[] {
     duration('--image-poll-interval <duration>', 'override every image rule’s poll interval', '5s'),
     duration('--lease-duration <duration>', 'leader Lease duration: a Lease not renewed for this long is taken over', '15s', lease.durationMs),
     duration('--lease-renew <duration>', 'leader Lease renew period (shorter than --lease-duration)', '5s', lease.renewMs),
-    new Option('--log-level <level>', 'log level (default: $DORIS_LOG_LEVEL, else info)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    new Option('--log-level <level>', 'log level (default: $DORIS_LOG_LEVEL, else info)').choices([
+      'trace',
+      'debug',
+      'info',
+      'warn',
+      'error',
+      'fatal',
+      'silent',
+    ]),
     new Option('--max-concurrent-syncs <n>', 'Pipelines synced at once')
       .argParser(integerFlag('--max-concurrent-syncs 4', 1))
       .default(tuning.schedule.maxConcurrent),

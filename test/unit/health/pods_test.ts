@@ -106,7 +106,12 @@ describe('podReasons', () => {
   const deployment = pod('{apiVersion: apps/v1, kind: Deployment, metadata: {name: web, namespace: apps}, spec: {selector: {matchLabels: {app: web}}}}');
   it("lists the workload's Pods by its selector in its namespace", async () => {
     const asked: unknown[] = [];
-    const client = { list: async (...args: unknown[]) => (asked.push(args), [unschedulable]) } as unknown as KubeClient;
+    const client = {
+      list: async (...args: unknown[]) => {
+        asked.push(args);
+        return [unschedulable];
+      },
+    } as unknown as KubeClient;
     assert.match((await podReasons(client, deployment)) ?? '', /didn't match Pod's node affinity/);
     assert.deepEqual(asked, [['v1', 'Pod', { namespace: 'apps', labelSelector: 'app=web' }]]);
   });

@@ -73,7 +73,7 @@ describe('EventRecorder aggregation', () => {
     await recorder.record(pipeline, 'Warning', 'BuildFailed', `${'x'.repeat(2000)}a`);
     await recorder.record(pipeline, 'Warning', 'BuildFailed', `${'x'.repeat(2000)}b`);
     assert.equal(store.events.size, 1);
-    assert.equal(([...store.events.values()][0]?.message as string).length, 1000);
+    assert.equal(String([...store.events.values()][0]?.message).length, 1000);
   });
 
   it('remembers a bounded number of Events', async () => {
