@@ -27,7 +27,7 @@ export interface HubFollowerOptions {
 
 export function defaultHubFollowerOptions(): HubFollowerOptions {
   // A first retry spread over 5 s: 10,000 agents of a restarted hub come back at ~2,000/s, not at once.
-  return { baseBackoffMs: 5_000, maxBackoffMs: 120_000 };
+  return { baseBackoffMs: 5_000, maxBackoffMs: 60_000 };
 }
 
 /** Full jitter: a random wait in [0, min(max, base·2^failures)). */

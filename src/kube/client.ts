@@ -125,6 +125,11 @@ export class HttpKubeClient implements KubeClient {
     this.discovery = discovery ?? new Discovery(http);
   }
 
+  /** The same client over its own pool of `maxSockets` connections (see KubeHttp.withPool); close it when done. */
+  async withPool(maxSockets: number): Promise<HttpKubeClient> {
+    return new HttpKubeClient(await this.http.withPool(maxSockets), this.discovery);
+  }
+
   static async connect(kubeconfig?: string): Promise<HttpKubeClient> {
     const http = kubeconfig ? await KubeHttp.fromKubeconfigFile(kubeconfig) : await KubeHttp.connect();
     return new HttpKubeClient(http);

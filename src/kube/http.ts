@@ -91,6 +91,14 @@ export class KubeHttp {
     return new KubeHttp(conn, agent);
   }
 
+  /**
+   * The same server and identity over a pool of its own: writes that may pile up (a hub's
+   * Device reports) cannot take the sockets that other requests need.
+   */
+  withPool(maxSockets: number): Promise<KubeHttp> {
+    return KubeHttp.connect(this.connection, { maxSockets });
+  }
+
   static async fromKubeconfigFile(path: string, options: { maxSockets?: number } = {}): Promise<KubeHttp> {
     return KubeHttp.connect(await loadConnection(path), options);
   }
