@@ -11,6 +11,7 @@
  * ServiceAccount (its shipped Role): every read and write here is authorized as in production.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -344,5 +345,47 @@ describe('hub upstream', () => {
     assert.deepEqual(pushed, ['solar', 'wind']);
     for (const name of pushed) upstream.trigger(name, 'registry push');
     await waitFor('wind at the pushed digest', async () => (await wind()).status?.revision?.images[0]?.digest === digest, { timeoutMs: 30_000 });
+  });
+  it('refuses what it cannot serve, saying why: an invalid spec, a missing Secret, a wave folder over the bundle limit', async () => {
+    // Random base64: ~1.4 MiB that gzip cannot bring under 900 KiB, in two files each under the 1 MiB file limit.
+    const noise = () =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: n${Math.random().toString(36).slice(2)}, namespace: ${ns}-apps}\ndata:\n  blob: ${randomBytes(540 * 1024).toString('base64')}\n`;
+    const big = await createRepo(env, 'hub-h6b-big', { 'deploy/1-a/10-a.yml': noise(), 'deploy/1-a/20-b.yml': noise() });
+    const create = (name: string, git: Record<string, unknown>) =>
+      api.request('POST', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets`, {
+        body: {
+          apiVersion: 'hub.doris.dev/v1alpha1',
+          kind: 'Fleet',
+          metadata: { name },
+          spec: { git: { branch: 'main', path: 'deploy', interval: '1h', ...git } },
+        },
+      });
+    await create('bad-url', { url: 'file:///etc/passwd' });
+    await create('no-secret', { url: repo.url, secretRef: { name: 'missing' } });
+    await create('too-big', { url: big.url, secretRef: { name: 'git' } });
+    const readyOf = async (name: string) =>
+      (await api.request<Fleet>('GET', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets/${name}`)).body.status?.conditions?.find(
+        (c) => c.type === 'Ready',
+      );
+    const refused = async (name: string) => waitFor(`${name} refused`, async () => ((await readyOf(name))?.status === 'False' ? readyOf(name) : undefined));
+
+    const badUrl = (await refused('bad-url'))!;
+    assert.equal(badUrl.reason, 'InvalidSpec');
+    assert.match(badUrl.message, /^spec\.git\.url: .*file:\/\/ is refused/);
+    const noSecret = (await refused('no-secret'))!;
+    assert.equal(noSecret.reason, 'CredentialsFailed');
+    assert.match(noSecret.message, new RegExp(`Secret ${ns}/missing not found \\(spec\\.git\\.secretRef\\)`));
+    const tooBig = (await refused('too-big'))!;
+    assert.equal(tooBig.reason, 'BuildFailed');
+    assert.match(
+      tooBig.message,
+      new RegExp(
+        `^commit ${big.commit.slice(0, 12)}: the wave folder deploy is [\\d.]+ (KiB|MiB) compressed \\(\\d+ bytes\\); a bundle may be at most 900 KiB`,
+      ),
+    );
+    for (const name of ['bad-url', 'no-secret', 'too-big']) {
+      const { body } = await api.request<Fleet>('GET', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets/${name}`);
+      assert.equal(body.status?.revision, undefined, `${name} has no revision`);
+    }
   });
 });
