@@ -5,7 +5,7 @@
  *   GET  /pipelines/NAME                   waves → steps → objects, images, history, conditions, Events
  *   GET  /pipelines/NAME/changes           what a sync would change now (on demand: dry-runs)
  *   POST /pipelines/NAME/sync|suspend|resume   actions (operator role, CSRF-protected)
- *   GET  /events?view=list|NAME            server-sent events: which part changed
+ *   GET  /events?topic=list|pipeline:NAME  server-sent events: which part changed
  *   GET  /api/pipelines[/NAME[/changes]]   the same data as JSON; POST /api/pipelines/NAME/ACTION
  *   GET  /login, POST /login, POST /logout token logins (ui/gate.ts)
  *
@@ -79,7 +79,7 @@ export function createDashboard(source: ClusterSource, auth: UiAuthConfig, log: 
         nav: nav(view),
         principal,
         logout: gate.logoutFor(principal),
-        events: live ? `/events?view=${encodeURIComponent(view)}` : undefined,
+        events: live ? `/events?topic=${encodeURIComponent(view === 'list' ? 'list' : `pipeline:${view}`)}` : undefined,
         body,
       }),
     );
@@ -144,8 +144,8 @@ export function createDashboard(source: ClusterSource, auth: UiAuthConfig, log: 
     if (!principal) return true;
 
     if (path === '/events' && req.method === 'GET') {
-      const view = url.searchParams.get('view') ?? 'list';
-      events.open(req, res, [view === 'list' ? 'list' : `pipeline:${view}`], securityHeaders);
+      // `list` or `pipeline:NAME`: a name of no Pipeline simply never hears anything.
+      events.open(req, res, [url.searchParams.get('topic') ?? 'list'], securityHeaders);
       return true;
     }
     if (path === '/' && req.method === 'GET') {

@@ -18,6 +18,7 @@ import { parsePushEvent, verifyGithubSignature } from './github.js';
 import type { Metrics } from '../metrics.js';
 import { parseRegistryEvents, verifyBearer, type PushedImage } from './registry-hook.js';
 import type { Dashboard } from './dashboard.js';
+import { FormTooLarge } from './ui/request.js';
 
 export interface ServerDeps {
   log: Logger;
@@ -156,6 +157,7 @@ export function createHttpServer(deps: ServerDeps): Server {
     });
     handle(req, res).catch((error: unknown) => {
       if (error instanceof BodyTooLarge) return send(res, 413, { error: `body larger than ${deps.bodyLimitBytes} bytes` });
+      if (error instanceof FormTooLarge) return send(res, 413, { error: error.message });
       deps.log.error({ err: (error as Error).message, path: req.url }, 'request failed');
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
     });
