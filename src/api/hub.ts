@@ -51,6 +51,55 @@ export interface Revision {
   createdAt: string;
 }
 
+/** Staged rollouts (issue [rollout]; docs/rollouts.md). The engine is src/hub/rollout/engine.ts. */
+export type RolloutPhase = 'Progressing' | 'Halted' | 'Complete' | 'Paused';
+
+/** One stage in `Fleet.status.rollout.stages` (counts are of the rollout's revision). */
+export interface StageStatus {
+  name: string;
+  /** The revision this stage's devices are told to run (absent: none yet). */
+  revision?: string;
+  devices: number;
+  /** Online devices reporting the rollout's revision (whatever the outcome). */
+  updated: number;
+  ready: number;
+  failed: number;
+  offline: number;
+  /** When the rollout's revision reached the stage. */
+  startedAt?: string;
+  /** When the stage last met minReady (its soak runs from here). */
+  readyAt?: string;
+  completedAt?: string;
+  /** Why the stage did not wait: it had no devices, all were offline, or it was promoted. */
+  skipped?: 'empty' | 'offline' | 'promoted';
+}
+
+/** `Fleet.status.rollout`. */
+export interface RolloutStatus {
+  state: RolloutPhase;
+  /** The revision being rolled out (when Complete: the one every stage has). */
+  revision: string;
+  /** The last revision that completed every stage: what a halt keeps and a rollback restores. */
+  lastGood?: string;
+  /** The current stage: the first one not done (absent when Complete). */
+  stage?: string;
+  /** Its index in `stages` (`stages.length` when Complete). */
+  stageIndex: number;
+  stages: StageStatus[];
+  startedAt: string;
+  completedAt?: string;
+  pausedAt?: string;
+  haltedAt?: string;
+  /** Halted by `abort` (resume restarts at the first stage). */
+  aborted?: boolean;
+  /** The halted stage was given the last good revision back. */
+  rolledBack?: boolean;
+  /** One line: where the rollout stands and why. */
+  message: string;
+  /** The last command annotation consumed (the driver's; the engine carries it over). */
+  lastCommand?: string;
+}
+
 export interface FleetStatus {
   observedGeneration?: number;
   conditions?: Array<{ type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; lastTransitionTime: string }>;
@@ -61,7 +110,11 @@ export interface FleetStatus {
   lastPolled?: string;
   /** Device counts by state (informative; the Devices are the truth). */
   devices?: { total: number; ready: number; failed: number; offline: number; onRevision: number };
-  /** Staged rollout state (issue [rollout]). */
+  /**
+   * Where the staged rollout stands: a `RolloutStatus` as the hub leader writes it. The CRD
+   * keeps it open, so what is read back is unchecked: read it with `parseRolloutStatus`
+   * (src/hub/rollout/targets.ts).
+   */
   rollout?: unknown;
 }
 

@@ -39,59 +39,13 @@
  *   no rollout recorded yet (a new Fleet, or a policy just added), the current revision is
  *   taken as complete: there is nothing older to protect; staging starts with the next one.
  */
-import { offlineAfterMs, type Revision } from '../../api/hub.js';
+import { offlineAfterMs, type Revision, type RolloutPhase, type RolloutStatus, type StageStatus } from '../../api/hub.js';
 import { type RolloutReason, RolloutReasons } from '../../api/reasons.js';
 import { formatAmount, implicitStageName, type RolloutPolicy, required, selects, type Stage, tolerated } from './policy.js';
 
-export type RolloutPhase = 'Progressing' | 'Halted' | 'Complete' | 'Paused';
-
 export type RolloutCommand = 'promote' | 'pause' | 'resume' | 'abort';
 
-/** One stage in `Fleet.status.rollout.stages` (counts are of the rollout's revision). */
-export interface StageStatus {
-  name: string;
-  /** The revision this stage's devices are told to run (absent: none yet). */
-  revision?: string;
-  devices: number;
-  /** Online devices reporting the rollout's revision (whatever the outcome). */
-  updated: number;
-  ready: number;
-  failed: number;
-  offline: number;
-  /** When the rollout's revision reached the stage. */
-  startedAt?: string;
-  /** When the stage last met minReady (its soak runs from here). */
-  readyAt?: string;
-  completedAt?: string;
-  /** Why the stage did not wait: it had no devices, all were offline, or it was promoted. */
-  skipped?: 'empty' | 'offline' | 'promoted';
-}
-
-/** `Fleet.status.rollout`. */
-export interface RolloutStatus {
-  state: RolloutPhase;
-  /** The revision being rolled out (when Complete: the one every stage has). */
-  revision: string;
-  /** The last revision that completed every stage: what a halt keeps and a rollback restores. */
-  lastGood?: string;
-  /** The current stage: the first one not done (absent when Complete). */
-  stage?: string;
-  /** Its index in `stages` (`stages.length` when Complete). */
-  stageIndex: number;
-  stages: StageStatus[];
-  startedAt: string;
-  completedAt?: string;
-  pausedAt?: string;
-  haltedAt?: string;
-  /** Halted by `abort` (resume restarts at the first stage). */
-  aborted?: boolean;
-  /** The halted stage was given the last good revision back. */
-  rolledBack?: boolean;
-  /** One line: where the rollout stands and why. */
-  message: string;
-  /** The last command annotation consumed (the driver's; the engine carries it over). */
-  lastCommand?: string;
-}
+export type { RolloutPhase, RolloutStatus, StageStatus };
 
 /** What the engine needs of a Device. */
 export interface DeviceView {
