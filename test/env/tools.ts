@@ -50,6 +50,7 @@ async function toolDir(module: ToolModule): Promise<string> {
   const dir = join(toolModulesDir, module);
   const hash = createHash('sha256');
   hash.update(stdout.trim());
+  hash.update('CGO_ENABLED=0');
   hash.update(readFileSync(join(dir, 'go.mod')));
   hash.update(readFileSync(join(dir, 'go.sum')));
   return join(cacheRoot, `${module}-${pinnedToolVersion(module)}-${hash.digest('hex').slice(0, 12)}`, 'bin');
@@ -64,7 +65,8 @@ function goBuild(tool: Tool, out: string, log: (line: string) => void): Promise<
     const started = Date.now();
     const child = spawn('go', args, {
       cwd: join(toolModulesDir, tool.module),
-      env: { ...process.env, GOFLAGS: '-mod=mod -buildvcs=false' },
+      // Static, as the image's are (Dockerfile): the binaries tests run are the ones that ship.
+      env: { ...process.env, GOFLAGS: '-mod=mod -buildvcs=false', CGO_ENABLED: '0' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const ticker = setInterval(() => log(`  still building ${tool.binary} (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
