@@ -23,6 +23,8 @@ export interface GitServer {
 export function gitAuthEnv(server: Pick<GitServer, 'username' | 'token'>): NodeJS.ProcessEnv {
   return {
     ...gitEnvironment({ username: server.username, token: server.token }),
+    // The git server's log tells the tests' own pushes from DORIS's fetches.
+    GIT_HTTP_USER_AGENT: 'doris-tests',
     GIT_AUTHOR_NAME: 'DORIS tests',
     GIT_AUTHOR_EMAIL: 'tests@doris.dev',
     GIT_COMMITTER_NAME: 'DORIS tests',
