@@ -299,6 +299,8 @@ export interface PipelineStatus {
   images?: ImageStatus[];
   /** Newest first, bounded. */
   imageHistory?: ImageChange[];
+  /** The last `doris reconcile` request (annotation value) a finished sync answered (src/api/reconcile.ts). */
+  lastHandledReconcileAt?: string;
 }
 
 export interface Pipeline {

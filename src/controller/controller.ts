@@ -276,7 +276,7 @@ export class Controller {
     const result = await this.syncOnce(name, signal);
     const seen = this.watcher.pipelines.get(name);
     if (request !== undefined && seen && !signal.aborted && handledReconcile(seen) !== request) {
-      await patchStatus(this.client, seen, { lastHandledReconcileAt: request } as Record<string, unknown>).catch((error: unknown) =>
+      await patchStatus(this.client, seen, { lastHandledReconcileAt: request }).catch((error: unknown) =>
         this.log.warn({ pipeline: name, err: (error as Error).message }, 'could not acknowledge the reconcile request'),
       );
     }
