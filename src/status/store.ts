@@ -3,7 +3,7 @@
  * the status subresource, always as whole fields (conditions, inventory, history), so a
  * write either lands completely or not at all.
  */
-import { apiVersion, kind, pipelineSpecSchema, type Pipeline, type PipelineStatus } from '../api/pipeline.js';
+import { apiVersion, kind, parsePipelineSpec, pipelineSpecSchema, type Pipeline, type PipelineStatus } from '../api/pipeline.js';
 import { pipelineCrd, pipelineCrdName } from '../api/crd.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from '../kube/client.js';
@@ -46,6 +46,19 @@ export async function ensurePipelineCrd(client: KubeClient, timeoutMs = 30_000):
 export function crdMatches(installed: KubeObject, wanted: KubeObject): boolean {
   const versions = (o: KubeObject) => (o as unknown as { spec?: { versions?: unknown } }).spec?.versions;
   return isDeepStrictEqual(versions(installed), versions(wanted));
+}
+
+/**
+ * True when a stored spec means the same as `wanted`: the API server fills in the CRD's
+ * defaults on write, so the two are compared with every default filled in.
+ */
+export function sameSpec(stored: unknown, wanted: unknown): boolean {
+  if (stored === undefined) return false;
+  try {
+    return isDeepStrictEqual(parsePipelineSpec(stored), parsePipelineSpec(wanted));
+  } catch {
+    return isDeepStrictEqual(stored, wanted);
+  }
 }
 
 export async function getPipeline(client: KubeClient, namespace: string, name: string): Promise<Pipeline | undefined> {

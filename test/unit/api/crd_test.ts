@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { CrdSchemaError, openApiSchemaOf, pipelineCrd, pipelineSpecOpenApiSchema, type SchemaNode } from '../../../src/api/crd.js';
 import { pipelineSpecSchema } from '../../../src/api/pipeline.js';
-import { crdMatches, ensurePipelineCrd } from '../../../src/status/store.js';
+import { crdMatches, ensurePipelineCrd, sameSpec } from '../../../src/status/store.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import { KubeApiError } from '../../../src/kube/http.js';
 import type { KubeObject } from '../../../src/render/types.js';
@@ -261,5 +261,17 @@ describe('ensurePipelineCrd', () => {
     await ensurePipelineCrd(client(older(), 403).client);
     await assert.rejects(ensurePipelineCrd(client(older(), 500).client), /500/);
     await assert.rejects(ensurePipelineCrd(client(undefined, 403).client), /403/);
+  });
+});
+
+describe('sameSpec', () => {
+  it('sees a spec as stored by the API server (defaults filled in) as the spec written', () => {
+    for (const [, value] of valid) assert.ok(sameSpec(apiServer(value).stored, value));
+  });
+  it('sees a changed field, a missing Pipeline and an invalid stored spec as different', () => {
+    const wanted = { git: { url, branch: 'prod' } };
+    assert.ok(!sameSpec(apiServer({ git: { url } }).stored, wanted));
+    assert.ok(!sameSpec(undefined, wanted));
+    assert.ok(!sameSpec({ git: { url: 'file:///x' } }, wanted));
   });
 });
