@@ -2,14 +2,13 @@
  * `doris sync --once`: one reconcile of one Pipeline, then exit (0 synced, 1 failed,
  * 2 usage). The CronJob mode of the original DORIS, and the way to try a repo by hand.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { Command } from 'commander';
 import { kind as pipelineKind, apiVersion as pipelineApiVersion } from '../api/pipeline.js';
 import { Reasons } from '../api/reasons.js';
 import type { ProgressEvent } from '../reconcile/progress.js';
 import { reconcilePipeline } from '../reconcile/sync.js';
 import { formatProblems } from '../render/validate.js';
-import { applyPipeline, ensurePipelineCrd, getPipeline } from '../status/store.js';
+import { applyPipeline, ensurePipelineCrd, getPipeline, sameSpec } from '../status/store.js';
 import { ExitCode, connect, printData, say, type GlobalOptions } from './common.js';
 import { registryCredentialsResolver } from '../source/credentials.js';
 import { ImageTracker } from '../source/images.js';
@@ -89,7 +88,7 @@ Examples:
       await ensurePipelineCrd(client);
       const target = await resolveTarget(client, options.namespace, flags);
       // An inline Pipeline is created or updated only when it differs: a resync writes nothing.
-      if (target.rawSpec && !isDeepStrictEqual(target.existing?.spec, target.rawSpec)) {
+      if (target.rawSpec && !sameSpec(target.existing?.spec, target.rawSpec)) {
         if (!(await client.get({ apiVersion: 'v1', kind: 'Namespace', name: options.namespace }))) {
           await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: options.namespace } }, { manager: 'doris-cli' });
         }
