@@ -5,9 +5,14 @@
  * refused), a device token reads only its fleet's target and bundles and writes only its own
  * report, deleting the Device revokes it (also on a poll it holds), `kubectl get devices`
  * shows the report, and an unchanged report or a poll writes nothing (the audit log says so).
+ * Presence is written only on change: idle long-polls write no Device, a device gone is written
+ * disconnected once after the grace, reconnecting is one write, and the leader writes the
+ * devices of a replica that died. A follower replica forwards a webhook to the leader through
+ * a Fleet annotation, and the leader publishes the pushed commit.
  *
- * The Fleets follow a git URL nothing answers, so no upstream poll makes a revision: the test
- * writes `status.revision` and the bundle as admin (set-up, not what is asserted).
+ * Fleets f-a and f-b follow a git URL nothing answers, so no upstream poll makes a revision: the
+ * test writes `status.revision` and the bundle as admin (set-up, not what is asserted); f-git
+ * follows a real repository of the git server.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -15,7 +20,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fleetLabel } from '../../src/api/hub.js';
+import { type Device, type Fleet, fleetLabel, offlineAfterMs } from '../../src/api/hub.js';
+import { storedDeviceState } from '../../src/hub/devices.js';
 import { githubSignature } from '../../src/server/github.js';
 import { hubAccountName, hubCrdRoleName, hubRbacObjects } from '../../src/hub/install.js';
 import { connectKube, type HttpKubeClient } from '../../src/kube/client.js';
@@ -25,7 +31,7 @@ import { doris, startServer, type RunningController } from '../env/doris.js';
 import { serviceAccountKubeconfig, serviceAccountUser } from '../env/identity.js';
 import { freePort } from '../env/ports.js';
 import { execFileP, waitFor } from '../env/proc.js';
-import { kube, loadTestEnv, type TestEnv } from '../env/testenv.js';
+import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
 let api: KubeHttp;
@@ -40,6 +46,8 @@ const bundleB = Buffer.from(`bundle of fleet b ${run}`);
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const commitA = 'a'.repeat(40);
 const githubSecret = `gh-${run}-not-a-real-secret`;
+/** Presence grace of the hubs under test: long enough that a busy machine's gap between two requests never exceeds it. */
+const graceS = 20;
 
 async function hubCall(method: string, path: string, options: { token?: string; headers?: Record<string, string>; body?: unknown } = {}) {
   const res = await fetch(`${hub.url}${path}`, {
@@ -112,6 +120,10 @@ const report = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
+async function device(name: string): Promise<Device> {
+  return (await api.request<Device>('GET', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/devices/${name}`)).body;
+}
+
 /** Writes by the hub's identity to Devices since `mark`. */
 function deviceWrites(mark: number): string[] {
   return writesBy(readAuditSince(env.AUDIT_LOG, mark), hubUser)
@@ -128,7 +140,7 @@ before(async () => {
   kubeconfig = await serviceAccountKubeconfig(env, api, ns, hubAccountName);
   const port = await freePort();
   const mark = auditMark(env.AUDIT_LOG);
-  hub = startServer(env, ['--kubeconfig', kubeconfig, '--namespace', ns, 'hub', '--listen', `127.0.0.1:${port}`], {
+  hub = startServer(env, ['--kubeconfig', kubeconfig, '--namespace', ns, 'hub', '--listen', `127.0.0.1:${port}`, '--disconnect-grace', `${graceS}s`], {
     kubeconfig,
     port,
     extraEnv: { DORIS_GITHUB_SECRET: githubSecret },
@@ -235,7 +247,7 @@ describe('doris hub under its own ServiceAccount', () => {
 
     const { stdout } = await execFileP(env.KUBECTL, ['--kubeconfig', env.KUBECONFIG, '-n', ns, 'get', 'devices']);
     const lines = stdout.trim().split('\n');
-    assert.deepEqual(lines[0]!.split(/\s+/), ['NAME', 'FLEET', 'READY', 'COMMIT', 'STAGE', 'LAST-SEEN', 'AGE']);
+    assert.deepEqual(lines[0]!.split(/\s+/), ['NAME', 'FLEET', 'READY', 'COMMIT', 'STAGE', 'CONNECTED', 'LAST-SEEN', 'AGE']);
     const row = lines.find((l) => l.startsWith('dev-6 '))!.split(/\s+/);
     assert.deepEqual(row.slice(0, 4), ['dev-6', 'f-a', 'True', commitA]);
     const fleets = (await execFileP(env.KUBECTL, ['--kubeconfig', env.KUBECONFIG, '-n', ns, 'get', 'fleets'])).stdout.trim().split('\n');
@@ -258,6 +270,73 @@ describe('doris hub under its own ServiceAccount', () => {
     assert.match(status.stdout, /devices: {3}\d+ \(\d+ ready/);
     const missing = await doris(env, ['--namespace', ns, 'fleet', 'status', 'no-such-fleet']);
     assert.equal(missing.code, 3, missing.stderr);
+  });
+
+  it('presence: idle long-polls write no Device; a device gone is written disconnected once, after the grace; reconnecting is one write', async () => {
+    const names = ['idle-1', 'idle-2', 'idle-3', 'idle-4'];
+    const tokens = new Map<string, string>();
+    for (const name of names) tokens.set(name, await enrolled('f-a', name));
+    const poll = (name: string, wait: number) =>
+      hubCall('GET', `/v1/fleets/f-a/target?wait=${wait}`, { token: tokens.get(name), headers: { 'if-none-match': '"r-a1"' } });
+    for (const name of names) assert.equal((await poll(name, 0)).status, 304);
+    await waitFor('all connected (one write each)', async () => {
+      const all = await Promise.all(names.map((n) => device(n)));
+      return all.every((d) => d.status?.connected === true && d.status.servedRevision === 'r-a1') || undefined;
+    });
+    const idleMark = auditMark(env.AUDIT_LOG);
+    const idleStart = Date.now();
+    // Longer than the grace: every device holds a long-poll all that time, and re-polls as an agent does.
+    while (Date.now() - idleStart < (graceS + 8) * 1000) {
+      const answers = await Promise.all(names.map((n) => poll(n, 7)));
+      for (const a of answers) assert.equal(a.status, 304, a.text);
+    }
+    const left = Date.now();
+    const flush = await enrolled('f-a', 'idle-flush');
+    assert.equal((await hubCall('PUT', '/v1/fleets/f-a/devices/idle-flush/report', { token: flush, body: report() })).status, 204);
+    const idleWrites = await waitFor('the marker report in the audit log', () => {
+      const w = deviceWrites(idleMark).filter((x) => x.includes('idle-flush/status'));
+      return w.length > 0 ? deviceWrites(idleMark) : undefined;
+    });
+    // (Devices of the tests before, gone since, are written disconnected meanwhile: that is a change.)
+    assert.deepEqual(
+      idleWrites.filter((w) => names.some((n) => w.startsWith(`patch ${n}/`))),
+      [],
+      `${names.length} devices idle for ${Math.round((left - idleStart) / 1000)}s: no Device write`,
+    );
+
+    // They go away (the agents stop): one write each once the grace has passed, saying when they were last seen.
+    const goneMark = auditMark(env.AUDIT_LOG);
+    const gone = await waitFor(
+      'the devices written disconnected',
+      async () => {
+        const all = await Promise.all(names.map((n) => device(n)));
+        return all.every((d) => d.status?.connected === false) ? all : undefined;
+      },
+      { timeoutMs: (graceS + 60) * 1000, intervalMs: 500 },
+    );
+    const writtenAfter = Date.now() - left;
+    assert.ok(writtenAfter >= graceS * 1000, `written ${writtenAfter} ms after they left: not before the grace`);
+    for (const d of gone) {
+      const lastSeen = Date.parse(d.status!.lastSeen!);
+      assert.ok(Math.abs(lastSeen - left) < 5_000, `${d.metadata.name}: lastSeen ${d.status?.lastSeen} is when it was last seen`);
+      // The one offline rule, on the stored object: online for 15 minutes after the last contact, offline after.
+      assert.notEqual(storedDeviceState(d, lastSeen + offlineAfterMs), 'offline');
+      assert.equal(storedDeviceState(d, lastSeen + offlineAfterMs + 1), 'offline');
+    }
+    // Reconnecting is one write; then the device idles again at no cost.
+    assert.equal((await poll('idle-1', 0)).status, 304);
+    await waitFor('idle-1 connected again', async () => (await device('idle-1')).status?.connected === true || undefined);
+    for (let i = 0; i < 3; i++) assert.equal((await poll('idle-1', 1)).status, 304);
+    assert.equal((await hubCall('PUT', '/v1/fleets/f-a/devices/idle-1/report', { token: tokens.get('idle-1'), body: report() })).status, 204);
+    const writes = await waitFor('the report in the audit log', () => {
+      const w = deviceWrites(goneMark);
+      return w.filter((x) => x === 'patch idle-1/status').length >= 3 ? w : undefined;
+    });
+    assert.deepEqual(
+      writes.filter((w) => names.some((n) => w.startsWith(`patch ${n}/`))).sort(),
+      ['patch idle-1/status', 'patch idle-1/status', 'patch idle-1/status', 'patch idle-2/status', 'patch idle-3/status', 'patch idle-4/status'],
+      'one disconnect each, one reconnect, one changed report',
+    );
   });
 
   it('deleting the Device revokes it at once: its held poll and its next request get 401', async () => {
@@ -328,6 +407,79 @@ describe('doris hub under its own ServiceAccount', () => {
       const stopped = await second.stop('SIGTERM');
       assert.equal(stopped.code, 0, stopped.stdout.slice(-2000));
     }
+  });
+
+  it('a follower forwards a webhook to the leader (Fleet annotation), and the leader writes the devices of a replica that died disconnected', async () => {
+    await api.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git' }, stringData: { username: env.GIT_USERNAME, token: env.GIT_TOKEN } },
+    });
+    const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: ${ns}-apps\ndata:\n  value: "${value}"\n`;
+    const repo = await createRepo(env, 'hub-h8', { 'deploy/1-app/10-app.yml': cm('one') });
+    await admin.apply(
+      {
+        apiVersion: 'hub.doris.dev/v1alpha1',
+        kind: 'Fleet',
+        metadata: { name: 'f-git', namespace: ns },
+        // An hour: within this test only the first poll and the forwarded webhook can poll.
+        spec: { git: { url: repo.url, branch: 'main', path: 'deploy', secretRef: { name: 'git' }, interval: '1h' } },
+      },
+      { manager: 'e2e-tests' },
+    );
+    const fleetCommit = async () =>
+      (await api.request<Fleet>('GET', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets/f-git`)).body.status?.revision?.commit;
+    await waitFor('the leader to resolve the first commit', async () => (await fleetCommit()) === repo.commit || undefined, { timeoutMs: 60_000 });
+
+    const port = await freePort();
+    const identity = `h8-follower-${run}`;
+    const follower = startServer(
+      env,
+      ['--kubeconfig', kubeconfig, '--namespace', ns, 'hub', '--listen', `127.0.0.1:${port}`, '--identity', identity, '--disconnect-grace', `${graceS}s`],
+      { kubeconfig, port, extraEnv: { DORIS_GITHUB_SECRET: githubSecret } },
+    );
+    let killedAt = 0;
+    try {
+      await waitFor('the follower to be ready', async () => (await fetch(`${follower.url}/readyz`).catch(() => undefined))?.ok || undefined, {
+        timeoutMs: 60_000,
+      });
+      assert.match(await (await fetch(`${follower.url}/metrics`)).text(), /^doris_hub_leader 0$/m);
+      const second = await pushFiles(env, repo.url, { 'deploy/1-app/10-app.yml': cm('two') });
+      const payload = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', repository: { clone_url: repo.url } }));
+      const answer = await fetch(`${follower.url}/hooks/github`, {
+        method: 'POST',
+        headers: { 'x-github-event': 'push', 'x-hub-signature-256': githubSignature(githubSecret, payload) },
+        body: payload,
+      });
+      assert.equal(answer.status, 202, await answer.clone().text());
+      assert.deepEqual(await answer.json(), { triggered: ['f-git'], leading: false, via: 'annotation' });
+      await waitFor('the leader to publish the pushed commit', async () => (await fleetCommit()) === second || undefined, { timeoutMs: 60_000 });
+      const fleet = (await api.request<Fleet>('GET', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets/f-git`)).body;
+      assert.ok(fleet.metadata.annotations?.['hub.doris.dev/poll-requested-at'], 'the request went through the API server');
+      assert.equal(fleet.metadata.generation, 1, 'an annotation is not a spec change');
+
+      // A device connected to the follower; the follower dies (SIGKILL: it writes nothing on the way out).
+      const token = await enrolled('f-a', 'dev-orphan');
+      const poll = await fetch(`${follower.url}/v1/fleets/f-a/target?wait=0`, { headers: { authorization: `Bearer ${token}`, 'if-none-match': '"r-a1"' } });
+      assert.equal(poll.status, 304);
+      await waitFor('dev-orphan connected to the follower', async () => (await device('dev-orphan')).status?.servedBy === identity || undefined);
+      killedAt = Date.now();
+      await follower.stop('SIGKILL');
+    } finally {
+      await follower.stop('SIGKILL');
+    }
+    const orphan = await waitFor(
+      'the leader to write dev-orphan disconnected',
+      async () => {
+        const d = await device('dev-orphan');
+        return d.status?.connected === false ? d : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    const lastSeen = Date.parse(orphan.status!.lastSeen!);
+    assert.ok(
+      lastSeen <= killedAt && lastSeen > killedAt - 15_000,
+      `lastSeen ${orphan.status?.lastSeen} is the follower's last heartbeat before ${new Date(killedAt).toISOString()}`,
+    );
+    assert.equal(storedDeviceState(orphan, lastSeen + offlineAfterMs + 1), 'offline');
   });
 
   it('refuses plain HTTP beyond loopback unless --insecure-http', async () => {
