@@ -26,6 +26,9 @@ const fleet = (name: string, status: Fleet['status'] = {}, spec: unknown = { git
   status,
 });
 
+/** A rollout status, as far as change detection cares (its shape belongs to the rollout work). */
+const rollout = (stage: string) => ({ stage }) as unknown as NonNullable<Fleet['status']>['rollout'];
+
 describe('targetChanged', () => {
   const r1 = revision('r-0000000000000001');
   const r2 = revision('r-0000000000000002');
@@ -50,7 +53,7 @@ describe('targetChanged', () => {
     ['new revision', fleet('f', { revision: r1 }), fleet('f', { revision: r2 }), true],
     ['first revision', fleet('f'), fleet('f', { revision: r1 }), true],
     ['revisions list', fleet('f', { revision: r1, revisions: [r1] }), fleet('f', { revision: r1, revisions: [r1, r2] }), true],
-    ['rollout', fleet('f', { revision: r1, rollout: { stage: 'a' } }), fleet('f', { revision: r1, rollout: { stage: 'b' } }), true],
+    ['rollout', fleet('f', { revision: r1, rollout: rollout('a') }), fleet('f', { revision: r1, rollout: rollout('b') }), true],
   ];
   for (const [name, before, after, expected] of table) {
     it(name, () => assert.equal(targetChanged(before, after), expected));
@@ -73,5 +76,44 @@ describe('FleetCache listeners', () => {
     cache.dispatch('a', undefined);
     assert.deepEqual(changes, ['a', 'a', 'b', 'a']);
     assert.deepEqual(events, ['upsert:a', 'upsert:a', 'upsert:a', 'upsert:a', 'upsert:b', 'delete:a']);
+  });
+});
+
+describe('FleetCache.targetFor', () => {
+  const r1 = revision('r-0000000000000001');
+  const r2 = revision('r-0000000000000002');
+  const device = (labels: Record<string, string>) => ({
+    apiVersion: 'hub.doris.dev/v1alpha1' as const,
+    kind: 'Device' as const,
+    metadata: { name: 'd', namespace: 'hub', labels },
+    spec: { fleet: 'f', tokenHash: `sha256:${'0'.repeat(64)}` },
+  });
+  const cacheWith = (f: Fleet) => {
+    const cache = new FleetCache({} as KubeClient, 'hub', createLogger({ level: 'silent' }));
+    // The informer's own entry point for objects (what the watch delivers).
+    (cache as unknown as { informer: { set(object: unknown): void } }).informer.set(f);
+    return cache;
+  };
+
+  it('without a rollout, the newest revision; none for an unknown Fleet', () => {
+    const cache = cacheWith(fleet('f', { revision: r2, revisions: [r2, r1] }));
+    assert.equal(cache.targetFor('f', device({}))?.id, r2.id);
+    assert.equal(cache.targetFor('nope', device({})), undefined);
+  });
+
+  it('under a rollout, the revision of the stage of the device', () => {
+    const spec = { git: { url: 'https://example.com/x.git' }, rollout: { stages: [{ name: 'canary', selector: { matchLabels: { ring: 'canary' } } }] } };
+    const rollout = {
+      state: 'Progressing',
+      revision: r2.id,
+      lastGood: r1.id,
+      stageIndex: 0,
+      stages: [{ name: 'canary', revision: r2.id }],
+      startedAt: '2026-01-01T00:00:00Z',
+      message: 'canary',
+    } as unknown as NonNullable<Fleet['status']>['rollout'];
+    const cache = cacheWith(fleet('f', { revision: r2, revisions: [r2, r1], rollout }, spec));
+    assert.equal(cache.targetFor('f', device({ ring: 'canary' }))?.id, r2.id);
+    assert.equal(cache.targetFor('f', device({ ring: 'main' }))?.id, r1.id);
   });
 });

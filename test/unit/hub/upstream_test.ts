@@ -129,3 +129,56 @@ describe('webhook matching', () => {
     assert.deepEqual(upstream.fleetsForImages([{ repository: 'ghcr.io/other/solar-api' }]), []);
   });
 });
+
+describe('leadership', () => {
+  it('polls only while leading: on winning, every Fleet at once; triggers are ignored otherwise; a new spec polls again', async () => {
+    const invalid = { ...fleet({}), spec: { git: { url: 'file:///etc' } } };
+    let gets = 0;
+    let listener: ((event: unknown) => void) | undefined;
+    const cache = {
+      list: () => [invalid],
+      get: () => {
+        gets++;
+        return invalid;
+      },
+      onEvent: (l: (event: unknown) => void) => {
+        listener = l;
+      },
+    } as unknown as FleetCache;
+    const patches: Array<{ status: { conditions?: Array<{ reason: string; message: string }> } }> = [];
+    const client = {
+      mergePatch: async (_key: unknown, patch: (typeof patches)[number]) => {
+        patches.push(patch);
+        return { ...invalid, metadata: { ...invalid.metadata, resourceVersion: String(patches.length) } };
+      },
+    } as unknown as KubeClient;
+    const upstream = new Upstream({
+      client,
+      namespace: 'hub',
+      log: createLogger({ level: 'silent' }),
+      fleets: cache,
+      bundles: {} as BundleStore,
+      workDir: '/nonexistent',
+    });
+
+    // A run starts synchronously (its first step reads the Fleet): counting reads counts runs.
+    upstream.trigger('f', 'webhook');
+    assert.equal(gets, 0, 'not leading: nothing runs');
+    upstream.setLeading(true);
+    assert.equal(gets, 1, 'leadership won: every Fleet polled at once');
+    const deadline = Date.now() + 5000;
+    while (patches.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.equal(patches[0]?.status.conditions?.[0]?.reason, 'InvalidSpec');
+    assert.match(patches[0]!.status.conditions![0]!.message, /spec\.git\.url/);
+    // An invalid spec is not polled again until it changes.
+    listener!({ type: 'upsert', fleet: invalid });
+    assert.equal(gets, 1, 'same generation: no new poll');
+    listener!({ type: 'upsert', fleet: { ...invalid, metadata: { ...invalid.metadata, generation: 3 } } });
+    while (gets < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.equal(gets, 2, 'a new generation polls again');
+    await upstream.stop(Date.now() + 5000);
+    upstream.trigger('f', 'webhook');
+    upstream.setLeading(false);
+    assert.equal(gets, 2, 'stopped: nothing runs');
+  });
+});
