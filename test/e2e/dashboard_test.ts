@@ -172,6 +172,13 @@ describe('the cluster dashboard in headless Chromium', () => {
     const steps = await page.locator('section.wave tr.step th').allTextContents();
     assert.deepEqual(steps, ['Step 10', 'Step 120', 'Step 170']);
     assert.match(await page.locator('#history').evaluate((h) => h.nextElementSibling?.textContent ?? ''), /Succeeded/);
+    // On a phone: nothing wider than the screen but the tables' own scroll areas.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const widths = await page.evaluate(() => {
+      const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+      return [root.scrollWidth, root.clientWidth];
+    });
+    assert.ok(widths[0]! <= widths[1]!, `the page is ${widths[0]} px wide on a 390 px screen`);
     await ctx.close();
   });
 
@@ -216,7 +223,12 @@ describe('the cluster dashboard in headless Chromium', () => {
     await page.locator('#last-sync').waitFor();
     const before = await syncCount('web');
     const clicked = Date.now();
-    await page.click('button:text("Sync now")');
+    // With the keyboard alone: Tab to the button, Enter.
+    const focused = () =>
+      page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent);
+    for (let i = 0; i < 20 && (await focused()) !== 'Sync now'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Sync now');
+    await page.keyboard.press('Enter');
     await waitFor('the sync asked for', async () => (await syncCount('web')) > before, { timeoutMs: 30_000 });
     await waitFor(
       'the page shows the new sync',
@@ -338,6 +350,19 @@ describe('the cluster dashboard in headless Chromium', () => {
     assert.match(headers['content-security-policy'] ?? '', /frame-ancestors 'none'/);
     assert.match(headers['content-security-policy'] ?? '', /script-src 'self'/);
     console.log(`detail page: ${bytes} bytes in all`);
+    await ctx.close();
+  });
+
+  it('a controller with open pages stops at once on SIGTERM: their event streams end first', async () => {
+    const ctx = await context(viewerToken);
+    await open(ctx, '/');
+    await open(ctx, '/pipelines/web');
+    const started = Date.now();
+    const result = await controller.stop('SIGTERM');
+    const ms = Date.now() - started;
+    assert.equal(result.code, 0);
+    assert.doesNotMatch(controller.logs(), /connectionsCut/, 'connections had to be cut');
+    assert.ok(ms < 2_000, `stopped after ${ms} ms`);
     await ctx.close();
   });
 
