@@ -2,11 +2,12 @@
  * `npm run bench:kustomize` (issue 14, "Measure"): what the kustomize step costs, and what
  * the kustomize and sops binaries add to the image.
  *
- *   1. The same 200 objects (120 ConfigMaps, 80 Secrets) in one wave, once as
- *      plain files of one step and once as a kustomize wave (a kustomization.yaml listing the
- *      same files; also one step): a cold `doris sync --once` of each (compiled DORIS, a fresh namespace and
- *      Pipeline per repetition, the two alternating which goes first), medians; and `kustomize build` of the
- *      folder alone.
+ *   1. The same 200 objects (120 ConfigMaps, 80 Secrets) in one wave, once as plain files of
+ *      one step and once as a kustomize wave (a kustomization.yaml listing the same files; also
+ *      one step): a cold `doris sync --once` of each (compiled DORIS, a fresh namespace and
+ *      Pipeline per repetition, alternating which goes first), medians; then, apart from the
+ *      cluster's noise, the render of each in this process (11 times) and `kustomize build` of
+ *      the folder alone.
  *   2. The size of the kustomize and sops binaries DORIS runs (built by test/env/tools.ts for
  *      this machine), raw and gzip-compressed (as an image layer is sent).
  *
@@ -27,6 +28,7 @@ import { down, up } from '../test/env/lifecycle.js';
 import { envFile } from '../test/env/paths.js';
 import { createRepo, kube, loadTestEnv } from '../test/env/testenv.js';
 import { ensureTools } from '../test/env/tools.js';
+import { renderRepo } from '../src/render/layout.js';
 import { compiledRuntime } from './build.js';
 import { deleteNamespaces, deletePipeline } from './cluster.js';
 
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
   const run = `${process.pid}`;
   const results: Record<'plain' | 'kustomize', number[]> = { plain: [], kustomize: [] };
   const buildTimes: number[] = [];
+  const renderTimes: Record<'plain' | 'kustomize', number[]> = { plain: [], kustomize: [] };
   try {
     for (let rep = 0; rep < reps; rep++) {
       // Which goes first alternates: the first sync after a namespace deletion may pay for its clean-up.
@@ -109,17 +112,28 @@ async function main(): Promise<void> {
         }
       }
     }
-    // kustomize build alone, on a local copy of the folder.
+    // The render alone (in this process, what a sync does before it writes), plain and
+    // kustomize alternating, and kustomize build alone: the kustomize step's own cost, apart
+    // from the cluster's noise.
     const dir = mkdtempSync(join(os.tmpdir(), 'doris-bench-kust-'));
     try {
-      for (const [path, content] of Object.entries(repoFiles('bench-local', true))) {
-        mkdirSync(dirname(join(dir, path)), { recursive: true });
-        writeFileSync(join(dir, path), content);
+      for (const variant of ['plain', 'kustomize'] as const) {
+        for (const [path, content] of Object.entries(repoFiles('bench-local', variant === 'kustomize'))) {
+          mkdirSync(dirname(join(dir, variant, path)), { recursive: true });
+          writeFileSync(join(dir, variant, path), content);
+        }
       }
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 11; i++) {
+        for (const variant of ['plain', 'kustomize'] as const) {
+          const started = performance.now();
+          await renderRepo(join(dir, variant), 'deploy', { kustomize: { binary: tools.kustomize } });
+          renderTimes[variant].push((performance.now() - started) / 1000);
+        }
         const started = performance.now();
         await new Promise<void>((resolve, reject) =>
-          execFile(tools.kustomize, ['build', join(dir, 'deploy/2-objects')], { maxBuffer: 16 * 1024 * 1024 }, (error) => (error ? reject(error) : resolve())),
+          execFile(tools.kustomize, ['build', join(dir, 'kustomize/deploy/2-objects')], { maxBuffer: 16 * 1024 * 1024 }, (error) =>
+            error ? reject(error) : resolve(),
+          ),
         );
         buildTimes.push((performance.now() - started) / 1000);
       }
@@ -147,6 +161,7 @@ async function main(): Promise<void> {
       difference: round(kust - plain),
       all: { plain: results.plain.map((s) => round(s)), kustomize: results.kustomize.map((s) => round(s)) },
     },
+    render_s: { plain: round(median(renderTimes.plain), 3), kustomize: round(median(renderTimes.kustomize), 3) },
     kustomize_build_s: round(median(buildTimes), 3),
     binaries: sizes,
   };
@@ -157,6 +172,7 @@ async function main(): Promise<void> {
     '| --- | --- |',
     `| cold sync, 200 objects as plain files | ${plain.toFixed(2)} s |`,
     `| cold sync, the same as a kustomize wave | ${kust.toFixed(2)} s (${kust - plain >= 0 ? '+' : ''}${(kust - plain).toFixed(2)} s) |`,
+    `| render of the wave (parse, check; in process) | plain ${median(renderTimes.plain).toFixed(3)} s, kustomize ${median(renderTimes.kustomize).toFixed(3)} s |`,
     `| kustomize build of the folder alone | ${median(buildTimes).toFixed(3)} s |`,
     `| kustomize binary (${process.arch}) | ${mib(sizes.kustomize.bytes)} MiB, ${mib(sizes.kustomize.gzip_bytes)} MiB gzip |`,
     `| sops binary (${process.arch}) | ${mib(sizes.sops.bytes)} MiB, ${mib(sizes.sops.gzip_bytes)} MiB gzip |`,
