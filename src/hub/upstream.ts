@@ -100,8 +100,11 @@ interface FleetState {
   /** The Fleet's poll-request annotation as last seen: a new value (a follower's webhook) polls once. */
   pollRequested?: string;
   tracker: ImageTracker;
-  /** The last commit built and stored (`url\0path\0commit`), with the objects it rendered. */
-  built?: { key: string; digest: string; size: number; rendered: DesiredObject[] };
+  /**
+   * The last commit built and stored (`url\0path\0commit`). What it rendered is not kept: the
+   * image tracker keeps the repositories glob rules found in it, which is all later polls need.
+   */
+  built?: { key: string; digest: string; size: number };
   /** A commit that could not be built: not tried again until the branch moves or the spec changes. */
   failed?: { key: string; outcome: Outcome };
   /** The Fleet as this replica last wrote it (the watch may not have delivered it yet). */
@@ -391,7 +394,7 @@ export class Upstream {
     }
     if (!fleet.metadata.uid) throw new DorisError(Reasons.ReconcileFailed, `Fleet ${fleet.metadata.name} has no uid`);
     await this.deps.bundles.put({ name: fleet.metadata.name, uid: fleet.metadata.uid }, bundle);
-    state.built = { key: `${git.url}\0${git.path}\0${commit}`, digest: bundle.digest, size: bundle.size, rendered };
+    state.built = { key: `${git.url}\0${git.path}\0${commit}`, digest: bundle.digest, size: bundle.size };
     state.failed = undefined;
     this.deps.log.info({ fleet: fleet.metadata.name, commit, bundle: bundle.digest, size: bundle.size, files: bundle.files }, 'bundle built');
     return rendered;
