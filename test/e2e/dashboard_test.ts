@@ -34,6 +34,7 @@ const hostileName = '<img src=x onerror="window.__xss=1">';
 let repoUrl: string;
 let kubeconfig: string;
 let controller: RunningController;
+let proxied: RunningController | undefined;
 let browser: Browser;
 /** Every URL any page of the suite requested. */
 const requested: string[] = [];
@@ -134,6 +135,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await controller?.stop();
+  await proxied?.stop();
   for (const ns of [appNs, stuckNs]) await api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
   await removeInstall(api, ctl, kubeconfig);
   api.close();
@@ -364,6 +366,51 @@ describe('the cluster dashboard in headless Chromium', () => {
     assert.doesNotMatch(controller.logs(), /connectionsCut/, 'connections had to be cut');
     assert.ok(ms < 2_000, `stopped after ${ms} ms`);
     await ctx.close();
+  });
+
+  it('behind an auth proxy (trusted: 127.0.0.1): user and group headers give the roles of the allow-lists; CSRF per user', async () => {
+    proxied = startController(
+      env,
+      [
+        '--namespace',
+        ctl,
+        '--ui-auth',
+        'proxy',
+        '--ui-proxy-trusted',
+        '127.0.0.1',
+        '--ui-proxy-viewer-users',
+        '*',
+        '--ui-proxy-operator-groups',
+        'platform',
+        '--poll-interval',
+        '10m',
+      ],
+      { kubeconfig, port: await freePort() },
+    );
+    const base = proxied.url;
+    await waitFor('controller ready', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 30_000 });
+    const as = (user?: string, groups?: string) => ({
+      ...(user ? { 'x-forwarded-user': user } : {}),
+      ...(groups ? { 'x-forwarded-groups': groups } : {}),
+    });
+    assert.equal((await fetch(`${base}/api/pipelines`, { headers: as() })).status, 401, 'no user header');
+    assert.equal((await fetch(`${base}/api/pipelines`, { headers: as('carol') })).status, 200, 'any user is a viewer');
+    const csrfOf = async (headers: Record<string, string>) =>
+      /name="csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/pipelines/web`, { headers })).text())?.[1];
+    assert.equal(await csrfOf(as('carol')), undefined, 'a viewer gets no action form');
+    const form = (headers: Record<string, string>, csrf: string) =>
+      fetch(`${base}/pipelines/web/sync`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: `csrf=${encodeURIComponent(csrf)}`,
+      });
+    const operator = as('dave', 'staff, platform');
+    const csrf = await csrfOf(operator);
+    assert.ok(csrf, 'an operator gets the action forms');
+    assert.equal((await form(as('carol'), csrf)).status, 403, "a viewer with an operator's token");
+    assert.equal((await form(as('erin', 'platform'), csrf)).status, 403, "another operator's token");
+    await waitFor('this replica leads', async () => (await form(operator, csrf)).status === 202, { timeoutMs: 30_000 });
+    await proxied.stop();
   });
 
   it('--ui-auth none on an address other than loopback is a usage error (exit 2)', async () => {
