@@ -222,14 +222,15 @@ export function step(input: StepInput): StepResult {
     );
   }
 
+  // What each device says of the rollout's revision (fixed from here on), once per step: 10,000 devices cost a few ms.
+  const facts = members.map((devices) => devices.map((d) => factsOf(d, state.revision, now)));
   const wake: number[] = [];
-  if (state.state === 'Progressing') advance(state, stages, members, autoRollback, now, iso, emit, wake);
+  if (state.state === 'Progressing') advance(state, stages, facts, autoRollback, now, iso, emit, wake);
 
   // Counts of every stage, whatever the state.
   stages.forEach((_stage, i) => {
     const status = state.stages[i] as StageStatus;
-    const facts = (members[i] ?? []).map((d) => factsOf(d, state.revision, now));
-    Object.assign(status, count(facts));
+    Object.assign(status, count(facts[i] ?? []));
     for (const device of members[i] ?? []) if (status.revision) targets.set(device.name, status.revision);
   });
 
@@ -339,7 +340,7 @@ function applyCommand(state: RolloutStatus, command: RolloutCommand, iso: string
 function advance(
   state: RolloutStatus,
   stages: Stage[],
-  members: DeviceView[][],
+  factsByStage: DeviceFacts[][],
   autoRollback: boolean,
   now: number,
   iso: string,
@@ -350,7 +351,7 @@ function advance(
     const stage = stages[i] as Stage;
     const status = state.stages[i] as StageStatus;
     if (status.completedAt) continue;
-    const facts = (members[i] ?? []).map((d) => factsOf(d, state.revision, now));
+    const facts = factsByStage[i] ?? [];
     const online = facts.filter((f) => !f.offline);
     if (!status.startedAt) {
       status.startedAt = iso;
