@@ -134,15 +134,16 @@ export class HubFollower {
         if (signal.aborted) return;
         const hubError = error instanceof HubError ? error : new HubError((error as Error).message, 0);
         follow.failures += 1;
-        const first = follow.error === undefined;
+        // A new kind of failure (unreachable, then refused) is worth a sync: it records it in the
+        // Pipeline's status at once rather than at the next resync.
+        const news = follow.error?.status !== hubError.status;
         follow.error = hubError;
         // A refused token may have been replaced in its Secret: read it again next time.
         if (hubError.status === 401 || hubError.status === 403) follow.client = undefined;
         // A hub that says when to come back (Retry-After, spread by the hub) is taken at its word.
         const delay = Math.max(hubError.retryAfterMs ?? 0, backoffDelay(follow.failures, this.options));
         this.deps.log.warn({ pipeline: name, fleet: follow.spec.fleet, err: hubError.message, retryInMs: delay }, 'hub poll failed');
-        // The first failure is worth a sync: it records the refusal in the Pipeline's status.
-        if (first) this.deps.changed(name);
+        if (news) this.deps.changed(name);
         await sleep(delay, signal);
       }
     }
