@@ -26,8 +26,9 @@ export interface ObjectActivity {
   name: string;
   wave: number;
   waveName: string;
-  step: number;
-  file: string;
+  /** Step number and file; unknown for an object pruned before this replica saw it applied. */
+  step?: number;
+  file?: string;
   /** What the last sync that reached this object did to it, and when. */
   action: ObjectAction;
   at: string;
@@ -179,8 +180,6 @@ export class SyncActivity {
               name: ref!.name,
               wave: pruned.wave,
               waveName: String(pruned.wave),
-              step: 0,
-              file: '',
             }),
             action: 'pruned',
             at,
