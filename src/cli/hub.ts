@@ -1,6 +1,7 @@
 /**
  * `doris hub`: serves a fleet hub from the cluster of the current kubeconfig (its state is
- * kept there: see src/hub/server.ts), and `doris hub token create`: an enrollment token.
+ * kept there: see src/hub/server.ts), `doris hub token create`: an enrollment token, and
+ * `doris hub install` (hub-install.ts).
  *
  * For hub commands the global `-n/--namespace` is the hub namespace (Fleets, Devices,
  * enrollment tokens, bundles, the leader Lease), `doris-hub` unless given: a hub is not a
@@ -17,7 +18,9 @@ import { createLogger, type Logger } from '../log.js';
 import { defaultDeviceRegistryOptions } from '../hub/devices.js';
 import { labelsSchema } from '../hub/protocol.js';
 import { HubConfigError, startHub } from '../hub/server.js';
+import { defaultHubNamespace } from '../hub/install.js';
 import { EnrollmentTokens } from '../hub/tokens.js';
+import { hubInstallCommand } from './hub-install.js';
 import {
   NotFoundError,
   UsageError,
@@ -32,7 +35,7 @@ import {
   type GlobalOptions,
 } from './common.js';
 
-export const defaultHubNamespace = 'doris-hub';
+export { defaultHubNamespace };
 
 export const hubNamespaceHelp = `
 For hub commands, the global -n/--namespace is the HUB namespace (where Fleets, Devices,
@@ -228,6 +231,7 @@ export function hubCommand(global: () => GlobalOptions): Command {
       });
     });
   command.addCommand(tokenCommand(global).exitOverride().showHelpAfterError());
+  command.addCommand(hubInstallCommand(global).exitOverride().showHelpAfterError());
   return command;
 }
 
