@@ -84,7 +84,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--reps') options.reps = value();
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- [--objects N (default 1000)] [--reps N (default 3)]\n       npm run bench -- hub [--agents N (default 10000)]\n',
+        'usage: npm run bench -- [--objects N (default 1000)] [--reps N (default 3)]\n       npm run bench -- hub [--agents N (default 10000)]\n       npm run bench -- scale [--points 1000,2000,5000,10000] [--pipelines 100]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
@@ -173,6 +173,18 @@ interface DorisRep extends SyncChildResult {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'scale') {
+    const { env, started } = await environment();
+    const runtime = await compiledRuntime(log);
+    try {
+      const { benchScale } = await import('./scale.js');
+      await benchScale(process.argv.slice(3), { env, runtime, log, resultsDir: join(benchDir, 'results'), machine: machine() });
+    } finally {
+      runtime.dispose();
+      if (started) await down();
+    }
+    return;
+  }
   if (process.argv[2] === 'hub') {
     const { env, started } = await environment();
     const runtime = await compiledRuntime(log);

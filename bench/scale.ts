@@ -1,0 +1,541 @@
+/**
+ * `npm run bench -- scale` (issue 15): how DORIS grows, under its shipped least-privilege
+ * ServiceAccount.
+ *
+ *   1. growth curve: one Pipeline of 1,000 / 2,000 / 5,000 / 10,000 objects in 10 waves (the
+ *      mix of bench/workload.ts), each point a cold sync and a no-op resync in one process
+ *      (bench/sync-child.ts): seconds, writes (audit log), peak RSS, the Pipeline's status
+ *      size in bytes; the growth exponent of cold and no-op time is fitted over the points;
+ *   2. small (the first point, 1,000 objects by default): its peak RSS and no-op, and the
+ *      change-to-applied latency of a signed GitHub webhook to a `doris run` controller;
+ *   3. many Pipelines: N Pipelines of 100 objects each in one `doris run` with 1 m intervals:
+ *      time until all are Ready, steady RSS, API-server and git requests per minute at steady
+ *      state, and a change pushed to one of them applied by polling within its interval + 2 s.
+ *
+ * Writes bench/results/scale.json.
+ *
+ *   npm run bench -- scale                                  # 1,000..10,000 objects, 100 Pipelines
+ *   npm run bench -- scale --points 1000 --pipelines 10     # a quick run
+ *   npm run bench -- scale --points 1000 --pipelines 0 --profile /tmp/prof   # CPU profile + heap snapshot
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { dorisNodeFlags } from '../src/install/nodeflags.js';
+import { installObjects } from '../src/install/manifests.js';
+import { connectKube } from '../src/kube/client.js';
+import type { KubeHttp } from '../src/kube/http.js';
+import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
+import { dorisEnv } from '../test/env/doris.js';
+import { serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
+import { repoRoot } from '../test/env/paths.js';
+import { freePorts } from '../test/env/ports.js';
+import { createRepo, kube, pushFiles, type TestEnv } from '../test/env/testenv.js';
+import type { Runtime } from './build.js';
+import { deleteNamespaces, deletePipeline } from './cluster.js';
+import { waitForRevision } from './latency.js';
+import { pipelineWorkload } from './scale-workload.js';
+import type { SyncChildConfig, SyncChildResult } from './sync-child.js';
+import { generateWorkload, waveCount } from './workload.js';
+
+interface ScaleDeps {
+  env: TestEnv;
+  runtime: Runtime;
+  log: (line: string) => void;
+  resultsDir: string;
+  machine: string;
+}
+
+interface ScaleOptions {
+  points: number[];
+  pipelines: number;
+  pipelineObjects: number;
+  /** Folder for a CPU profile and a heap snapshot of the first point's process. */
+  profile?: string;
+}
+
+const controllerNamespace = 'doris-system';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+function parseScaleArgs(argv: string[]): ScaleOptions {
+  const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100 };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
+    const value = () => {
+      if (inline === undefined) i += 1;
+      const v = inline ?? argv[i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    const count = (v: string, min: number) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer of at least ${min}, not ${v}`);
+      return n;
+    };
+    if (flag === '--points')
+      options.points = value()
+        .split(',')
+        .filter(Boolean)
+        .map((v) => count(v, 6 * waveCount));
+    else if (flag === '--pipelines') options.pipelines = count(value(), 0);
+    else if (flag === '--pipeline-objects') options.pipelineObjects = count(value(), 20);
+    else if (flag === '--profile') options.profile = value();
+    else if (flag === '--help' || flag === '-h') {
+      process.stdout.write(
+        'usage: npm run bench -- scale [--points 1000,2000,5000,10000] [--pipelines 100 (0: none)] [--pipeline-objects 100] [--profile DIR]\n',
+      );
+      process.exit(0);
+    } else throw new Error(`unknown option ${arg} (try --help)`);
+  }
+  return options;
+}
+
+/** The install's RBAC applied by the admin; DORIS's figures are taken with its ServiceAccount's token. */
+async function shippedIdentity(env: TestEnv, api: KubeHttp): Promise<{ kubeconfig: string; user: string }> {
+  const admin = await connectKube(env.KUBECONFIG);
+  try {
+    for (const object of installObjects({ namespace: controllerNamespace })) {
+      if (object.kind !== 'Deployment' && object.kind !== 'Service') await admin.apply(object, { manager: 'doris-bench' });
+    }
+  } finally {
+    admin.close();
+  }
+  return { kubeconfig: await serviceAccountKubeconfig(env, api, controllerNamespace), user: serviceAccountUser(controllerNamespace) };
+}
+
+/** One cold sync and no-op resync in its own process (the V8 flags of the image). */
+function runSyncChild(deps: ScaleDeps, config: SyncChildConfig, extraFlags: string[]): Promise<SyncChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', ...dorisNodeFlags, ...extraFlags, ...deps.runtime.argsFor('bench/sync-child.ts'), JSON.stringify(config)],
+      { cwd: repoRoot, env: dorisEnv(deps.env), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = stdout
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('BENCH_RESULT '));
+      if (!line) return reject(new Error(`sync child exited ${code} without a result:\n${stdout.slice(-2000)}`));
+      resolve(JSON.parse(line.slice('BENCH_RESULT '.length)) as SyncChildResult);
+    });
+  });
+}
+
+/** Bytes of the Pipeline as the API server stores it (JSON), and of its status alone. */
+async function pipelineBytes(api: KubeHttp, name: string): Promise<{ object: number; status: number }> {
+  const res = await api.request<{ status?: unknown }>('GET', `/apis/doris.dev/v1alpha1/namespaces/${controllerNamespace}/pipelines/${name}`);
+  return { object: Buffer.byteLength(JSON.stringify(res.body)), status: Buffer.byteLength(JSON.stringify(res.body.status ?? {})) };
+}
+
+export interface ScalePoint {
+  objects: number;
+  cold_s: number;
+  cold_apply_s: number;
+  cold_wait_s: number;
+  noop_s: number;
+  noop_writes: number;
+  noop_requests: Record<string, number>;
+  noop_phases_s: Record<string, number>;
+  rss_peak_mib: number;
+  rss_steady_mib: number;
+  status_bytes: number;
+  object_bytes: number;
+  status_inventory_form: string;
+}
+
+/** Least-squares slope of log(y) over log(x): y grows as x^slope. */
+export function growthExponent(points: Array<{ x: number; y: number }>): number | null {
+  const usable = points.filter((p) => p.x > 0 && p.y > 0);
+  if (usable.length < 2) return null;
+  const xs = usable.map((p) => Math.log(p.x));
+  const ys = usable.map((p) => Math.log(p.y));
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i += 1) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? null : num / den;
+}
+
+/** A `doris run` controller as the shipped ServiceAccount, compiled, with the image's V8 flags. */
+interface Controller {
+  child: ChildProcess;
+  port: number;
+  secret: string;
+  metrics(): Promise<string>;
+  rssMiB(): number;
+  stop(): Promise<void>;
+}
+
+async function startController(
+  deps: ScaleDeps,
+  kubeconfig: string,
+  workDir: string,
+  pollInterval: string,
+  logFile: string,
+  extra: string[] = [],
+): Promise<Controller> {
+  const [port] = (await freePorts(1)) as [number];
+  const secretDir = mkdtempSync(join(os.tmpdir(), 'doris-scale-hook-'));
+  const secret = `scale-${Math.random().toString(36).slice(2)}`;
+  writeFileSync(join(secretDir, 'github'), secret, { mode: 0o600 });
+  const args = [
+    ...dorisNodeFlags,
+    ...deps.runtime.argsFor('src/cli/main.ts'),
+    '--kubeconfig',
+    kubeconfig,
+    '--namespace',
+    controllerNamespace,
+    '--work-dir',
+    workDir,
+    'run',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--webhook-secret-file',
+    join(secretDir, 'github'),
+    '--poll-interval',
+    pollInterval,
+    '--lease-duration',
+    '10s',
+    '--lease-renew',
+    '2s',
+    ...extra,
+  ];
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env: dorisEnv(deps.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const done = new Promise<void>((resolve) =>
+    child.on('close', () => {
+      writeFileSync(logFile, out);
+      resolve();
+    }),
+  );
+  let exited = false;
+  void done.then(() => (exited = true));
+  return {
+    child,
+    port,
+    secret,
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
+    stop: async () => {
+      if (!exited) child.kill('SIGTERM');
+      await done;
+      rmSync(secretDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sum of a Prometheus counter's samples with `pipeline="<name>"` (all when name is undefined). */
+function counter(metrics: string, name: string, pipeline?: string): number {
+  let total = 0;
+  for (const line of metrics.split('\n')) {
+    if (line.startsWith(`${name}{`) && (pipeline === undefined || line.includes(`pipeline="${pipeline}"`)))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await sleep(everyMs);
+  }
+}
+
+/** Signed GitHub push webhook -> the probe ConfigMap changed, `samples` times; seconds each. */
+async function webhookLatency(
+  deps: ScaleDeps,
+  api: KubeHttp,
+  controller: Controller,
+  target: { repo: string; pipeline: string; objects: number; prefix: string; run: string },
+  samples: number,
+): Promise<number[]> {
+  await until('controller leading and first sync done', 180_000, async () => {
+    const text = await controller.metrics().catch(() => '');
+    return /^doris_leader 1$/m.test(text) && counter(text, 'doris_syncs_total', target.pipeline) >= 1 ? true : undefined;
+  });
+  const out: number[] = [];
+  for (let revision = 2; revision < 2 + samples; revision += 1) {
+    const before = counter(await controller.metrics(), 'doris_syncs_total', target.pipeline);
+    const workload = generateWorkload(target.objects, target.prefix, target.run, revision);
+    const { probe } = workload;
+    const commit = await pushFiles(deps.env, target.repo, { [probe.file]: workload.files[probe.file]! }, `scale: probe ${revision}`);
+    const pushedAt = performance.now();
+    const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: commit, repository: { clone_url: target.repo } }));
+    const res = await fetch(`http://127.0.0.1:${controller.port}/hooks/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', controller.secret).update(body).digest('hex')}`,
+      },
+      body,
+    });
+    if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+    out.push(((await waitForRevision(api, probe.namespace, probe.name, revision)) - pushedAt) / 1000);
+    await until('the webhook sync finished', 120_000, async () =>
+      counter(await controller.metrics(), 'doris_syncs_total', target.pipeline) > before ? true : undefined,
+    );
+  }
+  return out;
+}
+
+const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void> {
+  const options = parseScaleArgs(argv);
+  const { env, log } = deps;
+  const api = await kube(env);
+  const run = Date.now().toString(36);
+  const identity = await shippedIdentity(env, api);
+  const logDir = join(env.AUDIT_LOG, '..');
+  log(`scale run ${run}: points ${options.points.join(', ')}; ${options.pipelines} Pipelines of ${options.pipelineObjects}; DORIS runs as ${identity.user}`);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const points: ScalePoint[] = [];
+  let small: { rss_peak_mib: number; noop_s: number; webhook_s: number | null; webhook_samples_s: number[]; objects: number } | undefined;
+  let pipelines: Record<string, unknown> | undefined;
+  try {
+    for (const [index, objects] of options.points.entries()) {
+      const prefix = `bench-${run}-s${objects}`;
+      const workload = generateWorkload(objects, prefix, run);
+      const { url } = await createRepo(env, 'bench-scale', workload.files, `scale: ${objects} objects`);
+      const workDir = mkdtempSync(join(os.tmpdir(), 'doris-scale-work-'));
+      const namespaces = workload.namespaces;
+      const cleanup = async () => {
+        await deletePipeline(api, controllerNamespace, prefix);
+        rmSync(workDir, { recursive: true, force: true });
+        await deleteNamespaces(api, namespaces, 20 * 60_000);
+      };
+      cleanups.push(cleanup);
+      const profileFlags =
+        options.profile && index === 0
+          ? ['--cpu-prof', '--cpu-prof-dir', options.profile, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${options.profile}`]
+          : [];
+      if (options.profile) mkdirSync(options.profile, { recursive: true });
+      log(`point ${objects}: cold sync and no-op resync (Pipeline ${prefix})`);
+      const result = await runSyncChild(
+        deps,
+        { kubeconfig: identity.kubeconfig, user: identity.user, auditLog: env.AUDIT_LOG, repo: url, pipeline: prefix, namespace: controllerNamespace, workDir },
+        profileFlags,
+      );
+      if (!result.ok) throw new Error(`DORIS sync of ${objects} objects failed: ${result.error}`);
+      const bytes = await pipelineBytes(api, prefix);
+      const status = (
+        await api.request<{ status?: { inventoryArchive?: unknown } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/${controllerNamespace}/pipelines/${prefix}`)
+      ).body.status;
+      const point: ScalePoint = {
+        objects,
+        cold_s: round(result.sync_s),
+        cold_apply_s: round(result.apply_s),
+        cold_wait_s: round(result.wait_s),
+        noop_s: round(result.noop?.seconds ?? Number.NaN),
+        noop_writes: result.noop?.audit_writes ?? -1,
+        noop_requests: result.noop?.requests ?? {},
+        noop_phases_s: Object.fromEntries(Object.entries(result.noop?.phases_s ?? {}).map(([k, v]) => [k, round(v)])),
+        rss_peak_mib: result.rss_mib.peak,
+        rss_steady_mib: result.rss_mib.steady,
+        status_bytes: bytes.status,
+        object_bytes: bytes.object,
+        status_inventory_form: status?.inventoryArchive ? 'gzip+base64 archive' : 'plain list',
+      };
+      points.push(point);
+      log(
+        `point ${objects}: cold ${point.cold_s} s (apply ${point.cold_apply_s}, wait ${point.cold_wait_s}); no-op ${point.noop_s} s, ${point.noop_writes} writes ` +
+          `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}); RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
+      );
+      if (index === 0) {
+        // The small figures: this point's objects are live; the webhook latency of `doris run`.
+        const controller = await startController(deps, identity.kubeconfig, workDir, '10m', join(logDir, `bench-${run}-scale-webhook.log`));
+        let samples: number[] = [];
+        let webhookError: string | undefined;
+        try {
+          samples = await webhookLatency(deps, api, controller, { repo: url, pipeline: prefix, objects, prefix, run }, 5);
+        } catch (error) {
+          webhookError = error instanceof Error ? error.message : String(error);
+          log(`webhook latency FAILED: ${webhookError}`);
+        } finally {
+          await controller.stop();
+        }
+        small = {
+          objects,
+          rss_peak_mib: point.rss_peak_mib,
+          noop_s: point.noop_s,
+          webhook_s: samples.length ? round(median(samples)) : null,
+          webhook_samples_s: samples.map((s) => round(s)),
+        };
+        log(`small (${objects}): webhook to applied ${samples.map((s) => s.toFixed(3)).join(', ')} s`);
+      }
+      cleanups.pop();
+      log(`point ${objects}: namespaces deleted in ${(await deleteNamespacesAfter(cleanup)).toFixed(1)} s`);
+    }
+
+    if (options.pipelines > 0) pipelines = await manyPipelines(deps, api, identity, options, run, cleanups);
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`cleanup: ${String(error)}`));
+    api.close();
+  }
+
+  const cold = growthExponent(points.map((p) => ({ x: p.objects, y: p.cold_s })));
+  const noop = growthExponent(points.map((p) => ({ x: p.objects, y: p.noop_s })));
+  const rss = growthExponent(points.map((p) => ({ x: p.objects, y: p.rss_peak_mib })));
+  const results = {
+    machine: deps.machine,
+    date: new Date().toISOString(),
+    identity: identity.user,
+    waves: waveCount,
+    points,
+    growth_exponent: {
+      cold_s: cold === null ? null : round(cold, 2),
+      noop_s: noop === null ? null : round(noop, 2),
+      rss_peak_mib: rss === null ? null : round(rss, 2),
+    },
+    small: small ?? null,
+    pipelines: pipelines ?? null,
+    inventory_limit: inventoryLimitNote,
+  };
+  mkdirSync(deps.resultsDir, { recursive: true });
+  const file = join(deps.resultsDir, 'scale.json');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ points, growth_exponent: results.growth_exponent, small, pipelines }, null, 2)}\n`);
+  log(`wrote ${file}`);
+}
+
+async function deleteNamespacesAfter(cleanup: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await cleanup();
+  return (performance.now() - started) / 1000;
+}
+
+/** Filled in from test/unit/inventory/scale_inventory_test.ts's figures (see README). */
+const inventoryLimitNote =
+  'status inventory: a plain list up to 128 KiB of JSON, then one gzip+base64 archive; measured by test/unit/inventory/scale_inventory_test.ts';
+
+/** N Pipelines of `pipelineObjects` objects each in one `doris run` with 1 m intervals. */
+async function manyPipelines(
+  deps: ScaleDeps,
+  api: KubeHttp,
+  identity: { kubeconfig: string; user: string },
+  options: ScaleOptions,
+  run: string,
+  cleanups: Array<() => Promise<unknown>>,
+): Promise<Record<string, unknown>> {
+  const { env, log } = deps;
+  const count = options.pipelines;
+  const names = Array.from({ length: count }, (_, i) => `bench-${run}-p${String(i).padStart(3, '0')}`);
+  const repos: string[] = [];
+  const workDir = mkdtempSync(join(os.tmpdir(), 'doris-scale-many-'));
+  cleanups.push(async () => {
+    for (const name of names) await deletePipeline(api, controllerNamespace, name);
+    rmSync(workDir, { recursive: true, force: true });
+    await deleteNamespaces(api, names, 20 * 60_000);
+  });
+  log(`pipelines: creating ${count} repositories of ${options.pipelineObjects} objects`);
+  for (const name of names) {
+    const { url } = await createRepo(env, `bench-scale-${name}`, pipelineWorkload(name, options.pipelineObjects, run, 1).files, 'scale: many');
+    repos.push(url);
+  }
+  const gitLog = join(env.AUDIT_LOG, '..', 'git-server.log');
+  const controller = await startController(deps, identity.kubeconfig, workDir, '1m', join(env.AUDIT_LOG, '..', `bench-${run}-scale-many.log`));
+  try {
+    const started = performance.now();
+    for (const [i, name] of names.entries()) {
+      await api.request('PATCH', `/apis/doris.dev/v1alpha1/namespaces/${controllerNamespace}/pipelines/${name}`, {
+        query: { fieldManager: 'doris-bench', force: true },
+        contentType: 'application/apply-patch+yaml',
+        body: JSON.stringify({
+          apiVersion: 'doris.dev/v1alpha1',
+          kind: 'Pipeline',
+          metadata: { name, namespace: controllerNamespace },
+          spec: { git: { url: repos[i], branch: 'main', path: 'deploy', interval: '1m' }, prune: { enabled: true } },
+        }),
+      });
+    }
+    let peak = 0;
+    const readyS = await until(
+      `all ${count} Pipelines Ready`,
+      30 * 60_000,
+      async () => {
+        peak = Math.max(peak, controller.rssMiB());
+        const res = await api.request<{ items: Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }>(
+          'GET',
+          `/apis/doris.dev/v1alpha1/namespaces/${controllerNamespace}/pipelines`,
+        );
+        const ready = res.body.items.filter(
+          (p) => names.includes(p.metadata.name) && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        ).length;
+        return ready === count ? (performance.now() - started) / 1000 : undefined;
+      },
+      1000,
+    );
+    log(`pipelines: all ${count} Ready after ${readyS.toFixed(1)} s (RSS peak so far ${peak.toFixed(1)} MiB)`);
+
+    // Steady state: one whole minute of interval resyncs.
+    const auditAt = auditMark(env.AUDIT_LOG);
+    const gitAt = auditMark(gitLog);
+    const syncsBefore = counter(await controller.metrics(), 'doris_syncs_total');
+    const rss: number[] = [];
+    const windowStart = performance.now();
+    while (performance.now() - windowStart < 60_000) {
+      rss.push(controller.rssMiB());
+      await sleep(1000);
+    }
+    const minutes = (performance.now() - windowStart) / 60_000;
+    const events = readAuditSince(env.AUDIT_LOG, auditAt).filter((e) => e.user.username === identity.user);
+    const writes = writesBy(events, identity.user).length;
+    const gitRequests = readFileSync(gitLog)
+      .subarray(gitAt)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.includes(`bench-scale-bench-${run}-p`)).length;
+    const syncs = counter(await controller.metrics(), 'doris_syncs_total') - syncsBefore;
+    const rssSteady = median(rss);
+    log(
+      `pipelines: steady minute: ${events.length} API requests (${writes} writes), ${gitRequests} git requests, ${syncs} syncs; RSS median ${rssSteady.toFixed(1)} MiB`,
+    );
+
+    // A change to one Pipeline, found by polling while the others resync.
+    const probe = names[Math.floor(count / 2)]!;
+    const probeRepo = repos[Math.floor(count / 2)]!;
+    const workload = pipelineWorkload(probe, options.pipelineObjects, run, 2);
+    await pushFiles(env, probeRepo, { [workload.probe.file]: workload.files[workload.probe.file]! }, 'scale: change');
+    const pushedAt = performance.now();
+    const seen = await waitForRevision(api, workload.probe.namespace, workload.probe.name, 2, 5 * 60_000);
+    const changeS = (seen - pushedAt) / 1000;
+    log(`pipelines: a change to ${probe} applied ${changeS.toFixed(1)} s after the push (interval 1 m, jitter ±10%)`);
+    return {
+      count,
+      objects_each: options.pipelineObjects,
+      all_ready_s: round(readyS, 1),
+      rss_peak_mib: round(Math.max(peak, ...rss), 1),
+      rss_steady_mib: round(rssSteady, 1),
+      change_latency_s: round(changeS, 2),
+      change_within_interval_plus_2s: changeS <= 60 * 1.1 + 2,
+      requests_per_min: round(events.length / minutes, 0),
+      writes_per_min: round(writes / minutes, 0),
+      git_requests_per_min: round(gitRequests / minutes, 0),
+      syncs_per_min: round(syncs / minutes, 0),
+    };
+  } finally {
+    await controller.stop();
+  }
+}
