@@ -6,7 +6,7 @@
  * CSRF and forged requests refused, and not one request to another host.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -35,6 +35,7 @@ let repoUrl: string;
 let kubeconfig: string;
 let controller: RunningController;
 let proxied: RunningController | undefined;
+const secretFiles: string[] = [];
 let browser: Browser;
 /** Every URL any page of the suite requested. */
 const requested: string[] = [];
@@ -107,6 +108,7 @@ before(async () => {
   const file = (name: string, text: string) => {
     const path = join(env.TESTENV_DIR, `${name}-${run}`);
     writeFileSync(path, text, { mode: 0o600 });
+    secretFiles.push(path);
     return path;
   };
   controller = startController(
@@ -138,6 +140,7 @@ after(async () => {
   await proxied?.stop();
   for (const ns of [appNs, stuckNs]) await api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
   await removeInstall(api, ctl, kubeconfig);
+  for (const file of secretFiles) rmSync(file, { force: true });
   api.close();
 });
 
