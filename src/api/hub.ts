@@ -90,6 +90,8 @@ export interface RolloutStatus {
   completedAt?: string;
   pausedAt?: string;
   haltedAt?: string;
+  /** Why it halted: which stage, how many devices failed, what maxFailures allows. */
+  haltedBecause?: string;
   /** Halted by `abort` (resume restarts at the first stage). */
   aborted?: boolean;
   /** The halted stage was given the last good revision back. */

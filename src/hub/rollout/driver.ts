@@ -84,7 +84,7 @@ export function defaultRolloutDriverOptions(): RolloutDriverOptions {
 }
 
 /** Top-level keys of `status.rollout` that a step may drop: sent as null so that the merge patch removes them. */
-const optionalKeys = ['lastGood', 'stage', 'completedAt', 'pausedAt', 'haltedAt', 'aborted', 'rolledBack', 'lastCommand'] as const;
+const optionalKeys = ['lastGood', 'stage', 'completedAt', 'pausedAt', 'haltedAt', 'haltedBecause', 'aborted', 'rolledBack', 'lastCommand'] as const;
 
 const countKinds = ['devices', 'updated', 'ready', 'failed', 'offline'] as const;
 

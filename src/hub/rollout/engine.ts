@@ -212,7 +212,7 @@ export function step(input: StepInput): StepResult {
     state.revision = newestId;
     state.state = 'Progressing';
     state.startedAt = iso;
-    for (const key of ['completedAt', 'haltedAt', 'pausedAt', 'aborted', 'rolledBack'] as const) delete state[key];
+    for (const key of ['completedAt', 'haltedAt', 'haltedBecause', 'pausedAt', 'aborted', 'rolledBack'] as const) delete state[key];
     for (const s of state.stages) resetStage(s);
     emit(
       RolloutReasons.RolloutStarted,
@@ -295,7 +295,7 @@ function applyCommand(state: RolloutStatus, command: RolloutCommand, iso: string
           }
           emit(RolloutReasons.RolloutResumed, `rollout of ${state.revision} retries stage ${current?.name}`);
         }
-        for (const key of ['haltedAt', 'aborted', 'rolledBack'] as const) delete state[key];
+        for (const key of ['haltedAt', 'haltedBecause', 'aborted', 'rolledBack'] as const) delete state[key];
         return;
       }
       ignore(`the rollout is ${state.state}`);
@@ -314,7 +314,7 @@ function applyCommand(state: RolloutStatus, command: RolloutCommand, iso: string
       current.completedAt = iso;
       current.skipped = 'promoted';
       if (state.state === 'Halted') state.state = 'Progressing';
-      for (const key of ['haltedAt', 'rolledBack'] as const) delete state[key];
+      for (const key of ['haltedAt', 'haltedBecause', 'rolledBack'] as const) delete state[key];
       emit(RolloutReasons.StagePromoted, `stage ${current.name} promoted by hand: the next stage gets ${state.revision}`, current.name);
       return;
     case 'abort':
@@ -375,12 +375,8 @@ function advance(
     if (failed > allowed) {
       state.state = 'Halted';
       state.haltedAt = iso;
-      emit(
-        RolloutReasons.RolloutHalted,
-        `stage ${stage.name}: ${failed} of ${online.length} online device(s) failed on ${state.revision} (maxFailures ${formatAmount(stage.maxFailures)} allows ${allowed}): later stages keep ${short(state.lastGood)}`,
-        stage.name,
-        'Warning',
-      );
+      state.haltedBecause = `stage ${stage.name}: ${failed} of ${online.length} online device(s) failed on ${state.revision} (maxFailures ${formatAmount(stage.maxFailures)} allows ${allowed}): later stages keep ${short(state.lastGood)}`;
+      emit(RolloutReasons.RolloutHalted, state.haltedBecause, stage.name, 'Warning');
       if (autoRollback && state.lastGood && state.lastGood !== state.revision) {
         status.revision = state.lastGood;
         state.rolledBack = true;
@@ -433,7 +429,7 @@ function describe(state: RolloutStatus, stages: Stage[]): string {
     case 'Halted':
       return state.aborted
         ? `aborted: every device goes back to ${short(state.lastGood)}; a newer revision or doris fleet resume restarts`
-        : `halted at stage ${current?.name}: ${current?.failed} device(s) failed on ${state.revision}; ${state.rolledBack ? `the stage went back to ${state.lastGood}; ` : ''}later stages keep ${short(state.lastGood)}`;
+        : `halted: ${state.haltedBecause ?? `at stage ${current?.name}`}${state.rolledBack ? `; the stage went back to ${state.lastGood}` : ''}`;
     case 'Progressing':
       if (!current || !stage) return `rolling out ${state.revision}`;
       if (current.readyAt) return `stage ${current.name}: ready, soaking ${stage.soak} since ${current.readyAt}`;

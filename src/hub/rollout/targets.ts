@@ -45,6 +45,7 @@ const rolloutStatusSchema = z
     completedAt: timestamp,
     pausedAt: timestamp,
     haltedAt: timestamp,
+    haltedBecause: z.string().max(1024).optional(),
     aborted: z.boolean().optional(),
     rolledBack: z.boolean().optional(),
     message: z.string().max(4096).default(''),

@@ -411,6 +411,8 @@ describe('rollout engine', () => {
     const halt = sim.events.find((e) => e.reason === 'RolloutHalted');
     assert.match(halt?.message ?? '', /stage canary: 1 of 1 online device\(s\) failed on r-[0-9a-f]{16} \(maxFailures 0 allows 0\): later stages keep r-/);
     assert.equal(halt?.type, 'Warning');
+    assert.equal(sim.state?.haltedBecause, halt?.message);
+    assert.equal(sim.state?.message, `halted: ${halt?.message}`);
     sim.tick(24 * 60 * minute);
     sim.settle();
     assert.equal(sim.state?.state, 'Halted', 'halted stays halted');
@@ -424,6 +426,11 @@ describe('rollout engine', () => {
     sim.settle();
     assert.equal(sim.state?.state, 'Halted');
     assert.equal(sim.state?.rolledBack, true);
+    assert.match(
+      sim.state?.message ?? '',
+      /^halted: stage canary: 1 of 1 online device\(s\) failed on .*; the stage went back to r-/,
+      'says why, though the canary reports the last good revision now',
+    );
     assert.deepEqual(sim.on(A).length, 5, 'the canary is back on A');
     assert.deepEqual(sim.reasons(), ['RolloutStarted', 'StageStarted', 'RolloutHalted', 'RolledBack']);
     // A fixed revision rolls out again from the first stage.
