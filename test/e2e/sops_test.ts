@@ -11,6 +11,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { auditMark, readAuditSince, writesBy } from '../env/audit.js';
@@ -181,6 +184,21 @@ describe('SOPS-encrypted Secrets, with the real sops and a fresh age key', () =>
     assert.equal(Buffer.from(secret?.data?.password ?? '', 'base64').toString('utf8'), plaintext);
     assertHidden(result.stdout + result.stderr, 'doris sync output');
     assertHidden(await visible(), 'status, Events or doris status');
+  });
+
+  it('doris validate recognises an encrypted file without the key: a warning, not an error', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'doris-validate-sops-'));
+    try {
+      await mkdir(join(root, '.git'));
+      await mkdir(join(root, 'deploy/1-app'), { recursive: true });
+      await writeFile(join(root, 'deploy/1-app/60-secret.yaml'), await encrypt(secretYaml(plaintext)));
+      const result = await doris(env, ['validate', join(root, 'deploy')]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, /deploy\/1-app\/60-secret\.yaml: warning: SOPS-encrypted \(age\): not decrypted without a key/);
+      assertHidden(result.stdout + result.stderr, 'doris validate output');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it('doris plan with the key shows the change without the plaintext', async () => {
