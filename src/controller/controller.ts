@@ -200,6 +200,7 @@ export class Controller {
     this.requests.delete(name);
     this.syncs.forget(name);
     this.images.forget(name);
+    this.renders.forgetDesired(`${this.options.namespace}/${name}`);
   }
 
   /** Runs a Pipeline's sync as soon as possible (once more after a sync in flight). */

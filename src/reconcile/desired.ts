@@ -18,7 +18,7 @@ import { KubeApiError } from '../kube/http.js';
 import { pruneGuardRefusal, defaultPruneGuardOptions } from '../prune/guard.js';
 import { stampConfigHashes, type ConfigKind } from '../render/confighash.js';
 import { pinImages } from '../render/images.js';
-import type { RenderCache } from '../render/cache.js';
+import type { ConfigRead, RenderCache } from '../render/cache.js';
 import { renderRepo } from '../render/layout.js';
 import { defaultSopsOptions } from '../render/sops.js';
 import { decryptionKey } from '../source/decryption.js';
@@ -60,7 +60,8 @@ export interface DesiredSet {
 }
 
 export async function buildDesiredSet(input: {
-  checkout: string;
+  /** The commit's files, or how to get them: asked only when the render is not cached. */
+  checkout: string | (() => Promise<string>);
   /** The folder of the checkout that holds the waves. */
   path: string;
   client: KubeClient;
@@ -82,16 +83,34 @@ export async function buildDesiredSet(input: {
   const defaultNamespace = spec.targetNamespace ?? 'default';
   const ageKey = input.secrets ? await decryptionKey(spec, input.secrets.client, input.secrets.namespace) : undefined;
   const renderOptions = { defaultNamespace, kustomize: { policy: spec.kustomize }, sops: defaultSopsOptions(ageKey) };
-  const render = () => renderRepo(input.checkout, input.path, renderOptions);
+  const checkout = input.checkout;
+  const render = async () => renderRepo(typeof checkout === 'string' ? checkout : await checkout(), input.path, renderOptions);
   // What the render depends on besides the commit: the policy, and which key (by hash) decrypted it.
   const keyId = ageKey ? createHash('sha256').update(ageKey).digest('hex').slice(0, 16) : '';
   const cacheKey = [input.commit, input.path, defaultNamespace, JSON.stringify(spec.kustomize), keyId].join('\u0000');
-  const rendered = input.renderCache && input.commit ? await input.renderCache.get(cacheKey, render) : await render();
+  // The controller's last desired set of this Pipeline (render/cache.ts): reused when every input is the same.
+  const memoId = `${input.secrets?.namespace ?? ''}/${input.pipeline}`;
+  const memo = input.renderCache && input.commit ? input.renderCache.lastDesired(memoId) : undefined;
+  const rendered =
+    memo?.renderKey === cacheKey ? memo.rendered : input.renderCache && input.commit ? await input.renderCache.get(cacheKey, render) : await render();
   const all = rendered.waves.flatMap((w) => w.steps.flatMap((s) => s.objects));
   const images =
     input.images && spec.images.length > 0 ? await input.images.resolve(spec.images, input.lastImages, input.signal, { rendered: all }) : undefined;
+  const inputsKey = JSON.stringify([input.pipeline, spec, images ? [...images.tracked] : null]);
+  if (memo && memo.renderKey === cacheKey && memo.inputsKey === inputsKey && (await configsUnchanged(client, memo.configs))) {
+    return { waves: memo.waves, objects: memo.objects, inventory: memo.inventory, problems: memo.problems, images };
+  }
   const pinned = images ? pinImages(all, images.tracked) : all;
-  const hashed = await stampConfigHashes(pinned, (kind, namespace, name) => lookupConfig(client, kind, namespace, name), spec.targetNamespace ?? 'default');
+  const configs: ConfigRead[] = [];
+  const hashed = await stampConfigHashes(
+    pinned,
+    async (kind, namespace, name) => {
+      const found = await lookupConfig(client, kind, namespace, name);
+      configs.push({ kind, namespace, name, seen: configSeen(found) });
+      return found;
+    },
+    spec.targetNamespace ?? 'default',
+  );
   // The desired hash goes on last: it must cover the pinned digests and the config hashes.
   const stamped = hashed.map((d) => ({ ...d, object: stampOwnership(d.object, input.pipeline) }));
   const objects = await settleNamespaces(stamped, client.discovery, spec.targetNamespace);
@@ -100,7 +119,25 @@ export async function buildDesiredSet(input: {
     ...wave,
     steps: wave.steps.map((step) => ({ ...step, objects: step.objects.map((o) => final.get(o) ?? o) })),
   }));
-  return { waves, objects, inventory: inventoryOf(objects), problems: rendered.problems, images };
+  const inventory = inventoryOf(objects);
+  // A kind discovery does not know yet (its CRD comes with this commit) is settled again next time.
+  const settled = objects.every((o, i) => o !== stamped[i]);
+  if (input.renderCache && input.commit) {
+    if (settled) {
+      input.renderCache.rememberDesired(memoId, { renderKey: cacheKey, rendered, inputsKey, configs, waves, objects, inventory, problems: rendered.problems });
+    } else input.renderCache.forgetDesired(memoId);
+  }
+  return { waves, objects, inventory, problems: rendered.problems, images };
+}
+
+function configSeen(object: KubeObject | undefined): string {
+  return object ? `${String(object.metadata.uid)}/${String(object.metadata.resourceVersion)}` : 'absent';
+}
+
+/** The config objects a desired set read from the cluster are still as they were (one GET each). */
+async function configsUnchanged(client: KubeClient, configs: readonly ConfigRead[]): Promise<boolean> {
+  const now = await Promise.all(configs.map((c) => lookupConfig(client, c.kind, c.namespace, c.name)));
+  return configs.every((c, i) => configSeen(now[i]) === c.seen);
 }
 
 /**

@@ -173,17 +173,20 @@ export async function syncCommit(
       progressed = true;
     }
 
-    // fetch
+    // fetch (only when the commit's render is not held already: an unchanged resync skips it)
     ctx.progress({ type: 'commit', commit });
-    await source.fetchCommit(commit);
-    checkout = await source.checkout(commit, join(ctx.workDir, 'checkouts'));
-    throwIfAborted(ctx.signal);
+    const fetchAndCheckout = async () => {
+      await source.fetchCommit(commit);
+      checkout = await source.checkout(commit, join(ctx.workDir, 'checkouts'));
+      throwIfAborted(ctx.signal);
+      return checkout;
+    };
 
     // render, pin images, stamp: the whole commit, before anything is applied (config data
     // for hashes is read as the Pipeline's account too)
     const client = clientFor(ctx.client, ctx.spec, ctx.pipeline.metadata.namespace);
     const desired = await buildDesiredSet({
-      checkout,
+      checkout: ctx.renderCache ? fetchAndCheckout : await fetchAndCheckout(),
       path: source.path,
       client,
       pipeline: ctx.pipeline.metadata.name,
@@ -199,6 +202,13 @@ export async function syncCommit(
     const { images, waves, inventory: desiredInventory } = desired;
     if (images && (images.changes.length > 0 || images.errors.length > 0))
       ctx.progress({ type: 'images', changes: images.changes, errors: images.errors, unresolved: images.unresolved.map((f) => f.error) });
+    // New image digests are a new desired state too: Ready is Unknown until they are applied.
+    if (!progressed && !retry && images && images.changes.length > 0) {
+      ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+        conditions: progressingConditions(ctx.pipeline.status?.conditions, `applying ${commit.slice(0, 12)} with new image digests`, generation, new Date()),
+      });
+      progressed = true;
+    }
 
     // guard: refuse a mass prune before anything is written
     const { previous, stale, refusal } = planPrune(status, desiredInventory, ctx.spec.prune);

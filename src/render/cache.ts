@@ -9,16 +9,51 @@
  * copying it would otherwise leak one sync's changes into the next; frozen, it throws at once.
  * The cache holds at most `maxObjects` objects in all (the oldest commits go first), so that
  * a few very large repositories cannot grow the controller's heap.
+ *
+ * It also keeps each Pipeline's last desired set (the objects after images, config hashes,
+ * ownership and namespaces), with the inputs it was built from: when the commit, the render
+ * options, the image digests, the spec and the config objects read from the cluster are all
+ * the same, a resync neither checks out nor renders nor stamps again — it goes straight to
+ * comparing with the live objects, which is what finds drift. The first sync after a start
+ * builds everything. Bounded by `maxDesiredObjects` over all Pipelines.
  */
-import type { RenderedRepo } from './types.js';
+import type { InventoryEntry } from '../api/pipeline.js';
+import type { DesiredObject, Problem, RenderedRepo, Wave } from './types.js';
 
 export interface RenderCacheOptions {
   /** Most objects held, over every cached commit. */
   maxObjects: number;
+  /** Most objects held in the Pipelines' last desired sets, over all of them. */
+  maxDesiredObjects: number;
 }
 
 export function defaultRenderCacheOptions(): RenderCacheOptions {
-  return { maxObjects: 5_000 };
+  return { maxObjects: 5_000, maxDesiredObjects: 50_000 };
+}
+
+/** A cluster read the desired set depends on (a ConfigMap or Secret outside the commit), and what it returned. */
+export interface ConfigRead {
+  kind: 'ConfigMap' | 'Secret';
+  namespace: string;
+  name: string;
+  /** uid and resourceVersion of what was read, or `absent`. */
+  seen: string;
+}
+
+/**
+ * The last desired set of one Pipeline and everything it was built from: the render (by its
+ * key: commit, folder, render options), the other inputs (image digests, spec), and the
+ * config objects read from the cluster for config hashes.
+ */
+export interface DesiredMemo {
+  renderKey: string;
+  rendered: RenderedRepo;
+  inputsKey: string;
+  configs: ConfigRead[];
+  waves: Wave[];
+  objects: DesiredObject[];
+  inventory: InventoryEntry[];
+  problems: Problem[];
 }
 
 function deepFreeze<T>(value: T): T {
@@ -36,6 +71,9 @@ function objectCount(rendered: RenderedRepo): number {
 export class RenderCache {
   private readonly entries = new Map<string, { rendered: RenderedRepo; objects: number }>();
   private held = 0;
+  /** Per Pipeline (`namespace/name`): its last desired set, most recently used last. */
+  private readonly desired = new Map<string, DesiredMemo>();
+  private desiredHeld = 0;
 
   constructor(private readonly options: RenderCacheOptions = defaultRenderCacheOptions()) {}
 
@@ -63,5 +101,43 @@ export class RenderCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The Pipeline's last desired set, whatever it was built from (the caller compares the inputs). */
+  lastDesired(pipeline: string): DesiredMemo | undefined {
+    const memo = this.desired.get(pipeline);
+    if (memo) {
+      this.desired.delete(pipeline);
+      this.desired.set(pipeline, memo);
+    }
+    return memo;
+  }
+
+  /**
+   * Keeps `memo` as the Pipeline's last desired set (deep-frozen, like a cached render),
+   * replacing the one before; the least recently used Pipelines' sets go when over budget.
+   */
+  rememberDesired(pipeline: string, memo: DesiredMemo): void {
+    this.forgetDesired(pipeline);
+    const objects = memo.objects.length;
+    if (objects > this.options.maxDesiredObjects) return;
+    for (const oldKey of [...this.desired.keys()]) {
+      if (this.desiredHeld + objects <= this.options.maxDesiredObjects) break;
+      this.forgetDesired(oldKey);
+    }
+    this.desired.set(pipeline, deepFreeze(memo));
+    this.desiredHeld += objects;
+  }
+
+  /** The Pipeline is gone (or its set must be built afresh). */
+  forgetDesired(pipeline: string): void {
+    const memo = this.desired.get(pipeline);
+    if (!memo) return;
+    this.desired.delete(pipeline);
+    this.desiredHeld -= memo.objects.length;
+  }
+
+  get desiredSets(): number {
+    return this.desired.size;
   }
 }
