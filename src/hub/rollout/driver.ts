@@ -16,6 +16,7 @@
  * Only the leader drives (setLeading); every replica answers devices with `targetFor`, read
  * from the Fleet as the leader wrote it (targets.ts), so followers need no engine state.
  */
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Device, Fleet, Revision } from '../../api/hub.js';
@@ -109,6 +110,8 @@ export class RolloutDriver {
   private readonly stageDone: Array<() => void> = [];
   /** When each Fleet's rollout status was last written (count-only changes wait for countsEveryMs). */
   private readonly countsWrittenAt = new Map<string, number>();
+  /** Fleets whose stored status.rollout could not be read, already reported. */
+  private readonly unreadableReported = new Set<string>();
   /** Invalid policies already reported, per Fleet (by generation). */
   private readonly invalidReported = new Map<string, number | string>();
   /** Gauge series set, per Fleet, to remove the stages that went away. */
@@ -267,12 +270,21 @@ export class RolloutDriver {
     this.invalidReported.delete(name);
 
     const stored = parseRolloutStatus(fleet.status?.rollout);
+    if (!stored && fleet.status?.rollout !== undefined && !this.written.has(name) && !this.unreadableReported.has(name)) {
+      this.unreadableReported.add(name);
+      void this.deps.events.record(
+        this.subject(fleet),
+        'Warning',
+        Reasons.InvalidSpec,
+        'status.rollout could not be read (written by hand?): the rollout starts over from the newest revision',
+      );
+    }
     const state = this.written.get(name) ?? stored;
     const annotation = (fleet.metadata as { annotations?: Record<string, string> }).annotations?.[commandAnnotation];
     let command: RolloutCommand | undefined;
     let consumed: string | undefined;
-    if (annotation !== undefined && annotation !== state?.lastCommand) {
-      consumed = annotation;
+    if (annotation !== undefined && commandKey(annotation) !== state?.lastCommand) {
+      consumed = commandKey(annotation);
       if (commandPattern.test(annotation)) command = annotation.slice(0, annotation.indexOf('@')) as RolloutCommand;
       else
         void this.deps.events.record(
@@ -410,6 +422,11 @@ export class RolloutDriver {
     if (this.stageActive === 0 && this.stageQueue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.stageDone.push(resolve));
   }
+}
+
+/** What `lastCommand` records of a command annotation: itself, or a digest of an oversized one (status stays bounded). */
+export function commandKey(annotation: string): string {
+  return annotation.length <= 100 ? annotation : `sha256:${createHash('sha256').update(annotation).digest('hex')}`;
 }
 
 /** The status without what changes with every report (counts, and the message that quotes them). */

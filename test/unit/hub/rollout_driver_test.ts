@@ -12,6 +12,7 @@ import type { KubeClient, ObjectKey } from '../../../src/kube/client.js';
 import { createLogger } from '../../../src/log.js';
 import { commandAnnotation, type DeviceSource, type FleetSource, RolloutDriver } from '../../../src/hub/rollout/driver.js';
 import type { RolloutStatus } from '../../../src/hub/rollout/engine.js';
+import { parseRolloutStatus } from '../../../src/hub/rollout/targets.js';
 
 const revision = (n: number): Revision => ({
   id: `r-${String(n).repeat(16)}`,
@@ -212,6 +213,16 @@ describe('rollout driver', () => {
     assert.match(warning?.message ?? '', /is not <promote\|pause\|resume\|abort>@<time>/);
     assert.equal(h.rollout.lastCommand, 'rollback now', 'consumed, so it is said once');
     assert.equal(h.rollout.state, 'Paused');
+
+    // An oversized annotation is recorded by digest: the status stays readable.
+    h.setFleet((f) => ({ ...f, metadata: { ...f.metadata, annotations: { [commandAnnotation]: `resume@${'x'.repeat(100_000)}` } } as Fleet['metadata'] }));
+    await h.driver.flush();
+    assert.match(h.rollout.lastCommand ?? '', /^sha256:[0-9a-f]{64}$/);
+    assert.ok(parseRolloutStatus(h.fleet.status?.rollout), 'still parses');
+    const warnings = h.events.filter((e) => e.type === 'Warning').length;
+    h.setFleet((f) => f);
+    await h.driver.flush();
+    assert.equal(h.events.filter((e) => e.type === 'Warning').length, warnings, 'consumed once');
     await h.driver.stop();
   });
 
@@ -248,6 +259,20 @@ describe('rollout driver', () => {
     await h.driver.flush();
     assert.equal(h.fleetWrites(), writes + 2);
     assert.ok(h.rollout.stages[0]?.readyAt);
+    await h.driver.stop();
+  });
+
+  it('says once that a stored status it cannot read is started over', async () => {
+    const h = new Harness();
+    h.add('c1', { ring: 'canary' });
+    h.fleet = { ...h.fleet, status: { ...h.fleet.status, revision: B, revisions: [B, A], rollout: { state: 'Sideways' } } };
+    h.driver.setLeading(true);
+    await h.driver.flush();
+    h.setFleet((f) => f);
+    await h.driver.flush();
+    assert.equal(h.events.filter((e) => e.reason === 'InvalidSpec' && /status\.rollout could not be read/.test(e.message)).length, 1);
+    assert.equal(h.rollout.state, 'Complete');
+    assert.equal(h.rollout.revision, B.id);
     await h.driver.stop();
   });
 
