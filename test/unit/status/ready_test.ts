@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parsePipelineSpec, type Condition, type Pipeline, type PipelineStatus } from '../../../src/api/pipeline.js';
+import { parsePipelineSpec, type Condition, type ImageChange, type Pipeline, type PipelineStatus } from '../../../src/api/pipeline.js';
 import type { ObjectKey } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
@@ -133,6 +133,41 @@ describe('Ready while a new commit is applied', () => {
     kube.timeline.length = 0;
     assert.equal((await syncCommit(ctx, 'a', source)).wrote, false);
     assert.deepEqual(kube.timeline, []);
+  });
+});
+
+describe('Ready while new image digests are applied', () => {
+  it('is Unknown/Progressing before the first write of a new digest, then True', async () => {
+    const kube = new Recording();
+    const ctx = context(kube);
+    ctx.spec = parsePipelineSpec({ git: { url: 'https://git.example.com/edge.git' }, images: [{ repository: 'ghcr.io/acme/app' }] });
+    let digest = `sha256:${'a'.repeat(64)}`;
+    let changes: ImageChange[] = [];
+    // The registry, as the sync sees it through the image tracker.
+    ctx.images = {
+      resolve: async () => ({
+        images: [{ rule: 'ghcr.io/acme/app:main', repository: 'ghcr.io/acme/app', tag: 'main', digest }],
+        tracked: new Map(),
+        changes,
+        kept: [],
+        unresolved: [],
+        errors: [],
+      }),
+    } as unknown as SyncContext['images'];
+    const source = commits({ a: { 'deploy/1-app/120-one.yml': cm('one', '1') } });
+    assert.equal((await syncCommit(ctx, 'a', source)).result, 'Succeeded');
+    kube.timeline.length = 0;
+
+    const from = digest;
+    digest = `sha256:${'b'.repeat(64)}`;
+    changes = [{ repository: 'ghcr.io/acme/app', tag: 'main', from, to: digest, at: new Date().toISOString() }];
+    assert.equal((await syncCommit(ctx, 'a', source)).result, 'Succeeded');
+    const first = kube.timeline[0]?.status;
+    assert.equal(condition(first, 'Ready')?.status, 'Unknown');
+    assert.match(condition(first, 'Ready')?.message ?? '', /with new image digests/);
+    const last = kube.timeline.at(-1)?.status;
+    assert.equal(condition(last, 'Ready')?.status, 'True');
+    assert.equal(last?.images?.[0]?.digest, digest);
   });
 });
 
