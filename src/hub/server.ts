@@ -34,6 +34,8 @@ import { HubMetrics } from './metrics.js';
 import { EnrollmentTokens } from './tokens.js';
 import { ReplicaHeartbeat, deleteReplicaLease, listReplicaBeats } from './replicas.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
+import { RolloutDriver } from './rollout/driver.js';
+import { EventRecorder } from '../status/events.js';
 
 export const hubLeaseName = 'doris-hub-leader';
 
@@ -147,9 +149,20 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     { client, namespace, log, fleets, bundles, workDir: options.workDir, registryCredentialsFile: options.registryCredentialsFile, metrics },
     options.upstream,
   );
+  // The leader moves rollouts on; every replica answers devices from the Fleet as written.
+  const rollouts = new RolloutDriver({
+    client,
+    namespace,
+    log,
+    fleets,
+    devices,
+    events: new EventRecorder(client, log, 'doris-hub'),
+    registry: metrics.registry,
+  });
   const elector = new LeaderElector(client, { namespace, name: hubLeaseName, identity: options.identity, ...options.lease }, log, (leading) => {
     metrics.leader.set(leading ? 1 : 0);
     upstream.setLeading(leading);
+    rollouts.setLeading(leading);
   });
   let stopping = false;
 
@@ -210,6 +223,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
 
   devices.start();
   fleets.start();
+  rollouts.start();
   elector.start();
   const presence = new PresenceSweeper(client, namespace, devices, () => elector.leading, presenceEveryMs, log);
   presence.start();
@@ -226,7 +240,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       const closed = closeServer(server, deadline);
       await elector.stop(Math.max(0, Math.min(2_000, deadline - Date.now())));
       upstream.setLeading(false);
-      await upstream.stop(deadline);
+      rollouts.setLeading(false);
+      await Promise.all([upstream.stop(deadline), rollouts.stop()]);
       const clean = await closed;
       await Promise.all([devices.stop(), fleets.stop()]);
       if (deviceClient !== client) deviceClient.close();
