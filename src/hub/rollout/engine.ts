@@ -239,7 +239,10 @@ export function step(input: StepInput): StepResult {
   if (current < 0) delete state.stage;
   else state.stage = state.stages[current]?.name;
   state.message = describe(state, stages);
-  const wakeAt = wake.length > 0 ? new Date(Math.min(...wake)) : undefined;
+  // A loop, not Math.min(...wake): a stage may hold more devices than a call may take arguments.
+  let earliest = Number.POSITIVE_INFINITY;
+  for (const at of wake) if (at < earliest) earliest = at;
+  const wakeAt = Number.isFinite(earliest) ? new Date(earliest) : undefined;
   return { state, targets, stageOf, transitions, ...(wakeAt ? { wakeAt } : {}) };
 }
 

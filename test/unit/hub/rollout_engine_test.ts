@@ -541,6 +541,16 @@ describe('rollout engine', () => {
     assert.equal(sim.state?.state, 'Complete');
   });
 
+  it('steps a stage of 200,000 online devices', () => {
+    const now = new Date('2026-12-01T12:00:00Z');
+    const devices = Array.from({ length: 200_000 }, (_, i) => ({ name: `d${i}`, labels: {}, lastSeen: now.toISOString() }));
+    const policy = parseRolloutPolicy({ stages: [{ name: 'all', selector: {} }] });
+    const first = step({ policy, state: undefined, newest: { id: A }, devices, now });
+    const result = step({ policy, state: first.state, newest: { id: B }, devices, now });
+    assert.equal(result.targets.size, 200_000);
+    assert.equal(result.wakeAt?.getTime(), now.getTime() + offlineAfterMs + 1, 'when the devices would turn offline');
+  });
+
   it('names every revision it refers to, so that status.revisions keeps them', () => {
     const sim = fleet();
     sim.bad.add(B);
