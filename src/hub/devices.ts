@@ -38,11 +38,13 @@ export interface DeviceRegistryOptions {
    * up to 15 s), so that a reconnecting agent does not flap.
    */
   disconnectGraceMs: number;
+  /** Connect and servedRevision writes in flight at once (10,000 agents reconnecting to a new replica queue up). */
+  maxContactWrites: number;
   now: () => number;
 }
 
 export function defaultDeviceRegistryOptions(): DeviceRegistryOptions {
-  return { informer: defaultInformerOptions(), replica: 'hub', disconnectGraceMs: 3 * 60_000, now: Date.now };
+  return { informer: defaultInformerOptions(), replica: 'hub', disconnectGraceMs: 3 * 60_000, maxContactWrites: 16, now: Date.now };
 }
 
 /** What is held of a Device. */
@@ -79,6 +81,9 @@ export class DeviceRegistry {
   private readonly listeners: Array<(name: string, device: Device | undefined) => void> = [];
   /** Status writes in flight, by device: a poll does not start a second write of the same thing. */
   private readonly writing = new Set<string>();
+  /** Contacts waiting for their write, by device (merged: one write however many polls came meanwhile). */
+  private readonly contacts = new Map<string, { at: number; servedRevision?: string }>();
+  private contactWrites = 0;
 
   constructor(
     private readonly client: KubeClient,
@@ -205,13 +210,35 @@ export class DeviceRegistry {
   contact(device: Device, servedRevision: string | undefined): void {
     const now = this.options.now();
     this.touch(device.metadata.name, now, 0);
-    const current = this.informer.get(device.metadata.name) ?? device;
+    const name = device.metadata.name;
+    const current = this.informer.get(name) ?? device;
     const served = servedRevision !== undefined && current.status?.servedRevision !== servedRevision;
-    const presence = connectPatch(current.status, this.options.replica, now);
-    if (!served && !presence) return;
-    const status: Record<string, unknown> = { ...presence };
-    if (served) status.servedRevision = servedRevision;
-    void this.writeStatus(current, status).catch(() => undefined);
+    if (!served && !connectPatch(current.status, this.options.replica, now)) return;
+    const queued = this.contacts.get(name);
+    this.contacts.set(name, { at: queued?.at ?? now, servedRevision: servedRevision ?? queued?.servedRevision });
+    this.pumpContacts();
+  }
+
+  /** Writes queued contacts, a bounded number at a time, each from the Device as cached when its turn comes. */
+  private pumpContacts(): void {
+    for (const [name, contact] of this.contacts) {
+      if (this.contactWrites >= this.options.maxContactWrites) return;
+      // A report of this device is being written: its turn comes when that is done.
+      if (this.writing.has(name)) continue;
+      this.contacts.delete(name);
+      const current = this.informer.get(name);
+      if (!current) continue;
+      const status: Record<string, unknown> = { ...connectPatch(current.status, this.options.replica, contact.at) };
+      if (contact.servedRevision !== undefined && current.status?.servedRevision !== contact.servedRevision) status.servedRevision = contact.servedRevision;
+      if (Object.keys(status).length === 0) continue;
+      this.contactWrites++;
+      void this.writeStatus(current, status)
+        .catch(() => undefined)
+        .finally(() => {
+          this.contactWrites--;
+          this.pumpContacts();
+        });
+    }
   }
 
   /** A long-poll of the device opened here (+1) or ended (-1): while one is open, the device is connected. */
@@ -287,6 +314,7 @@ export class DeviceRegistry {
       throw error;
     } finally {
       this.writing.delete(name);
+      if (this.contacts.has(name)) queueMicrotask(() => this.pumpContacts());
     }
   }
 

@@ -159,6 +159,37 @@ describe('device registry', () => {
     assert.equal(statusWrites(kube), before + 4);
   });
 
+  it('contact writes are bounded in flight and merged per device (10,000 agents reconnecting must not flood the API server)', async () => {
+    const kube = new HubFakeKube();
+    const clock = { now: Date.now() };
+    const devices = new DeviceRegistry(kube, ns, log, { ...defaultDeviceRegistryOptions(), replica: 'hub-a', maxContactWrites: 4, now: () => clock.now });
+    registries.push(devices);
+    devices.start();
+    await waitFor('the device cache to sync', async () => devices.hasSynced || undefined, { timeoutMs: 5000 });
+    const names = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
+    for (const name of names) await devices.enroll(name, 'f1', {});
+    let inFlight = 0;
+    let most = 0;
+    const patch = kube.mergePatch.bind(kube);
+    kube.mergePatch = async (...args: Parameters<HubFakeKube['mergePatch']>) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // An API server takes a while: let the other callers run before this write lands.
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        return await patch(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+    const before = statusWrites(kube);
+    for (let round = 0; round < 3; round++) for (const name of names) devices.contact(devices.get(name)!, 'r-1');
+    await waitFor('every device connected', async () => names.every((n) => devices.get(n)?.status?.connected === true) || undefined, { timeoutMs: 5000 });
+    assert.equal(statusWrites(kube), before + names.length, 'one write per device, however many polls');
+    assert.ok(most <= 4, `at most 4 writes in flight, saw ${most}`);
+    assert.ok(names.every((n) => devices.get(n)?.status?.servedRevision === 'r-1'));
+  });
+
   it("a replica does not take back a device that moved to another replica, nor write another replica's device disconnected", async () => {
     const { kube, devices, clock } = await registry();
     await devices.enroll('dev-1', 'f1', {});
