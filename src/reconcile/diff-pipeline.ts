@@ -64,6 +64,7 @@ export async function diffPipeline(
       spec: options.spec,
       images: options.images,
       lastImages: options.status?.images ?? [],
+      secrets: { client: controllerClient, namespace: options.namespace },
     });
     const ctx = preflightContext(client, options.name, options.status, desired.objects, defaultApplyOptions().concurrency);
     const diffs: ObjectDiff[] = [];

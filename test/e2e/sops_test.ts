@@ -201,11 +201,22 @@ describe('SOPS-encrypted Secrets, with the real sops and a fresh age key', () =>
     }
   });
 
-  it('doris plan with the key shows the change without the plaintext', async () => {
+  it('doris plan and doris diff with the key show the change without the plaintext', async () => {
     await pushFiles(env, url, { 'deploy/1-app/60-secret.yaml': await encrypt(secretYaml(`${plaintext}-v3`)) }, 'rotate');
     const plan = await doris(env, ['--kubeconfig', kubeconfig, '--namespace', ctl, 'plan', '--pipeline', pipeline]);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stdout, /update\s+Secret e2e-sops-app-\d+\/db/);
     assertHidden(plan.stdout + plan.stderr, 'doris plan output');
+
+    // doris diff (exit 1: changes): the shipped account may not read the Secret, so it says only
+    // that it changed; an admin, who may, sees which field changed with the values masked.
+    const diff = await doris(env, ['--kubeconfig', kubeconfig, '--namespace', ctl, 'diff', '--pipeline', pipeline]);
+    assert.equal(diff.code, 1, diff.stdout + diff.stderr);
+    assert.match(diff.stdout, /Secret e2e-sops-app-\d+\/db changed/);
+    assertHidden(diff.stdout + diff.stderr, 'doris diff output');
+    const adminDiff = await doris(env, ['--namespace', ctl, 'diff', '--pipeline', pipeline]);
+    assert.equal(adminDiff.code, 1, adminDiff.stdout + adminDiff.stderr);
+    assert.match(adminDiff.stdout, /~ data\.password: "\*\*\*" -> "\*\*\*"/);
+    assertHidden(adminDiff.stdout + adminDiff.stderr, 'doris diff output (admin)');
   });
 });
