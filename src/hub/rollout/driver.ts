@@ -311,6 +311,8 @@ export class RolloutDriver {
       this.scheduleWake(name, new Date(Math.min(countsDue, result.wakeAt?.getTime() ?? countsDue)));
       return;
     }
+    // Leadership may have gone while this step ran: a follower writes nothing.
+    if (!this.leading || this.stopped) return;
     if (next && !isDeepStrictEqual(next, state)) {
       const patch: Record<string, unknown> = { ...next };
       for (const key of optionalKeys) if (!(key in next)) patch[key] = null;
@@ -394,6 +396,7 @@ export class RolloutDriver {
       this.stageQueue.push(async () => {
         try {
           const key = { apiVersion: hubApiVersion, kind: 'Device', namespace: this.deps.namespace, name };
+          if (!this.leading || this.stopped) return;
           await this.deps.client.mergePatch(key, { status: { stage: want === '' ? null : want } }, 'status');
           this.stageWritten.set(name, want);
         } catch (error) {

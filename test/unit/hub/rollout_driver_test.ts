@@ -144,6 +144,20 @@ async function started(): Promise<Harness> {
 }
 
 describe('rollout driver', () => {
+  it('stops writing once leadership is lost', async () => {
+    const h = await started();
+    const writes = h.patches.length;
+    h.driver.setLeading(false);
+    h.setFleet((f) => ({ ...f, status: { ...f.status, revision: B, revisions: [B, A] } }));
+    await h.driver.flush();
+    assert.equal(h.patches.length, writes);
+    assert.doesNotMatch(await h.registry.metrics(), /doris_hub_rollout_state\{/, 'a follower exports no rollout gauges');
+    h.driver.setLeading(true);
+    await h.driver.flush();
+    assert.equal(h.rollout.revision, B.id, 'the new leader steps from what is stored');
+    await h.driver.stop();
+  });
+
   it('writes nothing and records nothing while not leading', async () => {
     const h = new Harness();
     h.add('c1', { ring: 'canary' });
