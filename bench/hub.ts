@@ -20,7 +20,6 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { hubAccountName, hubRbacObjects } from '../src/hub/install.js';
 import { hashToken, newDeviceToken } from '../src/hub/tokens.js';
-import type { KubeHttp } from '../src/kube/http.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
 import { repoRoot } from '../test/env/paths.js';
