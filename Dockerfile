@@ -29,14 +29,20 @@ RUN cd kustomize && GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflag
  && cd ../sops && GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags '-s -w' -o /out/sops github.com/getsops/sops/v3/cmd/sops
 
 FROM node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
-# git: the source is fetched with the git CLI (docs/adr/0003-git-cli.md).
+# git: the source is fetched with the git CLI (docs/adr/0003-git-cli.md); openssh-client for
+# ssh:// repositories (docs/adr/0013-git-ssh.md). ssh refuses to run for a uid without a passwd
+# entry, so the image's user has one.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && echo 'doris:x:65532:65532::/tmp:/usr/sbin/nologin' >> /etc/passwd \
+ && echo 'doris:x:65532:' >> /etc/group
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# GIT_SSH for ssh:// repositories: an argument-array wrapper found next to dist/.
+COPY --chmod=0755 bin/doris-git-ssh.js ./bin/doris-git-ssh.js
 COPY --from=tools /out/kustomize /out/sops /usr/local/bin/
 # Non-root; the root filesystem is mounted read-only, git's HOME and caches live in /tmp.
 USER 65532:65532
