@@ -6,7 +6,9 @@
  * `spec.decryption.secretRef` with its own rights. Proven: without the key the sync fails
  * naming the file and applies nothing; with it the Secret is applied and its plaintext appears
  * nowhere in DORIS's output, the Pipeline's status, its Events or `doris status`; a tampered
- * file fails its MAC check, naming the file.
+ * file fails its MAC check, naming the file; `doris validate` warns without the key; `doris plan`
+ * and `doris diff` show the change masked; the controller (`doris run`) applies a rotated value
+ * and logs no plaintext.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -17,9 +19,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { auditMark, readAuditSince, writesBy } from '../env/audit.js';
-import { doris, type CliResult } from '../env/doris.js';
+import { doris, startController, type CliResult } from '../env/doris.js';
 import { applyPipelineAsAdmin, bootstrapInstall, removeInstall, serviceAccountKubeconfig, serviceAccountUser } from '../env/identity.js';
 import { deploymentYaml, namespaceYaml } from '../env/manifests.js';
+import { freePort } from '../env/ports.js';
+import { waitFor } from '../env/proc.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
 import { ensureTools } from '../env/tools.js';
 
@@ -218,5 +222,23 @@ describe('SOPS-encrypted Secrets, with the real sops and a fresh age key', () =>
     assert.equal(adminDiff.code, 1, adminDiff.stdout + adminDiff.stderr);
     assert.match(adminDiff.stdout, /~ data\.password: "\*\*\*" -> "\*\*\*"/);
     assertHidden(adminDiff.stdout + adminDiff.stderr, 'doris diff output (admin)');
+  });
+  it('the controller (doris run, as the shipped account) applies a new encrypted value, and logs no plaintext', async () => {
+    const controller = startController(env, ['--namespace', ctl, '--poll-interval', '1s'], { kubeconfig, port: await freePort() });
+    try {
+      const rotated = `${plaintext}-v4`;
+      await pushFiles(env, url, { 'deploy/1-app/60-secret.yaml': await encrypt(secretYaml(rotated)) }, 'rotate again');
+      await waitFor(
+        'the rotated value applied by the controller',
+        async () => Buffer.from((await get(`/api/v1/namespaces/${app}/secrets/db`))?.data?.password ?? '', 'base64').toString('utf8') === rotated,
+        { timeoutMs: 90_000 },
+      );
+      assert.equal(controller.child.exitCode, null, controller.logs().slice(-2000));
+      assertHidden(controller.logs(), 'the controller’s logs');
+      assertHidden(await visible(), 'status, Events or doris status');
+    } finally {
+      const stopped = await controller.stop('SIGTERM');
+      assertHidden(stopped.stdout, 'the controller’s logs');
+    }
   });
 });
