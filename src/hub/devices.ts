@@ -247,6 +247,8 @@ export class DeviceRegistry {
   }
 
   private touch(name: string, now: number, delta: number): void {
+    // A poll of a Device deleted meanwhile ends here: nothing to remember of it.
+    if (!this.informer.get(name)) return;
     const entry = this.local.get(name) ?? { open: 0, lastContact: now };
     entry.open = Math.max(0, entry.open + delta);
     entry.lastContact = now;
