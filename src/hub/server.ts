@@ -8,6 +8,7 @@
  *   POST /hooks/registry        registry notifications (bearer token), trigger the Fleets tracking the image
  *                               (a follower forwards the trigger to the leader: a Fleet annotation)
  *   /v1/...                     the device protocol (api.ts)
+ *   /, /fleets/..., /api/fleets/..., /events, /login   the fleet view (ui/dashboard.ts; its own auth)
  *
  * Plain HTTP carries device tokens in clear: it is refused unless the listen address is
  * loopback or `insecureHttp` says a TLS-terminating proxy is in front. `stop` answers open
@@ -36,6 +37,9 @@ import { ReplicaHeartbeat, deleteReplicaLease, listReplicaBeats } from './replic
 import { Upstream, type UpstreamOptions } from './upstream.js';
 import { RolloutDriver } from './rollout/driver.js';
 import { EventRecorder } from '../status/events.js';
+import type { UiAuthConfig } from '../server/ui/auth.js';
+import { createFleetDashboard } from './ui/dashboard.js';
+import { RecentEvents } from './ui/recent-events.js';
 
 export const hubLeaseName = 'doris-hub-leader';
 
@@ -61,6 +65,8 @@ export interface HubOptions {
   upstream?: Partial<UpstreamOptions>;
   /** A device away from its replica this long is written disconnected (default 3 minutes). */
   disconnectGraceMs?: number;
+  /** The fleet view's authentication (default: none on loopback, else token with no token: 503). */
+  ui?: UiAuthConfig;
 }
 
 export interface RunningHub {
@@ -150,14 +156,24 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     options.upstream,
   );
   // The leader moves rollouts on; every replica answers devices from the Fleet as written.
+  const fleetEvents = new RecentEvents(new EventRecorder(client, log, 'doris-hub'));
   const rollouts = new RolloutDriver({
     client,
     namespace,
     log,
     fleets,
     devices,
-    events: new EventRecorder(client, log, 'doris-hub'),
+    events: fleetEvents,
     registry: metrics.registry,
+  });
+  const dashboard = createFleetDashboard({
+    client,
+    namespace,
+    log,
+    auth: options.ui ?? (isLoopback(options.listen.host) ? { mode: 'none' } : { mode: 'token', tokens: () => ({}) }),
+    fleets,
+    devices,
+    events: fleetEvents,
   });
   const elector = new LeaderElector(client, { namespace, name: hubLeaseName, identity: options.identity, ...options.lease }, log, (leading) => {
     metrics.leader.set(leading ? 1 : 0);
@@ -192,6 +208,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       case 'POST /hooks/registry':
         return hooks.registry(req, res);
       default:
+        if (await dashboard.handle(req, res, new URL(req.url ?? '/', 'http://hub'))) return;
         throw new HubRefusal(404, 'not-found', `no route ${route.slice(0, 120)}`);
     }
   };
@@ -237,6 +254,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       presence.stop();
       heartbeat.stop();
       api.closeAll();
+      dashboard.close();
       const closed = closeServer(server, deadline);
       await elector.stop(Math.max(0, Math.min(2_000, deadline - Date.now())));
       upstream.setLeading(false);

@@ -51,6 +51,16 @@ input[type=password]{font:inherit;padding:.45rem;border:1px solid var(--line);bo
 table.objects thead{display:none}table.objects tr{display:block;border-bottom:1px solid var(--line);padding:.3rem 0}table.objects tr.step{border:0}
 table.objects td{display:grid;grid-template-columns:6.5rem 1fr;gap:.5rem;border:0;padding:.1rem 0}table.objects td::before{content:attr(data-label);color:var(--muted);font-size:.85rem}
 .wave{padding:.2rem .5rem .4rem}}
+.bar{display:grid;grid-template-columns:minmax(6rem,10rem) 1fr;gap:.5rem;align-items:center;margin:.2rem 0;font-size:.9rem}
+progress{width:100%;height:.9rem;accent-color:var(--ok)}
+.card.stage h3{margin:0 0 .3rem;display:flex;flex-wrap:wrap;gap:.4rem;align-items:baseline}
+.card.stage.current{border:2px solid var(--info)}
+.stage-counts{margin:.3rem 0 0;font-size:.9rem}
+code.label{border:1px solid var(--line);border-radius:.3rem;padding:0 .25rem;white-space:nowrap}
+form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:.4rem 0}
+form.filters label{display:grid;gap:.15rem;font-size:.9rem;color:var(--muted)}
+input[type=text],select{font:inherit;padding:.4rem;border:1px solid var(--line);border-radius:.4rem;background:var(--bg);color:var(--fg);min-height:2.4rem}
+input[type=text]{min-width:min(22rem,80vw)}
 `;
 
 const js = `(function(){'use strict';
