@@ -21,6 +21,7 @@ import { HubConfigError, startHub } from '../hub/server.js';
 import { defaultHubNamespace } from '../hub/install.js';
 import { EnrollmentTokens } from '../hub/tokens.js';
 import { hubInstallCommand } from './hub-install.js';
+import { type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
 import {
   NotFoundError,
   UsageError,
@@ -66,7 +67,7 @@ export function labelsFlag(value: string): Record<string, string> {
   return labels;
 }
 
-interface HubFlags {
+interface HubFlags extends UiFlags {
   listen: { host: string; port: number };
   tlsSecret?: string;
   insecureHttp?: boolean;
@@ -163,7 +164,10 @@ export function hubCommand(global: () => GlobalOptions): Command {
     .addOption(
       new Option('--body-limit <bytes>', 'largest webhook body accepted, in bytes').argParser(integerFlag('--body-limit 1048576', 1)).default(1024 * 1024),
     )
-    .addHelpText('after', `${hubNamespaceHelp}\nGit credentials of a Fleet come from the Secret its spec.git.secretRef names (keys username, token).`)
+    .addHelpText(
+      'after',
+      `${hubNamespaceHelp}\nGit credentials of a Fleet come from the Secret its spec.git.secretRef names (keys username, token).\nThe fleet view (/, /fleets/NAME, /api/fleets) takes the --ui-* flags of doris run; its Secret is in the hub namespace.`,
+    )
     .action(async (flags: HubFlags, self: Command) => {
       const options = global();
       const namespace = hubNamespace(self, options);
@@ -178,10 +182,15 @@ export function hubCommand(global: () => GlobalOptions): Command {
           `--disconnect-grace (${formatDuration(flags.disconnectGrace)}) must be shorter than ${formatDuration(offlineAfterMs)}, after which a disconnected device counts as offline`,
         );
       }
+      let uiTokens: UiTokens | undefined;
+      const ui = uiAuthFromFlags(flags, flags.listen.host, () => uiTokens?.tokens() ?? {});
       // Git hosts and registries see `doris-hub/<version>`: their logs tell the hub from agents.
       setComponent('doris-hub');
       const log = createLogger();
       const client = await connect(options);
+      uiTokens = new UiTokens(client, namespace, flags.uiSecretName, { operator: flags.uiTokenFile, viewer: flags.uiViewerTokenFile }, log);
+      if (ui.mode === 'token') await uiTokens.refresh();
+      const uiRefresh = ui.mode === 'token' ? setInterval(() => void uiTokens?.refresh(), 60_000).unref() : undefined;
       const identity = flags.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
       let hub: Awaited<ReturnType<typeof startHub>>;
       try {
@@ -201,6 +210,7 @@ export function hubCommand(global: () => GlobalOptions): Command {
           bodyLimitBytes: flags.bodyLimit,
           disconnectGraceMs: flags.disconnectGrace,
           upstream: flags.upstreamInterval === undefined ? undefined : { intervalMs: flags.upstreamInterval },
+          ui,
         });
       } catch (error) {
         client.close();
@@ -212,6 +222,7 @@ export function hubCommand(global: () => GlobalOptions): Command {
           process.on(signal, () => exitNow(log, 'a second signal'));
           const started = Date.now();
           log.info({ signal }, 'shutting down');
+          clearInterval(uiRefresh);
           setTimeout(() => exitNow(log, 'the shutdown took too long'), shutdownBudget.exitMs).unref();
           hub
             .stop(started + shutdownBudget.httpMs)
@@ -230,6 +241,7 @@ export function hubCommand(global: () => GlobalOptions): Command {
         process.once('SIGINT', () => shutdown('SIGINT'));
       });
     });
+  for (const option of uiOptions()) command.addOption(option);
   command.addCommand(tokenCommand(global).exitOverride().showHelpAfterError());
   command.addCommand(hubInstallCommand(global).exitOverride().showHelpAfterError());
   return command;
