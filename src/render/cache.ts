@@ -75,7 +75,11 @@ export class RenderCache {
   private readonly desired = new Map<string, DesiredMemo>();
   private desiredHeld = 0;
 
-  constructor(private readonly options: RenderCacheOptions = defaultRenderCacheOptions()) {}
+  private readonly options: RenderCacheOptions;
+
+  constructor(options: Partial<RenderCacheOptions> = {}) {
+    this.options = { ...defaultRenderCacheOptions(), ...options };
+  }
 
   /** The render of `key` (commit, folder, options), rendering it with `render` when not held. */
   async get(key: string, render: () => Promise<RenderedRepo>): Promise<RenderedRepo> {
