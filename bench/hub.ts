@@ -9,7 +9,9 @@
  *   3. a commit pushed to the git server, announced by a signed GitHub webhook: seconds until
  *      each agent has the new target (p50, p99) and until all bundles are downloaded;
  *   4. the hub killed (SIGKILL) and started again: the largest number of reconnect attempts
- *      in any one second, and the time until every agent holds a long-poll again.
+ *      in any one second, and the time until every agent holds a long-poll again;
+ *   5. a staged rollout (1% canary, 10% early, the rest; no soak): seconds from the push until
+ *      each stage is complete, and the hub's CPU meanwhile.
  *
  * Writes bench/results/hub.json.
  */
@@ -155,7 +157,11 @@ export async function benchHub(argv: string[], deps: HubBenchDeps): Promise<void
             body: {
               apiVersion: 'hub.doris.dev/v1alpha1',
               kind: 'Device',
-              metadata: { name: device, labels: { 'hub.doris.dev/fleet': fleet, ring: String(i % 10) } },
+              // Rollout stages of the last phase: 1% canary, 10% early, the rest.
+              metadata: {
+                name: device,
+                labels: { 'hub.doris.dev/fleet': fleet, ...(i % 100 === 0 ? { tier: 'canary' } : i % 10 === 1 ? { tier: 'early' } : {}) },
+              },
               spec: { fleet, tokenHash: hashToken(token) },
             },
           });
@@ -252,6 +258,53 @@ export async function benchHub(argv: string[], deps: HubBenchDeps): Promise<void
     for (const e of events.slice(restartMark)) if (e.e === 'retry') perSecond.set(Math.floor(e.t / 1000), (perSecond.get(Math.floor(e.t / 1000)) ?? 0) + 1);
     const spike = Math.max(0, ...perSecond.values());
     log(`hub: reconnected in ${reconnectS.toFixed(1)} s; at most ${spike} reconnect attempts in one second`);
+
+    // 5. A staged rollout: 1% canary, 10% early, the rest; no soak.
+    const fleetPath = `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets/${fleet}`;
+    await api.request('PATCH', fleetPath, {
+      body: {
+        spec: {
+          rollout: {
+            stages: [
+              { name: 'canary', selector: { matchLabels: { tier: 'canary' } }, soak: '0s' },
+              { name: 'early', selector: { matchLabels: { tier: 'early' } }, soak: '0s' },
+            ],
+          },
+        },
+      },
+      contentType: 'application/merge-patch+json',
+    });
+    type Stage = { name: string; completedAt?: string };
+    const rolloutOf = async () =>
+      (await api.request<{ status?: { rollout?: { state?: string; revision?: string; stages?: Stage[] } } }>('GET', fleetPath)).body.status?.rollout;
+    await waitFor('the policy is taken up', async () => (await rolloutOf())?.state === 'Complete', { timeoutMs: 120_000 });
+    const previousRevision = (await rolloutOf())?.revision;
+    const rolloutStart = { at: Date.now(), stats: procStats(hub.pid!) };
+    await pushFiles(env, repoUrl, waveFiles('3'), 'v3');
+    await fetch(`${hubUrl}/hooks/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', githubSecret).update(body).digest('hex')}`,
+      },
+      body,
+    });
+    const stageDone = new Map<string, number>();
+    await waitFor(
+      'the staged rollout completes',
+      async () => {
+        const rollout = await rolloutOf();
+        if (!rollout || rollout.revision === previousRevision) return false;
+        for (const stage of rollout.stages ?? []) if (stage.completedAt && !stageDone.has(stage.name)) stageDone.set(stage.name, Date.now());
+        return rollout.state === 'Complete';
+      },
+      { timeoutMs: 900_000, intervalMs: 250 },
+    );
+    const rolloutEnd = { at: Date.now(), stats: procStats(hub.pid!) };
+    const stagesS = Object.fromEntries([...stageDone].map(([name, at]) => [name, round((at - rolloutStart.at) / 1000)]));
+    const rolloutCpu = ((rolloutEnd.stats.cpuS - rolloutStart.stats.cpuS) / ((rolloutEnd.at - rolloutStart.at) / 1000)) * 100;
+    log(`hub: staged rollout ${JSON.stringify(stagesS)} s after the push; hub CPU ${rolloutCpu.toFixed(0)} % meanwhile`);
     clearInterval(sampler);
 
     const result = {
@@ -270,6 +323,9 @@ export async function benchHub(argv: string[], deps: HubBenchDeps): Promise<void
       reconnect_s: round(reconnectS, 1),
       reconnect_max_per_s: spike,
       webhook_status: hook.status,
+      stages_s: stagesS,
+      rollout_cpu_percent: round(rolloutCpu, 0),
+      rollout_rss_end_mib: round(rolloutEnd.stats.rssMiB, 0),
     };
     mkdirSync(deps.resultsDir, { recursive: true });
     writeFileSync(join(deps.resultsDir, 'hub.json'), `${JSON.stringify(result, null, 2)}\n`);
