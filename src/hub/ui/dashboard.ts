@@ -14,7 +14,7 @@
  * annotation `hub.doris.dev/command: <verb>@<time>` on the Fleet, which the leader consumes,
  * so any replica can take it. Device reports are frequent: pages hear of them through events
  * coalesced per second (10,000 reports are one event per page, not 10,000), and the device
- * list is paged (100 a page), so a page stays small whatever the fleet's size.
+ * list is paged (50 a page), so a page stays small whatever the fleet's size.
  *
  * `handle` claims only its own routes; the device protocol (/v1/...), the webhooks, health
  * and metrics never reach it, so no cookie or CSRF rule of the dashboard applies to them.
@@ -64,8 +64,8 @@ export interface FleetDashboardDeps {
   events: RecentEvents;
 }
 
-/** Devices on one page of the list: about 60 KB of HTML at most, whatever the fleet's size. */
-export const devicesPerPage = 100;
+/** Devices on one page of the list: under 100 KB of HTML even when every report is at its limit, whatever the fleet's size. */
+export const devicesPerPage = 50;
 const commands = new Set<string>(['promote', 'pause', 'resume', 'abort']);
 /** Events to pages at most once a second: a fleet reporting at once is one refresh per page. */
 const coalesceMs = 1_000;

@@ -152,9 +152,16 @@ function actions(d: FleetDetail, ctx: ViewContext): SafeHtml {
   return html`<div class="actions" aria-label="Rollout actions">${verbs.map((v, i) => actionForm(d.name, ctx, v, i === 0))}</div>`;
 }
 
-function labelsText(labels: Record<string, string>): SafeHtml {
+/**
+ * A device's page stays under 150 KB even when its report is at every limit (256 images of
+ * 512-character names, each `<` escaped to four bytes): the page shows this many.
+ */
+const imagesShown = 40;
+const labelsShown = 64;
+
+function labelsText(labels: Record<string, string>, max = 4): SafeHtml {
   const entries = Object.entries(labels);
-  const shown = entries.slice(0, 6);
+  const shown = entries.slice(0, max);
   return html`${shown.map(([k, v]) => html`<code class="label">${k}=${v}</code> `)}${entries.length > shown.length ? html`<span class="muted">+${entries.length - shown.length}</span>` : ''}`;
 }
 
@@ -169,7 +176,7 @@ function deviceRowHtml(fleet: string, r: DeviceRow, ctx: ViewContext): SafeHtml 
 <td data-label="State">${deviceStateBadge(r.state)}</td>
 <td data-label="Stage">${r.stage ?? ''}</td>
 <td data-label="Commit"><code>${short(r.commit) || '—'}</code>${r.revision ? (r.onTarget ? html` <span class="ok" title="on its target revision">✔<span class="visually-hidden"> on target</span></span>` : html` <span class="warn" title="not on its target revision">↻<span class="visually-hidden"> not on target</span></span>`) : ''}</td>
-<td data-label="Report" class="msg">${r.reason ? html`<strong>${r.reason}</strong>: ` : ''}${clip(r.message, 160)}</td>
+<td data-label="Report" class="msg">${r.reason ? html`<strong>${r.reason}</strong>: ` : ''}${clip(r.message, 140)}</td>
 <td data-label="Last seen">${r.connected ? html`<span class="ok">● connected</span>` : ago(r.lastSeen, ctx.now)}</td>
 <td data-label="Labels">${labelsText(r.labels)}</td>
 </tr>`;
@@ -269,14 +276,16 @@ ${report ? html`<p class="banner ${d.state === 'failed' ? 'bad' : d.state === 'r
 <dt>Reported</dt><dd>${ago(d.reportedAt, ctx.now)}</dd>
 <dt>Last seen</dt><dd>${d.connected ? html`<span class="ok">● connected</span> to <span class="mono">${d.servedBy ?? ''}</span>` : ago(d.lastSeen, ctx.now)}</dd>
 <dt>Enrolled</dt><dd>${ago(d.enrolledAt, ctx.now)}</dd>
-<dt>Labels</dt><dd>${Object.keys(d.labels).length === 0 ? html`<span class="muted">none</span>` : Object.entries(d.labels).map(([k, v]) => html`<code class="label">${k}=${v}</code> `)}</dd>
+<dt>Labels</dt><dd>${Object.keys(d.labels).length === 0 ? html`<span class="muted">none</span>` : labelsText(d.labels, labelsShown)}</dd>
 </dl>
 <h2 id="images">Images running</h2>
 ${
   (report?.images ?? []).length === 0
     ? html`<p class="muted">None reported.</p>`
-    : html`<div class="table"><table><thead><tr><th scope="col">Repository</th><th scope="col">Digest</th></tr></thead><tbody>${(report?.images ?? []).map(
-        (i) => html`<tr><td class="mono">${i.repository}</td><td class="mono">${i.digest}</td></tr>`,
-      )}</tbody></table></div>`
+    : html`<div class="table"><table><thead><tr><th scope="col">Repository</th><th scope="col">Digest</th></tr></thead><tbody>${(report?.images ?? [])
+        .slice(0, imagesShown)
+        .map(
+          (i) => html`<tr><td class="mono">${clip(i.repository, 256)}</td><td class="mono">${i.digest}</td></tr>`,
+        )}</tbody></table></div>${(report?.images ?? []).length > imagesShown ? html`<p class="muted">and ${(report?.images ?? []).length - imagesShown} more (<code>/api${pathOf('fleets', d.fleet, 'devices', d.name)}</code> has all)</p>` : ''}`
 }`;
 }

@@ -177,7 +177,7 @@ describe('fleet view: model', () => {
     assert.equal(d.rollout, undefined);
   });
 
-  it('filters by selector and state, failed first, in pages of 100', () => {
+  it('filters by selector and state, failed first, in pages of 50', () => {
     const q = (params: Record<string, string>) => fleetDetail(fleet(), devices, stateOf, [], deviceQuery(new URLSearchParams(params)), now).devicePage;
     assert.deepEqual(
       q({}).rows.map((r) => r.name),
@@ -197,9 +197,9 @@ describe('fleet view: model', () => {
     assert.equal(second.rows[0]?.name, 'd-0100');
     assert.equal(second.matching, 250);
     const html = fleetBody(fleetDetail(fleet(), many, stateOf, [], deviceQuery(new URLSearchParams({ offset: '200' })), now), ctx).text;
-    assert.match(html, /Devices 201–250 of 250\./);
-    assert.match(html, /href="\/fleets\/solar\?offset=100#devices">← Previous/);
-    assert.doesNotMatch(html, /Next →/);
+    assert.ok(html.includes('Devices 201–250 of 250.'), 'the count of the last page');
+    assert.ok(html.includes(`href="/fleets/solar?offset=${200 - devicesPerPage}#devices">← Previous`), 'a link to the previous page');
+    assert.ok(!html.includes('Next →'), 'a next page after the last');
   });
 });
 
