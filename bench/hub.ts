@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { hubAccountName, hubRbacObjects } from '../src/hub/install.js';
 import { hashToken, newDeviceToken } from '../src/hub/tokens.js';
+import { hubNodeFlags } from '../src/install/nodeflags.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
 import { repoRoot } from '../test/env/paths.js';
@@ -89,8 +90,8 @@ export async function benchHub(argv: string[], deps: HubBenchDeps): Promise<void
     const child = spawn(
       process.execPath,
       [
-        // The young generation bounded as in the controller's image; the heap is not (10,000 devices).
-        '--max-semi-space-size=2',
+        // The node flags of the hub's Deployment (src/install/nodeflags.ts).
+        ...hubNodeFlags,
         ...runtime.argsFor('src/cli/main.ts'),
         'hub',
         '--listen',

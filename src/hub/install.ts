@@ -16,7 +16,7 @@
 import { stringify } from 'yaml';
 import { hubGroup } from '../api/hub.js';
 import { defaultImage } from '../install/manifests.js';
-import { dorisNodeFlags } from '../install/nodeflags.js';
+import { hubNodeFlags } from '../install/nodeflags.js';
 import type { KubeObject } from '../kube/object.js';
 import { deviceCrdName, fleetCrdName } from './crds.js';
 
@@ -141,7 +141,7 @@ export function hubInstallObjects(options: HubInstallOptions): KubeObject[] {
                 name: 'hub',
                 image,
                 // The image's own ENTRYPOINT, spelled out so that the node flags cannot drift from src/install/nodeflags.ts.
-                command: ['node', ...dorisNodeFlags, imageEntry],
+                command: ['node', ...hubNodeFlags, imageEntry],
                 args: [
                   'hub',
                   '--namespace',

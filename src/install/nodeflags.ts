@@ -29,3 +29,11 @@
  * Deployment's memory limit.
  */
 export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128'];
+
+/**
+ * The hub's flags: the same small young generation, and an old generation sized for its
+ * watch cache of Devices and thousands of open long-polls (`npm run bench -- hub`: 10,000
+ * devices peaked at about 470 MiB RSS before the young generation was bounded), under the hub
+ * Deployment's 512 Mi limit.
+ */
+export const hubNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=384'];

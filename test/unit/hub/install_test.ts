@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { defaultHubNamespace, hubInstallObjects, hubYamlHeader, renderHubInstallYaml } from '../../../src/hub/install.js';
-import { dorisNodeFlags } from '../../../src/install/nodeflags.js';
+import { hubNodeFlags } from '../../../src/install/nodeflags.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -53,7 +53,7 @@ describe('hub install', () => {
     assert.equal(replicas, 2);
     assert.equal(pod.serviceAccountName, 'doris-hub');
     assert.match(JSON.stringify(pod.affinity), /preferredDuringSchedulingIgnoredDuringExecution.*kubernetes\.io\/hostname/);
-    assert.deepEqual(container.command.slice(1, -1), dorisNodeFlags);
+    assert.deepEqual(container.command.slice(1, -1), hubNodeFlags);
     assert.equal(container.command.at(-1), '/app/dist/src/cli/main.js');
     assert.deepEqual(container.args.slice(0, 5), ['hub', '--namespace', 'fleet-hub', '--listen', ':8443']);
     assert.ok(container.args.includes('--insecure-http'), 'no TLS Secret: plain HTTP behind an ingress');
