@@ -239,6 +239,11 @@ export async function benchHub(argv: string[], deps: HubBenchDeps): Promise<void
       },
     );
     const notify = newTargets().map((e) => (e.t - pushedAt) / 1000);
+    // What of that is the hub's own work (fetch, render, bundle, status) before any device is told.
+    const published = (
+      await api.request<{ status?: { revision?: { createdAt?: string } } }>('GET', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/fleets/${fleet}`)
+    ).body.status?.revision?.createdAt;
+    const publishS = published ? (Date.parse(published) - pushedAt) / 1000 : Number.NaN;
     const bundles = events
       .slice(mark)
       .filter((e) => e.e === 'bundle' && !initialRevisions.has(e.rev))
@@ -315,6 +320,7 @@ export async function benchHub(argv: string[], deps: HubBenchDeps): Promise<void
       agents,
       notify_p50_s: round(percentile(notify, 50)),
       notify_p99_s: round(percentile(notify, 99)),
+      hub_publish_s: round(publishS),
       bundles_all_s: round(Math.max(...bundles)),
       upstream_requests_per_h: round(steady.upstreamPerH, 0),
       rss_peak_mib: round(rssPeak, 0),
