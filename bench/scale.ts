@@ -29,7 +29,7 @@ import { connectKube } from '../src/kube/client.js';
 import type { KubeHttp } from '../src/kube/http.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { dorisEnv } from '../test/env/doris.js';
-import { serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
+import { removeInstall, serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
 import { repoRoot } from '../test/env/paths.js';
 import { freePorts } from '../test/env/ports.js';
 import { createRepo, kube, pushFiles, type TestEnv } from '../test/env/testenv.js';
@@ -56,7 +56,11 @@ interface ScaleOptions {
   profile?: string;
 }
 
-const controllerNamespace = 'doris-system';
+/**
+ * Each run installs DORIS into its own namespace: a controller there syncs this run's
+ * Pipelines only, never another run's or a test's left in `doris-system`.
+ */
+let controllerNamespace = 'doris-scale';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -98,8 +102,9 @@ function parseScaleArgs(argv: string[]): ScaleOptions {
 async function shippedIdentity(env: TestEnv, api: KubeHttp): Promise<{ kubeconfig: string; user: string }> {
   const admin = await connectKube(env.KUBECONFIG);
   try {
+    // The Pipeline CRD is the test environment's, shared: left alone.
     for (const object of installObjects({ namespace: controllerNamespace })) {
-      if (object.kind !== 'Deployment' && object.kind !== 'Service') await admin.apply(object, { manager: 'doris-bench' });
+      if (!['Deployment', 'Service', 'CustomResourceDefinition'].includes(object.kind)) await admin.apply(object, { manager: 'doris-bench' });
     }
   } finally {
     admin.close();
@@ -185,6 +190,7 @@ async function startController(
   pollInterval: string,
   logFile: string,
   extra: string[] = [],
+  nodeFlags: string[] = [],
 ): Promise<Controller> {
   const [port] = (await freePorts(1)) as [number];
   const secretDir = mkdtempSync(join(os.tmpdir(), 'doris-scale-hook-'));
@@ -192,6 +198,7 @@ async function startController(
   writeFileSync(join(secretDir, 'github'), secret, { mode: 0o600 });
   const args = [
     ...dorisNodeFlags,
+    ...nodeFlags,
     ...deps.runtime.argsFor('src/cli/main.ts'),
     '--kubeconfig',
     kubeconfig,
@@ -307,6 +314,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
   const { env, log } = deps;
   const api = await kube(env);
   const run = Date.now().toString(36);
+  controllerNamespace = `doris-scale-${run}`;
   const identity = await shippedIdentity(env, api);
   const logDir = join(env.AUDIT_LOG, '..');
   log(`scale run ${run}: points ${options.points.join(', ')}; ${options.pipelines} Pipelines of ${options.pipelineObjects}; DORIS runs as ${identity.user}`);
@@ -365,7 +373,15 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
       );
       if (index === 0) {
         // The small figures: this point's objects are live; the webhook latency of `doris run`.
-        const controller = await startController(deps, identity.kubeconfig, workDir, '10m', join(logDir, `bench-${run}-scale-webhook.log`));
+        const controller = await startController(
+          deps,
+          identity.kubeconfig,
+          workDir,
+          '10m',
+          join(logDir, `bench-${run}-scale-webhook.log`),
+          [],
+          options.profile ? ['--cpu-prof', '--cpu-prof-dir', join(options.profile, 'controller')] : [],
+        );
         let samples: number[] = [];
         let webhookError: string | undefined;
         try {
@@ -392,6 +408,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
     if (options.pipelines > 0) pipelines = await manyPipelines(deps, api, identity, options, run, cleanups);
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`cleanup: ${String(error)}`));
+    await removeInstall(api, controllerNamespace, identity.kubeconfig).catch((error: unknown) => log(`cleanup: ${String(error)}`));
     api.close();
   }
 
