@@ -195,6 +195,10 @@ export class HubApi {
     const query = new URLSearchParams(question < 0 ? '' : raw.slice(question + 1));
     try {
       if (this.closing) throw new HubRefusal(503, 'shutting-down', 'the hub is shutting down; try again');
+      // Until the caches are filled every device would look unknown (401, "revoked"): a
+      // starting hub says "later", spread, so that a fleet reconnecting after a restart neither
+      // reads itself as revoked nor comes back all at once.
+      if (!this.deps.devices.hasSynced || !this.deps.fleets.hasSynced) throw new HubRefusal(503, 'not-ready', 'the hub is starting; try again');
       await this.route(req, res, path, query);
     } catch (error) {
       if (!(error instanceof HubRefusal)) this.deps.log.error({ err: (error as Error).message, path }, 'hub request failed');
