@@ -3,7 +3,8 @@
  * Chromium from a real `doris run` against the local test environment (brought up if it is
  * down, and down again afterwards). Two Pipelines: `edge` (four waves, tracked images, an
  * image push and a commit after the first sync, so that history and digests have a story)
- * and `lab`, whose wave times out. Writes docs/screenshots/{cluster,pipeline,pipeline-phone}.png.
+ * and `lab`, whose wave times out. Writes docs/screenshots/{cluster,pipeline,pipeline-phone}.png;
+ * then the fleet view of a `doris hub` (screenshots-fleet.ts): fleets.png, fleet.png, fleet-device.png, fleet-phone.png.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { envFile, repoRoot, stateFile } from '../test/env/paths.js';
 import { freePort } from '../test/env/ports.js';
 import { waitFor } from '../test/env/proc.js';
 import { createRepo, loadTestEnv, pushFiles, pushTestImage } from '../test/env/testenv.js';
+import { shootFleet } from './screenshots-fleet.js';
 
 const ns = 'doris-screens';
 const app = 'monitoring';
@@ -122,6 +124,7 @@ async function main(): Promise<void> {
     await shoot('/pipelines/edge', 'pipeline.png', { width: 1280, height: 900 }, true);
     await shoot('/pipelines/lab', 'pipeline-failed.png', { width: 1280, height: 800 }, true);
     await shoot('/pipelines/edge', 'pipeline-phone.png', { width: 390, height: 844 }, false);
+    await shootFleet(env, api, browser, out, say);
   } finally {
     await browser.close();
     await controller?.stop();

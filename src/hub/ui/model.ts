@@ -33,7 +33,16 @@ export interface FleetSummary {
   /** The newest revision resolved upstream. */
   revision?: RevisionRef;
   /** Where the staged rollout stands (absent: no policy, or not started). */
-  rollout?: { state: RolloutStatus['state']; stage?: string; stageIndex: number; stages: number; message: string; revision?: RevisionRef };
+  rollout?: {
+    state: RolloutStatus['state'];
+    stage?: string;
+    stageIndex: number;
+    stages: number;
+    message: string;
+    revision?: RevisionRef;
+    /** Each stage in one line: done, current or waiting, and how many of its online devices are ready. */
+    brief: Array<{ name: string; phase: 'done' | 'current' | 'waiting'; ready: number; online: number }>;
+  };
   /** Why the rollout policy cannot be read, if it cannot. */
   policyError?: string;
   devices: Counts;
@@ -155,6 +164,12 @@ export function summarizeFleet(fleet: Fleet, devices: Device[], state: (d: Devic
       stages: rollout.stages.length,
       message: rollout.message,
       revision: revisionById(fleet, rollout.revision),
+      brief: rollout.stages.map((st, i) => ({
+        name: st.name,
+        phase: rollout.state === 'Complete' || i < rollout.stageIndex || st.completedAt ? 'done' : i === rollout.stageIndex ? 'current' : 'waiting',
+        ready: st.ready,
+        online: st.devices - st.offline,
+      })),
     },
     policyError: error,
     devices: countStates(devices, state),

@@ -76,6 +76,12 @@ function counts(c: FleetSummary['devices']): SafeHtml {
   }`;
 }
 
+const briefIcon = {
+  done: html`<span class="ok" aria-hidden="true">✔</span><span class="visually-hidden">done:</span>`,
+  current: html`<span class="info" aria-hidden="true">▶</span><span class="visually-hidden">current:</span>`,
+  waiting: html`<span class="muted" aria-hidden="true">…</span><span class="visually-hidden">waiting:</span>`,
+};
+
 export function listBody(fleets: FleetSummary[], ctx: ViewContext): SafeHtml {
   if (fleets.length === 0) return html`<h1>Fleets</h1><p>No Fleets in this hub's namespace yet (<code>kubectl apply -f fleet.yaml</code>).</p>`;
   return html`<h1>Fleets <span class="muted">(${fleets.length})</span></h1>
@@ -86,6 +92,7 @@ ${f.problem ? html`<p class="banner bad"><strong>${f.problem.reason}</strong>: $
 <dl class="kv">
 <dt>Revision</dt><dd>${revisionText(f.revision)} ${f.revision ? ago(f.revision.createdAt, ctx.now) : ''}</dd>
 ${f.rollout ? html`<dt>Rolling out</dt><dd>${revisionText(f.rollout.revision)}</dd><dt>Stage</dt><dd>${f.rollout.stage ? html`${f.rollout.stage} <span class="muted">(${f.rollout.stageIndex + 1} of ${f.rollout.stages})</span>` : html`<span class="muted">all done</span>`}</dd>` : ''}
+${f.rollout ? html`<dt>Stages</dt><dd><ol class="brief">${f.rollout.brief.map((b) => html`<li>${briefIcon[b.phase]} ${b.name} <span class="muted">${b.ready}/${b.online} ready</span></li>`)}</ol></dd>` : ''}
 <dt>Devices</dt><dd>${counts(f.devices)}</dd>
 <dt>Upstream</dt><dd class="mono">${f.git.url ?? ''} · ${f.git.branch}</dd>
 <dt>Last poll</dt><dd>${ago(f.lastPolled, ctx.now)}</dd>
@@ -105,7 +112,9 @@ function stageCard(s: StageView, ctx: ViewContext, index: number): SafeHtml {
   const status = s.current
     ? badge('info', '▶', 'Current')
     : s.skipped
-      ? badge('idle', '↷', `Skipped (${s.skipped})`)
+      ? s.skipped === 'promoted'
+        ? badge('ok', '⏭', 'Promoted')
+        : badge('idle', '↷', s.skipped === 'empty' ? 'Skipped (no devices)' : 'Skipped (all offline)')
       : s.done
         ? badge('ok', '✔', 'Done')
         : badge('idle', '…', 'Waiting');

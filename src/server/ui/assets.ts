@@ -61,6 +61,8 @@ form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:.
 form.filters label{display:grid;gap:.15rem;font-size:.9rem;color:var(--muted)}
 input[type=text],select{font:inherit;padding:.4rem;border:1px solid var(--line);border-radius:.4rem;background:var(--bg);color:var(--fg);min-height:2.4rem}
 input[type=text]{min-width:min(22rem,80vw)}
+ol.brief{margin:0;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:.1rem .8rem}
+table.devices td:first-child{min-width:8rem}
 `;
 
 const js = `(function(){'use strict';
