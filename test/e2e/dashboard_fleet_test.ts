@@ -22,7 +22,7 @@ import { hashToken, newDeviceToken } from '../../src/hub/tokens.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { HubClient } from '../../src/source/hub.js';
 import { launchChromium } from '../env/browser.js';
-import type { RunningController } from '../env/doris.js';
+import { doris, type RunningController } from '../env/doris.js';
 import { appFiles, createFleet, type HubSetup, removeHub, setupHub, startHub } from '../env/hub.js';
 import { waitFor } from '../env/proc.js';
 import { createRepo, kube, loadTestEnv, pushFiles, pushTestImage, type TestEnv } from '../env/testenv.js';
@@ -370,6 +370,15 @@ describe('the fleet view of doris hub in headless Chromium', () => {
     await ctx.close();
   });
 
+  it('doris hub --ui-auth none off loopback, or proxy without its trusted addresses, is a usage error (exit 2)', async () => {
+    const none = await doris(env, ['hub', '--namespace', hub.namespace, '--listen', '0.0.0.0:0', '--insecure-http', '--ui-auth', 'none']);
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /--ui-auth none/);
+    const proxy = await doris(env, ['hub', '--namespace', hub.namespace, '--listen', '0.0.0.0:0', '--insecure-http', '--ui-auth', 'proxy']);
+    assert.equal(proxy.code, 2, proxy.stderr);
+    assert.match(proxy.stderr, /--ui-proxy-trusted/);
+  });
+
   it('a hub with open pages stops at once on SIGTERM: their event streams end first', async () => {
     const ctx = await context(viewerToken);
     await open(ctx, '/');
@@ -379,7 +388,17 @@ describe('the fleet view of doris hub in headless Chromium', () => {
     const ms = Date.now() - started;
     assert.equal(result.code, 0);
     assert.doesNotMatch(running.logs(), /connectionsCut/, 'connections had to be cut');
-    assert.ok(ms < 3_000, `stopped after ${ms} ms`);
+    assert.doesNotMatch(running.logs(), /exiting with work pending/, 'the hub had to be cut short');
+    // The hub's own budget (src/cli/hub.ts): past it, it exits anyway and says so (asserted above).
+    assert.ok(ms < 4_500, `stopped after ${ms} ms`);
+    console.log(
+      `hub with two open pages stopped in ${ms} ms: ${
+        running
+          .logs()
+          .split('\n')
+          .find((l) => l.includes('"stopped"')) ?? ''
+      }`,
+    );
     await ctx.close();
   });
 });
