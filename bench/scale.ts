@@ -151,6 +151,8 @@ export interface ScalePoint {
   noop_phases_s: Record<string, number>;
   rss_peak_mib: number;
   rss_steady_mib: number;
+  /** V8 heap in use at the steady point (after GC), MiB: what the process holds besides code. */
+  heap_used_steady_mib: number;
   status_bytes: number;
   object_bytes: number;
   status_inventory_form: string;
@@ -362,6 +364,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
         noop_phases_s: Object.fromEntries(Object.entries(result.noop?.phases_s ?? {}).map(([k, v]) => [k, round(v)])),
         rss_peak_mib: result.rss_mib.peak,
         rss_steady_mib: result.rss_mib.steady,
+        heap_used_steady_mib: result.steady_memory_mib.heap_used,
         status_bytes: bytes.status,
         object_bytes: bytes.object,
         status_inventory_form: status?.inventoryArchive ? 'gzip+base64 archive' : 'plain list',
