@@ -12,18 +12,26 @@
  */
 import { z } from 'zod';
 import type { ImageStatus, PipelineSpec, SyncCounts } from './pipeline.js';
+import { notifySchema } from './notify.js';
 import { durationSchema, pipelineSpecSchema } from './pipeline.js';
 
 export const hubGroup = 'hub.doris.dev';
 export const hubVersion = 'v1alpha1';
 export const hubApiVersion = `${hubGroup}/${hubVersion}`;
 
-/** A Fleet's spec: `git` and `images` exactly as a Pipeline's; `rollout` is the staged-rollout policy. */
+/**
+ * A Fleet's spec: `git` and `images` exactly as a Pipeline's; `rollout` is the staged-rollout
+ * policy; `notify` the receivers of its rollout transitions, exactly as a Pipeline's receivers
+ * (their Secrets in the hub namespace).
+ */
 export const fleetSpecSchema = z
   .object({
     git: z.unknown(),
     images: z.unknown().optional(),
     rollout: z.unknown().optional(),
+    notify: notifySchema.describe(
+      'Receivers told when a rollout halts, rolls back, is aborted, or completes a revision (generic, slack or github; Secrets in the hub namespace).',
+    ),
   })
   .transform((spec, ctx) => {
     // Validated by the Pipeline's own schema, so that the two cannot drift apart.
@@ -32,7 +40,7 @@ export const fleetSpecSchema = z
       for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
       return z.NEVER;
     }
-    return { git: parsed.data.git as NonNullable<PipelineSpec['git']>, images: parsed.data.images, rollout: spec.rollout };
+    return { git: parsed.data.git as NonNullable<PipelineSpec['git']>, images: parsed.data.images, rollout: spec.rollout, notify: spec.notify };
   });
 
 export type FleetSpec = z.infer<typeof fleetSpecSchema>;

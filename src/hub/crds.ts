@@ -113,6 +113,34 @@ const fleetSpec = {
         autoRollback: { type: 'boolean' },
       },
     },
+    notify: {
+      type: 'array',
+      maxItems: 20,
+      description:
+        "Receivers told when a rollout halts, rolls back, is aborted, or completes a revision The same shape as a Pipeline's spec.notify; Secrets are in the hub namespace.",
+      items: {
+        type: 'object',
+        required: ['type'],
+        properties: {
+          type: {
+            type: 'string',
+            enum: ['generic', 'slack', 'github'],
+            description: 'generic (signed JSON webhook), slack (incoming webhook) or github (commit status).',
+          },
+          url: str(2048, {
+            description:
+              'generic: where the JSON is POSTed; slack: the incoming-webhook URL (or key "address" of the Secret); github: the repository (default: spec.git.url).',
+          }),
+          secretRef: {
+            ...secretRef,
+            description:
+              'A Secret in the hub namespace. generic: key "secret" (the HMAC-SHA256 key of X-Doris-Signature); github: key "token"; slack: optional key "address".',
+          },
+          apiUrl: str(2048, { description: 'github: the API root (default https://api.github.com; GitHub Enterprise: https://HOST/api/v3).' }),
+          targetUrl: str(2048, { description: 'github: the link shown beside the commit status.' }),
+        },
+      },
+    },
   },
 };
 

@@ -36,6 +36,8 @@ import { EnrollmentTokens } from './tokens.js';
 import { ReplicaHeartbeat, deleteReplicaLease, listReplicaBeats } from './replicas.js';
 import { Upstream, type UpstreamOptions } from './upstream.js';
 import { RolloutDriver } from './rollout/driver.js';
+import { FleetNotifier } from './rollout/notify.js';
+import { Notifier } from '../notify/dispatcher.js';
 import { EventRecorder } from '../status/events.js';
 import type { UiAuthConfig } from '../server/ui/auth.js';
 import { createFleetDashboard } from './ui/dashboard.js';
@@ -157,6 +159,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   );
   // The leader moves rollouts on; every replica answers devices from the Fleet as written.
   const fleetEvents = new RecentEvents(new EventRecorder(client, log, 'doris-hub'));
+  // Rollout notifications (Fleet spec.notify): Secrets in the hub namespace; `hub` in GitHub contexts.
+  const notifier = new Notifier(client, log, { namespace, cluster: 'hub' });
   const rollouts = new RolloutDriver({
     client,
     namespace,
@@ -165,6 +169,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     devices,
     events: fleetEvents,
     registry: metrics.registry,
+    notices: new FleetNotifier(notifier, client, namespace, log),
   });
   const dashboard = createFleetDashboard({
     client,
@@ -260,6 +265,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       upstream.setLeading(false);
       rollouts.setLeading(false);
       await Promise.all([upstream.stop(deadline), rollouts.stop()]);
+      await notifier.flush(Math.max(0, Math.min(2_000, deadline - Date.now())));
+      notifier.stop();
       const clean = await closed;
       await Promise.all([devices.stop(), fleets.stop()]);
       if (deviceClient !== client) deviceClient.close();

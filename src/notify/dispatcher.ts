@@ -19,6 +19,9 @@ import { githubRequest } from './github.js';
 import { slackRequest } from './slack.js';
 import type { Notification, OutgoingRequest } from './types.js';
 
+/** What sending needs of a spec: its receivers, and the repository a github receiver defaults to. */
+export type NotifySpec = Pick<PipelineSpec, 'notify' | 'git'>;
+
 export interface NotifierOptions {
   /** Where the receivers' Secrets are. */
   namespace: string;
@@ -82,8 +85,8 @@ export class Notifier {
     }
   }
 
-  /** Sends one notification to every receiver of `spec` (also the hook for fleet rollouts). */
-  send(spec: PipelineSpec, notification: Notification): void {
+  /** Sends one notification to every receiver of `spec` (a Pipeline's, or a Fleet's: src/hub/rollout/notify.ts). */
+  send(spec: NotifySpec, notification: Notification): void {
     for (const receiver of spec.notify ?? []) {
       const task = this.deliverTo(receiver, spec, notification).finally(() => this.inFlight.delete(task));
       this.inFlight.add(task);
@@ -120,7 +123,7 @@ export class Notifier {
     return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8').trim()]));
   }
 
-  private async request(receiver: NotifyReceiver, spec: PipelineSpec, notification: Notification): Promise<OutgoingRequest | { skip: string }> {
+  private async request(receiver: NotifyReceiver, spec: NotifySpec, notification: Notification): Promise<OutgoingRequest | { skip: string }> {
     const data = receiver.secretRef ? await this.secretData(receiver.secretRef.name) : {};
     const need = (key: string) => {
       if (!data[key]) throw new ReceiverError(`Secret ${this.options.namespace}/${receiver.secretRef?.name} has no "${key}" key`);
@@ -136,8 +139,14 @@ export class Notifier {
     }
   }
 
-  private async deliverTo(receiver: NotifyReceiver, spec: PipelineSpec, notification: Notification): Promise<void> {
-    const where = { pipeline: notification.pipeline.name, receiver: receiver.type, host: hostOf(receiver.apiUrl ?? receiver.url), kind: notification.kind };
+  private async deliverTo(receiver: NotifyReceiver, spec: NotifySpec, notification: Notification): Promise<void> {
+    const where = {
+      pipeline: notification.pipeline?.name,
+      fleet: notification.fleet?.name,
+      receiver: receiver.type,
+      host: hostOf(receiver.apiUrl ?? receiver.url),
+      kind: notification.kind,
+    };
     try {
       const request = await this.request(receiver, spec, notification);
       if ('skip' in request) {

@@ -7,11 +7,12 @@ import { sign, signatureHeader } from './sign.js';
 import type { Notification, OutgoingRequest } from './types.js';
 
 export function genericBody(notification: Notification): string {
-  const { kind, pipeline, cluster, commit, reason, message, counts, images, time } = notification;
+  const { kind, pipeline, fleet, cluster, commit, reason, message, counts, images, time } = notification;
   return JSON.stringify({
     kind,
     cluster,
-    pipeline,
+    ...(pipeline ? { pipeline } : {}),
+    ...(fleet ? { fleet } : {}),
     commit: commit || null,
     reason,
     message,

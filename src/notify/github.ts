@@ -1,11 +1,11 @@
 /**
  * `type: github`: a commit status on the synced commit (`POST /repos/{owner}/{repo}/statuses/{sha}`),
  * context `doris/<cluster>/<pipeline>`, so that a commit shows on GitHub whether each cluster
- * applied it. The token (key `token` of the Secret) needs `repo:status` (classic) or
+ * applied it (a Fleet's rollout: `doris/hub/<fleet>`, failure on a halt, success once complete). The token (key `token` of the Secret) needs `repo:status` (classic) or
  * "Commit statuses: write" (fine-grained). `apiUrl` points at GitHub Enterprise, or a test.
  */
 import type { NotifyReceiver } from '../api/notify.js';
-import { type Notification, NotificationKinds, type OutgoingRequest } from './types.js';
+import { type Notification, NotificationKinds, type OutgoingRequest, subjectOf } from './types.js';
 
 export const defaultGithubApi = 'https://api.github.com';
 
@@ -36,6 +36,7 @@ const states: Record<string, 'success' | 'failure' | 'error'> = {
   [NotificationKinds.HealthFailed]: 'failure',
   [NotificationKinds.PruneGuard]: 'failure',
   [NotificationKinds.RolloutHalted]: 'failure',
+  [NotificationKinds.RolloutCompleted]: 'success',
 };
 
 /** GitHub refuses descriptions over 140 characters. */
@@ -70,7 +71,7 @@ export function githubRequest(
     },
     body: JSON.stringify({
       state,
-      context: `doris/${notification.cluster}/${notification.pipeline.name}`,
+      context: `doris/${subjectOf(notification)}`,
       description: description(notification),
       ...(receiver.targetUrl ? { target_url: receiver.targetUrl } : {}),
     }),

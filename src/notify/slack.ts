@@ -3,7 +3,7 @@
  * itself a credential, so it may come from the Secret's key `address` instead of the spec.
  */
 import type { NotifyReceiver } from '../api/notify.js';
-import { type Notification, NotificationKinds, type OutgoingRequest } from './types.js';
+import { type Notification, NotificationKinds, type OutgoingRequest, subjectOf } from './types.js';
 
 const icons: Record<string, string> = {
   [NotificationKinds.SyncSucceeded]: ':white_check_mark:',
@@ -12,6 +12,9 @@ const icons: Record<string, string> = {
   [NotificationKinds.HealthFailed]: ':warning:',
   [NotificationKinds.PruneGuard]: ':shield:',
   [NotificationKinds.RolloutHalted]: ':octagonal_sign:',
+  [NotificationKinds.RolledBack]: ':rewind:',
+  [NotificationKinds.RolloutAborted]: ':no_entry:',
+  [NotificationKinds.RolloutCompleted]: ':rocket:',
 };
 
 /** Slack's mrkdwn treats &, < and > as markup. */
@@ -22,7 +25,9 @@ function mrkdwn(text: string): string {
 export function slackText(n: Notification): string {
   const commit = n.commit ? ` \`${n.commit.slice(0, 12)}\`` : '';
   const images = n.images?.length ? `\n${n.images.map((i) => `• ${mrkdwn(`${i.repository}:${i.tag}`)} → \`${i.to}\``).join('\n')}` : '';
-  return `${icons[n.kind] ?? ''} *${mrkdwn(`${n.cluster}/${n.pipeline.name}`)}* ${n.kind}${commit} (${n.reason})\n${mrkdwn(n.message)}${images}`;
+  const stage = n.fleet?.stage ? ` stage ${mrkdwn(n.fleet.stage)}` : '';
+  const failures = n.fleet?.failures?.length ? `\n${n.fleet.failures.map((f) => `• ${mrkdwn(`${f.device}: ${f.reason}: ${f.message}`)}`).join('\n')}` : '';
+  return `${icons[n.kind] ?? ''} *${mrkdwn(subjectOf(n))}* ${n.kind}${commit}${stage} (${n.reason})\n${mrkdwn(n.message)}${images}${failures}`;
 }
 
 export function slackRequest(receiver: NotifyReceiver, notification: Notification, address?: string): OutgoingRequest {

@@ -10,6 +10,8 @@
  * - consumes a command once: `doris fleet promote|pause|resume|abort` sets the annotation
  *   `hub.doris.dev/command: <verb>@<time>`; the driver acts on a value it has not seen, and
  *   records it in `status.rollout.lastCommand`;
+ * - tells the Fleet's `spec.notify` receivers of a halt, rollback, abort or completion, once
+ *   (notify.ts: planned before the status write that records it, sent in the background after);
  * - sets the per-stage gauges (devices, updated, ready, failed, offline);
  * - runs again when time alone may change the outcome (a soak ending, a device going offline).
  *
@@ -27,6 +29,7 @@ import type { Logger } from '../../log.js';
 import type { EventSubject } from '../../status/events.js';
 import { effectiveLastSeen } from '../presence.js';
 import { type DeviceView, type RolloutCommand, type RolloutStatus, step } from './engine.js';
+import { type FleetNotifier, notifiedField } from './notify.js';
 import { parseRolloutPolicy, type RolloutPolicy } from './policy.js';
 import { parseRolloutStatus, rolloutTarget } from './targets.js';
 
@@ -63,6 +66,8 @@ export interface RolloutDriverDeps {
   events: EventSink;
   /** The hub's metrics registry: the rollout gauges and counter are registered there. */
   registry: Registry;
+  /** Tells the Fleet's `spec.notify` receivers about halts, rollbacks, aborts and completions (notify.ts). */
+  notices?: FleetNotifier;
 }
 
 export interface RolloutDriverOptions {
@@ -183,6 +188,7 @@ export class RolloutDriver {
     this.leading = leading;
     this.written.clear();
     this.stageWritten.clear();
+    this.deps.notices?.forget();
     if (leading) this.markAll();
     else {
       this.clearTimers();
@@ -311,11 +317,18 @@ export class RolloutDriver {
       this.scheduleWake(name, new Date(Math.min(countsDue, result.wakeAt?.getTime() ?? countsDue)));
       return;
     }
+    const changed = next !== undefined && !isDeepStrictEqual(next, state);
+    // Planned before the write, which records what is sent: a transition is sent once (notify.ts).
+    const notices =
+      changed && next && this.deps.notices
+        ? await this.deps.notices.plan(fleet, { previous: state, next, transitions: result.transitions, devices, stageOf: result.stageOf, now })
+        : undefined;
     // Leadership may have gone while this step ran: a follower writes nothing.
     if (!this.leading || this.stopped) return;
-    if (next && !isDeepStrictEqual(next, state)) {
+    if (next && changed) {
       const patch: Record<string, unknown> = { ...next };
       for (const key of optionalKeys) if (!(key in next)) patch[key] = null;
+      if (notices) patch[notifiedField] = notices.notified;
       await this.deps.client.mergePatch(
         { apiVersion: hubApiVersion, kind: 'Fleet', namespace: this.deps.namespace, name },
         { status: { rollout: patch } },
@@ -328,6 +341,7 @@ export class RolloutDriver {
         this.deps.log.info({ fleet: name, reason: t.reason, stage: t.stage }, t.message);
         void this.deps.events.record(this.subject(fleet), t.type, t.reason, t.message);
       }
+      if (notices) this.deps.notices?.sendAfterWrite(name, notices);
     }
     if (next) this.setGauges(name, next);
     this.writeStages(devices, result.stageOf);
@@ -340,6 +354,7 @@ export class RolloutDriver {
 
   private forget(name: string): void {
     this.written.delete(name);
+    this.deps.notices?.forget(name);
     this.countsWrittenAt.delete(name);
     this.invalidReported.delete(name);
     const timer = this.wakes.get(name);
