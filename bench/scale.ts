@@ -1,17 +1,20 @@
 /**
  * `npm run bench -- scale` (issue 15): how DORIS grows, under its shipped least-privilege
- * ServiceAccount.
+ * ServiceAccount, installed into a namespace of its own for the run.
  *
- *   1. growth curve: one Pipeline of 1,000 / 2,000 / 5,000 / 10,000 objects in 10 waves (the
+ *   1. many Pipelines (first, on a cluster not yet busy deleting): N Pipelines of 100 objects
+ *      each in one `doris run` with 1 m intervals: time until all are Ready, steady RSS,
+ *      API-server and git requests per minute at steady state, and a change pushed to one of
+ *      them applied by polling within its interval + 2 s;
+ *   2. growth curve: one Pipeline of 1,000 / 2,000 / 5,000 / 10,000 objects in 10 waves (the
  *      mix of bench/workload.ts), each point a cold sync and a no-op resync in one process
  *      (bench/sync-child.ts): seconds, writes (audit log), peak RSS, the Pipeline's status
  *      size in bytes; the growth exponent of cold and no-op time is fitted over the points;
- *   2. small (the first point, 1,000 objects by default): its peak RSS and no-op, and the
- *      change-to-applied latency of a signed GitHub webhook to a `doris run` controller;
- *   3. many Pipelines: N Pipelines of 100 objects each in one `doris run` with 1 m intervals:
- *      time until all are Ready, steady RSS, API-server and git requests per minute at steady
- *      state, and a change pushed to one of them applied by polling within its interval + 2 s.
+ *   3. small (the first point, 1,000 objects by default): its peak RSS and no-op, and the
+ *      change-to-applied latency of a signed GitHub webhook to a `doris run` controller.
  *
+ * Each phase's namespaces are deleted before the next starts, waiting at most `--delete-wait`
+ * seconds (the rest of a large deletion may overlap the next phase; the log says so).
  * Writes bench/results/scale.json.
  *
  *   npm run bench -- scale                                  # 1,000..10,000 objects, 100 Pipelines
@@ -23,6 +26,7 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import { dorisNodeFlags } from '../src/install/nodeflags.js';
 import { installObjects } from '../src/install/manifests.js';
 import { connectKube } from '../src/kube/client.js';
@@ -54,6 +58,9 @@ interface ScaleOptions {
   pipelineObjects: number;
   /** Folder for a CPU profile and a heap snapshot of the first point's process. */
   profile?: string;
+  /** How long a phase waits for its namespaces to be deleted before the next one starts. */
+  deleteWaitS: number;
+  webhookSamples: number;
 }
 
 /**
@@ -65,7 +72,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 function parseScaleArgs(argv: string[]): ScaleOptions {
-  const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100 };
+  const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100, deleteWaitS: 120, webhookSamples: 3 };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
@@ -88,9 +95,12 @@ function parseScaleArgs(argv: string[]): ScaleOptions {
     else if (flag === '--pipelines') options.pipelines = count(value(), 0);
     else if (flag === '--pipeline-objects') options.pipelineObjects = count(value(), 20);
     else if (flag === '--profile') options.profile = value();
+    else if (flag === '--delete-wait') options.deleteWaitS = count(value(), 0);
+    else if (flag === '--webhook-samples') options.webhookSamples = count(value(), 1);
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- scale [--points 1000,2000,5000,10000] [--pipelines 100 (0: none)] [--pipeline-objects 100] [--profile DIR]\n',
+        'usage: npm run bench -- scale [--points 1000,2000,5000,10000 (in this order; the first also gives the webhook latency)] [--pipelines 100 (0: none; run first)]\n' +
+          '                             [--pipeline-objects 100] [--delete-wait SECONDS (120)] [--webhook-samples 3] [--profile DIR]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
@@ -181,6 +191,8 @@ interface Controller {
   port: number;
   secret: string;
   metrics(): Promise<string>;
+  /** Kubernetes API requests made so far, by method (bench/scale-controller.ts), as of the last second. */
+  requests(): Record<string, number>;
   rssMiB(): number;
   stop(): Promise<void>;
 }
@@ -201,7 +213,7 @@ async function startController(
   const args = [
     ...dorisNodeFlags,
     ...nodeFlags,
-    ...deps.runtime.argsFor('src/cli/main.ts'),
+    ...deps.runtime.argsFor('bench/scale-controller.ts'),
     '--kubeconfig',
     kubeconfig,
     '--namespace',
@@ -221,7 +233,12 @@ async function startController(
     '2s',
     ...extra,
   ];
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env: dorisEnv(deps.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const countsFile = join(secretDir, 'requests.json');
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...dorisEnv(deps.env), DORIS_BENCH_REQUEST_COUNTS: countsFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')));
   child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));
@@ -238,6 +255,13 @@ async function startController(
     port,
     secret,
     metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    requests: () => {
+      try {
+        return JSON.parse(readFileSync(countsFile, 'utf8')) as Record<string, number>;
+      } catch {
+        return {};
+      }
+    },
     rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     stop: async () => {
       if (!exited) child.kill('SIGTERM');
@@ -322,9 +346,59 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
   log(`scale run ${run}: points ${options.points.join(', ')}; ${options.pipelines} Pipelines of ${options.pipelineObjects}; DORIS runs as ${identity.user}`);
   const cleanups: Array<() => Promise<unknown>> = [];
   const points: ScalePoint[] = [];
+  const errors: Record<string, string> = {};
   let small: { rss_peak_mib: number; noop_s: number; webhook_s: number | null; webhook_samples_s: number[]; objects: number } | undefined;
   let pipelines: Record<string, unknown> | undefined;
+  // Results are written after every phase: a run stopped half-way keeps what it measured.
+  const file = join(deps.resultsDir, 'scale.json');
+  const save = () => {
+    const sorted = [...points].sort((a, b) => a.objects - b.objects);
+    const exponent = (pick: (p: ScalePoint) => number) => {
+      const e = growthExponent(sorted.map((p) => ({ x: p.objects, y: pick(p) })));
+      return e === null ? null : round(e, 2);
+    };
+    const results = {
+      machine: deps.machine,
+      date: new Date().toISOString(),
+      load_average: os.loadavg().map((l) => round(l, 1)),
+      identity: identity.user,
+      waves: waveCount,
+      points: sorted,
+      growth_exponent: { cold_s: exponent((p) => p.cold_s), noop_s: exponent((p) => p.noop_s), rss_peak_mib: exponent((p) => p.rss_peak_mib) },
+      small: small ?? null,
+      pipelines: pipelines ?? null,
+      errors,
+      inventory_limit: inventoryLimitNote,
+    };
+    mkdirSync(deps.resultsDir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    return results;
+  };
+  // Stopped by a signal: what was created is deleted (without waiting), then the process ends.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: deleting what this run created`);
+    void Promise.allSettled(cleanups.map((c) => Promise.race([c(), sleep(20_000)])))
+      .then(() => removeInstall(api, controllerNamespace, identity.kubeconfig))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  /** Deletes a phase's namespaces, waiting a bounded time (the next phase may overlap the rest of the deletion). */
+  const retire = async (what: string, cleanup: () => Promise<unknown>) => {
+    const started = performance.now();
+    const done = await Promise.race([cleanup().then(() => true), sleep(options.deleteWaitS * 1000).then(() => false)]);
+    log(`${what}: ${done ? `deleted in ${((performance.now() - started) / 1000).toFixed(1)} s` : `still deleting after ${options.deleteWaitS} s; going on`}`);
+  };
   try {
+    if (options.pipelines > 0) {
+      try {
+        pipelines = await manyPipelines(deps, api, identity, options, run, cleanups, retire);
+      } catch (error) {
+        errors.pipelines = error instanceof Error ? error.message : String(error);
+        log(`pipelines FAILED: ${errors.pipelines}`);
+      }
+      save();
+    }
     for (const [index, objects] of options.points.entries()) {
       const prefix = `bench-${run}-s${objects}`;
       const workload = generateWorkload(objects, prefix, run);
@@ -334,7 +408,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
       const cleanup = async () => {
         await deletePipeline(api, controllerNamespace, prefix);
         rmSync(workDir, { recursive: true, force: true });
-        await deleteNamespaces(api, namespaces, 20 * 60_000);
+        await deleteNamespaces(api, namespaces, 30 * 60_000);
       };
       cleanups.push(cleanup);
       const profileFlags =
@@ -342,108 +416,97 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
           ? ['--cpu-prof', '--cpu-prof-dir', options.profile, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${options.profile}`]
           : [];
       if (options.profile) mkdirSync(options.profile, { recursive: true });
-      log(`point ${objects}: cold sync and no-op resync (Pipeline ${prefix})`);
-      const result = await runSyncChild(
-        deps,
-        { kubeconfig: identity.kubeconfig, user: identity.user, auditLog: env.AUDIT_LOG, repo: url, pipeline: prefix, namespace: controllerNamespace, workDir },
-        profileFlags,
-      );
-      if (!result.ok) throw new Error(`DORIS sync of ${objects} objects failed: ${result.error}`);
-      const bytes = await pipelineBytes(api, prefix);
-      const status = (
-        await api.request<{ status?: { inventoryArchive?: unknown } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/${controllerNamespace}/pipelines/${prefix}`)
-      ).body.status;
-      const point: ScalePoint = {
-        objects,
-        cold_s: round(result.sync_s),
-        cold_apply_s: round(result.apply_s),
-        cold_wait_s: round(result.wait_s),
-        noop_s: round(result.noop?.seconds ?? Number.NaN),
-        noop_writes: result.noop?.audit_writes ?? -1,
-        noop_requests: result.noop?.requests ?? {},
-        noop_phases_s: Object.fromEntries(Object.entries(result.noop?.phases_s ?? {}).map(([k, v]) => [k, round(v)])),
-        rss_peak_mib: result.rss_mib.peak,
-        rss_steady_mib: result.rss_mib.steady,
-        heap_used_steady_mib: result.steady_memory_mib.heap_used,
-        status_bytes: bytes.status,
-        object_bytes: bytes.object,
-        status_inventory_form: status?.inventoryArchive ? 'gzip+base64 archive' : 'plain list',
-      };
-      points.push(point);
-      log(
-        `point ${objects}: cold ${point.cold_s} s (apply ${point.cold_apply_s}, wait ${point.cold_wait_s}); no-op ${point.noop_s} s, ${point.noop_writes} writes ` +
-          `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}); RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
-      );
-      if (index === 0) {
-        // The small figures: this point's objects are live; the webhook latency of `doris run`.
-        const controller = await startController(
+      log(`point ${objects}: cold sync and no-op resync (Pipeline ${prefix}); load average ${os.loadavg()[0]!.toFixed(1)}`);
+      try {
+        const result = await runSyncChild(
           deps,
-          identity.kubeconfig,
-          workDir,
-          '10m',
-          join(logDir, `bench-${run}-scale-webhook.log`),
-          [],
-          options.profile ? ['--cpu-prof', '--cpu-prof-dir', join(options.profile, 'controller')] : [],
+          {
+            kubeconfig: identity.kubeconfig,
+            user: identity.user,
+            auditLog: env.AUDIT_LOG,
+            repo: url,
+            pipeline: prefix,
+            namespace: controllerNamespace,
+            workDir,
+          },
+          profileFlags,
         );
-        let samples: number[] = [];
-        let webhookError: string | undefined;
-        try {
-          samples = await webhookLatency(deps, api, controller, { repo: url, pipeline: prefix, objects, prefix, run }, 5);
-        } catch (error) {
-          webhookError = error instanceof Error ? error.message : String(error);
-          log(`webhook latency FAILED: ${webhookError}`);
-        } finally {
-          await controller.stop();
-        }
-        small = {
+        if (!result.ok) throw new Error(`DORIS sync of ${objects} objects failed: ${result.error}`);
+        const bytes = await pipelineBytes(api, prefix);
+        const status = (
+          await api.request<{ status?: { inventoryArchive?: unknown } }>(
+            'GET',
+            `/apis/doris.dev/v1alpha1/namespaces/${controllerNamespace}/pipelines/${prefix}`,
+          )
+        ).body.status;
+        const point: ScalePoint = {
           objects,
-          rss_peak_mib: point.rss_peak_mib,
-          noop_s: point.noop_s,
-          webhook_s: samples.length ? round(median(samples)) : null,
-          webhook_samples_s: samples.map((s) => round(s)),
+          cold_s: round(result.sync_s),
+          cold_apply_s: round(result.apply_s),
+          cold_wait_s: round(result.wait_s),
+          noop_s: round(result.noop?.seconds ?? Number.NaN),
+          noop_writes: result.noop?.audit_writes ?? -1,
+          noop_requests: result.noop?.requests ?? {},
+          noop_phases_s: Object.fromEntries(Object.entries(result.noop?.phases_s ?? {}).map(([k, v]) => [k, round(v)])),
+          rss_peak_mib: result.rss_mib.peak,
+          rss_steady_mib: result.rss_mib.steady,
+          heap_used_steady_mib: result.steady_memory_mib.heap_used,
+          status_bytes: bytes.status,
+          object_bytes: bytes.object,
+          status_inventory_form: status?.inventoryArchive ? 'gzip+base64 archive' : 'plain list',
         };
-        log(`small (${objects}): webhook to applied ${samples.map((s) => s.toFixed(3)).join(', ')} s`);
+        points.push(point);
+        log(
+          `point ${objects}: cold ${point.cold_s} s (apply ${point.cold_apply_s}, wait ${point.cold_wait_s}); no-op ${point.noop_s} s, ${point.noop_writes} writes ` +
+            `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}); RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
+        );
+        if (index === 0) {
+          // The small figures: this point's objects are live; the webhook latency of `doris run`.
+          const controller = await startController(
+            deps,
+            identity.kubeconfig,
+            workDir,
+            '10m',
+            join(logDir, `bench-${run}-scale-webhook.log`),
+            [],
+            options.profile ? ['--cpu-prof', '--cpu-prof-dir', join(options.profile, 'controller')] : [],
+          );
+          let samples: number[] = [];
+          try {
+            samples = await webhookLatency(deps, api, controller, { repo: url, pipeline: prefix, objects, prefix, run }, options.webhookSamples);
+          } catch (error) {
+            errors.webhook = error instanceof Error ? error.message : String(error);
+            log(`webhook latency FAILED: ${errors.webhook}`);
+          } finally {
+            await controller.stop();
+          }
+          small = {
+            objects,
+            rss_peak_mib: point.rss_peak_mib,
+            noop_s: point.noop_s,
+            webhook_s: samples.length ? round(median(samples)) : null,
+            webhook_samples_s: samples.map((s) => round(s)),
+          };
+          log(`small (${objects}): webhook to applied ${samples.map((s) => s.toFixed(3)).join(', ')} s`);
+        }
+      } catch (error) {
+        errors[`point_${objects}`] = error instanceof Error ? error.message : String(error);
+        log(`point ${objects} FAILED: ${errors[`point_${objects}`]}`);
       }
-      cleanups.pop();
-      log(`point ${objects}: namespaces deleted in ${(await deleteNamespacesAfter(cleanup)).toFixed(1)} s`);
+      save();
+      cleanups.splice(cleanups.indexOf(cleanup), 1);
+      await retire(`point ${objects}: namespaces`, cleanup);
     }
-
-    if (options.pipelines > 0) pipelines = await manyPipelines(deps, api, identity, options, run, cleanups);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`cleanup: ${String(error)}`));
     await removeInstall(api, controllerNamespace, identity.kubeconfig).catch((error: unknown) => log(`cleanup: ${String(error)}`));
     api.close();
   }
-
-  const cold = growthExponent(points.map((p) => ({ x: p.objects, y: p.cold_s })));
-  const noop = growthExponent(points.map((p) => ({ x: p.objects, y: p.noop_s })));
-  const rss = growthExponent(points.map((p) => ({ x: p.objects, y: p.rss_peak_mib })));
-  const results = {
-    machine: deps.machine,
-    date: new Date().toISOString(),
-    identity: identity.user,
-    waves: waveCount,
-    points,
-    growth_exponent: {
-      cold_s: cold === null ? null : round(cold, 2),
-      noop_s: noop === null ? null : round(noop, 2),
-      rss_peak_mib: rss === null ? null : round(rss, 2),
-    },
-    small: small ?? null,
-    pipelines: pipelines ?? null,
-    inventory_limit: inventoryLimitNote,
-  };
-  mkdirSync(deps.resultsDir, { recursive: true });
-  const file = join(deps.resultsDir, 'scale.json');
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify({ points, growth_exponent: results.growth_exponent, small, pipelines }, null, 2)}\n`);
+  const results = save();
+  process.stdout.write(`${JSON.stringify({ points: results.points, growth_exponent: results.growth_exponent, small, pipelines, errors }, null, 2)}\n`);
   log(`wrote ${file}`);
-}
-
-async function deleteNamespacesAfter(cleanup: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await cleanup();
-  return (performance.now() - started) / 1000;
 }
 
 /** Filled in from test/unit/inventory/scale_inventory_test.ts's figures (see README). */
@@ -458,22 +521,28 @@ async function manyPipelines(
   options: ScaleOptions,
   run: string,
   cleanups: Array<() => Promise<unknown>>,
+  retire: (what: string, cleanup: () => Promise<unknown>) => Promise<void>,
 ): Promise<Record<string, unknown>> {
   const { env, log } = deps;
   const count = options.pipelines;
   const names = Array.from({ length: count }, (_, i) => `bench-${run}-p${String(i).padStart(3, '0')}`);
   const repos: string[] = [];
   const workDir = mkdtempSync(join(os.tmpdir(), 'doris-scale-many-'));
-  cleanups.push(async () => {
+  const cleanup = async () => {
     for (const name of names) await deletePipeline(api, controllerNamespace, name);
     rmSync(workDir, { recursive: true, force: true });
-    await deleteNamespaces(api, names, 20 * 60_000);
-  });
+    await deleteNamespaces(api, names, 30 * 60_000);
+  };
+  cleanups.push(cleanup);
   log(`pipelines: creating ${count} repositories of ${options.pipelineObjects} objects`);
-  for (const name of names) {
-    const { url } = await createRepo(env, `bench-scale-${name}`, pipelineWorkload(name, options.pipelineObjects, run, 1).files, 'scale: many');
-    repos.push(url);
-  }
+  const limit = pLimit(6);
+  repos.push(
+    ...(await Promise.all(
+      names.map((name) =>
+        limit(async () => (await createRepo(env, `bench-scale-${name}`, pipelineWorkload(name, options.pipelineObjects, run, 1).files, 'scale: many')).url),
+      ),
+    )),
+  );
   const gitLog = join(env.AUDIT_LOG, '..', 'git-server.log');
   const controller = await startController(deps, identity.kubeconfig, workDir, '1m', join(env.AUDIT_LOG, '..', `bench-${run}-scale-many.log`));
   try {
@@ -513,6 +582,7 @@ async function manyPipelines(
     const auditAt = auditMark(env.AUDIT_LOG);
     const gitAt = auditMark(gitLog);
     const syncsBefore = counter(await controller.metrics(), 'doris_syncs_total');
+    const requestsBefore = controller.requests();
     const rss: number[] = [];
     const windowStart = performance.now();
     while (performance.now() - windowStart < 60_000) {
@@ -520,6 +590,10 @@ async function manyPipelines(
       await sleep(1000);
     }
     const minutes = (performance.now() - windowStart) / 60_000;
+    await sleep(1100);
+    const requestsAfter = controller.requests();
+    const byMethod = Object.fromEntries(Object.entries(requestsAfter).map(([m, n]) => [m, n - (requestsBefore[m] ?? 0)]));
+    const clientRequests = Object.values(byMethod).reduce((a, b) => a + b, 0);
     const events = readAuditSince(env.AUDIT_LOG, auditAt).filter((e) => e.user.username === identity.user);
     const writes = writesBy(events, identity.user).length;
     const gitRequests = readFileSync(gitLog)
@@ -530,7 +604,7 @@ async function manyPipelines(
     const syncs = counter(await controller.metrics(), 'doris_syncs_total') - syncsBefore;
     const rssSteady = median(rss);
     log(
-      `pipelines: steady minute: ${events.length} API requests (${writes} writes), ${gitRequests} git requests, ${syncs} syncs; RSS median ${rssSteady.toFixed(1)} MiB`,
+      `pipelines: steady minute: ${clientRequests} API requests (${JSON.stringify(byMethod)}; audit log: ${events.length} writes and dry-runs, ${writes} real writes), ${gitRequests} git requests, ${syncs} syncs; RSS median ${rssSteady.toFixed(1)} MiB`,
     );
 
     // A change to one Pipeline, found by polling while the others resync.
@@ -550,12 +624,16 @@ async function manyPipelines(
       rss_steady_mib: round(rssSteady, 1),
       change_latency_s: round(changeS, 2),
       change_within_interval_plus_2s: changeS <= 60 * 1.1 + 2,
-      requests_per_min: round(events.length / minutes, 0),
+      requests_per_min: round(clientRequests / minutes, 0),
+      requests_per_min_by_method: Object.fromEntries(Object.entries(byMethod).map(([m, n]) => [m, round(n / minutes, 0)])),
+      audited_per_min: round(events.length / minutes, 0),
       writes_per_min: round(writes / minutes, 0),
       git_requests_per_min: round(gitRequests / minutes, 0),
       syncs_per_min: round(syncs / minutes, 0),
     };
   } finally {
     await controller.stop();
+    cleanups.splice(cleanups.indexOf(cleanup), 1);
+    await retire('pipelines: namespaces', cleanup);
   }
 }
