@@ -509,9 +509,18 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
   log(`wrote ${file}`);
 }
 
-/** Filled in from test/unit/inventory/scale_inventory_test.ts's figures (see README). */
-const inventoryLimitNote =
-  'status inventory: a plain list up to 128 KiB of JSON, then one gzip+base64 archive; measured by test/unit/inventory/scale_inventory_test.ts';
+/** The inventory's limit, from test/unit/inventory/scale_inventory_test.ts (pure computation on the real encoding). */
+const inventoryLimitNote = {
+  form: 'a plain list up to 128 KiB of JSON, then one gzip+base64 archive (src/inventory/archive.ts)',
+  archived_bytes: { objects_10000: 229_188, objects_20000: 454_292, objects_40000: 901_220 },
+  bytes_per_object: 22.5,
+  limit_objects: 66_900,
+  limit:
+    "etcd's 1.5 MiB per object, less about 64 KiB for the rest of the status; the benchmark mix's 28% Secrets carry a random uid, resourceVersion and hash each, which do not compress",
+  when_reached:
+    "the API server refuses the status patch: a first sync fails before writing any object (its pendingInventory cannot be recorded), Ready=False with the server's message; a later sync's success write fails as StatusWriteFailed, Ready=False, the objects applied stay listed in pendingInventory for prune. The inventory and the pending entries share the one object: a commit that renames all of 40,000 objects needs both (about 1.8 MB) and is refused the same way, before any write",
+  measured_by: 'test/unit/inventory/scale_inventory_test.ts; the API server refusing an oversized status: test/e2e/status_size_test.ts',
+};
 
 /** N Pipelines of `pipelineObjects` objects each in one `doris run` with 1 m intervals. */
 async function manyPipelines(
