@@ -20,6 +20,14 @@ import type { KubeObject } from '../render/types.js';
 
 type Listing = Map<string, KubeObject> | 'forbidden';
 
+/**
+ * Scopes (kind, namespace) a client was refused a LIST in, and until when that is believed:
+ * a resync does not ask again each time (for the shipped RBAC: Secrets, cluster-wide and in
+ * every namespace of the Pipeline). A permission granted later is used within the time.
+ */
+const forbiddenScopes = new WeakMap<KubeClient, Map<string, number>>();
+export const forbiddenTtlMs = 5 * 60_000;
+
 /** What the snapshot knows of one object. */
 export interface Lookup {
   /** The live object, when it exists and carries our ownership labels. */
@@ -38,13 +46,20 @@ export class LiveSnapshot {
   ) {}
 
   private listing(apiVersion: string, kind: string, namespace?: string): Promise<Listing> {
+    const scope = `${apiVersion}/${kind}/${namespace ?? ''}`;
+    let refused = forbiddenScopes.get(this.client);
+    if ((refused?.get(scope) ?? 0) > Date.now()) return Promise.resolve('forbidden');
     return this.client
       .list(apiVersion, kind, { namespace, labelSelector: ownershipSelector(this.pipeline) })
       .then((items): Listing => new Map(items.map((item) => [objectId(item), item])))
       .catch((error: unknown): Listing => {
         // A kind whose CRD is not installed yet has no live objects.
         if (error instanceof UnknownKindError || (error instanceof KubeApiError && error.status === 404)) return new Map();
-        if (error instanceof KubeApiError && error.status === 403) return 'forbidden';
+        if (error instanceof KubeApiError && error.status === 403) {
+          if (!refused) forbiddenScopes.set(this.client, (refused = new Map()));
+          refused.set(scope, Date.now() + forbiddenTtlMs);
+          return 'forbidden';
+        }
         throw error;
       });
   }
