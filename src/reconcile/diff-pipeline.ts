@@ -4,21 +4,16 @@
  * identity), and the result compared field by field with the live object (diff.ts). What
  * left the repository is listed as deleted when the Pipeline prunes. Nothing is written.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import type { PipelineSpec, PipelineStatus } from '../api/pipeline.js';
-import { defaultApplyOptions } from '../apply/applier.js';
-import { classify, explain } from '../apply/preflight.js';
+import { classify, explain, type PreflightContext } from '../apply/preflight.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
 import { parseObjectId } from '../kube/objectid.js';
 import { planStages } from '../render/order.js';
 import { printable } from '../render/problems.js';
 import type { DesiredObject, KubeObject, Problem } from '../render/types.js';
-import type { GitCredentials } from '../source/git.js';
-import type { ImageTracker } from '../source/images.js';
-import { buildDesiredSet, clientFor, gitSourceFor, planPrune, preflightContext } from './desired.js';
+import { planPrune } from './desired.js';
 import { diffFields, diffObject, identify, type ObjectDiff } from './diff.js';
+import { type DryRunOptions, withNewestDesiredSet } from './dry-run.js';
 
 export interface PipelineDiff {
   commit: string;
@@ -37,36 +32,8 @@ async function readLive(client: KubeClient, object: KubeObject): Promise<KubeObj
   });
 }
 
-export async function diffPipeline(
-  controllerClient: KubeClient,
-  options: {
-    name: string;
-    /** Where the Pipeline lives: its `serviceAccountName` is an account of this namespace. */
-    namespace: string;
-    spec: PipelineSpec;
-    status?: PipelineStatus;
-    credentials: GitCredentials;
-    workDir: string;
-    images?: ImageTracker;
-  },
-): Promise<PipelineDiff> {
-  const client = clientFor(controllerClient, options.spec, options.namespace);
-  const source = gitSourceFor(options.spec, options.credentials, options.workDir);
-  const commit = await source.resolve();
-  await source.fetchCommit(commit);
-  const checkout = await source.checkout(commit, join(options.workDir, 'checkouts'));
-  try {
-    const desired = await buildDesiredSet({
-      checkout,
-      path: source.path,
-      client,
-      pipeline: options.name,
-      spec: options.spec,
-      images: options.images,
-      lastImages: options.status?.images ?? [],
-      secrets: { client: controllerClient, namespace: options.namespace },
-    });
-    const ctx = preflightContext(client, options.name, options.status, desired.objects, defaultApplyOptions().concurrency);
+export async function diffPipeline(controllerClient: KubeClient, options: DryRunOptions): Promise<PipelineDiff> {
+  return withNewestDesiredSet(controllerClient, options, async ({ commit, client, desired, ctx }) => {
     const diffs: ObjectDiff[] = [];
     for (const stage of planStages(desired.waves)) {
       const results = await Promise.all(stage.objects.map((object) => diffOne(ctx, client, object, stage.label)));
@@ -87,12 +54,10 @@ export async function diffPipeline(
       });
     }
     return { commit, diffs, problems: desired.problems, pruneRefusal: refusal };
-  } finally {
-    rmSync(checkout, { recursive: true, force: true });
-  }
+  });
 }
 
-async function diffOne(ctx: ReturnType<typeof preflightContext>, client: KubeClient, desired: DesiredObject, stage: string): Promise<ObjectDiff> {
+async function diffOne(ctx: PreflightContext, client: KubeClient, desired: DesiredObject, stage: string): Promise<ObjectDiff> {
   const { object } = desired;
   const base = { ...identify(object), stage, source: `${printable(desired.source.file)}:${desired.source.line}:${desired.source.col}` };
   try {

@@ -3,9 +3,6 @@
  * update, recreate, unchanged, prune — decided by the same comparison the sync uses, with
  * server-side dry-runs. Nothing is written.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import type { PipelineSpec, PipelineStatus } from '../api/pipeline.js';
 import { applyObject, defaultApplyOptions } from '../apply/applier.js';
 import { classify, explain } from '../apply/preflight.js';
 import type { KubeClient } from '../kube/client.js';
@@ -13,9 +10,8 @@ import { describeObject, parseObjectId } from '../kube/objectid.js';
 import { planStages } from '../render/order.js';
 import { printable } from '../render/problems.js';
 import type { Problem } from '../render/types.js';
-import type { GitCredentials } from '../source/git.js';
-import type { ImageTracker } from '../source/images.js';
-import { buildDesiredSet, clientFor, gitSourceFor, planPrune, preflightContext } from './desired.js';
+import { planPrune } from './desired.js';
+import { type DryRunOptions, withNewestDesiredSet } from './dry-run.js';
 
 export type PlanAction = 'create' | 'update' | 'recreate' | 'unchanged' | 'prune' | 'error';
 
@@ -36,37 +32,8 @@ export interface Plan {
 
 const actionOf = { created: 'create', configured: 'update', recreated: 'recreate', unchanged: 'unchanged' } as const;
 
-export async function planPipeline(
-  controllerClient: KubeClient,
-  options: {
-    name: string;
-    /** Where the Pipeline lives: its `serviceAccountName` is an account of this namespace. */
-    namespace: string;
-    spec: PipelineSpec;
-    status?: PipelineStatus;
-    credentials: GitCredentials;
-    workDir: string;
-    images?: ImageTracker;
-  },
-): Promise<Plan> {
-  // The plan asks what the Pipeline's own identity could do, as its sync would.
-  const client = clientFor(controllerClient, options.spec, options.namespace);
-  const source = gitSourceFor(options.spec, options.credentials, options.workDir);
-  const commit = await source.resolve();
-  await source.fetchCommit(commit);
-  const checkout = await source.checkout(commit, join(options.workDir, 'checkouts'));
-  try {
-    const desired = await buildDesiredSet({
-      checkout,
-      path: source.path,
-      client,
-      pipeline: options.name,
-      spec: options.spec,
-      images: options.images,
-      lastImages: options.status?.images ?? [],
-      secrets: { client: controllerClient, namespace: options.namespace },
-    });
-    const ctx = preflightContext(client, options.name, options.status, desired.objects, defaultApplyOptions().concurrency);
+export async function planPipeline(controllerClient: KubeClient, options: DryRunOptions): Promise<Plan> {
+  return withNewestDesiredSet(controllerClient, options, async ({ commit, desired, ctx }) => {
     const planOptions = { ...defaultApplyOptions(), mode: 'plan' as const };
     const rows: PlanRow[] = [];
     for (const stage of planStages(desired.waves)) {
@@ -100,7 +67,5 @@ export async function planPipeline(
       });
     }
     return { commit, rows, problems: desired.problems, pruneRefusal: refusal };
-  } finally {
-    rmSync(checkout, { recursive: true, force: true });
-  }
+  });
 }
