@@ -1,6 +1,6 @@
 /** `doris version`: which DORIS this is (the package version), and on which Node. */
-import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { packageVersion } from '../version.js';
 import { out, printResult, type GlobalOptions } from './common.js';
 
 export interface VersionInfo {
@@ -8,17 +8,6 @@ export interface VersionInfo {
   node: string;
   platform: string;
   arch: string;
-}
-
-/** The package's version: package.json is two folders up from src/cli, three from dist/src/cli. */
-export function packageVersion(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
-    const file = new URL(up, import.meta.url);
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'doris' && pkg.version) return pkg.version;
-  }
-  return 'unknown';
 }
 
 export function versionInfo(): VersionInfo {
