@@ -11,34 +11,7 @@ import type { ObjectDiff } from '../reconcile/diff.js';
 import type { PipelineDetail, PipelineSummary, ObjectView } from './dashboard-model.js';
 import { byWave } from './dashboard-model.js';
 import { html, pathOf, type SafeHtml } from './ui/html.js';
-
-/** What the page may offer: actions need the operator role and carry the CSRF token. */
-export interface ViewContext {
-  operator: boolean;
-  csrf: string;
-  now: number;
-}
-
-const short = (commit: string | undefined) => (commit ? commit.slice(0, 12) : '');
-
-function ago(iso: string | undefined, now: number): SafeHtml {
-  if (!iso) return html`<span class="muted">never</span>`;
-  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  const text = Number.isNaN(seconds)
-    ? iso
-    : seconds < 60
-      ? `${seconds} s ago`
-      : seconds < 3600
-        ? `${Math.floor(seconds / 60)} min ago`
-        : seconds < 172_800
-          ? `${Math.floor(seconds / 3600)} h ago`
-          : `${Math.floor(seconds / 86_400)} d ago`;
-  return html`<time datetime="${iso}" data-age title="${iso}">${text}</time>`;
-}
-
-function badge(kind: 'ok' | 'bad' | 'warn' | 'info' | 'idle', icon: string, text: string): SafeHtml {
-  return html`<span class="badge ${kind}"><span aria-hidden="true">${icon}</span>${text}</span>`;
-}
+import { ago, badge, shortCommit, type Tone, type ViewContext } from './ui/pieces.js';
 
 /** Ready, not ready, suspended or unknown; and whether a sync runs now (a second badge). */
 export function stateBadge(s: PipelineSummary): SafeHtml {
@@ -52,7 +25,7 @@ function readyBadge(s: PipelineSummary): SafeHtml {
   return badge('idle', '?', 'Unknown');
 }
 
-const healthBadges: Record<HealthStatus, [Parameters<typeof badge>[0], string]> = {
+const healthBadges: Record<HealthStatus, [Tone, string]> = {
   Current: ['ok', '✔'],
   InProgress: ['warn', '◐'],
   Failed: ['bad', '✖'],
@@ -76,7 +49,7 @@ function actionBadge(action: ObjectAction | undefined): SafeHtml {
 function syncingLine(s: PipelineSummary, now: number): SafeHtml {
   if (s.syncing) {
     const w = s.syncing.waiting;
-    return html`<p class="info" role="status"><strong>⟳ Syncing now</strong> ${s.syncing.commit ? html`<code>${short(s.syncing.commit)}</code>` : ''} since ${ago(s.syncing.since, now)}${s.syncing.stage ? html` · ${s.syncing.stage}` : ''}${
+    return html`<p class="info" role="status"><strong>⟳ Syncing now</strong> ${s.syncing.commit ? html`<code>${shortCommit(s.syncing.commit)}</code>` : ''} since ${ago(s.syncing.since, now)}${s.syncing.stage ? html` · ${s.syncing.stage}` : ''}${
       w ? html` · waiting for ${w.pending} of ${w.total} in ${w.label}${w.first ? html`: ${w.first.object} ${w.first.status}: ${w.first.message}` : ''}` : ''
     }</p>`;
   }
@@ -112,8 +85,8 @@ ${syncingLine(s, ctx.now)}
 <dl class="kv">
 <dt>Reason</dt><dd>${s.reason || '—'}</dd>
 ${s.ready === 'False' && s.message ? html`<dt>Message</dt><dd class="bad">${s.message.length > 200 ? `${s.message.slice(0, 200)}…` : s.message}</dd>` : ''}
-<dt>Applied</dt><dd><code>${short(s.lastAppliedCommit) || '—'}</code></dd>
-${s.lastAttemptedCommit && s.lastAttemptedCommit !== s.lastAppliedCommit ? html`<dt>Attempted</dt><dd><code>${short(s.lastAttemptedCommit)}</code></dd>` : ''}
+<dt>Applied</dt><dd><code>${shortCommit(s.lastAppliedCommit) || '—'}</code></dd>
+${s.lastAttemptedCommit && s.lastAttemptedCommit !== s.lastAppliedCommit ? html`<dt>Attempted</dt><dd><code>${shortCommit(s.lastAttemptedCommit)}</code></dd>` : ''}
 <dt>Last sync</dt><dd>${ago(s.lastSyncTime, ctx.now)}</dd>
 <dt>Objects</dt><dd>${s.objects}</dd>
 <dt>Images</dt><dd>${imagesList(s)}</dd>
@@ -171,7 +144,7 @@ ${d.message ? html`<p class="banner ${bad ? 'bad' : 'ok'}" id="ready-message"><s
 ${syncingLine(d, ctx.now)}
 ${
   d.lastSync
-    ? html`<p class="muted" id="last-sync">Last sync ${ago(d.lastSync.finishedAt, ctx.now)}: ${d.lastSync.result}${d.lastSync.commit ? html` at <code>${short(d.lastSync.commit)}</code>` : ''}${d.lastSync.wrote ? '' : ' (nothing changed)'}</p>`
+    ? html`<p class="muted" id="last-sync">Last sync ${ago(d.lastSync.finishedAt, ctx.now)}: ${d.lastSync.result}${d.lastSync.commit ? html` at <code>${shortCommit(d.lastSync.commit)}</code>` : ''}${d.lastSync.wrote ? '' : ' (nothing changed)'}</p>`
     : ''
 }
 ${actions(d, ctx, true)}
@@ -207,7 +180,7 @@ ${
     ? html`<p class="muted">No recorded syncs.</p>`
     : html`<div class="table"><table><thead><tr><th scope="col">Finished</th><th scope="col">Commit</th><th scope="col">Result</th><th scope="col">Counts</th><th scope="col">Took</th></tr></thead><tbody>${d.history.map(
         (h) =>
-          html`<tr><td>${ago(h.finishedAt, ctx.now)}</td><td><code>${short(h.commit)}</code></td><td>${h.result === 'Succeeded' ? badge('ok', '✔', h.result) : badge('bad', '✖', h.result)}</td><td>${h.counts.created} created, ${h.counts.configured} configured, ${h.counts.recreated} recreated, ${h.counts.unchanged} unchanged, ${h.counts.pruned} pruned</td><td>${duration(h.startedAt, h.finishedAt)}</td></tr>`,
+          html`<tr><td>${ago(h.finishedAt, ctx.now)}</td><td><code>${shortCommit(h.commit)}</code></td><td>${h.result === 'Succeeded' ? badge('ok', '✔', h.result) : badge('bad', '✖', h.result)}</td><td>${h.counts.created} created, ${h.counts.configured} configured, ${h.counts.recreated} recreated, ${h.counts.unchanged} unchanged, ${h.counts.pruned} pruned</td><td>${duration(h.startedAt, h.finishedAt)}</td></tr>`,
       )}</tbody></table></div>`
 }
 <h2 id="conditions">Conditions</h2>
@@ -226,7 +199,7 @@ ${
 }`;
 }
 
-const diffIcons: Record<ObjectDiff['action'], [Parameters<typeof badge>[0], string]> = {
+const diffIcons: Record<ObjectDiff['action'], [Tone, string]> = {
   create: ['info', '+'],
   update: ['info', '✎'],
   recreate: ['warn', '↻'],

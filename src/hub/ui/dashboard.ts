@@ -36,7 +36,8 @@ import type { RolloutCommand } from '../rollout/engine.js';
 import { type DeviceQuery, deviceDetail, deviceStates, fleetDetail, summarizeFleet } from './model.js';
 import type { RecentEvents } from './recent-events.js';
 import { parseSelector } from './selector.js';
-import { deviceBody, fleetBody, listBody, type ViewContext } from './views.js';
+import { deviceBody, fleetBody, listBody } from './views.js';
+import type { ViewContext } from '../../server/ui/pieces.js';
 
 export interface FleetDashboard {
   /** Answers `req` if it is a dashboard route; false otherwise. */

@@ -7,38 +7,10 @@
  */
 import type { DeviceState } from '../devices.js';
 import { html, pathOf, type SafeHtml } from '../../server/ui/html.js';
+import { ago, badge, shortCommit, type Tone, type ViewContext } from '../../server/ui/pieces.js';
 import type { RolloutCommand } from '../rollout/engine.js';
 import type { DeviceDetail, DevicePage, DeviceRow, FleetDetail, FleetSummary, RevisionRef, StageView } from './model.js';
 import { deviceStates } from './model.js';
-
-export interface ViewContext {
-  operator: boolean;
-  csrf: string;
-  now: number;
-}
-
-type Tone = 'ok' | 'bad' | 'warn' | 'info' | 'idle';
-
-const short = (commit: string | undefined) => (commit ? commit.slice(0, 12) : '');
-
-function ago(iso: string | undefined, now: number): SafeHtml {
-  if (!iso) return html`<span class="muted">never</span>`;
-  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  const text = Number.isNaN(seconds)
-    ? iso
-    : seconds < 60
-      ? `${seconds} s ago`
-      : seconds < 3600
-        ? `${Math.floor(seconds / 60)} min ago`
-        : seconds < 172_800
-          ? `${Math.floor(seconds / 3600)} h ago`
-          : `${Math.floor(seconds / 86_400)} d ago`;
-  return html`<time datetime="${iso}" data-age title="${iso}">${text}</time>`;
-}
-
-function badge(tone: Tone, icon: string, text: string): SafeHtml {
-  return html`<span class="badge ${tone}"><span aria-hidden="true">${icon}</span>${text}</span>`;
-}
 
 const stateBadges: Record<DeviceState, [Tone, string, string]> = {
   ready: ['ok', '✔', 'Ready'],
@@ -67,7 +39,7 @@ function rolloutBadge(state: string | undefined): SafeHtml {
 
 function revisionText(r: RevisionRef | undefined): SafeHtml {
   if (!r) return html`<span class="muted">none yet</span>`;
-  return html`<code title="${r.id}">${short(r.commit) || r.id}</code>`;
+  return html`<code title="${r.id}">${shortCommit(r.commit) || r.id}</code>`;
 }
 
 function counts(c: FleetSummary['devices']): SafeHtml {
@@ -184,7 +156,7 @@ function deviceRowHtml(fleet: string, r: DeviceRow, ctx: ViewContext): SafeHtml 
 <td data-label="Device" class="mono"><a href="${pathOf('fleets', fleet, 'devices', r.name)}">${r.name}</a></td>
 <td data-label="State">${deviceStateBadge(r.state)}</td>
 <td data-label="Stage">${r.stage ?? ''}</td>
-<td data-label="Commit"><code>${short(r.commit) || '—'}</code>${r.revision ? (r.onTarget ? html` <span class="ok" title="on its target revision">✔<span class="visually-hidden"> on target</span></span>` : html` <span class="warn" title="not on its target revision">↻<span class="visually-hidden"> not on target</span></span>`) : ''}</td>
+<td data-label="Commit"><code>${shortCommit(r.commit) || '—'}</code>${r.revision ? (r.onTarget ? html` <span class="ok" title="on its target revision">✔<span class="visually-hidden"> on target</span></span>` : html` <span class="warn" title="not on its target revision">↻<span class="visually-hidden"> not on target</span></span>`) : ''}</td>
 <td data-label="Report" class="msg">${r.reason ? html`<strong>${r.reason}</strong>: ` : ''}${clip(r.message, 140)}</td>
 <td data-label="Last seen">${r.connected ? html`<span class="ok">● connected</span>` : ago(r.lastSeen, ctx.now)}</td>
 <td data-label="Labels">${labelsText(r.labels)}</td>
@@ -251,7 +223,7 @@ ${
     ? html`<p class="muted">None resolved yet.</p>`
     : html`<div class="table"><table><thead><tr><th scope="col">Commit</th><th scope="col">Revision</th><th scope="col">Images</th><th scope="col">Resolved</th><th scope="col">Stages on it</th></tr></thead><tbody>${d.revisions.map(
         (v) =>
-          html`<tr><td><code>${short(v.commit)}</code>${v.newest ? html` <span class="badge info">newest</span>` : ''}</td><td class="mono">${v.id}</td><td>${v.images.map((i) => html`<div class="mono">${i.repository}:${i.tag} <span class="muted">${(i.digest ?? '').slice(0, 19)}</span></div>`)}</td><td>${ago(v.createdAt, ctx.now)}</td><td>${v.stages.join(', ') || html`<span class="muted">—</span>`}</td></tr>`,
+          html`<tr><td><code>${shortCommit(v.commit)}</code>${v.newest ? html` <span class="badge info">newest</span>` : ''}</td><td class="mono">${v.id}</td><td>${v.images.map((i) => html`<div class="mono">${i.repository}:${i.tag} <span class="muted">${(i.digest ?? '').slice(0, 19)}</span></div>`)}</td><td>${ago(v.createdAt, ctx.now)}</td><td>${v.stages.join(', ') || html`<span class="muted">—</span>`}</td></tr>`,
       )}</tbody></table></div>`
 }
 <h2 id="devices">Devices</h2>
