@@ -21,11 +21,10 @@ import type { ClusterSource } from './cluster-source.js';
 import { detail, summarize } from './dashboard-model.js';
 import { changesBody, detailBody, listBody } from './dashboard-views.js';
 import type { ViewContext } from './ui/pieces.js';
-import { assetAt } from './ui/assets.js';
 import type { Principal, UiAuthConfig } from './ui/auth.js';
 import { UiGate } from './ui/gate.js';
 import { type html, pathOf } from './ui/html.js';
-import { page, securityHeaders, sendHtml, sendJson } from './ui/layout.js';
+import { page, securityHeaders, sendAsset, sendHtml, sendJson } from './ui/layout.js';
 import { readForm, wantsJson } from './ui/request.js';
 import { SseHub } from './ui/sse.js';
 
@@ -129,13 +128,7 @@ export function createDashboard(source: ClusterSource, auth: UiAuthConfig, log: 
 
   const handle = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     const path = url.pathname;
-    if (req.method === 'GET' && path.startsWith('/ui/')) {
-      const asset = assetAt(path);
-      if (!asset) return false;
-      res.writeHead(200, { ...securityHeaders, 'content-type': asset.type, 'cache-control': 'public, max-age=31536000, immutable' });
-      res.end(asset.body);
-      return true;
-    }
+    if (req.method === 'GET' && path.startsWith('/ui/')) return sendAsset(res, path);
     if (await gate.handle(req, res, url)) return true;
     const api = path === '/api/pipelines' || path.startsWith('/api/pipelines/');
     const segments = (api ? path.slice('/api'.length) : path).split('/').slice(1);

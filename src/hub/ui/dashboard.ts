@@ -23,11 +23,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Device, type Fleet, hubApiVersion } from '../../api/hub.js';
 import type { KubeClient } from '../../kube/client.js';
 import type { Logger } from '../../log.js';
-import { assetAt } from '../../server/ui/assets.js';
 import type { Principal, UiAuthConfig } from '../../server/ui/auth.js';
 import { UiGate } from '../../server/ui/gate.js';
 import { pathOf, type SafeHtml } from '../../server/ui/html.js';
-import { page, securityHeaders, sendHtml, sendJson } from '../../server/ui/layout.js';
+import { page, securityHeaders, sendAsset, sendHtml, sendJson } from '../../server/ui/layout.js';
 import { readForm, wantsJson } from '../../server/ui/request.js';
 import { SseHub } from '../../server/ui/sse.js';
 import type { DeviceState } from '../devices.js';
@@ -155,13 +154,7 @@ export function createFleetDashboard(deps: FleetDashboardDeps): FleetDashboard {
 
   const handle = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     const path = url.pathname;
-    if (req.method === 'GET' && path.startsWith('/ui/')) {
-      const asset = assetAt(path);
-      if (!asset) return false;
-      res.writeHead(200, { ...securityHeaders, 'content-type': asset.type, 'cache-control': 'public, max-age=31536000, immutable' });
-      res.end(asset.body);
-      return true;
-    }
+    if (req.method === 'GET' && path.startsWith('/ui/')) return sendAsset(res, path);
     if (await gate.handle(req, res, url)) return true;
     const api = path === '/api/fleets' || path.startsWith('/api/fleets/');
     const segments = (api ? path.slice('/api'.length) : path).split('/').slice(1);

@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
 import { html, type SafeHtml } from './html.js';
-import { script, stylesheet } from './assets.js';
+import { assetAt, script, stylesheet } from './assets.js';
 
 export const securityHeaders: Record<string, string> = {
   'content-security-policy':
@@ -52,6 +52,15 @@ ${options.logout ? html`<form method="post" action="/logout"><input type="hidden
 <script src="${script.path}" defer></script>
 </body></html>
 `.text;
+}
+
+/** The asset at a `/ui/...` path, cached for good (its name carries its hash); false when there is none. */
+export function sendAsset(res: ServerResponse, path: string): boolean {
+  const asset = assetAt(path);
+  if (!asset) return false;
+  res.writeHead(200, { ...securityHeaders, 'content-type': asset.type, 'cache-control': 'public, max-age=31536000, immutable' });
+  res.end(asset.body);
+  return true;
 }
 
 export function sendHtml(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
