@@ -177,10 +177,26 @@ export const deviceReportSchema = z
 
 export type DeviceReport = z.infer<typeof deviceReportSchema>;
 
+export interface ReportHistoryEntry {
+  at: string;
+  revision?: string;
+  commit?: string;
+  ready: 'True' | 'False' | 'Unknown';
+  reason: string;
+}
+
+/** How many state changes a Device keeps in status.history. */
+export const maxDeviceHistory = 10;
+
 export interface DeviceStatus {
   report?: DeviceReport & { counts?: SyncCounts };
   /** When the report last changed. */
   reportedAt?: string;
+  /**
+   * The last reports that changed the device's state (revision, Ready or reason), newest first,
+   * bounded: written in the same patch as the report, so the history costs no extra write.
+   */
+  history?: ReportHistoryEntry[];
   /**
    * Presence, written only when it changes (src/hub/presence.ts): while `connected`, when the
    * device connected to `servedBy`; once disconnected, its last contact.

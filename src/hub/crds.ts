@@ -263,6 +263,16 @@ export function deviceCrd(): KubeObject {
       properties: {
         report: deviceReport,
         reportedAt: time,
+        history: {
+          type: 'array',
+          maxItems: 10,
+          description: 'The last reports that changed the state (revision, Ready, reason), newest first.',
+          items: {
+            type: 'object',
+            required: ['at', 'ready', 'reason'],
+            properties: { at: time, revision: str(64), commit: str(64), ready: str(16), reason: str(64) },
+          },
+        },
         lastSeen: time,
         connected: { type: 'boolean' },
         servedBy: str(253),

@@ -15,7 +15,16 @@
  * is dropped.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { type Device, type DeviceReport, fleetLabel, hubApiVersion, offlineAfterMs } from '../api/hub.js';
+import {
+  type Device,
+  type DeviceReport,
+  type DeviceStatus,
+  fleetLabel,
+  hubApiVersion,
+  maxDeviceHistory,
+  offlineAfterMs,
+  type ReportHistoryEntry,
+} from '../api/hub.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
 import type { KubeObject } from '../kube/object.js';
@@ -61,6 +70,21 @@ function keep(object: KubeObject): Device {
 }
 
 const reportKeys = ['revision', 'commit', 'ready', 'reason', 'message', 'counts', 'images', 'agentVersion'] as const;
+
+/** The history after `report`: a new entry only when the state (revision, Ready, reason) changed. */
+export function nextHistory(status: DeviceStatus | undefined, report: DeviceReport, at: string): ReportHistoryEntry[] {
+  const history = status?.history ?? [];
+  const last = history[0];
+  if (last && last.revision === report.revision && last.ready === report.ready && last.reason === report.reason) return history;
+  const entry: ReportHistoryEntry = {
+    at,
+    ready: report.ready,
+    reason: report.reason,
+    ...(report.revision ? { revision: report.revision } : {}),
+    ...(report.commit ? { commit: report.commit } : {}),
+  };
+  return [entry, ...history].slice(0, maxDeviceHistory);
+}
 
 /** The report as stored: every key present (null when absent), so a merge patch also clears what the device no longer reports. */
 function storedReport(report: DeviceReport): Record<string, unknown> {
@@ -199,7 +223,10 @@ export class DeviceRegistry {
     const presence = connectPatch(current.status, this.options.replica, now);
     if (!changed && !presence) return false;
     const status: Record<string, unknown> = { ...presence };
-    if (changed) Object.assign(status, { report: storedReport(report), reportedAt: new Date(now).toISOString() });
+    if (changed) {
+      const at = new Date(now).toISOString();
+      Object.assign(status, { report: storedReport(report), reportedAt: at, history: nextHistory(current.status, report, at) });
+    }
     return this.writeStatus(current, status);
   }
 

@@ -6,7 +6,7 @@
  * Everything a device wrote (report reason, message, agent version, image names) is data
  * here and stays data: the views escape it, the API returns it as JSON strings.
  */
-import { type Device, type DeviceReport, type Fleet, fleetLabel, type Revision } from '../../api/hub.js';
+import { type Device, type DeviceReport, type Fleet, fleetLabel, type ReportHistoryEntry, type Revision } from '../../api/hub.js';
 import type { ImageStatus } from '../../api/pipeline.js';
 import type { DeviceState } from '../devices.js';
 import { effectiveLastSeen } from '../presence.js';
@@ -113,6 +113,8 @@ export interface DeviceDetail extends DeviceRow {
   fleet: string;
   report?: DeviceReport;
   reportedAt?: string;
+  /** The last state changes, newest first. */
+  history: ReportHistoryEntry[];
   servedBy?: string;
   servedRevision?: string;
   target?: RevisionRef;
@@ -343,6 +345,7 @@ export function deviceDetail(fleet: Fleet | undefined, device: Device, state: De
     fleet: device.spec.fleet,
     report: device.status?.report,
     reportedAt: device.status?.reportedAt,
+    history: device.status?.history ?? [],
     servedBy: device.status?.servedBy,
     servedRevision: device.status?.servedRevision,
     target: fleet ? refOf(rolloutTarget(fleet, device)) : undefined,

@@ -259,6 +259,15 @@ ${report ? html`<p class="banner ${d.state === 'failed' ? 'bad' : d.state === 'r
 <dt>Enrolled</dt><dd>${ago(d.enrolledAt, ctx.now)}</dd>
 <dt>Labels</dt><dd>${Object.keys(d.labels).length === 0 ? html`<span class="muted">none</span>` : labelsText(d.labels, labelsShown)}</dd>
 </dl>
+<h2 id="history">History</h2>
+${
+  d.history.length === 0
+    ? html`<p class="muted">No state change reported yet.</p>`
+    : html`<div class="table"><table><thead><tr><th scope="col">When</th><th scope="col">Ready</th><th scope="col">Reason</th><th scope="col">Commit</th><th scope="col">Revision</th></tr></thead><tbody>${d.history.map(
+        (h) =>
+          html`<tr><td>${ago(h.at, ctx.now)}</td><td>${h.ready}</td><td>${h.reason}</td><td class="mono">${(h.commit ?? '').slice(0, 12)}</td><td class="mono">${h.revision ?? ''}</td></tr>`,
+      )}</tbody></table></div>`
+}
 <h2 id="images">Images running</h2>
 ${
   (report?.images ?? []).length === 0
