@@ -6,10 +6,8 @@ import { Command } from 'commander';
 import { diffPipeline } from '../reconcile/diff-pipeline.js';
 import { formatDiffs, hasChanges } from '../reconcile/diff.js';
 import { formatProblems } from '../render/validate.js';
-import { registryCredentialsResolver } from '../source/credentials.js';
-import { ImageTracker } from '../source/images.js';
 import { ExitCode, connect, out, printResult, say, type GlobalOptions } from './common.js';
-import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
+import { addTargetOptions, dryRunOf, resolveTarget, type TargetFlags } from './target.js';
 
 export function diffCommand(global: () => GlobalOptions): Command {
   const command = new Command('diff').description(
@@ -31,15 +29,7 @@ Examples:
     const client = await connect(options);
     try {
       const target = await resolveTarget(client, options.namespace, flags);
-      const result = await diffPipeline(client, {
-        name: target.name,
-        namespace: options.namespace,
-        spec: target.spec,
-        status: target.existing?.status,
-        credentials: target.credentials,
-        workDir: options.workDir,
-        images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
-      });
+      const result = await diffPipeline(client, dryRunOf(client, options, flags, target));
       const changed = hasChanges(result.diffs) || result.pruneRefusal !== undefined;
       printResult(options, { pipeline: target.name, ...result, changed }, () => {
         if (result.problems.length > 0) say(formatProblems(result.problems));

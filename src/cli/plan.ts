@@ -1,11 +1,9 @@
 /** `doris plan`: what a sync would change against the live cluster, writing nothing. */
 import { Command } from 'commander';
 import { planPipeline } from '../reconcile/plan.js';
-import { registryCredentialsResolver } from '../source/credentials.js';
-import { ImageTracker } from '../source/images.js';
 import { formatProblems } from '../render/validate.js';
 import { ExitCode, connect, printData, say, type GlobalOptions } from './common.js';
-import { addTargetOptions, resolveTarget, type TargetFlags } from './target.js';
+import { addTargetOptions, dryRunOf, resolveTarget, type TargetFlags } from './target.js';
 
 export function planCommand(global: () => GlobalOptions): Command {
   const command = new Command('plan').description(
@@ -18,15 +16,7 @@ export function planCommand(global: () => GlobalOptions): Command {
     const client = await connect(options);
     try {
       const target = await resolveTarget(client, options.namespace, flags);
-      const plan = await planPipeline(client, {
-        name: target.name,
-        namespace: options.namespace,
-        spec: target.spec,
-        status: target.existing?.status,
-        credentials: target.credentials,
-        workDir: options.workDir,
-        images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
-      });
+      const plan = await planPipeline(client, dryRunOf(client, options, flags, target));
       const errors = plan.rows.filter((r) => r.action === 'error').length;
       if (options.output !== 'text') printData(options, plan);
       else {

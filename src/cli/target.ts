@@ -6,10 +6,12 @@
 import type { Command } from 'commander';
 import { parsePipelineSpec, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
 import type { KubeClient } from '../kube/client.js';
-import { gitCredentialsFromFlags, gitCredentialsFromSecret } from '../source/credentials.js';
+import type { DryRunOptions } from '../reconcile/dry-run.js';
+import { gitCredentialsFromFlags, gitCredentialsFromSecret, registryCredentialsResolver } from '../source/credentials.js';
 import type { GitCredentials } from '../source/git.js';
+import { ImageTracker } from '../source/images.js';
 import { getPipeline } from '../status/store.js';
-import { NotFoundError, UsageError } from './common.js';
+import { type GlobalOptions, NotFoundError, UsageError } from './common.js';
 
 /** `ghcr.io/acme/solar-*:main` → repository and tag (the tag after the last colon past the last slash). */
 export function parseImageRule(rule: string): { repository: string; tag: string } {
@@ -105,5 +107,18 @@ export async function resolveTarget(client: KubeClient, namespace: string, flags
     rawSpec,
     existing,
     credentials: gitCredentialsFromFlags(flags.gitUsername, flags.gitTokenFile, { keyFile: flags.sshKeyFile, knownHostsFile: flags.knownHostsFile }),
+  };
+}
+
+/** What `plan` and `diff` compare: the target, its images resolved with the registry credentials the flags name. */
+export function dryRunOf(client: KubeClient, options: Pick<GlobalOptions, 'namespace' | 'workDir'>, flags: TargetFlags, target: Target): DryRunOptions {
+  return {
+    name: target.name,
+    namespace: options.namespace,
+    spec: target.spec,
+    status: target.existing?.status,
+    credentials: target.credentials,
+    workDir: options.workDir,
+    images: new ImageTracker(registryCredentialsResolver(client, options.namespace, flags.registryCredentials)),
   };
 }
