@@ -17,13 +17,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { type Fleet, hubApiVersion, type Revision } from '../../src/api/hub.js';
+import { type Device, type Fleet, hubApiVersion, type Revision } from '../../src/api/hub.js';
 import { ensureHubCrds } from '../../src/hub/crds.js';
 import { DeviceRegistry } from '../../src/hub/devices.js';
 import { FleetCache } from '../../src/hub/fleets.js';
 import { hubAccountName, hubCrdRoleName, hubRbacObjects } from '../../src/hub/install.js';
 import { RolloutDriver } from '../../src/hub/rollout/driver.js';
 import type { RolloutStatus } from '../../src/hub/rollout/engine.js';
+import { rolloutTarget } from '../../src/hub/rollout/targets.js';
 import { FleetNotifier, noticeKey } from '../../src/hub/rollout/notify.js';
 import { connectKube, type HttpKubeClient } from '../../src/kube/client.js';
 import type { KubeHttp } from '../../src/kube/http.js';
@@ -31,7 +32,9 @@ import { createLogger } from '../../src/log.js';
 import { Notifier } from '../../src/notify/dispatcher.js';
 import { verify } from '../../src/notify/sign.js';
 import { EventRecorder } from '../../src/status/events.js';
+import { type RunningController, startServer } from '../env/doris.js';
 import { serviceAccountKubeconfig } from '../env/identity.js';
+import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
 import { kube, loadTestEnv, type TestEnv } from '../env/testenv.js';
 
@@ -357,5 +360,131 @@ describe('Fleet rollout notifications from the hub leader', () => {
       assert.ok(!text.includes(signingKey));
       assert.ok(!text.includes(githubToken));
     }
+  });
+});
+
+describe('a real doris hub (its leader) notifies a Fleet halt', () => {
+  const hubNs = `${ns}-hub`;
+  const hubRun = { hub: undefined as RunningController | undefined, kubeconfig: '' };
+  const path = `/apis/hub.doris.dev/v1alpha1/namespaces/${hubNs}/fleets/${fleetName}`;
+  const devicesPath = `/apis/hub.doris.dev/v1alpha1/namespaces/${hubNs}/devices`;
+  const hubDevices = ['canary-1', 'edge-1'];
+  let hook: Receiver;
+
+  async function fleet(): Promise<Fleet> {
+    return (await api.request<Fleet>('GET', path)).body;
+  }
+
+  /** Each simulated agent runs the target every replica would answer (read from the Fleet as the leader wrote it). */
+  async function agents(failOn: string): Promise<void> {
+    const f = await fleet();
+    for (const name of hubDevices) {
+      const device = (await api.request<Device>('GET', `${devicesPath}/${name}`)).body;
+      const target = rolloutTarget(f, device);
+      if (!target) continue;
+      const ready = target.id === failOn ? 'False' : 'True';
+      if (device.status?.report?.revision === target.id && device.status.report.ready === ready) continue;
+      const now = new Date().toISOString();
+      const report = {
+        revision: target.id,
+        commit: target.commit,
+        ready,
+        reason: ready === 'True' ? 'Succeeded' : 'HealthCheckFailed',
+        message: ready === 'True' ? 'applied' : 'Deployment/app: 0 of 1 replicas available',
+        agentVersion: '0.1.0',
+        images: [],
+      };
+      await api.request('PATCH', `${devicesPath}/${name}/status`, {
+        body: { status: { report, reportedAt: now, lastSeen: now } },
+        contentType: 'application/merge-patch+json',
+      });
+    }
+  }
+
+  before(async () => {
+    hook = await receiver();
+    await api.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: hubNs } } });
+    for (const object of hubRbacObjects(hubNs)) await admin.apply(object, { manager: 'e2e-tests' });
+    hubRun.kubeconfig = await serviceAccountKubeconfig(env, api, hubNs, hubAccountName);
+    await api.request('POST', `/api/v1/namespaces/${hubNs}/secrets`, {
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hook' }, stringData: { secret: signingKey } },
+    });
+    await admin.apply(
+      {
+        apiVersion: hubApiVersion,
+        kind: 'Fleet',
+        metadata: { name: fleetName, namespace: hubNs },
+        spec: {
+          // Nothing listens on port 9: the hub's upstream poll fails; the test writes the revisions instead.
+          git: { url: 'http://127.0.0.1:9/nothing.git', interval: '1h' },
+          rollout: { stages: [{ name: 'canary', selector: { matchLabels: { ring: 'canary' } }, minReady: 1 }] },
+          notify: [{ type: 'generic', url: `${hook.url}/hub`, secretRef: { name: 'hook' } }],
+        },
+      },
+      { manager: 'e2e-tests' },
+    );
+    await api.request('PATCH', `${path}/status`, { body: { status: { revision: A, revisions: [A] } }, contentType: 'application/merge-patch+json' });
+    const now = new Date().toISOString();
+    for (const name of hubDevices) {
+      await admin.create({
+        apiVersion: hubApiVersion,
+        kind: 'Device',
+        metadata: { name, namespace: hubNs, labels: { 'hub.doris.dev/fleet': fleetName, ...(name.startsWith('canary') ? { ring: 'canary' } : {}) } },
+        spec: { fleet: fleetName, tokenHash: `sha256:${'0'.repeat(64)}` },
+      });
+      await api.request('PATCH', `${devicesPath}/${name}/status`, { body: { status: { lastSeen: now } }, contentType: 'application/merge-patch+json' });
+    }
+    const port = await freePort();
+    hubRun.hub = startServer(env, ['--kubeconfig', hubRun.kubeconfig, '--namespace', hubNs, 'hub', '--listen', `127.0.0.1:${port}`], {
+      kubeconfig: hubRun.kubeconfig,
+      port,
+    });
+    const hub = hubRun.hub;
+    await waitFor('the hub to be ready', async () => (await fetch(`${hub.url}/readyz`).catch(() => undefined))?.ok || undefined, { timeoutMs: 60_000 });
+  });
+
+  after(async () => {
+    const stopped = await hubRun.hub?.stop('SIGTERM');
+    await api.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${hubCrdRoleName(hubNs)}`, { accept: [404] });
+    await api.request('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${hubCrdRoleName(hubNs)}`, { accept: [404] });
+    await api.request('DELETE', `/api/v1/namespaces/${hubNs}`, { accept: [404] });
+    await hook?.close();
+    if (hubRun.kubeconfig) rmSync(hubRun.kubeconfig, { force: true });
+    if (stopped) assert.equal(stopped.code, 0, `the hub exits 0 on SIGTERM:\n${stopped.stdout.slice(-2000)}`);
+  });
+
+  it('sends RolloutHalted, signed, naming the Fleet, the revision and the failing canary', async () => {
+    await waitFor(
+      'A to be taken as rolled out',
+      async () => ((await fleet()).status?.rollout as RolloutStatus | undefined)?.state === 'Complete' || undefined,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      },
+    );
+    await api.request('PATCH', `${path}/status`, { body: { status: { revision: B, revisions: [B, A] } }, contentType: 'application/merge-patch+json' });
+    await waitFor(
+      'the hub to halt B and tell the receiver',
+      async () => {
+        await agents(B.id);
+        return hook.received.length > 0 || undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    const request = hook.received[0] as Received;
+    assert.ok(verify(request.body, signingKey, request.headers['x-doris-signature'] as string), 'the signature checks with the shared key');
+    const body = JSON.parse(request.body) as {
+      kind: string;
+      commit: string;
+      fleet: { name: string; namespace: string; stage: string; failures: Array<{ device: string }> };
+    };
+    assert.equal(body.kind, 'RolloutHalted');
+    assert.equal(body.commit, B.commit);
+    assert.deepEqual([body.fleet.namespace, body.fleet.name, body.fleet.stage], [hubNs, fleetName, 'canary']);
+    assert.deepEqual(
+      body.fleet.failures.map((f) => f.device),
+      ['canary-1'],
+    );
+    assert.equal(((await fleet()).status?.rollout as RolloutStatus).state, 'Halted');
   });
 });
