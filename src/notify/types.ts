@@ -1,7 +1,7 @@
 /**
- * What a notification says, the same for every receiver type: which Pipeline (or which
- * Fleet, for a hub rollout's: src/hub/rollout/notify.ts), which commit
- * (the full SHA), what happened (a closed set of kinds) and why (a reason code and message).
+ * What a notification says, the same for every receiver type: which Pipeline (or which Fleet,
+ * for a hub rollout's: src/hub/rollout/notify.ts), which commit (the full SHA), what happened
+ * (a closed set of kinds) and why (a reason code and message).
  * Each receiver module turns one into an HTTP request of its own format.
  */
 import type { ImageChange, SyncCounts } from '../api/pipeline.js';
