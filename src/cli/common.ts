@@ -123,6 +123,20 @@ export async function requirePipeline(client: KubeClient, namespace: string, nam
   return pipeline;
 }
 
+/** Runs `use` with the named Pipeline (`NotFoundError` when it does not exist) and the connection it was read with, closed after. */
+export async function withPipeline(
+  options: Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'>,
+  name: string,
+  use: (pipeline: Pipeline, client: KubeClient) => Promise<void>,
+): Promise<void> {
+  const client = await connect(options);
+  try {
+    await use(await requirePipeline(client, options.namespace, name), client);
+  } finally {
+    client.close();
+  }
+}
+
 /** The Pipelines of the controller namespace; `NotFoundError` when DORIS is not installed. */
 export async function pipelinesIn(client: KubeClient, namespace: string): Promise<Pipeline[]> {
   return listPipelines(client, namespace).catch((error: unknown) => {

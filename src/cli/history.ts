@@ -1,6 +1,6 @@
 /** `doris history NAME`: a Pipeline's last syncs (newest first) and its image digest changes. */
 import { Command } from 'commander';
-import { connect, out, printResult, requirePipeline, table, type GlobalOptions } from './common.js';
+import { out, printResult, table, withPipeline, type GlobalOptions } from './common.js';
 
 export function historyCommand(global: () => GlobalOptions): Command {
   return new Command('history')
@@ -8,9 +8,7 @@ export function historyCommand(global: () => GlobalOptions): Command {
     .argument('<name>', 'the Pipeline')
     .action(async (name: string) => {
       const options = global();
-      const client = await connect(options);
-      try {
-        const pipeline = await requirePipeline(client, options.namespace, name);
+      await withPipeline(options, name, async (pipeline) => {
         const history = pipeline.status?.history ?? [];
         const images = pipeline.status?.imageHistory ?? [];
         printResult(options, { name, namespace: options.namespace, history, imageHistory: images }, () => {
@@ -35,8 +33,6 @@ export function historyCommand(global: () => GlobalOptions): Command {
             for (const line of table([['AT', 'IMAGE', 'FROM', 'TO'], ...rows])) out(line);
           }
         });
-      } finally {
-        client.close();
-      }
+      });
     });
 }

@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import type { Pipeline } from '../api/pipeline.js';
 import { handledReconcile, reconcileRequestAnnotation } from '../api/reconcile.js';
 import { getPipeline, pipelineKey } from '../status/store.js';
-import { ExitCode, NotFoundError, connect, durationFlag, formatDuration, out, printResult, requirePipeline, say, type GlobalOptions } from './common.js';
+import { ExitCode, NotFoundError, durationFlag, formatDuration, out, printResult, say, withPipeline, type GlobalOptions } from './common.js';
 
 interface ReconcileFlags {
   wait: boolean;
@@ -52,9 +52,7 @@ Exit codes: 0 requested (with --wait: synced, Ready=True), 1 the sync failed or 
     )
     .action(async (name: string, flags: ReconcileFlags) => {
       const options = global();
-      const client = await connect(options);
-      try {
-        const pipeline = await requirePipeline(client, options.namespace, name);
+      await withPipeline(options, name, async (pipeline, client) => {
         if ((pipeline.spec as { suspend?: unknown } | undefined)?.suspend === true) {
           say(`Pipeline ${options.namespace}/${name} is suspended: resume it first (doris resume ${name})`);
           process.exitCode = ExitCode.failed;
@@ -90,8 +88,6 @@ Exit codes: 0 requested (with --wait: synced, Ready=True), 1 the sync failed or 
           out(`${name}: Ready=${result.ready} ${result.reason}: ${result.message}`);
         });
         if (result.ready !== 'True') process.exitCode = ExitCode.failed;
-      } finally {
-        client.close();
-      }
+      });
     });
 }

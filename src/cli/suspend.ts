@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { pipelineKey } from '../status/store.js';
-import { connect, out, printResult, requirePipeline, type GlobalOptions } from './common.js';
+import { out, printResult, withPipeline, type GlobalOptions } from './common.js';
 
 function suspendCommandFor(global: () => GlobalOptions, suspend: boolean): Command {
   const verb = suspend ? 'suspend' : 'resume';
@@ -18,9 +18,7 @@ function suspendCommandFor(global: () => GlobalOptions, suspend: boolean): Comma
     .argument('<name>', 'the Pipeline')
     .action(async (name: string) => {
       const options = global();
-      const client = await connect(options);
-      try {
-        const pipeline = await requirePipeline(client, options.namespace, name);
+      await withPipeline(options, name, async (pipeline, client) => {
         const was = (pipeline.spec as { suspend?: unknown } | undefined)?.suspend === true;
         if (was !== suspend) await client.mergePatch(pipelineKey(options.namespace, name), { spec: { suspend } });
         const result = { name, namespace: options.namespace, suspended: suspend, changed: was !== suspend };
@@ -29,9 +27,7 @@ function suspendCommandFor(global: () => GlobalOptions, suspend: boolean): Comma
             `Pipeline ${options.namespace}/${name} ${suspend ? 'suspended' : 'resumed'}${result.changed ? '' : ` (it was ${suspend ? 'suspended' : 'not suspended'} already)`}`,
           ),
         );
-      } finally {
-        client.close();
-      }
+      });
     });
 }
 

@@ -18,7 +18,7 @@ import { renderRepo } from '../render/layout.js';
 import { printable } from '../render/problems.js';
 import type { DesiredObject } from '../render/types.js';
 import { gitCredentialsFromFlags, gitCredentialsFromSecret } from '../source/credentials.js';
-import { connect, out, printResult, requirePipeline, say, type GlobalOptions } from './common.js';
+import { out, printResult, say, withPipeline, type GlobalOptions } from './common.js';
 
 export interface TreeObject {
   apiVersion: string;
@@ -154,15 +154,11 @@ export function treeCommand(global: () => GlobalOptions): Command {
     .option('--no-source', 'do not read the applied commit from git (objects by wave only, no steps)')
     .action(async (name: string, flags: { source: boolean }) => {
       const options = global();
-      const client = await connect(options);
-      try {
-        const pipeline = await requirePipeline(client, options.namespace, name);
+      await withPipeline(options, name, async (pipeline, client) => {
         const waves = await pipelineTree(client, pipeline, options.workDir, flags.source);
         printResult(options, { name, namespace: options.namespace, commit: pipeline.status?.lastAppliedCommit ?? '', waves }, () => {
           for (const line of formatTree(pipeline, waves)) out(line);
         });
-      } finally {
-        client.close();
-      }
+      });
     });
 }
