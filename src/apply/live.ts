@@ -56,7 +56,10 @@ export class LiveSnapshot {
         // A kind whose CRD is not installed yet has no live objects.
         if (error instanceof UnknownKindError || (error instanceof KubeApiError && error.status === 404)) return new Map();
         if (error instanceof KubeApiError && error.status === 403) {
-          if (!refused) forbiddenScopes.set(this.client, (refused = new Map()));
+          if (!refused) {
+            refused = new Map();
+            forbiddenScopes.set(this.client, refused);
+          }
           refused.set(scope, Date.now() + forbiddenTtlMs);
           return 'forbidden';
         }
