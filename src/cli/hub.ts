@@ -14,13 +14,14 @@ import { Command, Option } from 'commander';
 import { setComponent } from '../version.js';
 import { fleetLabel, hubApiVersion, offlineAfterMs } from '../api/hub.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
 import { defaultDeviceRegistryOptions } from '../hub/devices.js';
 import { labelsSchema } from '../hub/protocol.js';
 import { HubConfigError, startHub } from '../hub/server.js';
 import { defaultHubNamespace } from '../hub/install.js';
 import { EnrollmentTokens } from '../hub/tokens.js';
 import { hubInstallCommand } from './hub-install.js';
+import { untilSignalled } from './shutdown.js';
 import { type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
 import {
   NotFoundError,
@@ -217,39 +218,17 @@ export function hubCommand(global: () => GlobalOptions): Command {
         if (error instanceof HubConfigError) throw new UsageError(error.message);
         throw error;
       }
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          process.on(signal, () => exitNow(log, 'a second signal'));
-          const started = Date.now();
-          log.info({ signal }, 'shutting down');
-          clearInterval(uiRefresh);
-          setTimeout(() => exitNow(log, 'the shutdown took too long'), shutdownBudget.exitMs).unref();
-          hub
-            .stop(started + shutdownBudget.httpMs)
-            .then(({ clean }) => {
-              client.close();
-              log.info({ ms: Date.now() - started, ...(clean ? {} : { connectionsCut: true }) }, 'stopped');
-              setTimeout(() => exitNow(log, 'something still holds the event loop'), 250).unref();
-            })
-            .catch((error: unknown) => {
-              log.error({ err: (error as Error).message }, 'shutdown failed');
-              exitNow(log, 'the shutdown failed');
-            })
-            .finally(resolve);
-        };
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-        process.once('SIGINT', () => shutdown('SIGINT'));
+      await untilSignalled(log, shutdownBudget.exitMs, async (started) => {
+        clearInterval(uiRefresh);
+        const { clean } = await hub.stop(started + shutdownBudget.httpMs);
+        client.close();
+        return { fields: clean ? {} : { connectionsCut: true } };
       });
     });
   for (const option of uiOptions()) command.addOption(option);
   command.addCommand(tokenCommand(global).exitOverride().showHelpAfterError());
   command.addCommand(hubInstallCommand(global).exitOverride().showHelpAfterError());
   return command;
-}
-
-function exitNow(log: Logger, why: string): void {
-  log.warn({ why, pending: process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap') }, 'exiting with work pending');
-  process.exit(0);
 }
 
 /** The label selector of a Fleet's Devices, with an optional user selector. */

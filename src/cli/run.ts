@@ -11,12 +11,13 @@ import { Command, Option } from 'commander';
 import { Controller, defaultControllerTuning } from '../controller/controller.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
 import type { KubeClient } from '../kube/client.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { closeServer, createHttpServer, defaultServerOptions } from '../server/http.js';
 import { RememberingEventRecorder, SyncActivity } from '../controller/activity.js';
 import { ControllerClusterSource } from '../server/cluster-source.js';
 import { createDashboard } from '../server/dashboard.js';
+import { untilSignalled } from './shutdown.js';
 import { type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
 import { ensurePipelineCrd } from '../status/store.js';
@@ -199,43 +200,18 @@ export function runCommand(global: () => GlobalOptions): Command {
       log.info({ identity, listen, namespace: options.namespace, uiAuth: uiAuth.mode }, 'doris controller started');
       controller.start();
 
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          process.on(signal, () => exitNow(log, 'a second signal'));
-          const started = Date.now();
-          log.info({ signal }, 'shutting down');
-          // The backstop: nothing below may keep the process past the promise.
-          setTimeout(() => exitNow(log, 'the shutdown took too long'), shutdownBudget.exitMs).unref();
-          clearInterval(refresher);
-          const http = closeServer(server, started + shutdownBudget.httpMs);
-          controller
-            .stop(started + shutdownBudget.syncsMs)
-            .then(async (unfinished) => {
-              const clean = await http;
-              client.close();
-              log.info({ ms: Date.now() - started, ...(clean ? {} : { connectionsCut: true }), ...(unfinished.length > 0 ? { unfinished } : {}) }, 'stopped');
-              // A sync blocked in a step that cannot be interrupted (a git command) would keep the
-              // process alive: it has recorded nothing and never will, so leave it behind.
-              if (unfinished.length > 0) exitNow(log, `syncs still in a step that cannot be interrupted: ${unfinished.join(', ')}`);
-              else setTimeout(() => exitNow(log, 'something still holds the event loop'), 250).unref();
-            })
-            .catch((error: unknown) => {
-              log.error({ err: (error as Error).message }, 'shutdown failed');
-              exitNow(log, 'the shutdown failed');
-            })
-            .finally(resolve);
+      await untilSignalled(log, shutdownBudget.exitMs, async (started) => {
+        clearInterval(refresher);
+        const http = closeServer(server, started + shutdownBudget.httpMs);
+        const unfinished = await controller.stop(started + shutdownBudget.syncsMs);
+        const clean = await http;
+        client.close();
+        return {
+          fields: { ...(clean ? {} : { connectionsCut: true }), ...(unfinished.length > 0 ? { unfinished } : {}) },
+          // A sync blocked in a step that cannot be interrupted (a git command) would keep the
+          // process alive: it has recorded nothing and never will, so leave it behind.
+          leftBehind: unfinished.length > 0 ? `syncs still in a step that cannot be interrupted: ${unfinished.join(', ')}` : undefined,
         };
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-        process.once('SIGINT', () => shutdown('SIGINT'));
       });
     });
-}
-
-/**
- * Exit 0 now. Reached only when the event loop would not drain by itself: the log line names
- * what still holds it, so that a leak shows up in the logs instead of as a pod that hangs.
- */
-function exitNow(log: Logger, why: string): void {
-  log.warn({ why, pending: process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap') }, 'exiting with work pending');
-  process.exit(0);
 }
