@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Device, type Fleet, type Revision, deviceReportSchema, fleetSpecSchema } from '../api/hub.js';
 import type { PipelineSpec } from '../api/pipeline.js';
 import type { Logger } from '../log.js';
+import { BodyTooLarge, readBoundedBody } from '../server/body.js';
 import type { DeviceRegistry } from './devices.js';
 import { HubRefusal } from './errors.js';
 import type { HubMetrics } from './metrics.js';
@@ -109,29 +110,13 @@ export function sendError(res: ServerResponse, refusal: HubRefusal, headers: Rec
 }
 
 /** The request body, refused (413) past `limit` bytes whether or not Content-Length says so. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => new HubRefusal(413, 'too-large', `the body is larger than ${limit} bytes`);
-    if (Number(req.headers['content-length'] ?? 0) > limit) {
-      req.resume();
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await readBoundedBody(req, limit, 'drain');
+  } catch (error) {
+    if (error instanceof BodyTooLarge) throw new HubRefusal(413, 'too-large', error.message);
+    throw error;
+  }
 }
 
 function parseJson(body: Buffer): unknown {

@@ -18,6 +18,7 @@ import { parsePushEvent, verifyGithubSignature } from './github.js';
 import type { Metrics } from '../metrics.js';
 import { parseRegistryEvents, verifyBearer, type PushedImage } from './registry-hook.js';
 import type { Dashboard } from './dashboard.js';
+import { BodyTooLarge, readBoundedBody } from './body.js';
 import { FormTooLarge } from './ui/request.js';
 
 export interface ServerDeps {
@@ -42,32 +43,6 @@ export interface ServerOptions {
 
 export function defaultServerOptions(): ServerOptions {
   return { bodyLimitBytes: 1024 * 1024 };
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(new BodyTooLarge());
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLarge());
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
@@ -105,7 +80,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       deps.metrics.webhooks.inc({ hook: 'github', outcome: 'not-configured' });
       return send(res, 503, { error: 'the GitHub webhook secret is not configured' });
     }
-    const body = await readBody(req, deps.bodyLimitBytes);
+    const body = await readBoundedBody(req, deps.bodyLimitBytes, 'destroy');
     if (!verifyGithubSignature(secret, body, req.headers['x-hub-signature-256'] as string | undefined)) {
       deps.metrics.webhooks.inc({ hook: 'github', outcome: 'bad-signature' });
       deps.log.warn({ hook: 'github' }, 'webhook refused: missing or bad signature');
@@ -138,7 +113,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       deps.metrics.webhooks.inc({ hook: 'registry', outcome: 'bad-token' });
       return send(res, 401, { error: 'missing or bad bearer token' });
     }
-    const body = await readBody(req, deps.bodyLimitBytes);
+    const body = await readBoundedBody(req, deps.bodyLimitBytes, 'destroy');
     let images: PushedImage[] = [];
     try {
       images = parseRegistryEvents(JSON.parse(body.toString('utf8')));
