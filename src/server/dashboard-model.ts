@@ -5,7 +5,7 @@
  * did to each object) and the objects' live health.
  */
 import type { Condition, ImageChange, ImageStatus, Pipeline, SyncRecord } from '../api/pipeline.js';
-import type { LastSync, ObjectAction, PipelineActivity, RecordedEvent, SyncingNow } from '../controller/activity.js';
+import type { LastSync, ObjectAction, ObjectActivity, PipelineActivity, RecordedEvent, SyncingNow } from '../controller/activity.js';
 import type { HealthStatus } from '../health/types.js';
 import { inventorySize } from '../inventory/archive.js';
 
@@ -28,19 +28,14 @@ export interface PipelineSummary {
   history: SyncRecord[];
 }
 
-export interface ObjectView {
-  id: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-  wave: number;
-  waveName: string;
-  /** Undefined when only the inventory knows the object (no sync seen since this controller started). */
-  step?: number;
-  file?: string;
+/**
+ * An object as the page shows it: what the syncs did to it (activity.ts), with its live
+ * health. Step and file are undefined when only the inventory knows the object (no sync
+ * seen since this controller started), and so are its action and time.
+ */
+export interface ObjectView extends Omit<ObjectActivity, 'apiVersion' | 'action' | 'at'> {
   action?: ObjectAction;
   actionAt?: string;
-  changed?: { action: ObjectAction; at: string };
   health: { status: HealthStatus; message: string };
 }
 
