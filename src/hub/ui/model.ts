@@ -6,7 +6,7 @@
  * Everything a device wrote (report reason, message, agent version, image names) is data
  * here and stays data: the views escape it, the API returns it as JSON strings.
  */
-import { type Device, type DeviceReport, type Fleet, fleetLabel, type ReportHistoryEntry, type Revision } from '../../api/hub.js';
+import { type Device, type DeviceReport, type Fleet, fleetLabel, type ReportHistoryEntry, type Revision, type StageStatus } from '../../api/hub.js';
 import type { ImageStatus } from '../../api/pipeline.js';
 import type { DeviceState } from '../devices.js';
 import { effectiveLastSeen } from '../presence.js';
@@ -51,23 +51,14 @@ export interface FleetSummary {
   problem?: { reason: string; message: string };
 }
 
-export interface StageView {
-  name: string;
+/** A stage's status (one stage of all when there is no staged rollout), with its policy and revision spelled out. */
+export interface StageView extends Omit<StageStatus, 'revision'> {
   /** `kubectl -l` spelling of the selector (the implicit last stage: devices no stage selects). */
   selector: string;
   minReady?: string;
   maxFailures?: string;
   soak?: string;
   revision?: RevisionRef;
-  devices: number;
-  updated: number;
-  ready: number;
-  failed: number;
-  offline: number;
-  startedAt?: string;
-  readyAt?: string;
-  completedAt?: string;
-  skipped?: string;
   current: boolean;
   done: boolean;
 }
