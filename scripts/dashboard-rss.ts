@@ -5,18 +5,16 @@
  * the Pipeline's page open (live updates, health refreshed every 5 s), and the medians are
  * compared. The budget is 10 MiB. Uses the local test environment (brought up if down).
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dorisNodeFlags } from '../src/install/nodeflags.js';
-import { KubeHttp } from '../src/kube/http.js';
 import { launchChromium } from '../test/env/browser.js';
 import { startController } from '../test/env/doris.js';
-import { bootstrapInstall, removeInstall, serviceAccountKubeconfig } from '../test/env/identity.js';
-import { down, up } from '../test/env/lifecycle.js';
+import { bootstrapInstall, serviceAccountKubeconfig } from '../test/env/identity.js';
 import { configMapYaml, deploymentYaml, namespaceYaml } from '../test/env/manifests.js';
-import { envFile, stateFile } from '../test/env/paths.js';
 import { freePort } from '../test/env/ports.js';
 import { delay, waitFor } from '../test/env/proc.js';
-import { createRepo, loadTestEnv } from '../test/env/testenv.js';
+import { createRepo } from '../test/env/testenv.js';
+import { withTestEnv } from './test-env-session.js';
 
 const ns = 'doris-rss';
 const app = 'rss-app';
@@ -44,25 +42,22 @@ async function samples(pid: number, ms: number): Promise<number[]> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
-  const wasUp = existsSync(stateFile) && existsSync(envFile);
-  await up();
-  const env = loadTestEnv();
-  const api = await KubeHttp.fromKubeconfigFile(env.KUBECONFIG);
-  let controller: ReturnType<typeof startController> | undefined;
-  let kubeconfig: string | undefined;
-  try {
+  await withTestEnv(ns, [app], async (session) => {
+    const { env, api } = session;
     const files: Record<string, string> = { 'deploy/1-base/10-ns.yml': namespaceYaml(app) };
     for (let i = 0; i < 50; i++) files[`deploy/1-base/${100 + i}-cm.yml`] = configMapYaml(app, `config-${i}`, { value: `${i}` });
     for (let i = 0; i < 9; i++)
       files[`deploy/2-app/${170 + i}-web.yml`] = deploymentYaml({ namespace: app, name: `web-${i}`, image: 'registry.example/web:1' });
     const { url } = await createRepo(env, 'rss', files);
     await bootstrapInstall(env, ns, url, 'rss');
-    kubeconfig = await serviceAccountKubeconfig(env, api, ns);
-    controller = startController(env, ['--namespace', ns, '--ui-auth', 'none', '--poll-interval', '5s'], {
+    const kubeconfig = await serviceAccountKubeconfig(env, api, ns);
+    session.kubeconfig = kubeconfig;
+    const controller = startController(env, ['--namespace', ns, '--ui-auth', 'none', '--poll-interval', '5s'], {
       kubeconfig,
       port: await freePort(),
       nodeFlags: dorisNodeFlags,
     });
+    session.controller = controller;
     const pid = controller.child.pid!;
     const base = controller.url;
     await waitFor(
@@ -88,13 +83,7 @@ async function main(): Promise<void> {
     say(
       `RSS median without a page ${a.toFixed(1)} MiB (max ${Math.max(...without).toFixed(1)}), with two live pages ${b.toFixed(1)} MiB (max ${Math.max(...withPages).toFixed(1)}): ${(b - a).toFixed(1)} MiB more (budget 10 MiB)`,
     );
-  } finally {
-    await controller?.stop();
-    await api.request('DELETE', `/api/v1/namespaces/${app}`, { accept: [404] }).catch(() => undefined);
-    await removeInstall(api, ns, kubeconfig).catch(() => undefined);
-    api.close();
-    if (!wasUp) await down();
-  }
+  });
 }
 
 main().catch((error: unknown) => {
