@@ -18,23 +18,21 @@
  *   npm run bench                              # 1,000 objects, 3 repetitions
  *   npm run bench -- --objects 100 --reps 1    # a quick run
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeHttp } from '../src/kube/http.js';
-import { dorisEnv } from '../test/env/doris.js';
 import { down, up } from '../test/env/lifecycle.js';
-import { envFile, repoRoot } from '../test/env/paths.js';
+import { envFile } from '../test/env/paths.js';
 import { createRepo, kube, loadTestEnv, type TestEnv } from '../test/env/testenv.js';
 import { deleteNamespaces, deletePipeline, leftoverNamespaces, leftoverPipelines } from './cluster.js';
 import { kubectlBaseline, type KubectlResult } from './kubectl.js';
-import { compiledRuntime, type Runtime } from './build.js';
+import { compiledRuntime } from './build.js';
 import { controllerPollLatency, controllerWebhookLatency, hasController, syncOnceLatency, type ProbeTarget } from './latency.js';
 import { applyLimit, type LimitResult } from './limit.js';
-import type { SyncChildConfig, SyncChildResult } from './sync-child.js';
-import { dorisNodeFlags } from '../src/install/nodeflags.js';
+import type { SyncChildResult } from './sync-child.js';
+import { runSyncChild } from './sync-child-run.js';
 import { generateWorkload, waveCount } from './workload.js';
 import { installObjects } from '../src/install/manifests.js';
 import { connectKube } from '../src/kube/client.js';
@@ -124,29 +122,6 @@ async function environment(): Promise<{ env: TestEnv; started: boolean }> {
   }
   log('bringing the test environment up');
   return { env: await up(), started: true };
-}
-
-/** One DORIS cold sync (and no-op resync) in its own process. */
-function runSyncChild(env: TestEnv, runtime: Runtime, config: SyncChildConfig): Promise<SyncChildResult> {
-  return new Promise((resolve, reject) => {
-    // The same V8 flags as the image runs DORIS with (Dockerfile, src/install/nodeflags.ts).
-    const child = spawn(process.execPath, ['--expose-gc', ...dorisNodeFlags, ...runtime.argsFor('bench/sync-child.ts'), JSON.stringify(config)], {
-      cwd: repoRoot,
-      env: dorisEnv(env),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout
-        .split('\n')
-        .reverse()
-        .find((l) => l.startsWith('BENCH_RESULT '));
-      if (!line) return reject(new Error(`sync child exited ${code} without a result:\n${stdout.slice(-2000)}`));
-      resolve(JSON.parse(line.slice('BENCH_RESULT '.length)) as SyncChildResult);
-    });
-  });
 }
 
 /** What has to be deleted if the run stops half-way. */
