@@ -117,6 +117,22 @@ function counter(metrics: string, name: string, pipeline: string): number {
   return total;
 }
 
+/** A signed GitHub push of `commit` to the controller's webhook; throws unless it is accepted (202). */
+export async function sendPushWebhook(controller: { port: number; secret: string }, repo: string, commit: string): Promise<Response> {
+  const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: commit, repository: { clone_url: repo } }));
+  const res = await fetch(`http://127.0.0.1:${controller.port}/hooks/github`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': 'push',
+      'x-hub-signature-256': `sha256=${createHmac('sha256', controller.secret).update(body).digest('hex')}`,
+    },
+    body,
+  });
+  if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+  return res;
+}
+
 async function startController(env: TestEnv, runtime: Runtime, target: ProbeTarget, pollInterval: string, logFile: string): Promise<RunningController> {
   const [port] = (await freePorts(1)) as [number];
   const secretDir = mkdtempSync(join(tmpdir(), 'doris-bench-hook-'));
@@ -222,17 +238,7 @@ export async function controllerWebhookLatency(
     for (const revision of revisions) {
       const before = counter(await controller.metrics(), 'doris_syncs_total', target.pipeline);
       const { pushedAt, namespace, name, commit } = await pushRevision(env, target, revision);
-      const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: commit, repository: { clone_url: target.repo } }));
-      const res = await fetch(`http://127.0.0.1:${controller.port}/hooks/github`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-github-event': 'push',
-          'x-hub-signature-256': `sha256=${createHmac('sha256', controller.secret).update(body).digest('hex')}`,
-        },
-        body,
-      });
-      if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+      const res = await sendPushWebhook(controller, target.repo, commit);
       const answer = (await res.json()) as { triggered?: string[] };
       if (!answer.triggered?.includes(target.pipeline)) throw new Error(`webhook triggered ${JSON.stringify(answer.triggered)}, not ${target.pipeline}`);
       samples.push(((await waitForRevision(api, namespace, name, revision)) - pushedAt) / 1000);
