@@ -22,7 +22,6 @@
  *   npm run bench -- scale --points 1000 --pipelines 0 --profile /tmp/prof   # CPU profile + heap snapshot
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -39,9 +38,9 @@ import { freePorts } from '../test/env/ports.js';
 import { createRepo, kube, pushFiles, type TestEnv } from '../test/env/testenv.js';
 import type { Runtime } from './build.js';
 import { deleteNamespaces, deletePipeline } from './cluster.js';
-import { waitForRevision } from './latency.js';
+import { sendPushWebhook, waitForRevision } from './latency.js';
 import { pipelineWorkload } from './scale-workload.js';
-import type { SyncChildConfig, SyncChildResult } from './sync-child.js';
+import { runSyncChild } from './sync-child-run.js';
 import { generateWorkload, waveCount } from './workload.js';
 
 interface ScaleDeps {
@@ -120,28 +119,6 @@ async function shippedIdentity(env: TestEnv, api: KubeHttp): Promise<{ kubeconfi
     admin.close();
   }
   return { kubeconfig: await serviceAccountKubeconfig(env, api, controllerNamespace), user: serviceAccountUser(controllerNamespace) };
-}
-
-/** One cold sync and no-op resync in its own process (the V8 flags of the image). */
-function runSyncChild(deps: ScaleDeps, config: SyncChildConfig, extraFlags: string[]): Promise<SyncChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--expose-gc', ...dorisNodeFlags, ...extraFlags, ...deps.runtime.argsFor('bench/sync-child.ts'), JSON.stringify(config)],
-      { cwd: repoRoot, env: dorisEnv(deps.env), stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout
-        .split('\n')
-        .reverse()
-        .find((l) => l.startsWith('BENCH_RESULT '));
-      if (!line) return reject(new Error(`sync child exited ${code} without a result:\n${stdout.slice(-2000)}`));
-      resolve(JSON.parse(line.slice('BENCH_RESULT '.length)) as SyncChildResult);
-    });
-  });
 }
 
 /** Bytes of the Pipeline as the API server stores it (JSON), and of its status alone. */
@@ -310,17 +287,7 @@ async function webhookLatency(
     const { probe } = workload;
     const commit = await pushFiles(deps.env, target.repo, { [probe.file]: workload.files[probe.file]! }, `scale: probe ${revision}`);
     const pushedAt = performance.now();
-    const body = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', after: commit, repository: { clone_url: target.repo } }));
-    const res = await fetch(`http://127.0.0.1:${controller.port}/hooks/github`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'push',
-        'x-hub-signature-256': `sha256=${createHmac('sha256', controller.secret).update(body).digest('hex')}`,
-      },
-      body,
-    });
-    if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+    await sendPushWebhook(controller, target.repo, commit);
     out.push(((await waitForRevision(api, probe.namespace, probe.name, revision)) - pushedAt) / 1000);
     await until('the webhook sync finished', 120_000, async () =>
       counter(await controller.metrics(), 'doris_syncs_total', target.pipeline) > before ? true : undefined,
@@ -419,7 +386,8 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
       log(`point ${objects}: cold sync and no-op resync (Pipeline ${prefix}); load average ${os.loadavg()[0]!.toFixed(1)}`);
       try {
         const result = await runSyncChild(
-          deps,
+          deps.env,
+          deps.runtime,
           {
             kubeconfig: identity.kubeconfig,
             user: identity.user,
