@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureHubCrds } from '../../src/hub/crds.js';
 import { hubAccountName, hubRbacObjects } from '../../src/hub/install.js';
+import { connectKube } from '../../src/kube/client.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { doris, startServer, type RunningController } from './doris.js';
 import { serviceAccountKubeconfig } from './identity.js';
@@ -37,6 +39,13 @@ function objectPath(object: { apiVersion: string; kind: string; metadata: { name
 
 /** The hub's namespace, RBAC, ServiceAccount kubeconfig, a git Secret `upstream-git` and a registry credentials file. */
 export async function setupHub(env: TestEnv, api: KubeHttp, namespace: string): Promise<HubSetup> {
+  // The CRDs, as `doris hub` installs them at start: a test may create Fleets before its hub runs.
+  const admin = await connectKube(env.KUBECONFIG);
+  try {
+    await ensureHubCrds(admin);
+  } finally {
+    admin.close();
+  }
   await api.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
   for (const object of hubRbacObjects(namespace)) {
     await api.request('PATCH', objectPath(object), {
