@@ -10,7 +10,7 @@
  * part of an error message.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -173,8 +173,8 @@ export class HubClient {
 
 /**
  * The revision a hub chose, as a sync source: `resolve` is the target's commit, `checkout`
- * unpacks the verified bundle. Bundles are cached by digest under `cacheDir`, so a resync of
- * the same revision downloads nothing.
+ * unpacks the verified bundle. The bundle of the current revision is cached under `cacheDir`
+ * (only that one), so a resync of the same revision downloads nothing.
  */
 export class HubSource implements PipelineSource {
   /** The bundle holds the wave folder itself. */
@@ -205,6 +205,11 @@ export class HubSource implements PipelineSource {
     const partial = `${file}.${process.pid}.part`;
     writeFileSync(partial, bytes, { mode: 0o600 });
     renameSync(partial, file);
+    // One bundle is kept (a device must not fill its disk over months of revisions); a rollback
+    // downloads its bundle again.
+    for (const name of readdirSync(this.cacheDir)) {
+      if (name.endsWith('.tgz') && join(this.cacheDir, name) !== file) rmSync(join(this.cacheDir, name), { force: true });
+    }
   }
 
   async checkout(commit: string, parent: string): Promise<string> {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -106,6 +106,9 @@ describe('HubSource', () => {
     const work = mkdtempSync(join(tmpdir(), 'doris-hub-agent-'));
     try {
       const source = new HubSource(new HubClient(base, token), target, join(work, 'cache'));
+      // An earlier revision's bundle: dropped once this one is downloaded.
+      mkdirSync(join(work, 'cache'), { recursive: true });
+      writeFileSync(join(work, 'cache', `sha256-${'0'.repeat(64)}.tgz`), 'old');
       assert.equal(await source.resolve(), commit);
       const downloads = () => requests.filter((r) => r.includes('/bundles/')).length;
       const before = downloads();
@@ -113,6 +116,7 @@ describe('HubSource', () => {
       assert.match(readFileSync(join(dir, source.path, '1-app', '10-cm.yml'), 'utf8'), /kind: ConfigMap/);
       await source.checkout(commit, join(work, 'checkouts'));
       assert.equal(downloads() - before, 1);
+      assert.deepEqual(readdirSync(join(work, 'cache')), [`${digest.replace(':', '-')}.tgz`], 'only the current bundle is kept');
       await assert.rejects(source.fetchCommit('b'.repeat(40)), /target is aaaaaaaaaaaa, not bbbbbbbbbbbb/);
     } finally {
       rmSync(work, { recursive: true, force: true });
