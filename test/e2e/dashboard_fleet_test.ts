@@ -15,13 +15,13 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { type Fleet, fleetLabel } from '../../src/api/hub.js';
 import { commandAnnotation } from '../../src/hub/rollout/driver.js';
 import { hashToken, newDeviceToken } from '../../src/hub/tokens.js';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { HubClient } from '../../src/source/hub.js';
-import { launchChromium } from '../env/browser.js';
+import { launchChromium, loggedInContext, openLive } from '../env/browser.js';
 import { doris, type RunningController } from '../env/doris.js';
 import { appFiles, createFleet, type HubSetup, removeHub, setupHub, startHub } from '../env/hub.js';
 import { waitFor } from '../env/proc.js';
@@ -75,24 +75,11 @@ async function report(device: SimDevice, ready: 'True' | 'False', message: strin
   return target.revision;
 }
 
-async function context(token: string, viewport = { width: 1200, height: 900 }): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ baseURL: running.url, viewport });
-  ctx.on('request', (request) => requested.push(request.url()));
-  const page = await ctx.newPage();
-  await page.goto('/');
-  assert.match(page.url(), /\/login\?next=/);
-  await page.fill('#token', token);
-  await Promise.all([page.waitForURL(`${running.url}/`), page.click('button[type=submit]')]);
-  await page.close();
-  return ctx;
+function context(token: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
+  return loggedInContext(browser, running.url, token, requested, viewport);
 }
 
-async function open(ctx: BrowserContext, path: string): Promise<Page> {
-  const page = await ctx.newPage();
-  await page.goto(path);
-  await page.waitForSelector('#live:text("live")');
-  return page;
-}
+const open = openLive;
 
 before(async () => {
   env = loadTestEnv();

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import type { KubeHttp } from '../../src/kube/http.js';
 import { githubSignature } from '../../src/server/github.js';
-import { launchChromium } from '../env/browser.js';
+import { launchChromium, loggedInContext, openLive } from '../env/browser.js';
 import { doris, startController, type RunningController } from '../env/doris.js';
 import { applyPipelineAsAdmin, bootstrapInstall, removeInstall, serviceAccountKubeconfig } from '../env/identity.js';
 import { configMapYaml, deploymentYaml, namespaceYaml } from '../env/manifests.js';
@@ -58,26 +58,11 @@ async function syncCount(pipeline: string): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
-async function context(token: string): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ baseURL: controller.url, viewport: { width: 1200, height: 900 } });
-  ctx.on('request', (request) => requested.push(request.url()));
-  const page = await ctx.newPage();
-  await page.goto('/');
-  // Not logged in: the login form.
-  assert.match(page.url(), /\/login\?next=/);
-  await page.fill('#token', token);
-  await Promise.all([page.waitForURL(`${controller.url}/`), page.click('button[type=submit]')]);
-  await page.close();
-  return ctx;
+function context(token: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
+  return loggedInContext(browser, controller.url, token, requested, viewport);
 }
 
-async function open(ctx: BrowserContext, path: string): Promise<Page> {
-  const page = await ctx.newPage();
-  await page.goto(path);
-  // The event stream is open once the page says so.
-  await page.waitForSelector('#live:text("live")');
-  return page;
-}
+const open = openLive;
 
 before(async () => {
   env = loadTestEnv();
