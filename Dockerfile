@@ -8,13 +8,19 @@
 # scripts/pin-base-image.sh (it resolves each tag to its multi-arch digest and rewrites the
 # FROM lines); `scripts/pin-base-image.sh --check` (run by the workflow) fails while one is left.
 # Node 24 is an LTS line (maintained until April 2028); Node 20 reached end of life in April 2026.
-# Every dependency is plain JavaScript, so the build stage runs on the builder's own
+# Every runtime dependency is plain JavaScript (esbuild, the build's one native tool, runs on
+# the builder's platform and writes JavaScript), so the build stage runs on the builder's own
 # platform and only the runtime stage is per-architecture.
 FROM --platform=$BUILDPLATFORM node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000 AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+# `npm run build` bundles src/ into the one ES module dist/doris.mjs with esbuild
+# (scripts/bundle.ts, docs/adr/0016-one-bundle.md); tsx and esbuild are devDependencies.
+# esbuild reads tsconfig.json too (class-field semantics), so the image's bundle is the one
+# `npm pack` makes.
+COPY tsconfig.json ./
+COPY scripts/bundle.ts ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
@@ -39,9 +45,13 @@ RUN apt-get update \
  && echo 'doris:x:65532:' >> /etc/group
 WORKDIR /app
 COPY --from=build /src/package.json ./
+# The bundle carries every dependency but @kubernetes/client-node, which it imports only for
+# kubeconfigs with exec plugins (docs/adr/0008-kubeconfig-loading.md). The production
+# node_modules is copied whole all the same: it is the simplest way to get client-node with its
+# exact dependency tree, and files on disk cost no memory until they are loaded.
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-# GIT_SSH for ssh:// repositories: an argument-array wrapper found next to dist/.
+# GIT_SSH for ssh:// repositories: an argument-array wrapper in bin/, found from dist/ one level up.
 COPY --chmod=0755 bin/doris-git-ssh.js ./bin/doris-git-ssh.js
 COPY --from=tools /out/kustomize /out/sops /usr/local/bin/
 # Non-root; the root filesystem is mounted read-only, git's HOME and caches live in /tmp.
@@ -50,5 +60,5 @@ ENV NODE_ENV=production HOME=/tmp
 # The node flags are src/install/nodeflags.ts (dorisNodeFlags), where the numbers behind them are:
 # a 2 MiB young generation, and an old generation capped at 128 MiB so that the process stays
 # under the Deployment's 256 Mi memory limit while it retries a hostile commit.
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=128", "/app/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=128", "/app/dist/doris.mjs"]
 CMD ["run"]

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Entry point of the `doris` command. In a clone (after `npm ci`) it runs the TypeScript
 // sources through tsx, so no build step is needed and a stale build is never run. An
-// installed package (`npm pack` + `npm install -g`) carries no sources: it runs the
-// JavaScript compiled into dist/ when the tarball was packed (the `prepack` script).
+// installed package (`npm pack` + `npm install -g`) and the image carry no sources: they run
+// dist/doris.mjs, the one ES module esbuild bundled when the tarball was packed (the
+// `prepack` script runs `npm run build`; docs/adr/0016-one-bundle.md).
 import { existsSync } from 'node:fs';
 
 const sources = new URL('../src/cli/main.ts', import.meta.url);
-const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
+const compiled = new URL('../dist/doris.mjs', import.meta.url);
 
 async function tsxRegister() {
   try {

@@ -7,18 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 
 let version: string | undefined;
 
-/** The package's version: package.json is one folder up from src, two from dist/src. */
+/** The package's version: package.json is one folder up from src/ (tsx) and from dist/ (the bundle, dist/doris.mjs). */
 export function packageVersion(): string {
   if (version !== undefined) return version;
   version = 'unknown';
-  for (const up of ['../package.json', '../../package.json']) {
-    const file = new URL(up, import.meta.url);
-    if (!existsSync(file)) continue;
+  const file = new URL('../package.json', import.meta.url);
+  if (existsSync(file)) {
     const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'doris' && pkg.version) {
-      version = pkg.version;
-      break;
-    }
+    if (pkg.name === 'doris' && pkg.version) version = pkg.version;
   }
   return version;
 }

@@ -91,8 +91,8 @@ export interface HubInstallOptions {
   tlsSecret?: string;
 }
 
-/** Where the image keeps the compiled CLI (the Dockerfile's ENTRYPOINT). */
-const imageEntry = '/app/dist/src/cli/main.js';
+/** Where the image keeps the bundled CLI (the Dockerfile's ENTRYPOINT, docs/adr/0016-one-bundle.md). */
+const imageEntry = '/app/dist/doris.mjs';
 /** The optional Secret with the webhook credentials (`github-secret`, `registry-token`). */
 export const hubWebhookSecretName = 'doris-hub-webhook';
 const hubPort = 8443;

@@ -38,7 +38,7 @@ export function sshHostOf(url: string): string {
   return /^(?:[^@/]+@)?([^:/]+):/.exec(url)?.[1] ?? url;
 }
 
-/** Where bin/doris-git-ssh.js is: the package root is above src/ (tsx) or dist/src/ (built). */
+/** Where bin/doris-git-ssh.js is: the package root is above src/source/ (tsx) or dist/ (the bundle). */
 function findWrapper(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i += 1) {

@@ -1,7 +1,7 @@
 /**
  * The `doris` command as users get it: in a clone right after `npm ci` (`npx doris`, which runs
  * the TypeScript sources), and installed from the packed tarball (`npm pack`, then
- * `npm install -g` into a fresh prefix, which runs the JavaScript `prepack` compiled). The
+ * `npm install -g` into a fresh prefix, which runs dist/doris.mjs, the bundle `prepack` built). The
  * install is offline: `npm ci` left every dependency in npm's cache, and tests talk to
  * nothing but loopback.
  */
@@ -37,12 +37,18 @@ describe('installing doris', () => {
     assert.equal(JSON.parse(shown.stdout).version, version);
   });
 
-  it('npm pack builds dist/, and npm install -g of the tarball gives a working doris', async () => {
+  it('npm pack bundles dist/doris.mjs, and npm install -g of the tarball gives a working doris', async () => {
     const packed = await npm(['pack', '--json', '--pack-destination', dir], repoRoot);
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = info!.files.map((f) => f.path);
     assert.ok(files.includes('bin/doris.js'));
-    assert.ok(files.includes('dist/src/cli/main.js'), 'the compiled CLI is in the tarball');
+    assert.ok(files.includes('dist/doris.mjs'), 'the bundled CLI is in the tarball');
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('dist/')),
+      ['dist/doris.mjs'],
+      'one bundle, no per-module output (docs/adr/0016-one-bundle.md)',
+    );
+    assert.ok(files.includes('bin/doris-git-ssh.js'), 'the GIT_SSH wrapper the bundle finds one level up from dist/');
     assert.ok(files.includes('docs/cli.md'), 'the user documentation is in the tarball');
     assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/')), 'sources and tests stay out');
 

@@ -54,7 +54,10 @@ describe('hub install', () => {
     assert.equal(pod.serviceAccountName, 'doris-hub');
     assert.match(JSON.stringify(pod.affinity), /preferredDuringSchedulingIgnoredDuringExecution.*kubernetes\.io\/hostname/);
     assert.deepEqual(container.command.slice(1, -1), hubNodeFlags);
-    assert.equal(container.command.at(-1), '/app/dist/src/cli/main.js');
+    // The same script the image's ENTRYPOINT runs: the bundle (docs/adr/0016-one-bundle.md).
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '[]') as string[];
+    assert.equal(container.command.at(-1), '/app/dist/doris.mjs');
+    assert.equal(container.command.at(-1), entrypoint.at(-1));
     assert.deepEqual(container.args.slice(0, 5), ['hub', '--namespace', 'fleet-hub', '--listen', ':8443']);
     assert.ok(container.args.includes('--insecure-http'), 'no TLS Secret: plain HTTP behind an ingress');
     assert.deepEqual([container.readinessProbe.httpGet.path, container.livenessProbe.httpGet.path], ['/readyz', '/healthz']);
