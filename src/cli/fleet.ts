@@ -9,6 +9,7 @@ import { parseRolloutStatus } from '../hub/rollout/targets.js';
 import { NotFoundError, connect, out, printResult, table, type GlobalOptions } from './common.js';
 import { fleetRolloutCommands } from './fleet-rollout.js';
 import { fleetSelector, hubNamespace, hubNamespaceHelp } from './hub.js';
+import { compareStrings } from '../compare.js';
 
 async function readFleet(global: GlobalOptions, namespace: string, name: string) {
   const client = await connect(global);
@@ -143,7 +144,7 @@ export function fleetCommand(global: () => GlobalOptions): Command {
       try {
         const devices = (await client.list(hubApiVersion, 'Device', { namespace, labelSelector: fleetSelector(name, flags.selector) })) as unknown as Device[];
         const now = Date.now();
-        const rows = devices.map((d) => row(d, now)).sort((a, b) => a.name.localeCompare(b.name));
+        const rows = devices.map((d) => row(d, now)).sort((a, b) => compareStrings(a.name, b.name));
         printResult(options, rows, () => {
           const lines = rows.map((r) => [
             r.name,

@@ -82,14 +82,15 @@ export async function buildDesiredSet(input: {
   const { client, spec } = input;
   const defaultNamespace = spec.targetNamespace ?? 'default';
   const ageKey = input.secrets ? await decryptionKey(spec, input.secrets.client, input.secrets.namespace) : undefined;
-  const renderOptions = { defaultNamespace, kustomize: { policy: spec.kustomize }, sops: defaultSopsOptions(ageKey) };
+  // The controller's last desired set of this Pipeline (render/cache.ts): reused when every input is the same.
+  const memoId = `${input.secrets?.namespace ?? ''}/${input.pipeline}`;
+  const files = input.renderCache && input.commit ? input.renderCache.filesOf(memoId) : undefined;
+  const renderOptions = { defaultNamespace, kustomize: { policy: spec.kustomize }, sops: defaultSopsOptions(ageKey), files };
   const checkout = input.checkout;
   const render = async () => renderRepo(typeof checkout === 'string' ? checkout : await checkout(), input.path, renderOptions);
   // What the render depends on besides the commit: the policy, and which key (by hash) decrypted it.
   const keyId = ageKey ? createHash('sha256').update(ageKey).digest('hex').slice(0, 16) : '';
   const cacheKey = [input.commit, input.path, defaultNamespace, JSON.stringify(spec.kustomize), keyId].join('\u0000');
-  // The controller's last desired set of this Pipeline (render/cache.ts): reused when every input is the same.
-  const memoId = `${input.secrets?.namespace ?? ''}/${input.pipeline}`;
   const memo = input.renderCache && input.commit ? input.renderCache.lastDesired(memoId) : undefined;
   const rendered =
     memo?.renderKey === cacheKey ? memo.rendered : input.renderCache && input.commit ? await input.renderCache.get(cacheKey, render) : await render();

@@ -16,9 +16,15 @@
  * the same, a resync neither checks out nor renders nor stamps again — it goes straight to
  * comparing with the live objects, which is what finds drift. The first sync after a start
  * builds everything. Bounded by `maxDesiredObjects` over all Pipelines.
+ *
+ * And, per Pipeline, the parse of each file of its last render (`FileCache`): a new commit
+ * usually changes a few files of many, and the render of a push then parses only those. A
+ * file's parse is a function of its bytes, its path (problems name it) and the YAML limits.
  */
+import { createHash } from 'node:crypto';
 import type { InventoryEntry } from '../api/pipeline.js';
 import type { DesiredObject, Problem, RenderedRepo, Wave } from './types.js';
+import type { ParseBudget, ParsedFile } from './yaml.js';
 
 export interface RenderCacheOptions {
   /** Most objects held, over every cached commit. */
@@ -64,6 +70,54 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The files one Pipeline's renders parsed, by path, content and limits. Entries live for one
+ * render after the one that last used them (a render keeps what it used, and the rest goes),
+ * so the cache never holds more than about two commits' files; and at most `maxDocuments`
+ * documents. Only clean parses are kept: no problem, within the commit-wide budget.
+ */
+export class FileCache {
+  private previous = new Map<string, ParsedFile>();
+  private current = new Map<string, ParsedFile>();
+  private documents = 0;
+
+  constructor(private readonly maxDocuments: number) {}
+
+  static key(file: string, bytes: Uint8Array, limits: string): string {
+    return `${file}\u0000${limits}\u0000${createHash('sha256').update(bytes).digest('hex')}`;
+  }
+
+  /** The file's parse, when held and within what the rest of the commit may still hold. */
+  lookup(key: string, budget: ParseBudget): ParsedFile | undefined {
+    const hit = this.current.get(key) ?? this.previous.get(key);
+    if (!hit || hit.documentCount > budget.documents || hit.nodeCount > budget.nodes || hit.expandedBytes > budget.expandedBytes) return undefined;
+    if (!this.current.has(key)) this.keep(key, hit);
+    return hit;
+  }
+
+  store(key: string, parsed: ParsedFile): void {
+    if (parsed.overBudget || parsed.problems.length > 0 || this.current.has(key)) return;
+    this.keep(key, deepFreeze(parsed));
+  }
+
+  private keep(key: string, parsed: ParsedFile): void {
+    if (this.documents + parsed.documentCount > this.maxDocuments) return;
+    this.current.set(key, parsed);
+    this.documents += parsed.documentCount;
+  }
+
+  /** A render ended (or failed): what it did not use goes. */
+  endRender(): void {
+    this.previous = this.current;
+    this.current = new Map();
+    this.documents = 0;
+  }
+
+  get size(): number {
+    return this.current.size + this.previous.size;
+  }
+}
+
 function objectCount(rendered: RenderedRepo): number {
   return rendered.waves.reduce((sum, wave) => sum + wave.steps.reduce((n, step) => n + step.objects.length, 0), 0);
 }
@@ -74,6 +128,8 @@ export class RenderCache {
   /** Per Pipeline (`namespace/name`): its last desired set, most recently used last. */
   private readonly desired = new Map<string, DesiredMemo>();
   private desiredHeld = 0;
+  /** Per Pipeline: the parses of its last render's files. */
+  private readonly files = new Map<string, FileCache>();
 
   private readonly options: RenderCacheOptions;
 
@@ -122,7 +178,7 @@ export class RenderCache {
    * replacing the one before; the least recently used Pipelines' sets go when over budget.
    */
   rememberDesired(pipeline: string, memo: DesiredMemo): void {
-    this.forgetDesired(pipeline);
+    this.dropMemo(pipeline);
     const objects = memo.objects.length;
     if (objects > this.options.maxDesiredObjects) return;
     for (const oldKey of [...this.desired.keys()]) {
@@ -133,8 +189,23 @@ export class RenderCache {
     this.desiredHeld += objects;
   }
 
+  /** The Pipeline's file cache (created on first use). */
+  filesOf(pipeline: string): FileCache {
+    let files = this.files.get(pipeline);
+    if (!files) {
+      files = new FileCache(this.options.maxObjects);
+      this.files.set(pipeline, files);
+    }
+    return files;
+  }
+
   /** The Pipeline is gone (or its set must be built afresh). */
   forgetDesired(pipeline: string): void {
+    this.files.delete(pipeline);
+    this.dropMemo(pipeline);
+  }
+
+  private dropMemo(pipeline: string): void {
     const memo = this.desired.get(pipeline);
     if (!memo) return;
     this.desired.delete(pipeline);

@@ -45,7 +45,9 @@ import { describeObject, groupOf } from '../kube/objectid.js';
 import { compareProblems, makeProblem } from './problems.js';
 import { isClusterScopedKind } from '../kube/scope.js';
 import type { DesiredObject, Problem, RenderedRepo, Step, Wave } from './types.js';
-import { defaultYamlLimits, parseManifests, type YamlLimits } from './yaml.js';
+import { defaultYamlLimits, type ParseBudget, type ParsedFile, parseManifests, type YamlLimits, yamlLimitsKey } from './yaml.js';
+import { FileCache } from './cache.js';
+import { compareStrings } from '../compare.js';
 
 /**
  * Limits of one render (one commit), on top of the per-file and per-document `YamlLimits`
@@ -82,6 +84,12 @@ export interface RenderOptions extends YamlLimits {
    * a `warning` for offline validation. Default `error`.
    */
   encryptedWithoutKey?: 'error' | 'warning';
+  /**
+   * The parses of the Pipeline's last render (render/cache.ts): files whose bytes did not
+   * change are not parsed again. Plain step files only: never kustomize output or decrypted
+   * SOPS plaintext.
+   */
+  files?: FileCache;
 }
 
 export function defaultRenderOptions(): RenderOptions {
@@ -233,7 +241,11 @@ export async function inspectRepo(repoRoot: string, path: string, options?: Part
   }
 
   const waves = await findWaves(walker, baseReal, base);
-  await readWaves(walker, waves, opts);
+  try {
+    await readWaves(walker, waves, opts);
+  } finally {
+    opts.files?.endRender();
+  }
   findDuplicates(walker, waves, opts);
   warnStrayNamespaces(walker, waves);
 
@@ -364,6 +376,7 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
   let total = 0;
   let overTotal = false;
   const budget = { documents: opts.maxTotalDocuments, nodes: opts.maxTotalNodes, expandedBytes: opts.maxTotalExpandedBytes };
+  const limitsKey = opts.files ? yamlLimitsKey(opts) : '';
   for (const folder of folders) {
     const numbers = [...folder.files.keys()].sort((a, b) => a - b);
     for (const number of numbers) {
@@ -386,7 +399,7 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
           walker.error(entry.display, message);
           continue;
         }
-        const parsed = parseManifests(input.bytes, entry.display, input.limits, budget);
+        const parsed = parseStep(input, entry.display, budget, opts.files, limitsKey);
         walker.problems.push(
           ...(input.secrets.length === 0 ? parsed.problems : parsed.problems.map((p) => ({ ...p, message: maskValues(p.message, input.secrets) }))),
         );
@@ -408,21 +421,34 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
   }
 }
 
+/** A step's parse, from the file cache when its bytes were parsed before (same path, same limits). */
+function parseStep(input: StepInput, file: string, budget: ParseBudget, files: FileCache | undefined, limitsKey: string): ParsedFile {
+  const cacheable = files !== undefined && input.cacheable;
+  const key = cacheable ? FileCache.key(file, input.bytes, limitsKey) : '';
+  const hit = cacheable ? files.lookup(key, budget) : undefined;
+  if (hit) return hit;
+  const parsed = parseManifests(input.bytes, file, input.limits, budget);
+  if (cacheable) files.store(key, parsed);
+  return parsed;
+}
+
 /** What one step entry yields for parsing: its YAML, the limits to parse it with, values to mask. */
 interface StepInput {
   bytes: Uint8Array;
   limits: YamlLimits;
   /** Plaintext of encrypted values, masked in every problem about the file. */
   secrets: string[];
+  /** A plain file read from the commit (its parse may be kept by the file cache). */
+  cacheable?: boolean;
 }
 
 /** A step file's bytes; a SOPS-encrypted one decrypted in memory (undefined: reported, skipped). */
 async function readStepFile(walker: RepoWalker, entry: Entry, opts: RenderOptions): Promise<StepInput | undefined> {
   const bytes = await readFile(entry.real);
   // Most files hold no `sops:` at all: no second decoding for them.
-  if (!bytes.includes('sops:')) return { bytes, limits: opts, secrets: [] };
+  if (!bytes.includes('sops:')) return { bytes, limits: opts, secrets: [], cacheable: true };
   const text = bytes.toString('utf8');
-  if (!looksEncrypted(text)) return { bytes, limits: opts, secrets: [] };
+  if (!looksEncrypted(text)) return { bytes, limits: opts, secrets: [], cacheable: true };
   const unsupported = unsupportedSops(text);
   if (unsupported) {
     walker.error(entry.display, unsupported);
@@ -530,9 +556,4 @@ function escapes(relative: string): boolean {
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Code-unit order: the same on every machine, whatever its locale. */
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

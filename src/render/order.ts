@@ -12,6 +12,7 @@
  */
 import { groupOf } from '../kube/objectid.js';
 import type { DesiredObject, Wave } from './types.js';
+import { compareStrings } from '../compare.js';
 
 export { isClusterScopedKind } from '../kube/scope.js';
 
@@ -58,11 +59,6 @@ const KIND_RANK = new Map(KIND_ORDER.map((kind, rank) => [kind, rank]));
 /** Position of a kind in the apply order; unknown kinds share the last rank. */
 export function kindRank(kind: string): number {
   return KIND_RANK.get(kind) ?? KIND_ORDER.length;
-}
-
-/** Code-unit order: the same on every machine, whatever its locale. */
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

@@ -67,6 +67,11 @@ export function defaultYamlLimits(): YamlLimits {
   };
 }
 
+/** The limits as a string, for caches of parses (a parse depends on them). */
+export function yamlLimitsKey(limits: YamlLimits): string {
+  return (Object.keys(defaultYamlLimits()) as Array<keyof YamlLimits>).map((k) => limits[k]).join(',');
+}
+
 /** What is left of a commit-wide allowance when a file is parsed (see `RenderOptions`). */
 export interface ParseBudget {
   /** Documents the rest of the commit may still hold. */

@@ -8,6 +8,7 @@ import type { Condition, ImageChange, ImageStatus, Pipeline, SyncRecord } from '
 import type { LastSync, ObjectAction, ObjectActivity, PipelineActivity, RecordedEvent, SyncingNow } from '../controller/activity.js';
 import type { HealthStatus } from '../health/types.js';
 import { inventorySize } from '../inventory/archive.js';
+import { compareStrings } from '../compare.js';
 
 export interface PipelineSummary {
   name: string;
@@ -113,7 +114,7 @@ export function byWave(objects: ObjectView[]): WaveView[] {
   const ordered = [...waves.values()].sort((a, b) => a.wave - b.wave);
   for (const wave of ordered) {
     wave.steps.sort((a, b) => (a.step ?? Number.MAX_SAFE_INTEGER) - (b.step ?? Number.MAX_SAFE_INTEGER));
-    for (const step of wave.steps) step.objects.sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+    for (const step of wave.steps) step.objects.sort((a, b) => compareStrings(a.kind, b.kind) || compareStrings(a.name, b.name));
   }
   return ordered;
 }

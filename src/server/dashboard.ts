@@ -27,6 +27,7 @@ import { type html, pathOf } from './ui/html.js';
 import { page, securityHeaders, sendAsset, sendHtml, sendJson } from './ui/layout.js';
 import { readForm, wantsJson } from './ui/request.js';
 import { SseHub } from './ui/sse.js';
+import { compareStrings } from '../compare.js';
 
 export { summarize } from './dashboard-model.js';
 
@@ -56,7 +57,7 @@ export function createDashboard(source: ClusterSource, auth: UiAuthConfig, log: 
   }, healthRefreshMs).unref();
 
   const find = (name: string): Pipeline | undefined => source.pipelines().find((p) => p.metadata.name === name);
-  const sorted = () => source.pipelines().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const sorted = () => source.pipelines().sort((a, b) => compareStrings(a.metadata.name, b.metadata.name));
   const context = (principal: Principal): ViewContext => ({ operator: principal.role === 'operator', csrf: gate.csrfFor(principal), now: Date.now() });
   const nav = (current: string) => [{ href: '/', label: 'Pipelines', current: current === 'list' }];
 

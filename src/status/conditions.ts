@@ -11,13 +11,14 @@
  */
 import type { Condition, SyncRecord } from '../api/pipeline.js';
 import { Reasons } from '../api/reasons.js';
+import { compareStrings } from '../compare.js';
 
 export function setCondition(conditions: Condition[] | undefined, next: Omit<Condition, 'lastTransitionTime'>, now: Date): Condition[] {
   const list = conditions ?? [];
   const previous = list.find((c) => c.type === next.type);
   const lastTransitionTime = previous && previous.status === next.status ? previous.lastTransitionTime : now.toISOString();
   const updated: Condition = { ...next, lastTransitionTime };
-  return [...list.filter((c) => c.type !== next.type), updated].sort((a, b) => a.type.localeCompare(b.type));
+  return [...list.filter((c) => c.type !== next.type), updated].sort((a, b) => compareStrings(a.type, b.type));
 }
 
 /**

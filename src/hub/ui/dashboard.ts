@@ -37,6 +37,7 @@ import type { RecentEvents } from './recent-events.js';
 import { parseSelector } from './selector.js';
 import { deviceBody, fleetBody, listBody } from './views.js';
 import type { ViewContext } from '../../server/ui/pieces.js';
+import { compareStrings } from '../../compare.js';
 
 export interface FleetDashboard {
   /** Answers `req` if it is a dashboard route; false otherwise. */
@@ -171,7 +172,7 @@ export function createFleetDashboard(deps: FleetDashboardDeps): FleetDashboard {
     const summaries = () =>
       fleets
         .list()
-        .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+        .sort((a, b) => compareStrings(a.metadata.name, b.metadata.name))
         .map((f) => summarizeFleet(f, ofFleet(f.metadata.name), state));
     if (path === '/' && req.method === 'GET') {
       render(req, res, principal, 'Fleets', ['list'], listBody(summaries(), context(principal)));

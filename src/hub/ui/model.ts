@@ -15,6 +15,7 @@ import { formatAmount, implicitStageName, parseRolloutPolicy, type RolloutPolicy
 import { parseRolloutStatus, rolloutTarget, stageFor } from '../rollout/targets.js';
 import type { FleetEvent } from './recent-events.js';
 import { formatSelector } from './selector.js';
+import { compareStrings } from '../../compare.js';
 
 export const deviceStates: readonly DeviceState[] = ['ready', 'failed', 'offline', 'unknown'];
 
@@ -284,7 +285,7 @@ export function pageDevices(fleet: Fleet, devices: Device[], state: (d: Device) 
       matching.push({ device, state: s });
     }
   }
-  matching.sort((a, b) => order[a.state] - order[b.state] || a.device.metadata.name.localeCompare(b.device.metadata.name));
+  matching.sort((a, b) => order[a.state] - order[b.state] || compareStrings(a.device.metadata.name, b.device.metadata.name));
   const offset = Math.min(query.offset, Math.max(0, matching.length - 1));
   const shown = matching.slice(Math.max(0, offset), Math.max(0, offset) + query.limit);
   return {
