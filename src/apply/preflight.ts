@@ -33,7 +33,8 @@ import type { LiveSnapshot } from './live.js';
 
 /** What a write of one object would do, decided before writing. */
 export type Verdict =
-  | { action: 'unchanged'; live: KubeObject; readable: boolean }
+  /** `unchecked`: a drift check deferred by `PreflightContext.deferDriftChecks`. */
+  | { action: 'unchanged'; live: KubeObject; readable: boolean; unchecked?: true }
   /** `exists`: the object is there (an update) or not (a create). */
   | { action: 'changed'; result: KubeObject; exists: boolean; readable: boolean }
   /** Refused for an immutable field, and the object may be deleted and created again. */
@@ -72,6 +73,14 @@ export interface PreflightContext {
   previous: Map<string, InventoryEntry>;
   declared: Declared;
   concurrency: number;
+  /**
+   * Skip the drift check of Secrets DORIS may not read that git did not change (the dry-run
+   * that compares their resourceVersion with the recorded one): they count as unchanged and
+   * `unchecked`. Set by the controller for the sync of a new commit only, which then runs
+   * again at once to check them (ADR 0004): a push is applied without waiting for hundreds of
+   * dry-runs that can only find a hand edit, and the hand edit is still found a moment later.
+   */
+  deferDriftChecks?: boolean;
   /** Whether a Namespace the commit declares exists yet, asked once per sync and namespace. */
   namespaceExists?: Map<string, Promise<boolean>>;
 }
@@ -185,6 +194,18 @@ async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<vo
 }
 
 /**
+ * An unreadable Secret git did not change since DORIS last applied it, as recorded then (uid
+ * and resourceVersion from the apply's answer); undefined for anything else. Only Secrets:
+ * their health needs no status, so the record stands in for the live object.
+ */
+function uncheckedSecret(ctx: PreflightContext, object: KubeObject): KubeObject | undefined {
+  if (object.kind !== 'Secret' || object.apiVersion !== 'v1') return undefined;
+  const recorded = ctx.previous.get(objectId(object));
+  if (recorded?.rv === undefined || recorded.uid === undefined || recorded.h !== desiredHash(object)) return undefined;
+  return { ...object, metadata: { ...object.metadata, uid: recorded.uid, resourceVersion: recorded.rv } };
+}
+
+/**
  * Decides what writing one object would do, with at most one dry-run (none when the live
  * object already has every field and the same desired hash). Throws the API server's refusal.
  */
@@ -192,6 +213,10 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   const { object } = desired;
   const { live, readable } = await ctx.live.lookup(object);
   if (live && desiredHash(live) === desiredHash(object) && coveredBy(object, live)) return { action: 'unchanged', live, readable };
+  if (!live && !readable && ctx.deferDriftChecks) {
+    const skipped = uncheckedSecret(ctx, object);
+    if (skipped) return { action: 'unchanged', live: skipped, readable, unchecked: true };
+  }
   // Only what will be sent is measured: an unchanged object is stored already.
   const size = Buffer.byteLength(JSON.stringify(object));
   if (size > maxObjectBytes) throw new Error(`object is ${size} bytes as JSON, over the ${maxObjectBytes} bytes the API server can store`);

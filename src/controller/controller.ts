@@ -335,6 +335,7 @@ export class Controller {
         },
         signal,
         renderCache: this.renders,
+        deferDriftChecks: true,
       });
       for (const outcome of outcomes) {
         const seconds = (Date.now() - started) / 1000;
@@ -371,6 +372,9 @@ export class Controller {
       }
       this.notifier.syncEnded(pipeline, spec, outcomes, rolled);
       this.images.follow(name, spec);
+      // A new commit was applied without the drift checks that only a hand edit could fail:
+      // they run now, in the sync that follows at once.
+      if (outcomes.some((o) => (o.driftUnchecked ?? 0) > 0)) this.trigger(name, 'drift check after a new commit');
       return { ok: outcomes.every((o) => o.result === Reasons.Succeeded), intervalMs };
     } catch (error) {
       // Interrupted by a shutdown or a lost Lease: nothing is recorded, the next leader syncs again.

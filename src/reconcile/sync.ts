@@ -69,6 +69,13 @@ export interface SyncContext {
   renderCache?: RenderCache;
   wait?: Partial<WaitOptions>;
   signal?: AbortSignal;
+  /**
+   * In the sync of a new commit, skip the drift checks of unreadable Secrets git did not
+   * change (apply/preflight.ts `deferDriftChecks`); the outcome counts them in
+   * `driftUnchecked`, and the caller must sync again at once to check them. The controller
+   * does; a one-shot sync does not set it.
+   */
+  deferDriftChecks?: boolean;
 }
 
 export interface SyncOutcome {
@@ -78,6 +85,8 @@ export interface SyncOutcome {
   counts: SyncCounts;
   /** False when the sync found nothing to do and wrote nothing (not even status). */
   wrote: boolean;
+  /** Objects whose drift check was deferred (`SyncContext.deferDriftChecks`): sync again to check them. */
+  driftUnchecked?: number;
 }
 
 const emptyCounts = (): SyncCounts => ({ created: 0, configured: 0, unchanged: 0, recreated: 0, pruned: 0 });
@@ -217,6 +226,7 @@ export async function syncCommit(
     // validate: every object that would change is dry-run before anything is written
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency);
+    preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit;
     await preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).catch((error: unknown) => {
       throw new DorisError('ReconcileFailed', `could not list the live objects: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
@@ -359,7 +369,8 @@ export async function syncCommit(
         { cause: error },
       );
     }
-    return { commit, result, message, counts, wrote: true };
+    const driftUnchecked = [...verdicts.values()].filter((v) => v.action === 'unchanged' && v.unchecked).length;
+    return { commit, result, message, counts, wrote: true, ...(driftUnchecked > 0 ? { driftUnchecked } : {}) };
   } catch (error) {
     // After a shutdown signal nothing is recorded: the next start syncs this commit again.
     const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ReconcileFailed;

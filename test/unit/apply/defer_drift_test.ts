@@ -1,0 +1,75 @@
+/**
+ * `PreflightContext.deferDriftChecks` (issue 15): which objects a new commit's sync may take
+ * as unchanged without their drift check — only unreadable Secrets that git did not change
+ * since DORIS recorded their apply. Everything else is dry-run as before.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { InventoryEntry } from '../../../src/api/pipeline.js';
+import { LiveSnapshot } from '../../../src/apply/live.js';
+import { classify, declaredBy, type PreflightContext } from '../../../src/apply/preflight.js';
+import { objectId } from '../../../src/kube/objectid.js';
+import type { KubeObject } from '../../../src/kube/object.js';
+import { desiredHashAnnotation, stampOwnership } from '../../../src/render/stamp.js';
+import type { DesiredObject } from '../../../src/render/types.js';
+import { FakeKube } from '../../fake/kube.js';
+
+const desired = (object: KubeObject): DesiredObject => ({
+  object,
+  wave: 1,
+  waveName: '1-app',
+  step: 10,
+  source: { file: 'deploy/1-app/10-a.yaml', line: 1, col: 1 },
+});
+const secret = (value: string, kind = 'Secret') =>
+  stampOwnership({ apiVersion: 'v1', kind, metadata: { name: 's', namespace: 'apps' }, data: { k: value } }, 'main');
+
+function context(kube: FakeKube, previous: InventoryEntry[], deferDriftChecks: boolean): PreflightContext {
+  kube.forbid = [
+    { verb: 'list', kind: 'Secret', namespace: 'cluster' },
+    { verb: 'list', kind: 'Secret', namespace: 'apps' },
+  ];
+  return {
+    client: kube,
+    live: new LiveSnapshot(kube, 'main'),
+    pipeline: 'main',
+    previous: new Map(previous.map((e) => [e.id, e])),
+    declared: declaredBy([]),
+    concurrency: 4,
+    deferDriftChecks,
+  };
+}
+
+function recorded(object: KubeObject, h = object.metadata.annotations?.[desiredHashAnnotation]): InventoryEntry {
+  const id = objectId(object);
+  return { id, uid: 'uid-1', rv: '41', h } as InventoryEntry;
+}
+
+const dryRuns = (kube: FakeKube) => kube.requests.filter((r) => /dry/i.test(r)).length;
+
+describe('deferred drift checks', () => {
+  it('take an unreadable Secret git did not change as unchanged and unchecked, with the recorded uid and resourceVersion, and send nothing for it', async () => {
+    const kube = new FakeKube();
+    const object = secret('dg==');
+    const verdict = await classify(context(kube, [recorded(object)], true), desired(object));
+    assert.equal(verdict.action, 'unchanged');
+    assert.ok(verdict.action === 'unchanged' && verdict.unchecked);
+    assert.ok(verdict.action === 'unchanged' && verdict.live.metadata.resourceVersion === '41' && verdict.live.metadata.uid === 'uid-1');
+    assert.equal(dryRuns(kube), 0);
+  });
+
+  for (const [name, make] of [
+    ['without deferral', (o: KubeObject) => ({ entries: [recorded(o)], defer: false })],
+    ['when git changed the Secret', (o: KubeObject) => ({ entries: [recorded(o, 'an-older-hash')], defer: true })],
+    ['with no record of an apply', (_: KubeObject) => ({ entries: [] as InventoryEntry[], defer: true })],
+  ] as const) {
+    it(`dry-run the Secret ${name}`, async () => {
+      const kube = new FakeKube();
+      const object = secret('dg==');
+      const { entries, defer } = make(object);
+      const verdict = await classify(context(kube, entries, defer), desired(object));
+      assert.ok(verdict.action !== 'unchanged' || !verdict.unchecked, JSON.stringify(verdict));
+      assert.equal(dryRuns(kube), 1);
+    });
+  }
+});
