@@ -1,19 +1,21 @@
 /**
- * DORIS as it ships: compiled JavaScript run by plain node (bin/doris.js runs dist/), not
- * TypeScript through tsx, whose loader costs start-up time and some 35 MiB of RSS that the
- * product does not pay. The benchmark compiles the repository with tsc into a temporary
- * folder (what `npm run build` does, without touching the work tree) and runs the DORIS
- * processes from there; if that fails it falls back to tsx and says so.
+ * DORIS as it ships: the esbuild bundle that `npm run build` makes (scripts/bundle.ts,
+ * docs/adr/0016-one-bundle.md) run by plain node, not TypeScript through tsx, whose loader
+ * costs start-up time and some 35 MiB of RSS that the product does not pay. The benchmark
+ * bundles each entry it runs (the CLI, and its own child processes, which import DORIS's
+ * modules the same way) into a temporary folder laid out like the package (dist/, bin/,
+ * package.json, node_modules), without touching the work tree; if that fails it falls back
+ * to tsx and says so.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundle } from '../scripts/bundle.js';
 import { repoRoot } from '../test/env/paths.js';
 
 export interface Runtime {
-  /** `compiled` (tsc output, plain node) or `tsx`. */
-  kind: 'compiled' | 'tsx';
+  /** `bundled` (as shipped, plain node) or `tsx`. */
+  kind: 'bundled' | 'tsx';
   /** node arguments that run a repository module, e.g. `bench/sync-child.ts`. */
   argsFor(module: string): string[];
   dispose(): void;
@@ -25,34 +27,35 @@ const tsxRuntime: Runtime = {
   dispose: () => undefined,
 };
 
-export async function compiledRuntime(log: (line: string) => void): Promise<Runtime> {
-  const outDir = mkdtempSync(join(tmpdir(), 'doris-bench-build-'));
+/** The entry points the benchmarks start as processes. */
+const entries = ['src/cli/main.ts', 'bench/sync-child.ts', 'bench/scale-controller.ts', 'bench/hub-agents.ts'];
+const bundleName = (module: string) => `${module.replace(/\.ts$/, '').replace(/[/\\]/g, '-')}.mjs`;
+
+export async function shippedRuntime(log: (line: string) => void): Promise<Runtime> {
+  const dir = mkdtempSync(join(tmpdir(), 'doris-bench-build-'));
   const started = performance.now();
-  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = await new Promise<{ code: number; output: string }>((resolve) =>
-    execFile(
-      process.execPath,
-      [tsc, '-p', join(repoRoot, 'tsconfig.json'), '--outDir', outDir, '--sourceMap', 'false'],
-      { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? 1 : 0, output: `${stdout}${stderr}` }),
-    ),
-  );
-  const needed = ['bench/sync-child.js', 'src/cli/main.js'];
-  if (!needed.every((f) => existsSync(join(outDir, f)))) {
+  try {
+    for (const entry of entries) await bundle(entry, join(dir, 'dist', bundleName(entry)));
+  } catch (error) {
     log(
-      `could not compile with tsc (${result.output.trim().split('\n').slice(0, 5).join(' | ')}); running DORIS through tsx instead (RSS includes tsx's loader)`,
+      `could not bundle with esbuild (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); running DORIS through tsx instead (RSS includes tsx's loader)`,
     );
-    rmSync(outDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
     return tsxRuntime;
   }
-  // tsc reports type errors but still emits; other sessions' work in progress may have some.
-  if (result.code !== 0) log(`tsc reported errors (emitted anyway): ${result.output.trim().split('\n').slice(0, 3).join(' | ')}`);
-  writeFileSync(join(outDir, 'package.json'), '{"type":"module"}\n');
-  symlinkSync(join(repoRoot, 'node_modules'), join(outDir, 'node_modules'), 'dir');
-  log(`compiled DORIS with tsc in ${((performance.now() - started) / 1000).toFixed(1)} s (${outDir})`);
+  // What the bundle finds around itself in the package: its version, the external
+  // client-node, and the GIT_SSH wrapper.
+  copyFileSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  mkdirSync(join(dir, 'bin'));
+  copyFileSync(join(repoRoot, 'bin', 'doris-git-ssh.js'), join(dir, 'bin', 'doris-git-ssh.js'));
+  log(`bundled DORIS with esbuild in ${((performance.now() - started) / 1000).toFixed(1)} s (${dir})`);
   return {
-    kind: 'compiled',
-    argsFor: (module) => [join(outDir, module.replace(/\.ts$/, '.js'))],
-    dispose: () => rmSync(outDir, { recursive: true, force: true }),
+    kind: 'bundled',
+    argsFor: (module) => {
+      if (!entries.includes(module)) throw new Error(`bench/build.ts: ${module} is not bundled; add it to its entries`);
+      return [join(dir, 'dist', bundleName(module))];
+    },
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -29,7 +29,7 @@ import { envFile } from '../test/env/paths.js';
 import { createRepo, kube, loadTestEnv } from '../test/env/testenv.js';
 import { ensureTools } from '../test/env/tools.js';
 import { renderRepo } from '../src/render/layout.js';
-import { compiledRuntime } from './build.js';
+import { shippedRuntime } from './build.js';
 import { deleteNamespaces, deletePipeline } from './cluster.js';
 
 const log = (line: string) => console.error(`bench: ${line}`);
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const env = loadTestEnv();
   const api = await kube(env);
   const tools = await ensureTools(log);
-  const runtime = await compiledRuntime(log);
+  const runtime = await shippedRuntime(log);
   const run = `${process.pid}`;
   const results: Record<'plain' | 'kustomize', number[]> = { plain: [], kustomize: [] };
   const buildTimes: number[] = [];

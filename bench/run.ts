@@ -28,7 +28,7 @@ import { envFile } from '../test/env/paths.js';
 import { createRepo, kube, loadTestEnv, type TestEnv } from '../test/env/testenv.js';
 import { deleteNamespaces, deletePipeline, leftoverNamespaces, leftoverPipelines } from './cluster.js';
 import { kubectlBaseline, type KubectlResult } from './kubectl.js';
-import { compiledRuntime } from './build.js';
+import { shippedRuntime } from './build.js';
 import { controllerPollLatency, controllerWebhookLatency, hasController, syncOnceLatency, type ProbeTarget } from './latency.js';
 import { applyLimit, type LimitResult } from './limit.js';
 import type { SyncChildResult } from './sync-child.js';
@@ -150,7 +150,7 @@ interface DorisRep extends SyncChildResult {
 async function main(): Promise<void> {
   if (process.argv[2] === 'scale') {
     const { env, started } = await environment();
-    const runtime = await compiledRuntime(log);
+    const runtime = await shippedRuntime(log);
     try {
       const { benchScale } = await import('./scale.js');
       await benchScale(process.argv.slice(3), { env, runtime, log, resultsDir: join(benchDir, 'results'), machine: machine() });
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   }
   if (process.argv[2] === 'hub') {
     const { env, started } = await environment();
-    const runtime = await compiledRuntime(log);
+    const runtime = await shippedRuntime(log);
     try {
       const { benchHub } = await import('./hub.js');
       await benchHub(process.argv.slice(3), { env, runtime, log, resultsDir: join(benchDir, 'results'), machine: machine() });
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
   const { env, started } = await environment();
   const api = await kube(env);
   const run = Date.now().toString(36);
-  const runtime = await compiledRuntime(log);
+  const runtime = await shippedRuntime(log);
   const onSignal = (signal: NodeJS.Signals) => {
     log(`${signal}: cleaning up`);
     void Promise.allSettled([
@@ -323,7 +323,8 @@ async function main(): Promise<void> {
       objects: options.objects,
       waves: waveCount,
       reps: options.reps,
-      runtime: runtime.kind === 'compiled' ? 'DORIS compiled with tsc, run by plain node' : 'DORIS run through tsx (compilation failed)',
+      runtime:
+        runtime.kind === 'bundled' ? 'DORIS bundled with esbuild as it ships (npm run build), run by plain node' : 'DORIS run through tsx (bundling failed)',
       cold: {
         doris: round(doris),
         kubectl: round(kubectl),

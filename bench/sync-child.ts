@@ -51,7 +51,16 @@ export interface SyncChildResult {
   counts: Record<string, number>;
   /** Requests of the cold sync by method. */
   requests: Record<string, number>;
-  rss_mib: { peak_sampled: number; vmhwm: number; peak: number; steady: number; samples: number; after_imports: number };
+  rss_mib: {
+    peak_sampled: number;
+    vmhwm: number;
+    peak: number;
+    steady: number;
+    samples: number;
+    after_imports: number;
+    steady_anon: number;
+    steady_file: number;
+  };
   /** V8 and buffer memory at the steady point, MiB: what the process holds besides code. */
   steady_memory_mib: { heap_total: number; heap_used: number; external: number; array_buffers: number };
   noop?: {
@@ -70,6 +79,13 @@ export interface SyncChildResult {
 
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resident memory by kind (/proc/self/status): anonymous (heap, malloc) and file-backed (node's own binary and its embedded data, as far as touched). */
+function rssKinds(): { anon: number; file: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { anon: kb('RssAnon'), file: kb('RssFile') };
+}
 
 function vmHwmBytes(): number {
   const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
@@ -171,6 +187,7 @@ async function main(): Promise<void> {
   gc?.();
   const steadyMemory = process.memoryUsage();
   const steady = steadyMemory.rss;
+  const kinds = rssKinds();
   clearInterval(sampler);
 
   const result: SyncChildResult = {
@@ -191,6 +208,8 @@ async function main(): Promise<void> {
       steady: mib(steady),
       samples,
       after_imports: mib(afterImports),
+      steady_anon: mib(kinds.anon),
+      steady_file: mib(kinds.file),
     },
     steady_memory_mib: {
       heap_total: mib(steadyMemory.heapTotal),
