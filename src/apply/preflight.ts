@@ -200,10 +200,18 @@ async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<vo
  */
 function uncheckedSecret(ctx: PreflightContext, object: KubeObject): KubeObject | undefined {
   if (object.kind !== 'Secret' || object.apiVersion !== 'v1') return undefined;
+  const recorded = untouchedRecord(ctx, object);
+  return recorded ? { ...object, metadata: { ...object.metadata, uid: recorded.uid, resourceVersion: recorded.rv } } : undefined;
+}
+
+/** The inventory's record of DORIS's last apply of `object`, when git has not changed it since. */
+function untouchedRecord(ctx: PreflightContext, object: KubeObject): { uid: string; rv: string } | undefined {
   const recorded = ctx.previous.get(objectId(object));
   if (recorded?.rv === undefined || recorded.uid === undefined || recorded.h !== desiredHash(object)) return undefined;
-  return { ...object, metadata: { ...object.metadata, uid: recorded.uid, resourceVersion: recorded.rv } };
+  return { uid: recorded.uid, rv: recorded.rv };
 }
+
+const keyOf = (object: KubeObject) => ({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name });
 
 /**
  * Decides what writing one object would do, with at most one dry-run (none when the live
@@ -216,6 +224,16 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   if (!live && !readable && ctx.deferDriftChecks) {
     const skipped = uncheckedSecret(ctx, object);
     if (skipped) return { action: 'unchanged', live: skipped, readable, unchecked: true };
+  }
+  if (!live && !readable) {
+    // Git did not change it and DORIS applied it: unchanged exactly when nobody wrote it since
+    // (same uid and resourceVersion as recorded). An empty merge-patch dry-run tells, for
+    // about a fifth less of the API server's time than an apply dry-run (bench/scale-dryrun.ts);
+    // anything else goes on to the apply dry-run.
+    const recorded = untouchedRecord(ctx, object);
+    const seen = recorded ? await ctx.client.peek(keyOf(object)) : undefined;
+    if (seen && recorded && seen.metadata.uid === recorded.uid && seen.metadata.resourceVersion === recorded.rv)
+      return { action: 'unchanged', live: seen, readable };
   }
   // Only what will be sent is measured: an unchanged object is stored already.
   const size = Buffer.byteLength(JSON.stringify(object));

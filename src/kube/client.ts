@@ -64,6 +64,12 @@ export interface KubeClient {
    */
   apply(object: KubeObject, options?: { dryRun?: boolean; manager?: string }): Promise<{ object: KubeObject; created: boolean }>;
   get(key: ObjectKey): Promise<KubeObject | undefined>;
+  /**
+   * The object as stored, for an identity that may patch it but not read it: an empty JSON
+   * merge patch, dry-run (nothing is written, the resourceVersion does not move). Undefined
+   * when it does not exist.
+   */
+  peek(key: ObjectKey): Promise<KubeObject | undefined>;
   list(apiVersion: string, kind: string, options?: ListOptions): Promise<KubeObject[]>;
   /** A list with the collection's resourceVersion, to start a watch from. */
   listVersioned(apiVersion: string, kind: string, options?: ListOptions): Promise<{ items: KubeObject[]; resourceVersion: string }>;
@@ -167,6 +173,16 @@ export class HttpKubeClient implements KubeClient {
       contentType: 'application/apply-patch+yaml',
     });
     return { object: lean(body), created: status === 201 };
+  }
+
+  async peek(key: ObjectKey): Promise<KubeObject | undefined> {
+    const res = await this.http.request<KubeObject>('PATCH', await this.objectPath(key), {
+      query: { dryRun: 'All' },
+      body: {},
+      contentType: 'application/merge-patch+json',
+      accept: [404],
+    });
+    return res.status === 404 ? undefined : lean(res.body);
   }
 
   async get(key: ObjectKey): Promise<KubeObject | undefined> {

@@ -107,6 +107,14 @@ export class FakeKube implements KubeClient {
     return { object: structuredClone(next), created: !current };
   }
 
+  async peek(key: ObjectKey): Promise<KubeObject | undefined> {
+    await this.discovery.resolve(key.apiVersion, key.kind);
+    this.count('PEEK', keyOf(key));
+    this.check('patch', key.kind, key.namespace);
+    const found = this.objects.get(keyOf(key));
+    return found ? structuredClone(found) : undefined;
+  }
+
   async get(key: ObjectKey): Promise<KubeObject | undefined> {
     await this.discovery.resolve(key.apiVersion, key.kind);
     this.count('GET', keyOf(key));

@@ -1,7 +1,9 @@
 /**
- * `PreflightContext.deferDriftChecks` (issue 15): which objects a new commit's sync may take
- * as unchanged without their drift check — only unreadable Secrets that git did not change
- * since DORIS recorded their apply. Everything else is dry-run as before.
+ * The drift check of objects DORIS may write but not read (issue 15, ADR 0004): an empty
+ * merge-patch dry-run ("peek") compares their resourceVersion with the one recorded at apply,
+ * and only a difference costs the apply dry-run; and `PreflightContext.deferDriftChecks`,
+ * with which a new commit's sync takes unreadable Secrets git did not change as unchanged
+ * without any request. Everything else is dry-run as before.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -40,12 +42,13 @@ function context(kube: FakeKube, previous: InventoryEntry[], deferDriftChecks: b
   };
 }
 
-function recorded(object: KubeObject, h = object.metadata.annotations?.[desiredHashAnnotation]): InventoryEntry {
+function recorded(object: KubeObject, h = object.metadata.annotations?.[desiredHashAnnotation], stored?: KubeObject): InventoryEntry {
   const id = objectId(object);
-  return { id, uid: 'uid-1', rv: '41', h } as InventoryEntry;
+  return { id, uid: stored?.metadata.uid ?? 'uid-1', rv: stored?.metadata.resourceVersion ?? '41', h } as InventoryEntry;
 }
 
-const dryRuns = (kube: FakeKube) => kube.requests.filter((r) => /dry/i.test(r)).length;
+const dryRuns = (kube: FakeKube) => kube.requests.filter((r) => r.startsWith('DRYRUN')).length;
+const peeks = (kube: FakeKube) => kube.requests.filter((r) => r.startsWith('PEEK')).length;
 
 describe('deferred drift checks', () => {
   it('take an unreadable Secret git did not change as unchanged and unchecked, with the recorded uid and resourceVersion, and send nothing for it', async () => {
@@ -55,11 +58,24 @@ describe('deferred drift checks', () => {
     assert.equal(verdict.action, 'unchanged');
     assert.ok(verdict.action === 'unchanged' && verdict.unchecked);
     assert.ok(verdict.action === 'unchanged' && verdict.live.metadata.resourceVersion === '41' && verdict.live.metadata.uid === 'uid-1');
-    assert.equal(dryRuns(kube), 0);
+    assert.equal(dryRuns(kube) + peeks(kube), 0);
+  });
+
+  it('without deferral, find an untouched Secret unchanged by a peek alone, and a hand-edited one changed', async () => {
+    const kube = new FakeKube();
+    const object = secret('dg==');
+    const stored = kube.seed(object);
+    const untouched = await classify(context(kube, [recorded(object, undefined, stored)], false), desired(object));
+    assert.equal(untouched.action, 'unchanged');
+    assert.ok(untouched.action === 'unchanged' && !untouched.unchecked);
+    assert.deepEqual([peeks(kube), dryRuns(kube)], [1, 0]);
+    kube.seed({ ...object, data: { k: 'ZWRpdGVk' } });
+    const edited = await classify(context(kube, [recorded(object, undefined, stored)], false), desired(object));
+    assert.equal(edited.action, 'changed');
+    assert.deepEqual([peeks(kube), dryRuns(kube)], [2, 1]);
   });
 
   for (const [name, make] of [
-    ['without deferral', (o: KubeObject) => ({ entries: [recorded(o)], defer: false })],
     ['when git changed the Secret', (o: KubeObject) => ({ entries: [recorded(o, 'an-older-hash')], defer: true })],
     ['with no record of an apply', (_: KubeObject) => ({ entries: [] as InventoryEntry[], defer: true })],
   ] as const) {
@@ -69,7 +85,7 @@ describe('deferred drift checks', () => {
       const { entries, defer } = make(object);
       const verdict = await classify(context(kube, entries, defer), desired(object));
       assert.ok(verdict.action !== 'unchanged' || !verdict.unchecked, JSON.stringify(verdict));
-      assert.equal(dryRuns(kube), 1);
+      assert.deepEqual([peeks(kube), dryRuns(kube)], [0, 1]);
     });
   }
 });

@@ -81,6 +81,10 @@ export class HubFakeKube implements KubeClient {
     return { object: this.store(object, created ? 'ADDED' : 'MODIFIED'), created };
   }
 
+  async peek(key: ObjectKey): Promise<KubeObject | undefined> {
+    return this.get(key);
+  }
+
   async get(key: ObjectKey): Promise<KubeObject | undefined> {
     this.count('GET', keyOf(key));
     const found = this.objects.get(keyOf(key));
