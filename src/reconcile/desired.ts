@@ -113,7 +113,7 @@ export async function buildDesiredSet(input: {
     spec.targetNamespace ?? 'default',
   );
   // The desired hash goes on last: it must cover the pinned digests and the config hashes.
-  const stamped = hashed.map((d) => ({ ...d, object: stampOwnership(d.object, input.pipeline) }));
+  const stamped = hashed.map((d) => ({ ...d, object: stampOnce(d.object, input.pipeline) }));
   const objects = await settleNamespaces(stamped, client.discovery, spec.targetNamespace);
   const final = new Map(all.map((d, i) => [d, objects[i]!]));
   const waves = rendered.waves.map((wave) => ({
@@ -129,6 +129,22 @@ export async function buildDesiredSet(input: {
     } else input.renderCache.forgetDesired(memoId);
   }
   return { waves, objects, inventory, problems: rendered.problems, images };
+}
+
+/**
+ * Stamps of rendered objects that cannot change (frozen by the render cache), by object: the
+ * render of a push hands out the same objects for every file it did not change, so only the
+ * changed files' objects are hashed again.
+ */
+const stamps = new WeakMap<KubeObject, { pipeline: string; stamped: KubeObject }>();
+
+function stampOnce(object: KubeObject, pipeline: string): KubeObject {
+  if (!Object.isFrozen(object)) return stampOwnership(object, pipeline);
+  const hit = stamps.get(object);
+  if (hit?.pipeline === pipeline) return hit.stamped;
+  const stamped = stampOwnership(object, pipeline);
+  stamps.set(object, { pipeline, stamped });
+  return stamped;
 }
 
 function configSeen(object: KubeObject | undefined): string {

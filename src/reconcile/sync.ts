@@ -183,6 +183,7 @@ export async function syncCommit(
     // so that Ready=True always means "this generation and the newest commit are applied"
     if ((commit !== status.lastAppliedCommit || generation !== status.observedGeneration) && !retry) {
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+        lastAttemptedCommit: commit,
         conditions: progressingConditions(ctx.pipeline.status?.conditions, `applying ${commit.slice(0, 12)}`, generation, new Date()),
       });
       progressed = true;
@@ -240,10 +241,13 @@ export async function syncCommit(
     const driftUnchecked = [...verdicts.values()].filter((v) => v.action === 'unchanged' && v.unchecked).length;
     throwIfAborted(ctx.signal);
 
-    // record the attempt (only when something could be new: a no-op resync writes nothing)
+    // record the attempt: the objects it may create (pending inventory, for prune after a
+    // crash), and the commit unless the progressing write above recorded it already (a no-op
+    // resync, and a push that adds no object, write nothing here)
     const known = new Set(previous.map((e) => e.id));
     const newEntries = desiredInventory.filter((e) => !known.has(e.id));
-    const recordAttempt = commit !== status.lastAttemptedCommit || newEntries.length > 0 || status.lastAppliedCommit !== commit;
+    const recordAttempt =
+      newEntries.length > 0 || ctx.pipeline.status?.lastAttemptedCommit !== commit || (!progressed && status.lastAppliedCommit !== commit);
     if (recordAttempt) {
       const now = new Date();
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {

@@ -173,7 +173,9 @@ export class GitSource {
     await this.ensureBare();
     if (await this.hasCommit(sha)) return;
     try {
+      // A fetch by SHA fails unless the server sent that commit: no need to look again.
       await this.remote(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, sha]);
+      return;
     } catch {
       // Servers that refuse a want by SHA: fetch the branch tip instead.
       await this.remote(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, `refs/heads/${branch}`]);
@@ -247,8 +249,8 @@ export class GitSource {
     // A private index file: the shared cache repository's own state is never touched.
     const index = join(dir, '..', `.index-${sha.slice(0, 12)}-${process.pid}-${Date.now()}`);
     try {
-      await this.git(['--git-dir', this.bare, 'read-tree', sha], { GIT_INDEX_FILE: index });
-      await this.git(['--git-dir', this.bare, `--work-tree=${dir}`, 'checkout-index', '--all', '--force'], { GIT_INDEX_FILE: index });
+      // One process: read the tree into the private index and write its files (-u).
+      await this.git(['--git-dir', this.bare, `--work-tree=${dir}`, 'read-tree', '--reset', '-u', sha], { GIT_INDEX_FILE: index });
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
