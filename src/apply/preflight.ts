@@ -81,6 +81,12 @@ export interface PreflightContext {
    * dry-runs that can only find a hand edit, and the hand edit is still found a moment later.
    */
   deferDriftChecks?: boolean;
+  /**
+   * A sync that writes drops each dry-run's answer as soon as the object is classified (its
+   * identity stays): only `plan` and `diff` show the answers, and a cold sync of 1,000 objects
+   * would otherwise hold a thousand of them until it ends.
+   */
+  dropAnswers?: boolean;
   /** Whether a Namespace the commit declares exists yet, asked once per sync and namespace. */
   namespaceExists?: Map<string, Promise<boolean>>;
 }
@@ -276,6 +282,12 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   return { action: 'changed', result, exists: true, readable };
 }
 
+function withoutAnswer(verdict: Verdict): Verdict {
+  if (verdict.action !== 'changed') return verdict;
+  const { apiVersion, kind, metadata } = verdict.result;
+  return { ...verdict, result: { apiVersion, kind, metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, resourceVersion: metadata.resourceVersion } } };
+}
+
 /**
  * Classifies every object, concurrently with a bound. All objects are tried, so that the
  * error lists every refusal at once; any refusal throws `PreflightError` (an ownership
@@ -283,7 +295,9 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
  */
 export async function preflight(ctx: PreflightContext, objects: DesiredObject[]): Promise<Map<DesiredObject, Verdict>> {
   const limit = pLimit(ctx.concurrency);
-  const results = await Promise.allSettled(objects.map((desired) => limit(() => classify(ctx, desired))));
+  const results = await Promise.allSettled(
+    objects.map((desired) => limit(async () => (ctx.dropAnswers ? withoutAnswer(await classify(ctx, desired)) : classify(ctx, desired)))),
+  );
   const verdicts = new Map<DesiredObject, Verdict>();
   const conflicts: Array<{ desired: DesiredObject; message: string }> = [];
   const refusals: Array<{ desired: DesiredObject; message: string }> = [];

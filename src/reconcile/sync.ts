@@ -234,6 +234,7 @@ export async function syncCommit(
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency);
     preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit;
+    preflightCtx.dropAnswers = true;
     await preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).catch((error: unknown) => {
       throw new DorisError('ReconcileFailed', `could not list the live objects: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
