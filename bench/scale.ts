@@ -71,7 +71,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 function parseScaleArgs(argv: string[]): ScaleOptions {
-  const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100, deleteWaitS: 120, webhookSamples: 3 };
+  const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100, deleteWaitS: 120, webhookSamples: 7 };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
@@ -99,7 +99,7 @@ function parseScaleArgs(argv: string[]): ScaleOptions {
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
         'usage: npm run bench -- scale [--points 1000,2000,5000,10000 (in this order; the first also gives the webhook latency)] [--pipelines 100 (0: none; run first)]\n' +
-          '                             [--pipeline-objects 100] [--delete-wait SECONDS (120)] [--webhook-samples 3] [--profile DIR]\n',
+          '                             [--pipeline-objects 100] [--delete-wait SECONDS (120)] [--webhook-samples 7] [--profile DIR]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);

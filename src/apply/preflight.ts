@@ -285,7 +285,14 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
 function withoutAnswer(verdict: Verdict): Verdict {
   if (verdict.action !== 'changed') return verdict;
   const { apiVersion, kind, metadata } = verdict.result;
-  return { ...verdict, result: { apiVersion, kind, metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, resourceVersion: metadata.resourceVersion } } };
+  return {
+    ...verdict,
+    result: {
+      apiVersion,
+      kind,
+      metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, resourceVersion: metadata.resourceVersion },
+    },
+  };
 }
 
 /**

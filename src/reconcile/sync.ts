@@ -247,8 +247,7 @@ export async function syncCommit(
     // resync, and a push that adds no object, write nothing here)
     const known = new Set(previous.map((e) => e.id));
     const newEntries = desiredInventory.filter((e) => !known.has(e.id));
-    const recordAttempt =
-      newEntries.length > 0 || ctx.pipeline.status?.lastAttemptedCommit !== commit || (!progressed && status.lastAppliedCommit !== commit);
+    const recordAttempt = newEntries.length > 0 || ctx.pipeline.status?.lastAttemptedCommit !== commit || (!progressed && status.lastAppliedCommit !== commit);
     if (recordAttempt) {
       const now = new Date();
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
