@@ -25,6 +25,7 @@ import type { KubeClient } from '../kube/client.js';
 import { UnknownKindError } from '../kube/discovery.js';
 import { KubeApiError } from '../kube/http.js';
 import { describeObject, groupOf, objectId } from '../kube/objectid.js';
+import { identityOf } from '../kube/object.js';
 import { printable } from '../render/problems.js';
 import { desiredHashAnnotation, pipelineLabel, recreateAnnotation } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
@@ -283,16 +284,7 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
 }
 
 function withoutAnswer(verdict: Verdict): Verdict {
-  if (verdict.action !== 'changed') return verdict;
-  const { apiVersion, kind, metadata } = verdict.result;
-  return {
-    ...verdict,
-    result: {
-      apiVersion,
-      kind,
-      metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, resourceVersion: metadata.resourceVersion },
-    },
-  };
+  return verdict.action === 'changed' ? { ...verdict, result: identityOf(verdict.result) } : verdict;
 }
 
 /**

@@ -18,3 +18,12 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
   [field: string]: unknown;
 }
+
+/**
+ * `object` reduced to what identifies it and its version: what a sync keeps of an API
+ * server's answer once it no longer needs the body.
+ */
+export function identityOf(object: KubeObject): KubeObject {
+  const { name, namespace, uid, resourceVersion } = object.metadata;
+  return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, resourceVersion } };
+}

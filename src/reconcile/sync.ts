@@ -45,7 +45,8 @@ import { patchStatus } from '../status/store.js';
 import { protectedObjectIds } from '../install/manifests.js';
 import type { RenderCache } from '../render/cache.js';
 import { desiredHashAnnotation, pruneAnnotation } from '../render/stamp.js';
-import type { DesiredObject, KubeObject } from '../render/types.js';
+import type { DesiredObject } from '../render/types.js';
+import { identityOf } from '../kube/object.js';
 import { buildDesiredSet, clientFor, gitSourceFor, planPrune, preflightContext } from './desired.js';
 import type { ProgressEvent } from './progress.js';
 
@@ -110,12 +111,6 @@ const stallingReasons = new Set<Reason>([
   Reasons.ValidationFailed,
   Reasons.OwnershipConflict,
 ]);
-
-/** An object reduced to what identifies it and its version. */
-function identityOf(object: KubeObject): KubeObject {
-  const { name, namespace, uid, resourceVersion } = object.metadata;
-  return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, resourceVersion } };
-}
 
 /**
  * The inventory of what was applied. For objects DORIS may not read, what prune and the next
@@ -233,7 +228,9 @@ export async function syncCommit(
     // validate: every object that would change is dry-run before anything is written
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency);
-    preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit;
+    // Not on a retry of a commit that failed: retries wait out a backoff, and must not keep
+    // putting the checks off while the commit keeps failing.
+    preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit && !retry;
     preflightCtx.dropAnswers = true;
     await preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).catch((error: unknown) => {
       throw new DorisError('ReconcileFailed', `could not list the live objects: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
