@@ -200,17 +200,6 @@ async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<vo
   if (owner !== undefined && owner !== ctx.pipeline) throw new OwnershipConflictError(owner);
 }
 
-/**
- * An unreadable Secret git did not change since DORIS last applied it, as recorded then (uid
- * and resourceVersion from the apply's answer); undefined for anything else. Only Secrets:
- * their health needs no status, so the record stands in for the live object.
- */
-function uncheckedSecret(ctx: PreflightContext, object: KubeObject): KubeObject | undefined {
-  if (object.kind !== 'Secret' || object.apiVersion !== 'v1') return undefined;
-  const recorded = untouchedRecord(ctx, object);
-  return recorded ? { ...object, metadata: { ...object.metadata, uid: recorded.uid, resourceVersion: recorded.rv } } : undefined;
-}
-
 /** The inventory's record of DORIS's last apply of `object`, when git has not changed it since. */
 function untouchedRecord(ctx: PreflightContext, object: KubeObject): { uid: string; rv: string } | undefined {
   const recorded = ctx.previous.get(objectId(object));
@@ -228,19 +217,23 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   const { object } = desired;
   const { live, readable } = await ctx.live.lookup(object);
   if (live && desiredHash(live) === desiredHash(object) && coveredBy(object, live)) return { action: 'unchanged', live, readable };
-  if (!live && !readable && ctx.deferDriftChecks) {
-    const skipped = uncheckedSecret(ctx, object);
-    if (skipped) return { action: 'unchanged', live: skipped, readable, unchecked: true };
-  }
-  if (!live && !readable) {
-    // Git did not change it and DORIS applied it: unchanged exactly when nobody wrote it since
-    // (same uid and resourceVersion as recorded). An empty merge-patch dry-run tells, for
-    // about a fifth less of the API server's time than an apply dry-run (bench/scale-dryrun.ts);
-    // anything else goes on to the apply dry-run.
-    const recorded = untouchedRecord(ctx, object);
-    const seen = recorded ? await ctx.client.peek(keyOf(object)) : undefined;
-    if (seen && recorded && seen.metadata.uid === recorded.uid && seen.metadata.resourceVersion === recorded.rv)
-      return { action: 'unchanged', live: seen, readable };
+  const recorded = !live && !readable ? untouchedRecord(ctx, object) : undefined;
+  if (recorded) {
+    // We may write but not read it, and git did not change it since DORIS applied it.
+    if (ctx.deferDriftChecks && object.kind === 'Secret' && object.apiVersion === 'v1') {
+      // A Secret's health needs no status: the record stands in for the live object.
+      return {
+        action: 'unchanged',
+        live: { ...object, metadata: { ...object.metadata, uid: recorded.uid, resourceVersion: recorded.rv } },
+        readable,
+        unchecked: true,
+      };
+    }
+    // Unchanged exactly when nobody wrote it since (same uid and resourceVersion as recorded).
+    // An empty merge-patch dry-run tells, for about a fifth less of the API server's time than
+    // an apply dry-run (bench/scale-dryrun.ts); a difference goes on to the apply dry-run.
+    const seen = await ctx.client.peek(keyOf(object));
+    if (seen && seen.metadata.uid === recorded.uid && seen.metadata.resourceVersion === recorded.rv) return { action: 'unchanged', live: seen, readable };
   }
   // Only what will be sent is measured: an unchanged object is stored already.
   const size = Buffer.byteLength(JSON.stringify(object));
@@ -267,17 +260,9 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
     return sameAfterApply(result, live) ? { action: 'unchanged', live, readable } : { action: 'changed', result, exists: true, readable };
   }
   if (dryRun.created) return { action: 'changed', result, exists: false, readable };
-  if (!readable) {
-    // We may write but not read it: unchanged exactly when nobody wrote it since our last
-    // apply (same uid and resourceVersion) and git did not change it (same desired hash).
-    const recorded = ctx.previous.get(objectId(object));
-    const same =
-      recorded?.rv !== undefined &&
-      recorded.uid === result.metadata.uid &&
-      recorded.rv === result.metadata.resourceVersion &&
-      recorded.h === desiredHash(object);
-    return same ? { action: 'unchanged', live: result, readable } : { action: 'changed', result, exists: true, readable };
-  }
+  // We may write but not read it: the peek above found it written since DORIS applied it, or
+  // git changed it, or there is no record of an apply.
+  if (!readable) return { action: 'changed', result, exists: true, readable };
   // It exists but does not carry our labels: adopt it, unless another Pipeline owns it.
   await checkOwner(ctx, object);
   return { action: 'changed', result, exists: true, readable };

@@ -261,8 +261,6 @@ export async function syncCommit(
       throwIfAborted(ctx.signal);
       ctx.progress({ type: 'stage', label: stage.label, objects: stage.objects.length });
       const stageChanges = await applyStage(preflightCtx, stage.objects, applyOptions, verdicts);
-      // Applied: the dry-run answers are done with (on a cold sync of 1,000 objects, megabytes).
-      for (const object of stage.objects) verdicts.delete(object);
       changes = changes.concat(stageChanges);
       ctx.progress({ type: 'applied', label: stage.label, counts: countChanges(stageChanges, 0), changes: stageChanges });
       waveChanges = waveChanges.concat(stageChanges);

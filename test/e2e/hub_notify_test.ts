@@ -36,6 +36,7 @@ import { type RunningController, startServer } from '../env/doris.js';
 import { serviceAccountKubeconfig } from '../env/identity.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
+import { reportAsAgent } from '../env/hub.js';
 import { kube, loadTestEnv, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -126,20 +127,13 @@ async function agentsSync(): Promise<void> {
     const ready = bad.has(target.id) ? 'False' : 'True';
     const current = device.status?.report;
     if (current?.revision === target.id && current.ready === ready) continue;
-    const report = {
-      revision: target.id,
-      commit: target.commit,
+    await reportAsAgent(
+      api,
+      `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/devices/${name}`,
+      target,
       ready,
-      reason: ready === 'True' ? 'Succeeded' : 'HealthCheckFailed',
-      message: ready === 'True' ? 'applied' : `Deployment/app on ${name}: 0 of 1 replicas available`,
-      agentVersion: '0.1.0',
-      images: [],
-    };
-    const now = new Date().toISOString();
-    await api.request('PATCH', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/devices/${name}/status`, {
-      body: { status: { report, reportedAt: now, lastSeen: now } },
-      contentType: 'application/merge-patch+json',
-    });
+      `Deployment/app on ${name}: 0 of 1 replicas available`,
+    );
   }
 }
 
@@ -384,20 +378,7 @@ describe('a real doris hub (its leader) notifies a Fleet halt', () => {
       if (!target) continue;
       const ready = target.id === failOn ? 'False' : 'True';
       if (device.status?.report?.revision === target.id && device.status.report.ready === ready) continue;
-      const now = new Date().toISOString();
-      const report = {
-        revision: target.id,
-        commit: target.commit,
-        ready,
-        reason: ready === 'True' ? 'Succeeded' : 'HealthCheckFailed',
-        message: ready === 'True' ? 'applied' : 'Deployment/app: 0 of 1 replicas available',
-        agentVersion: '0.1.0',
-        images: [],
-      };
-      await api.request('PATCH', `${devicesPath}/${name}/status`, {
-        body: { status: { report, reportedAt: now, lastSeen: now } },
-        contentType: 'application/merge-patch+json',
-      });
+      await reportAsAgent(api, `${devicesPath}/${name}`, target, ready);
     }
   }
 

@@ -27,6 +27,7 @@ import { auditMark, readAuditSince, writesBy } from '../env/audit.js';
 import { doris } from '../env/doris.js';
 import { serviceAccountKubeconfig, serviceAccountUser } from '../env/identity.js';
 import { waitFor } from '../env/proc.js';
+import { reportAsAgent } from '../env/hub.js';
 import { kube, loadTestEnv, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -86,20 +87,7 @@ async function agentsSync(): Promise<void> {
     const ready = bad.has(target.id) ? 'False' : 'True';
     const current = device.status?.report;
     if (current?.revision === target.id && current.ready === ready) continue;
-    const report = {
-      revision: target.id,
-      commit: target.commit,
-      ready,
-      reason: ready === 'True' ? 'Succeeded' : 'HealthCheckFailed',
-      message: ready === 'True' ? 'applied' : 'Deployment/app: 0 of 1 replicas available',
-      agentVersion: '0.1.0',
-      images: [],
-    };
-    const now = new Date().toISOString();
-    await api.request('PATCH', `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/devices/${name}/status`, {
-      body: { status: { report, reportedAt: now, lastSeen: now } },
-      contentType: 'application/merge-patch+json',
-    });
+    await reportAsAgent(api, `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/devices/${name}`, target, ready);
   }
 }
 

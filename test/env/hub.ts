@@ -265,3 +265,30 @@ export async function createFleet(
     },
   });
 }
+
+/**
+ * Writes what a simulated agent reports after syncing `target`: applied and ready, or
+ * failing its health check (tests that drive rollouts without real agents).
+ */
+export async function reportAsAgent(
+  api: KubeHttp,
+  devicePath: string,
+  target: { id: string; commit: string },
+  ready: 'True' | 'False',
+  failure = 'Deployment/app: 0 of 1 replicas available',
+): Promise<void> {
+  const report = {
+    revision: target.id,
+    commit: target.commit,
+    ready,
+    reason: ready === 'True' ? 'Succeeded' : 'HealthCheckFailed',
+    message: ready === 'True' ? 'applied' : failure,
+    agentVersion: '0.1.0',
+    images: [],
+  };
+  const now = new Date().toISOString();
+  await api.request('PATCH', `${devicePath}/status`, {
+    body: { status: { report, reportedAt: now, lastSeen: now } },
+    contentType: 'application/merge-patch+json',
+  });
+}

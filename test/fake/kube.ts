@@ -107,18 +107,19 @@ export class FakeKube implements KubeClient {
     return { object: structuredClone(next), created: !current };
   }
 
-  async peek(key: ObjectKey): Promise<KubeObject | undefined> {
-    await this.discovery.resolve(key.apiVersion, key.kind);
-    this.count('PEEK', keyOf(key));
-    this.check('patch', key.kind, key.namespace);
-    const found = this.objects.get(keyOf(key));
-    return found ? structuredClone(found) : undefined;
+  peek(key: ObjectKey): Promise<KubeObject | undefined> {
+    return this.read(key, 'PEEK', 'patch');
   }
 
-  async get(key: ObjectKey): Promise<KubeObject | undefined> {
+  get(key: ObjectKey): Promise<KubeObject | undefined> {
+    return this.read(key, 'GET', 'get');
+  }
+
+  /** A copy of the stored object, as `request` (counted) needing RBAC `verb`. */
+  private async read(key: ObjectKey, request: string, verb: Verb): Promise<KubeObject | undefined> {
     await this.discovery.resolve(key.apiVersion, key.kind);
-    this.count('GET', keyOf(key));
-    this.check('get', key.kind, key.namespace);
+    this.count(request, keyOf(key));
+    this.check(verb, key.kind, key.namespace);
     const found = this.objects.get(keyOf(key));
     return found ? structuredClone(found) : undefined;
   }
