@@ -136,6 +136,12 @@ export interface ScalePoint {
   noop_writes: number;
   noop_requests: Record<string, number>;
   noop_phases_s: Record<string, number>;
+  /** Unreadable Secrets the no-op left for a coming resync (`doris run --drift-checks-per-sync`, default 1,000 checked). */
+  noop_drift_checked_later: number;
+  /** A second no-op that checks every unreadable Secret (`--drift-checks-per-sync 0`). */
+  noop_all_s: number;
+  noop_all_requests: Record<string, number>;
+  noop_all_writes: number;
   rss_peak_mib: number;
   rss_steady_mib: number;
   /** RSS once every module is loaded, before any work: the floor that code and node itself take. */
@@ -338,7 +344,12 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
       identity: identity.user,
       waves: waveCount,
       points: sorted,
-      growth_exponent: { cold_s: exponent((p) => p.cold_s), noop_s: exponent((p) => p.noop_s), rss_peak_mib: exponent((p) => p.rss_peak_mib) },
+      growth_exponent: {
+        cold_s: exponent((p) => p.cold_s),
+        noop_s: exponent((p) => p.noop_s),
+        noop_all_s: exponent((p) => p.noop_all_s),
+        rss_peak_mib: exponent((p) => p.rss_peak_mib),
+      },
       small: small ?? null,
       pipelines: pipelines ?? null,
       errors,
@@ -422,6 +433,10 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
           noop_s: round(result.noop?.seconds ?? Number.NaN),
           noop_writes: result.noop?.audit_writes ?? -1,
           noop_requests: result.noop?.requests ?? {},
+          noop_drift_checked_later: result.noop?.drift_checked_later ?? 0,
+          noop_all_s: round(result.noop_all?.seconds ?? Number.NaN),
+          noop_all_requests: result.noop_all?.requests ?? {},
+          noop_all_writes: result.noop_all?.audit_writes ?? -1,
           noop_phases_s: Object.fromEntries(Object.entries(result.noop?.phases_s ?? {}).map(([k, v]) => [k, round(v)])),
           rss_peak_mib: result.rss_mib.peak,
           rss_steady_mib: result.rss_mib.steady,
@@ -436,7 +451,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
         points.push(point);
         log(
           `point ${objects}: cold ${point.cold_s} s (apply ${point.cold_apply_s}, wait ${point.cold_wait_s}); no-op ${point.noop_s} s, ${point.noop_writes} writes ` +
-            `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}); RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
+            `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}; ${point.noop_drift_checked_later} Secrets left for later); every Secret checked ${point.noop_all_s} s, ${point.noop_all_writes} writes; RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
         );
         if (index === 0) {
           // The small figures: this point's objects are live; the webhook latency of `doris run`.

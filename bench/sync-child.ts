@@ -20,6 +20,7 @@ import { gitCredentialsFromFlags } from '../src/source/credentials.js';
 import { applyPipeline, ensurePipelineCrd, getPipeline } from '../src/status/store.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { RenderCache } from '../src/render/cache.js';
+import { DriftRotation, defaultDriftChecksPerSync } from '../src/apply/drift-rotation.js';
 
 export interface SyncChildConfig {
   kubeconfig: string;
@@ -33,6 +34,8 @@ export interface SyncChildConfig {
   workDir: string;
   /** Run the no-op resync after the cold sync (default true). */
   noop?: boolean;
+  /** `doris run --drift-checks-per-sync` (default the controller's). */
+  driftChecksPerSync?: number;
 }
 
 export interface SyncChildResult {
@@ -68,6 +71,8 @@ export interface SyncChildResult {
     result: string;
     message: string;
     wrote: boolean;
+    /** Unreadable Secrets the rotation left for a coming resync. */
+    drift_checked_later: number;
     requests: Record<string, number>;
     client_writes: number;
     audit_writes: number;
@@ -75,6 +80,8 @@ export interface SyncChildResult {
     /** Where the no-op's time goes, seconds: resolve the branch (ls-remote), fetch + checkout + render + stamp + list live objects, walk the stages, finish. */
     phases_s: { resolve: number; prepare: number; stages: number; finish: number };
   };
+  /** A second no-op resync that checks every unreadable Secret (`--drift-checks-per-sync 0`). */
+  noop_all?: { seconds: number; requests: Record<string, number>; audit_writes: number };
 }
 
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
@@ -137,12 +144,15 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const client = await connectKube(config.kubeconfig);
-  // Both syncs (cold and no-op) run as `doris sync --once` would run them.
-  // As in `doris run`: the no-op resync finds the commit parsed already.
+  // Both syncs (cold and no-op) run as `doris sync --once` would run them, but as in
+  // `doris run`: the no-op resync finds the commit parsed already, and checks at most the
+  // controller's default number of unreadable Secrets for drift (apply/drift-rotation.ts).
   const renderCache = new RenderCache();
+  const driftRotation = new DriftRotation(config.driftChecksPerSync ?? defaultDriftChecksPerSync);
   const syncContext = (pipeline: Pipeline, onProgress: (event: ProgressEvent) => void): SyncContext => ({
     client,
     renderCache,
+    driftRotation,
     pipeline,
     spec,
     credentials,
@@ -219,10 +229,12 @@ async function main(): Promise<void> {
     },
   };
 
-  if (!failed && config.noop !== false) {
-    // A no-op resync, as the controller runs it every interval: CRD check, read the Pipeline,
-    // reconcile, in the same process (so the commit is parsed already). Nothing changed in git
-    // or in the cluster.
+  /**
+   * A no-op resync, as the controller runs it every interval: CRD check, read the Pipeline,
+   * reconcile, in the same process (so the commit is parsed already). Nothing changed in git
+   * or in the cluster.
+   */
+  async function noopResync(rotation: DriftRotation): Promise<NonNullable<SyncChildResult['noop']>> {
     const before = { ...client.counts };
     const mark = auditMark(config.auditLog);
     const t0 = performance.now();
@@ -235,7 +247,7 @@ async function main(): Promise<void> {
     await ensurePipelineCrd(client);
     const pipeline = await getPipeline(client, config.namespace, config.pipeline);
     if (!pipeline) throw new Error(`Pipeline ${config.namespace}/${config.pipeline} vanished`);
-    const noopOutcomes = await reconcilePipeline(syncContext(pipeline, noopProgress));
+    const noopOutcomes = await reconcilePipeline({ ...syncContext(pipeline, noopProgress), driftRotation: rotation });
     const t1 = performance.now();
     const seconds = (t1 - t0) / 1000;
     const commitAt = marks.commit ?? t1;
@@ -246,11 +258,12 @@ async function main(): Promise<void> {
     await sleep(500);
     const writes = writesBy(readAuditSince(config.auditLog, mark), config.user);
     const outcome = noopOutcomes.at(-1)!;
-    result.noop = {
+    return {
       seconds,
       result: outcome.result,
       message: outcome.message,
       wrote: outcome.wrote,
+      drift_checked_later: outcome.driftCheckedLater ?? 0,
       requests: noopRequests,
       client_writes: writeMethods.reduce((a, m) => a + (noopRequests[m] ?? 0), 0),
       audit_writes: writes.length,
@@ -262,6 +275,13 @@ async function main(): Promise<void> {
         finish: (t1 - lastAppliedAt) / 1000,
       },
     };
+  }
+
+  if (!failed && config.noop !== false) {
+    result.noop = await noopResync(driftRotation);
+    // The same with every unreadable Secret checked, as `--drift-checks-per-sync 0` runs it.
+    const all = await noopResync(new DriftRotation(0));
+    result.noop_all = { seconds: all.seconds, requests: all.requests, audit_writes: all.audit_writes };
   }
   client.close();
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);

@@ -30,12 +30,17 @@ import { printable } from '../render/problems.js';
 import { desiredHashAnnotation, pipelineLabel, recreateAnnotation } from '../render/stamp.js';
 import type { DesiredObject, KubeObject } from '../render/types.js';
 import { coveredBy, sameAfterApply } from './compare.js';
+import type { DriftRotation } from './drift-rotation.js';
 import type { LiveSnapshot } from './live.js';
 
 /** What a write of one object would do, decided before writing. */
 export type Verdict =
-  /** `unchecked`: a drift check deferred by `PreflightContext.deferDriftChecks`. */
-  | { action: 'unchanged'; live: KubeObject; readable: boolean; unchecked?: true }
+  /**
+   * `unchecked`: a drift check not made in this sync, `deferred` by
+   * `PreflightContext.deferDriftChecks` (to be made at once) or left for `later` by the
+   * `PreflightContext.rotation` (to be made in a coming sync).
+   */
+  | { action: 'unchanged'; live: KubeObject; readable: boolean; unchecked?: 'deferred' | 'later' }
   /** `exists`: the object is there (an update) or not (a create). */
   | { action: 'changed'; result: KubeObject; exists: boolean; readable: boolean }
   /** Refused for an immutable field, and the object may be deleted and created again. */
@@ -82,6 +87,14 @@ export interface PreflightContext {
    * dry-runs that can only find a hand edit, and the hand edit is still found a moment later.
    */
   deferDriftChecks?: boolean;
+  /**
+   * Bounds the drift checks of unreadable Secrets git did not change in one sync
+   * (apply/drift-rotation.ts): those the rotation does not choose count as unchanged and
+   * `unchecked: 'later'`. `preflight` asks it once and keeps its answer in `dueForCheck`.
+   */
+  rotation?: DriftRotation;
+  /** The ids of the unreadable Secrets this sync checks, when a rotation chose them. */
+  dueForCheck?: Set<string>;
   /**
    * A sync that writes drops each dry-run's answer as soon as the object is classified (its
    * identity stays): only `plan` and `diff` show the answers, and a cold sync of 1,000 objects
@@ -207,6 +220,8 @@ function untouchedRecord(ctx: PreflightContext, object: KubeObject): { uid: stri
   return { uid: recorded.uid, rv: recorded.rv };
 }
 
+const isSecret = (object: KubeObject) => object.kind === 'Secret' && object.apiVersion === 'v1';
+
 const keyOf = (object: KubeObject) => ({ apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name });
 
 /**
@@ -220,13 +235,14 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   const recorded = !live && !readable ? untouchedRecord(ctx, object) : undefined;
   if (recorded) {
     // We may write but not read it, and git did not change it since DORIS applied it.
-    if (ctx.deferDriftChecks && object.kind === 'Secret' && object.apiVersion === 'v1') {
+    const notDue = ctx.dueForCheck !== undefined && !ctx.dueForCheck.has(objectId(object));
+    if ((ctx.deferDriftChecks || notDue) && isSecret(object)) {
       // A Secret's health needs no status: the record stands in for the live object.
       return {
         action: 'unchanged',
         live: { ...object, metadata: { ...object.metadata, uid: recorded.uid, resourceVersion: recorded.rv } },
         readable,
-        unchecked: true,
+        unchecked: ctx.deferDriftChecks ? 'deferred' : 'later',
       };
     }
     // Unchanged exactly when nobody wrote it since (same uid and resourceVersion as recorded).
@@ -268,6 +284,15 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   return { action: 'changed', result, exists: true, readable };
 }
 
+/** The ids of the Secrets of `objects` DORIS may not read and git did not change since DORIS applied them. */
+async function uncheckableSecrets(ctx: PreflightContext, objects: DesiredObject[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const { object } of objects) {
+    if (isSecret(object) && untouchedRecord(ctx, object) && !(await ctx.live.lookup(object)).readable) ids.push(objectId(object));
+  }
+  return ids;
+}
+
 function withoutAnswer(verdict: Verdict): Verdict {
   return verdict.action === 'changed' ? { ...verdict, result: identityOf(verdict.result) } : verdict;
 }
@@ -278,6 +303,7 @@ function withoutAnswer(verdict: Verdict): Verdict {
  * conflict with reason `OwnershipConflict`, anything else `ValidationFailed`).
  */
 export async function preflight(ctx: PreflightContext, objects: DesiredObject[]): Promise<Map<DesiredObject, Verdict>> {
+  if (ctx.rotation && !ctx.deferDriftChecks) ctx.dueForCheck = ctx.rotation.choose(await uncheckableSecrets(ctx, objects));
   const limit = pLimit(ctx.concurrency);
   const results = await Promise.allSettled(
     objects.map((desired) => limit(async () => (ctx.dropAnswers ? withoutAnswer(await classify(ctx, desired)) : classify(ctx, desired)))),

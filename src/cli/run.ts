@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
+import { defaultDriftChecksPerSync } from '../apply/drift-rotation.js';
 import { Controller, defaultControllerTuning } from '../controller/controller.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
 import type { KubeClient } from '../kube/client.js';
@@ -36,6 +37,7 @@ interface RunFlags extends UiFlags {
   leaseRenew: number;
   identity?: string;
   maxConcurrentSyncs: number;
+  driftChecksPerSync: number;
   bodyLimit: number;
   deploymentName: string;
 }
@@ -110,6 +112,12 @@ function runOptions(): Option[] {
     new Option('--max-concurrent-syncs <n>', 'Pipelines synced at once')
       .argParser(integerFlag('--max-concurrent-syncs 4', 1))
       .default(tuning.schedule.maxConcurrent),
+    new Option(
+      '--drift-checks-per-sync <n>',
+      'Secrets DORIS may write but not read that one sync checks for drift, the least recently checked first (0: all in every sync)',
+    )
+      .argParser(integerFlag('--drift-checks-per-sync 1000', 0))
+      .default(defaultDriftChecksPerSync),
     new Option('--body-limit <bytes>', 'largest webhook body accepted, in bytes')
       .argParser(integerFlag('--body-limit 1048576', 1))
       .default(defaultServerOptions().bodyLimitBytes),
@@ -158,6 +166,7 @@ export function runCommand(global: () => GlobalOptions): Command {
         imagePollIntervalMs: flags.imagePollInterval,
         registryCredentialsFile: flags.registryCredentials,
         controllerDeployment: flags.deploymentName,
+        driftChecksPerSync: flags.driftChecksPerSync,
         lease: { ...defaultLeaseOptions(options.namespace, identity), durationMs: flags.leaseDuration, renewMs: flags.leaseRenew },
         fallbackCredentials: gitCredentialsFromFlags(undefined, undefined),
         activity,

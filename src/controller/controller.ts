@@ -34,6 +34,7 @@ import { Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptio
 import { validSpec } from './spec.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
 import { RenderCache } from '../render/cache.js';
+import { DriftRotation, defaultDriftChecksPerSync } from '../apply/drift-rotation.js';
 import { HubFollower, type HubFollowerOptions } from './hub-follower.js';
 import { deviceReport, planHubSync } from './hub-sync.js';
 import { diffPipeline, type PipelineDiff } from '../reconcile/diff-pipeline.js';
@@ -65,6 +66,11 @@ export interface ControllerOptions {
   hubFollower?: HubFollowerOptions;
   /** Used when a Pipeline names no Secret (e.g. from DORIS_GIT_TOKEN). */
   fallbackCredentials: GitCredentials;
+  /**
+   * Unreadable Secrets a sync checks for drift, at most (apply/drift-rotation.ts; 0: all of
+   * them in every sync). Default `defaultDriftChecksPerSync`.
+   */
+  driftChecksPerSync?: number;
   /** Where what the controller is doing is kept for the dashboard (its Events recorder may share it). */
   activity?: SyncActivity;
 }
@@ -87,6 +93,8 @@ export class Controller {
   private readonly requests = new Map<string, string | undefined>();
   /** Each commit parsed once: a resync of an unchanged commit only compares. */
   private readonly renders = new RenderCache();
+  /** Per Pipeline: which unreadable Secrets its coming syncs check for drift. */
+  private readonly driftRotations = new Map<string, DriftRotation>();
   private stopping = false;
   /** What each Pipeline's sync is doing now and last did (the dashboard's live view). */
   readonly activity: SyncActivity;
@@ -201,6 +209,16 @@ export class Controller {
     this.syncs.forget(name);
     this.images.forget(name);
     this.renders.forgetDesired(`${this.options.namespace}/${name}`);
+    this.driftRotations.delete(name);
+  }
+
+  private driftRotation(name: string): DriftRotation {
+    let rotation = this.driftRotations.get(name);
+    if (!rotation) {
+      rotation = new DriftRotation(this.options.driftChecksPerSync ?? defaultDriftChecksPerSync);
+      this.driftRotations.set(name, rotation);
+    }
+    return rotation;
   }
 
   /** Runs a Pipeline's sync as soon as possible (once more after a sync in flight). */
@@ -336,6 +354,7 @@ export class Controller {
         signal,
         renderCache: this.renders,
         deferDriftChecks: true,
+        driftRotation: this.driftRotation(name),
       });
       for (const outcome of outcomes) {
         const seconds = (Date.now() - started) / 1000;
@@ -363,7 +382,14 @@ export class Controller {
             'drift corrected: re-applied objects that differed from the commit',
           );
         }
-        const log = { pipeline: name, commit: outcome.commit, result: outcome.result, counts: outcome.counts, seconds };
+        const log = {
+          pipeline: name,
+          commit: outcome.commit,
+          result: outcome.result,
+          counts: outcome.counts,
+          seconds,
+          ...(outcome.driftCheckedLater ? { driftCheckedLater: outcome.driftCheckedLater } : {}),
+        };
         if (outcome.result !== Reasons.Succeeded) this.log.warn({ ...log, message: outcome.message }, 'sync failed');
         else if (outcome.wrote) this.log.info(log, 'sync applied');
         else this.log.debug(log, 'sync: nothing changed');

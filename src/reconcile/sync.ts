@@ -30,6 +30,7 @@ import {
 import { Reasons, type Reason } from '../api/reasons.js';
 import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from '../apply/applier.js';
 import { preflight, type Verdict } from '../apply/preflight.js';
+import type { DriftRotation } from '../apply/drift-rotation.js';
 import { DorisError } from '../errors.js';
 import { defaultWaitOptions, waitForHealthy, type WaitOptions } from '../health/index.js';
 import { inventoryFields, inventorySize, readInventory } from '../inventory/archive.js';
@@ -77,6 +78,11 @@ export interface SyncContext {
    * does; a one-shot sync does not set it.
    */
   deferDriftChecks?: boolean;
+  /**
+   * Bounds the drift checks of unreadable Secrets in one sync (apply/drift-rotation.ts): the
+   * controller keeps one per Pipeline; a one-shot sync checks them all.
+   */
+  driftRotation?: DriftRotation;
 }
 
 export interface SyncOutcome {
@@ -88,6 +94,8 @@ export interface SyncOutcome {
   wrote: boolean;
   /** Objects whose drift check was deferred (`SyncContext.deferDriftChecks`): sync again to check them. */
   driftUnchecked?: number;
+  /** Unreadable Secrets left for a coming sync by `SyncContext.driftRotation`. */
+  driftCheckedLater?: number;
 }
 
 const emptyCounts = (): SyncCounts => ({ created: 0, configured: 0, unchanged: 0, recreated: 0, pruned: 0 });
@@ -231,12 +239,15 @@ export async function syncCommit(
     // Not on a retry of a commit that failed: retries wait out a backoff, and must not keep
     // putting the checks off while the commit keeps failing.
     preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit && !retry;
+    preflightCtx.rotation = ctx.driftRotation;
     preflightCtx.dropAnswers = true;
     await preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).catch((error: unknown) => {
       throw new DorisError('ReconcileFailed', `could not list the live objects: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
     let verdicts = await preflight(preflightCtx, desired.objects);
-    const driftUnchecked = [...verdicts.values()].filter((v) => v.action === 'unchanged' && v.unchecked).length;
+    const unchecked = (why: 'deferred' | 'later') => [...verdicts.values()].filter((v) => v.action === 'unchanged' && v.unchecked === why).length;
+    const driftUnchecked = unchecked('deferred');
+    const drift = { ...(driftUnchecked > 0 ? { driftUnchecked } : {}), ...(unchecked('later') > 0 ? { driftCheckedLater: unchecked('later') } : {}) };
     throwIfAborted(ctx.signal);
 
     // record the attempt: the objects it may create (pending inventory, for prune after a
@@ -336,7 +347,7 @@ export async function syncCommit(
       !stillPending &&
       result === Reasons.Succeeded
     ) {
-      return { commit, result, message, counts, wrote: false };
+      return { commit, result, message, counts, wrote: false, ...drift };
     }
     const now = new Date();
     let conditions = setCondition(
@@ -380,7 +391,7 @@ export async function syncCommit(
         { cause: error },
       );
     }
-    return { commit, result, message, counts, wrote: true, ...(driftUnchecked > 0 ? { driftUnchecked } : {}) };
+    return { commit, result, message, counts, wrote: true, ...drift };
   } catch (error) {
     // After a shutdown signal nothing is recorded: the next start syncs this commit again.
     const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ReconcileFailed;
