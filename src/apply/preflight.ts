@@ -306,7 +306,14 @@ export async function preflight(ctx: PreflightContext, objects: DesiredObject[])
   if (ctx.rotation && !ctx.deferDriftChecks) ctx.dueForCheck = ctx.rotation.choose(await uncheckableSecrets(ctx, objects));
   const limit = pLimit(ctx.concurrency);
   const results = await Promise.allSettled(
-    objects.map((desired) => limit(async () => (ctx.dropAnswers ? withoutAnswer(await classify(ctx, desired)) : classify(ctx, desired)))),
+    // An object waits for its kind's list before it takes a slot, so that objects whose lists
+    // are in (or refused) are classified meanwhile; a failed list fails in `classify`.
+    objects.map((desired) =>
+      ctx.live
+        .lookup(desired.object)
+        .catch(() => undefined)
+        .then(() => limit(async () => (ctx.dropAnswers ? withoutAnswer(await classify(ctx, desired)) : classify(ctx, desired)))),
+    ),
   );
   const verdicts = new Map<DesiredObject, Verdict>();
   const conflicts: Array<{ desired: DesiredObject; message: string }> = [];

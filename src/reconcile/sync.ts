@@ -241,10 +241,21 @@ export async function syncCommit(
     preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit && !retry;
     preflightCtx.rotation = ctx.driftRotation;
     preflightCtx.dropAnswers = true;
-    await preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).catch((error: unknown) => {
-      throw new DorisError('ReconcileFailed', `could not list the live objects: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    });
-    let verdicts = await preflight(preflightCtx, desired.objects);
+    // Every kind is listed at once, and each object is classified as soon as its kind's list
+    // is in: the Secrets DORIS may not read are refused a list at once, and their checks go on
+    // while the large lists are still being served.
+    const listError = preflightCtx.live.prefetch(desired.objects.map((d) => d.object)).then(
+      () => undefined,
+      (error: unknown) =>
+        new DorisError('ReconcileFailed', `could not list the live objects: ${error instanceof Error ? error.message : String(error)}`, { cause: error }),
+    );
+    const classified = preflight(preflightCtx, desired.objects);
+    const failedList = await listError;
+    if (failedList) {
+      await classified.catch(() => undefined);
+      throw failedList;
+    }
+    let verdicts = await classified;
     const unchecked = (why: 'deferred' | 'later') => [...verdicts.values()].filter((v) => v.action === 'unchanged' && v.unchecked === why).length;
     const driftUnchecked = unchecked('deferred');
     const drift = { ...(driftUnchecked > 0 ? { driftUnchecked } : {}), ...(unchecked('later') > 0 ? { driftCheckedLater: unchecked('later') } : {}) };
