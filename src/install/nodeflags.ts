@@ -37,8 +37,21 @@
  * no-op resync 0.31 s and 0.27 s, webhook to applied (median of 7) 0.28 s and 0.27 s, cold
  * sync 17.8 s and 18.3 s (health waits dominate it). The hub keeps the compiler: it answers
  * thousands of devices.
+ *
+ * `--incremental-marking-hard-trigger=10`: V8 lets the old generation grow by at least 8 MiB
+ * past what the last full collection left before it collects again, and those pages stay
+ * resident. DORIS's live data is about 12 MiB, so its heap sat at 23 MiB for 12 MiB of
+ * objects, most of it the promoted leftovers of a sync's requests. With the flag V8 starts
+ * (incremental, mostly concurrent) marking once a tenth of that step is used, so the old
+ * generation stays within a few MiB of what is live. Measured on a 1,000-object sync (issue 15;
+ * bench/sync-child.ts as `npm run bench -- scale` runs it, one run each, alternating, same
+ * machine, load average 1.5-2.8): peak RSS 69.1 and 68.6 MiB without, 65.7 and 64.8 with
+ * (trigger 20: 65.5, 66.1; trigger 50: 68.7, 68.7, no gain); cold sync 18.5-18.7 s without,
+ * 19.3-19.7 s with; no-op resync 0.364 and 0.353 s without, 0.370 and 0.387 s with (more
+ * collections; within the machine's noise, but not free). `npm run bench -- scale --points 1000
+ * --pipelines 0` with the flag: peak 65.7 and 65.1 MiB (before: 67.9).
  */
-export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128', '--no-opt'];
+export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128', '--no-opt', '--incremental-marking-hard-trigger=10'];
 
 /**
  * The hub's flags: the same small young generation, and an old generation sized for its
