@@ -4,10 +4,13 @@
  * is untrusted input: memory must stay under the limit by setting, not by how lazily the
  * garbage collector happens to run.
  *
- * `--max-semi-space-size=2`: a 2 MiB young generation (the default is 16 MiB per semi-space)
- * keeps peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB, with no measurable
- * cost in sync time (bench/, issue 6): short-lived objects are collected sooner, which suits a
- * small edge device.
+ * `--max-semi-space-size=1`: a 1 MiB young generation (the default is 16 MiB per semi-space)
+ * kept peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB when it was 2 MiB,
+ * with no measurable cost in sync time (bench/, issue 6): short-lived objects are collected
+ * sooner, which suits a small edge device. 1 MiB instead of 2 (issue 15, with every other flag
+ * below; the sync child of `npm run bench -- scale`, fresh 1,000-object workloads, same
+ * machine): peak RSS 63.1, 63.3, 63.5 and 64.0 MiB against 65.5 and 65.6; no-op resync
+ * 0.39-0.47 s against 0.38-0.42 in that harness (within its noise).
  *
  * `--max-old-space-size=128`: without a cap V8 sizes the old generation from the machine's
  * memory (gigabytes) and lets garbage pile up far past the container's limit before collecting
@@ -38,6 +41,11 @@
  * sync 17.8 s and 18.3 s (health waits dominate it). The hub keeps the compiler: it answers
  * thousands of devices.
  *
+ * `--no-maglev`: V8's mid-tier optimizing compiler, off by default in node 20 (where every
+ * figure here is measured) and on by default in node 24 (the image's base). `--no-opt` turns
+ * off TurboFan only, so without this flag the image would compile what the measurements never
+ * did.
+ *
  * `--incremental-marking-hard-trigger=10`: V8 lets the old generation grow by at least 8 MiB
  * past what the last full collection left before it collects again, and those pages stay
  * resident. DORIS's live data is about 12 MiB, so its heap sat at 23 MiB for 12 MiB of
@@ -51,7 +59,7 @@
  * collections; within the machine's noise, but not free). `npm run bench -- scale --points 1000
  * --pipelines 0` with the flag: peak 65.7 and 65.1 MiB (before: 67.9).
  */
-export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128', '--no-opt', '--incremental-marking-hard-trigger=10'];
+export const dorisNodeFlags = ['--max-semi-space-size=1', '--max-old-space-size=128', '--no-opt', '--no-maglev', '--incremental-marking-hard-trigger=10'];
 
 /**
  * The hub's flags: the same small young generation, and an old generation sized for its
