@@ -4,13 +4,11 @@
  * is untrusted input: memory must stay under the limit by setting, not by how lazily the
  * garbage collector happens to run.
  *
- * `--max-semi-space-size=1`: a 1 MiB young generation (the default is 16 MiB per semi-space)
- * kept peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB when it was 2 MiB,
- * with no measurable cost in sync time (bench/, issue 6): short-lived objects are collected
- * sooner, which suits a small edge device. 1 MiB instead of 2 (issue 15, with every other flag
- * below; the sync child of `npm run bench -- scale`, fresh 1,000-object workloads, same
- * machine): peak RSS 63.1, 63.3, 63.5 and 64.0 MiB against 65.5 and 65.6; no-op resync
- * 0.39-0.47 s against 0.38-0.42 in that harness (within its noise).
+ * `--max-semi-space-size=2`: a 2 MiB young generation (the default is 16 MiB per semi-space)
+ * keeps peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB, with no measurable
+ * cost in sync time (bench/, issue 6): short-lived objects are collected sooner, which suits a
+ * small edge device. 1 MiB was measured too (issue 15): no lower peak alone (70.1 MiB), and a
+ * slower no-op resync (0.45 s against 0.30).
  *
  * `--max-old-space-size=128`: without a cap V8 sizes the old generation from the machine's
  * memory (gigabytes) and lets garbage pile up far past the container's limit before collecting
@@ -46,20 +44,17 @@
  * off TurboFan only, so without this flag the image would compile what the measurements never
  * did.
  *
- * `--incremental-marking-hard-trigger=10`: V8 lets the old generation grow by at least 8 MiB
- * past what the last full collection left before it collects again, and those pages stay
- * resident. DORIS's live data is about 12 MiB, so its heap sat at 23 MiB for 12 MiB of
- * objects, most of it the promoted leftovers of a sync's requests. With the flag V8 starts
- * (incremental, mostly concurrent) marking once a tenth of that step is used, so the old
- * generation stays within a few MiB of what is live. Measured on a 1,000-object sync (issue 15;
- * bench/sync-child.ts as `npm run bench -- scale` runs it, one run each, alternating, same
- * machine, load average 1.5-2.8): peak RSS 69.1 and 68.6 MiB without, 65.7 and 64.8 with
- * (trigger 20: 65.5, 66.1; trigger 50: 68.7, 68.7, no gain); cold sync 18.5-18.7 s without,
- * 19.3-19.7 s with; no-op resync 0.364 and 0.353 s without, 0.370 and 0.387 s with (more
- * collections; within the machine's noise, but not free). `npm run bench -- scale --points 1000
- * --pipelines 0` with the flag: peak 65.7 and 65.1 MiB (before: 67.9).
+ * Not used: `--incremental-marking-hard-trigger=10`. V8 lets the old generation grow by at
+ * least 8 MiB past what the last full collection left before it collects again; with the flag
+ * it starts marking after a tenth of that, and the heap stays near its live size. It saves
+ * memory and costs time: `npm run bench -- scale --points 1000 --pipelines 0` (issue 15, same
+ * machine, fresh test environment, one run each, back to back) gave peak RSS 65.3 MiB with it
+ * against 68.1 without, but a no-op resync of 0.45 s against 0.30 and webhook to applied
+ * (median of 7) 0.37 s against 0.29; with a 1 MiB young generation as well, 63.3 MiB, 0.49 s
+ * and 0.37 s. A device that is short of memory rather than CPU can add both to the container's
+ * command.
  */
-export const dorisNodeFlags = ['--max-semi-space-size=1', '--max-old-space-size=128', '--no-opt', '--no-maglev', '--incremental-marking-hard-trigger=10'];
+export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128', '--no-opt', '--no-maglev'];
 
 /**
  * The hub's flags: the same small young generation, and an old generation sized for its
