@@ -13,24 +13,14 @@ import { classify, declaredBy, type PreflightContext } from '../../../src/apply/
 import { objectId } from '../../../src/kube/objectid.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { desiredHashAnnotation, stampOwnership } from '../../../src/render/stamp.js';
-import type { DesiredObject } from '../../../src/render/types.js';
 import { FakeKube } from '../../fake/kube.js';
+import { desired, forbidSecretReads } from './unreadable.js';
 
-const desired = (object: KubeObject): DesiredObject => ({
-  object,
-  wave: 1,
-  waveName: '1-app',
-  step: 10,
-  source: { file: 'deploy/1-app/10-a.yaml', line: 1, col: 1 },
-});
 const secret = (value: string, kind = 'Secret') =>
   stampOwnership({ apiVersion: 'v1', kind, metadata: { name: 's', namespace: 'apps' }, data: { k: value } }, 'main');
 
 function context(kube: FakeKube, previous: InventoryEntry[], deferDriftChecks: boolean): PreflightContext {
-  kube.forbid = [
-    { verb: 'list', kind: 'Secret', namespace: 'cluster' },
-    { verb: 'list', kind: 'Secret', namespace: 'apps' },
-  ];
+  forbidSecretReads(kube);
   return {
     client: kube,
     live: new LiveSnapshot(kube, 'main'),

@@ -12,8 +12,8 @@ import { declaredBy, preflight, type PreflightContext } from '../../../src/apply
 import { objectId } from '../../../src/kube/objectid.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { desiredHashAnnotation, stampOwnership } from '../../../src/render/stamp.js';
-import type { DesiredObject } from '../../../src/render/types.js';
 import { FakeKube } from '../../fake/kube.js';
+import { desired, forbidSecretReads } from './unreadable.js';
 
 describe('DriftRotation', () => {
   it('chooses the least recently checked first, so that each of 5 Secrets is checked within 3 syncs of 2', () => {
@@ -46,13 +46,6 @@ describe('DriftRotation', () => {
   });
 });
 
-const desired = (object: KubeObject): DesiredObject => ({
-  object,
-  wave: 1,
-  waveName: '1-app',
-  step: 10,
-  source: { file: 'deploy/1-app/10-a.yaml', line: 1, col: 1 },
-});
 const secret = (name: string) => stampOwnership({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'apps' }, data: { k: 'dg==' } }, 'main');
 const recorded = (object: KubeObject, stored: KubeObject): InventoryEntry =>
   ({
@@ -66,10 +59,7 @@ const peeks = (kube: FakeKube) => kube.requests.filter((r) => r.startsWith('PEEK
 describe('preflight with a drift rotation', () => {
   function setup() {
     const kube = new FakeKube();
-    kube.forbid = [
-      { verb: 'list', kind: 'Secret', namespace: 'cluster' },
-      { verb: 'list', kind: 'Secret', namespace: 'apps' },
-    ];
+    forbidSecretReads(kube);
     const objects = ['s-0', 's-1', 's-2', 's-3', 's-4'].map(secret);
     const previous = new Map(objects.map((o) => [objectId(o), recorded(o, kube.seed(o))]));
     const rotation = new DriftRotation(2);
