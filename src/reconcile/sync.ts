@@ -258,7 +258,8 @@ export async function syncCommit(
     let verdicts = await classified;
     const unchecked = (why: 'deferred' | 'later') => [...verdicts.values()].filter((v) => v.action === 'unchanged' && v.unchecked === why).length;
     const driftUnchecked = unchecked('deferred');
-    const drift = { ...(driftUnchecked > 0 ? { driftUnchecked } : {}), ...(unchecked('later') > 0 ? { driftCheckedLater: unchecked('later') } : {}) };
+    const driftCheckedLater = unchecked('later');
+    const drift = { ...(driftUnchecked > 0 ? { driftUnchecked } : {}), ...(driftCheckedLater > 0 ? { driftCheckedLater } : {}) };
     throwIfAborted(ctx.signal);
 
     // record the attempt: the objects it may create (pending inventory, for prune after a

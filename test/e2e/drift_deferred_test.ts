@@ -15,6 +15,7 @@ import { bootstrapInstall, removeInstall, serviceAccountKubeconfig, serviceAccou
 import { configMapYaml, namespaceYaml } from '../env/manifests.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
+import { reconcileHandled, requestReconcile } from '../env/reconcile.js';
 import { createRepo, kube, loadTestEnv, pushFiles, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -44,13 +45,6 @@ async function configMode(): Promise<string | undefined> {
 async function pipelineStatus(): Promise<{ lastAppliedCommit?: string; conditions?: Array<{ type: string; status: string }> }> {
   const res = await api.request<{ status?: { lastAppliedCommit?: string } }>('GET', `/apis/doris.dev/v1alpha1/namespaces/${ctl}/pipelines/app`);
   return res.body.status ?? {};
-}
-
-async function requestReconcile(): Promise<void> {
-  await api.request('PATCH', `/apis/doris.dev/v1alpha1/namespaces/${ctl}/pipelines/app`, {
-    body: { metadata: { annotations: { 'doris.dev/reconcile-requested-at': new Date().toISOString() } } },
-    contentType: 'application/merge-patch+json',
-  });
 }
 
 const isDryRun = (e: AuditEvent) => /[?&]dryRun=/.test(e.requestURI);
@@ -87,7 +81,7 @@ describe('a push under the shipped ServiceAccount, with an unreadable Secret edi
     });
     const commit = await pushFiles(env, url, { 'deploy/2-app/10-config.yml': configMapYaml(appNs, 'settings', { mode: 'b' }) }, 'mode b');
     const mark = auditMark(env.AUDIT_LOG);
-    await requestReconcile();
+    await requestReconcile(api, ctl, 'app');
     await waitFor('the push applied', async () => (await pipelineStatus()).lastAppliedCommit === commit, { timeoutMs: 60_000 });
     assert.equal(await configMode(), 'b');
     await waitFor('the hand edit reverted', async () => (await secretPassword()) === 'from-git', { timeoutMs: 60_000 });
@@ -111,14 +105,8 @@ describe('a push under the shipped ServiceAccount, with an unreadable Secret edi
   it('and the sync after that writes nothing', async () => {
     const mark = auditMark(env.AUDIT_LOG);
     const before = (await pipelineStatus()).lastAppliedCommit;
-    await requestReconcile();
-    await waitFor('the reconcile handled', async () => {
-      const res = await api.request<{ metadata: { annotations?: Record<string, string> }; status?: { lastHandledReconcileAt?: string } }>(
-        'GET',
-        `/apis/doris.dev/v1alpha1/namespaces/${ctl}/pipelines/app`,
-      );
-      return res.body.status?.lastHandledReconcileAt === res.body.metadata.annotations?.['doris.dev/reconcile-requested-at'];
-    });
+    await requestReconcile(api, ctl, 'app');
+    await reconcileHandled(api, ctl, 'app');
     const writes = readAuditSince(env.AUDIT_LOG, mark).filter(
       (e) => e.user.username === dorisUser && ['create', 'update', 'patch', 'delete'].includes(e.verb) && !isDryRun(e) && e.objectRef?.resource !== 'pipelines',
     );

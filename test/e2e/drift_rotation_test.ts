@@ -13,6 +13,7 @@ import { bootstrapInstall, removeInstall, serviceAccountKubeconfig, serviceAccou
 import { namespaceYaml } from '../env/manifests.js';
 import { freePort } from '../env/ports.js';
 import { waitFor } from '../env/proc.js';
+import { reconcileHandled, requestReconcile } from '../env/reconcile.js';
 import { createRepo, kube, loadTestEnv, type TestEnv } from '../env/testenv.js';
 
 let env: TestEnv;
@@ -37,15 +38,8 @@ const pipelinePath = () => `/apis/doris.dev/v1alpha1/namespaces/${ctl}/pipelines
 
 /** Asks for a resync and waits until the controller has handled it. */
 async function resync(): Promise<void> {
-  const at = new Date().toISOString();
-  await api.request('PATCH', pipelinePath(), {
-    body: { metadata: { annotations: { 'doris.dev/reconcile-requested-at': at } } },
-    contentType: 'application/merge-patch+json',
-  });
-  await waitFor('the resync handled', async () => {
-    const res = await api.request<{ status?: { lastHandledReconcileAt?: string } }>('GET', pipelinePath());
-    return res.body.status?.lastHandledReconcileAt === at;
-  });
+  await requestReconcile(api, ctl, 'app');
+  await reconcileHandled(api, ctl, 'app');
 }
 
 /** The Secrets DORIS sent a dry-run for since `mark`. */
