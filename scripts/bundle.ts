@@ -12,7 +12,7 @@
  * plugins (docs/adr/0008-kubeconfig-loading.md), and bundling it would make every start read
  * its 14 MB. `tsx scripts/bundle.ts ENTRY OUT` bundles another entry (the benchmarks do).
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -44,16 +44,41 @@ export async function bundle(entry: string, outfile: string): Promise<void> {
     format: 'esm',
     target: 'node20',
     external: ['@kubernetes/client-node'],
-    // Whitespace and syntax only: function and class names stay, so stack traces still read.
+    // Whitespace and syntax only: identifiers stay, so stack traces still read. No keepNames:
+    // its 2,200 `__name()` calls give each function an own `name` property (0.6 MiB of heap
+    // after start-up, and more each time a nested function is made) only to undo the numeric
+    // suffix esbuild adds to the 250 functions whose names collide across modules.
     minifyWhitespace: true,
     minifySyntax: true,
-    keepNames: true,
     legalComments: 'none',
     logLevel: 'warning',
     plugins: [englishOnly],
     // Some CommonJS dependencies (pino, prom-client) call require() for node's own modules.
     banner: { js: "import { createRequire as __dorisRequire } from 'node:module'; const require = __dorisRequire(import.meta.url);" },
   });
+  const wide = beyondLatin1(readFileSync(outfile, 'utf8'));
+  if (wide) {
+    rmSync(outfile, { force: true });
+    throw new Error(
+      `${outfile}:${wide.line}:${wide.column}: ${JSON.stringify(wide.char)} is past U+00FF (near ${JSON.stringify(wide.near)}): ` +
+        'V8 would hold the whole bundle as UTF-16 (1.3 MiB more heap). Interpolate it (src/server/ui/glyphs.ts) instead of writing it in a template.',
+    );
+  }
+}
+
+/**
+ * The first character past Latin-1 in `source`, if any. esbuild escapes such characters in
+ * string literals but must leave them in a tagged template's text, and one is enough for V8
+ * to store the whole source two bytes a character.
+ */
+export function beyondLatin1(source: string): { line: number; column: number; char: string; near: string } | undefined {
+  let at = 0;
+  while (at < source.length && source.charCodeAt(at) <= 0xff) at++;
+  if (at === source.length) return undefined;
+  const before = source.slice(0, at);
+  const line = before.split('\n').length;
+  const char = String.fromCodePoint(source.codePointAt(at)!);
+  return { line, column: at - before.lastIndexOf('\n'), char, near: source.slice(Math.max(0, at - 40), at + 20) };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -10,6 +10,7 @@ import type { PipelineDiff } from '../reconcile/diff-pipeline.js';
 import type { ObjectDiff } from '../reconcile/diff.js';
 import type { PipelineDetail, PipelineSummary, ObjectView } from './dashboard-model.js';
 import { byWave } from './dashboard-model.js';
+import { glyph } from './ui/glyphs.js';
 import { html, pathOf, type SafeHtml } from './ui/html.js';
 import { ago, badge, shortCommit, type Tone, type ViewContext } from './ui/pieces.js';
 
@@ -42,18 +43,18 @@ export function healthBadge(status: HealthStatus): SafeHtml {
 const actionIcons: Record<ObjectAction, string> = { created: '+', configured: '✎', unchanged: '=', recreated: '↻', pruned: '−' };
 
 function actionBadge(action: ObjectAction | undefined): SafeHtml {
-  if (!action) return html`<span class="muted">—</span>`;
+  if (!action) return html`<span class="muted">${glyph.none}</span>`;
   return badge(action === 'unchanged' ? 'idle' : action === 'pruned' ? 'warn' : 'info', actionIcons[action], action);
 }
 
 function syncingLine(s: PipelineSummary, now: number): SafeHtml {
   if (s.syncing) {
     const w = s.syncing.waiting;
-    return html`<p class="info" role="status"><strong>⟳ Syncing now</strong> ${s.syncing.commit ? html`<code>${shortCommit(s.syncing.commit)}</code>` : ''} since ${ago(s.syncing.since, now)}${s.syncing.stage ? html` · ${s.syncing.stage}` : ''}${
+    return html`<p class="info" role="status"><strong>${glyph.syncing} Syncing now</strong> ${s.syncing.commit ? html`<code>${shortCommit(s.syncing.commit)}</code>` : ''} since ${ago(s.syncing.since, now)}${s.syncing.stage ? html` · ${s.syncing.stage}` : ''}${
       w ? html` · waiting for ${w.pending} of ${w.total} in ${w.label}${w.first ? html`: ${w.first.object} ${w.first.status}: ${w.first.message}` : ''}` : ''
     }</p>`;
   }
-  if (s.queued) return html`<p class="info" role="status"><strong>⋯ Sync queued</strong> (${s.queued.why}) ${ago(s.queued.since, now)}</p>`;
+  if (s.queued) return html`<p class="info" role="status"><strong>${glyph.queued} Sync queued</strong> (${s.queued.why}) ${ago(s.queued.since, now)}</p>`;
   return html``;
 }
 
@@ -138,7 +139,7 @@ function duration(from: string, to: string): string {
 
 export function detailBody(d: PipelineDetail, ctx: ViewContext): SafeHtml {
   const bad = d.ready === 'False';
-  return html`<p><a href="/">← Pipelines</a></p>
+  return html`<p><a href="/">${glyph.back} Pipelines</a></p>
 <h1>${d.name} ${stateBadge(d)}</h1>
 ${d.message ? html`<p class="banner ${bad ? 'bad' : 'ok'}" id="ready-message"><strong>${d.reason}</strong>: ${d.message}</p>` : ''}
 ${syncingLine(d, ctx.now)}
@@ -163,7 +164,7 @@ ${
     ? html`<p class="muted">No tracked images.</p>`
     : html`<div class="table"><table><thead><tr><th scope="col">Image</th><th scope="col">Digest</th><th scope="col">Updated</th></tr></thead><tbody>${d.images.map(
         (i) =>
-          html`<tr><td class="mono">${i.repository}:${i.tag}</td><td class="mono">${i.digest ?? html`<span class="bad">✖ unresolved</span>`}${i.error ? html`<div class="bad">${i.error}</div>` : ''}</td><td>${ago(i.updatedAt, ctx.now)}</td></tr>`,
+          html`<tr><td class="mono">${i.repository}:${i.tag}</td><td class="mono">${i.digest ?? html`<span class="bad">${glyph.failed} unresolved</span>`}${i.error ? html`<div class="bad">${i.error}</div>` : ''}</td><td>${ago(i.updatedAt, ctx.now)}</td></tr>`,
       )}</tbody></table></div>`
 }
 ${
@@ -220,13 +221,13 @@ function fieldChanges(d: ObjectDiff): SafeHtml {
     c.op === 'add'
       ? html`<li><span aria-hidden="true">+</span> <span class="visually-hidden">added</span>${c.path}: ${shown(c.to)}</li>`
       : c.op === 'remove'
-        ? html`<li><span aria-hidden="true">−</span> <span class="visually-hidden">removed</span>${c.path}: ${shown(c.from)}</li>`
-        : html`<li><span aria-hidden="true">~</span> <span class="visually-hidden">changed</span>${c.path}: ${shown(c.from)} → ${shown(c.to)}</li>`,
+        ? html`<li><span aria-hidden="true">${glyph.removed}</span> <span class="visually-hidden">removed</span>${c.path}: ${shown(c.from)}</li>`
+        : html`<li><span aria-hidden="true">~</span> <span class="visually-hidden">changed</span>${c.path}: ${shown(c.from)} ${glyph.next} ${shown(c.to)}</li>`,
   )}</ul>`;
 }
 
 export function changesBody(name: string, diff: PipelineDiff | undefined, error: string | undefined): SafeHtml {
-  const head = html`<p><a href="${pathOf('pipelines', name)}">← ${name}</a></p><h1>What a sync of ${name} would change now</h1>`;
+  const head = html`<p><a href="${pathOf('pipelines', name)}">${glyph.back} ${name}</a></p><h1>What a sync of ${name} would change now</h1>`;
   if (error) return html`${head}<p class="banner bad" role="alert">${error}</p>`;
   if (!diff) return head;
   const changing = diff.diffs.filter((d) => d.action !== 'unchanged');

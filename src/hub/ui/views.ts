@@ -7,6 +7,7 @@
  */
 import type { DeviceState } from '../devices.js';
 import { html, pathOf, type SafeHtml } from '../../server/ui/html.js';
+import { glyph } from '../../server/ui/glyphs.js';
 import { ago, badge, shortCommit, type Tone, type ViewContext } from '../../server/ui/pieces.js';
 import type { RolloutCommand } from '../rollout/engine.js';
 import type { DeviceDetail, DevicePage, DeviceRow, FleetDetail, FleetSummary, RevisionRef, StageView } from './model.js';
@@ -43,15 +44,15 @@ function revisionText(r: RevisionRef | undefined): SafeHtml {
 }
 
 function counts(c: FleetSummary['devices']): SafeHtml {
-  return html`<span>${c.total} device${c.total === 1 ? '' : 's'}:</span> <span class="ok">✔ ${c.ready} ready</span> · <span class="${c.failed ? 'bad' : 'muted'}">✖ ${c.failed} failed</span> · <span class="muted">○ ${c.offline} offline</span>${
+  return html`<span>${c.total} device${c.total === 1 ? '' : 's'}:</span> <span class="ok">${glyph.ok} ${c.ready} ready</span> · <span class="${c.failed ? 'bad' : 'muted'}">${glyph.failed} ${c.failed} failed</span> · <span class="muted">${glyph.offline} ${c.offline} offline</span>${
     c.unknown ? html` · <span class="warn">? ${c.unknown} unknown</span>` : ''
   }`;
 }
 
 const briefIcon = {
-  done: html`<span class="ok" aria-hidden="true">✔</span><span class="visually-hidden">done:</span>`,
-  current: html`<span class="info" aria-hidden="true">▶</span><span class="visually-hidden">current:</span>`,
-  waiting: html`<span class="muted" aria-hidden="true">…</span><span class="visually-hidden">waiting:</span>`,
+  done: html`<span class="ok" aria-hidden="true">${glyph.ok}</span><span class="visually-hidden">done:</span>`,
+  current: html`<span class="info" aria-hidden="true">${glyph.current}</span><span class="visually-hidden">current:</span>`,
+  waiting: html`<span class="muted" aria-hidden="true">${glyph.waiting}</span><span class="visually-hidden">waiting:</span>`,
 };
 
 export function listBody(fleets: FleetSummary[], ctx: ViewContext): SafeHtml {
@@ -101,7 +102,7 @@ ${s.completedAt ? html`<dt>Completed</dt><dd>${ago(s.completedAt, ctx.now)}</dd>
 </dl>
 ${progress(`${s.name}: updated`, s.updated, online, `${s.updated} of ${online} online updated`)}
 ${progress(`${s.name}: ready`, s.ready, online, `${s.ready} of ${online} online ready`)}
-<p class="stage-counts"><span>${s.devices} devices</span> · <span>${s.updated} updated</span> · <span class="ok">✔ ${s.ready} ready</span> · <span class="${s.failed ? 'bad' : 'muted'}">✖ ${s.failed} failed</span> · <span class="muted">○ ${s.offline} offline</span></p>
+<p class="stage-counts"><span>${s.devices} devices</span> · <span>${s.updated} updated</span> · <span class="ok">${glyph.ok} ${s.ready} ready</span> · <span class="${s.failed ? 'bad' : 'muted'}">${glyph.failed} ${s.failed} failed</span> · <span class="muted">${glyph.offline} ${s.offline} offline</span></p>
 </section>`;
 }
 
@@ -156,9 +157,9 @@ function deviceRowHtml(fleet: string, r: DeviceRow, ctx: ViewContext): SafeHtml 
 <td data-label="Device" class="mono"><a href="${pathOf('fleets', fleet, 'devices', r.name)}">${r.name}</a></td>
 <td data-label="State">${deviceStateBadge(r.state)}</td>
 <td data-label="Stage">${r.stage ?? ''}</td>
-<td data-label="Commit"><code>${shortCommit(r.commit) || '—'}</code>${r.revision ? (r.onTarget ? html` <span class="ok" title="on its target revision">✔<span class="visually-hidden"> on target</span></span>` : html` <span class="warn" title="not on its target revision">↻<span class="visually-hidden"> not on target</span></span>`) : ''}</td>
+<td data-label="Commit"><code>${shortCommit(r.commit) || '—'}</code>${r.revision ? (r.onTarget ? html` <span class="ok" title="on its target revision">${glyph.ok}<span class="visually-hidden"> on target</span></span>` : html` <span class="warn" title="not on its target revision">${glyph.recreated}<span class="visually-hidden"> not on target</span></span>`) : ''}</td>
 <td data-label="Report" class="msg">${r.reason ? html`<strong>${r.reason}</strong>: ` : ''}${clip(r.message, 140)}</td>
-<td data-label="Last seen">${r.connected ? html`<span class="ok">● connected</span>` : ago(r.lastSeen, ctx.now)}</td>
+<td data-label="Last seen">${r.connected ? html`<span class="ok">${glyph.connected} connected</span>` : ago(r.lastSeen, ctx.now)}</td>
 <td data-label="Labels">${labelsText(r.labels)}</td>
 </tr>`;
 }
@@ -199,7 +200,7 @@ ${
 export function fleetBody(d: FleetDetail, ctx: ViewContext): SafeHtml {
   const r = d.rolloutStatus;
   const tone = r?.state === 'Halted' ? 'bad' : r?.state === 'Paused' ? 'warn' : r?.state === 'Complete' ? 'ok' : 'info';
-  return html`<p><a href="/">← Fleets</a></p>
+  return html`<p><a href="/">${glyph.back} Fleets</a></p>
 <h1>${d.name} <span id="rollout-state">${rolloutBadge(r?.state)}</span></h1>
 ${d.problem ? html`<p class="banner bad"><strong>${d.problem.reason}</strong>: ${d.problem.message}</p>` : ''}
 ${d.policyError ? html`<p class="banner bad" role="alert">${d.policyError}</p>` : ''}
@@ -223,7 +224,7 @@ ${
     ? html`<p class="muted">None resolved yet.</p>`
     : html`<div class="table"><table><thead><tr><th scope="col">Commit</th><th scope="col">Revision</th><th scope="col">Images</th><th scope="col">Resolved</th><th scope="col">Stages on it</th></tr></thead><tbody>${d.revisions.map(
         (v) =>
-          html`<tr><td><code>${shortCommit(v.commit)}</code>${v.newest ? html` <span class="badge info">newest</span>` : ''}</td><td class="mono">${v.id}</td><td>${v.images.map((i) => html`<div class="mono">${i.repository}:${i.tag} <span class="muted">${(i.digest ?? '').slice(0, 19)}</span></div>`)}</td><td>${ago(v.createdAt, ctx.now)}</td><td>${v.stages.join(', ') || html`<span class="muted">—</span>`}</td></tr>`,
+          html`<tr><td><code>${shortCommit(v.commit)}</code>${v.newest ? html` <span class="badge info">newest</span>` : ''}</td><td class="mono">${v.id}</td><td>${v.images.map((i) => html`<div class="mono">${i.repository}:${i.tag} <span class="muted">${(i.digest ?? '').slice(0, 19)}</span></div>`)}</td><td>${ago(v.createdAt, ctx.now)}</td><td>${v.stages.join(', ') || html`<span class="muted">${glyph.none}</span>`}</td></tr>`,
       )}</tbody></table></div>`
 }
 <h2 id="devices">Devices</h2>
@@ -241,21 +242,21 @@ ${
 
 export function deviceBody(d: DeviceDetail, ctx: ViewContext): SafeHtml {
   const report = d.report;
-  return html`<p><a href="${pathOf('fleets', d.fleet)}">← ${d.fleet}</a></p>
+  return html`<p><a href="${pathOf('fleets', d.fleet)}">${glyph.back} ${d.fleet}</a></p>
 <h1><span class="mono">${d.name}</span> <span id="device-state">${deviceStateBadge(d.state)}</span></h1>
 ${report ? html`<p class="banner ${d.state === 'failed' ? 'bad' : d.state === 'ready' ? 'ok' : 'info'}" id="report-message"><strong>${report.reason}</strong>: ${report.message}</p>` : html`<p class="muted">No report yet.</p>`}
 <dl class="kv">
 <dt>Fleet</dt><dd><a href="${pathOf('fleets', d.fleet)}">${d.fleet}</a></dd>
-<dt>Stage</dt><dd>${d.stage ?? html`<span class="muted">—</span>`}</dd>
+<dt>Stage</dt><dd>${d.stage ?? html`<span class="muted">${glyph.none}</span>`}</dd>
 <dt>Told to run</dt><dd>${d.target ? html`${revisionText(d.target)} <span class="muted mono">${d.target.id}</span>` : html`<span class="muted">nothing yet</span>`}</dd>
 <dt>Served</dt><dd class="mono">${d.servedRevision ?? '—'}</dd>
-<dt>Reported commit</dt><dd><code id="report-commit">${report?.commit ?? '—'}</code>${d.revision ? html` <span class="muted mono">${d.revision}</span> ${d.onTarget ? html`<span class="ok">✔ on target</span>` : html`<span class="warn">↻ not on target</span>`}` : ''}</dd>
+<dt>Reported commit</dt><dd><code id="report-commit">${report?.commit ?? '—'}</code>${d.revision ? html` <span class="muted mono">${d.revision}</span> ${d.onTarget ? html`<span class="ok">${glyph.ok} on target</span>` : html`<span class="warn">${glyph.recreated} not on target</span>`}` : ''}</dd>
 <dt>Ready</dt><dd>${report?.ready ?? '—'}</dd>
 <dt>Reason</dt><dd>${report?.reason ?? '—'}</dd>
 <dt>Counts</dt><dd>${report?.counts ? `${report.counts.created} created, ${report.counts.configured} configured, ${report.counts.recreated} recreated, ${report.counts.unchanged} unchanged, ${report.counts.pruned} pruned` : '—'}</dd>
 <dt>Agent version</dt><dd class="mono">${report?.agentVersion ?? '—'}</dd>
 <dt>Reported</dt><dd>${ago(d.reportedAt, ctx.now)}</dd>
-<dt>Last seen</dt><dd>${d.connected ? html`<span class="ok">● connected</span> to <span class="mono">${d.servedBy ?? ''}</span>` : ago(d.lastSeen, ctx.now)}</dd>
+<dt>Last seen</dt><dd>${d.connected ? html`<span class="ok">${glyph.connected} connected</span> to <span class="mono">${d.servedBy ?? ''}</span>` : ago(d.lastSeen, ctx.now)}</dd>
 <dt>Enrolled</dt><dd>${ago(d.enrolledAt, ctx.now)}</dd>
 <dt>Labels</dt><dd>${Object.keys(d.labels).length === 0 ? html`<span class="muted">none</span>` : labelsText(d.labels, labelsShown)}</dd>
 </dl>

@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Principal } from './auth.js';
+import { glyph } from './glyphs.js';
 import { html, type SafeHtml } from './html.js';
 import { assetAt, script, stylesheet } from './assets.js';
 
@@ -43,7 +44,7 @@ export function page(options: PageOptions): string {
 <a class="skip" href="#main">Skip to content</a>
 <header class="top"><a class="brand" href="/">DORIS <span class="muted">${options.area}</span></a>
 <nav aria-label="Main">${options.nav.map((n) => html`<a href="${n.href}"${n.current ? html` aria-current="page"` : ''}>${n.label}</a>`)}</nav>
-<span class="who">${options.events ? html`<span id="live" class="live muted" role="status">○ static</span>` : ''}
+<span class="who">${options.events ? html`<span id="live" class="live muted" role="status">${glyph.offline} static</span>` : ''}
 ${principal ? html`<span>${principal.user} · <strong>${principal.role}</strong></span>` : ''}
 ${options.logout ? html`<form method="post" action="/logout"><input type="hidden" name="csrf" value="${options.logout.csrf}"><button type="submit">Log out</button></form>` : ''}</span>
 </header>
