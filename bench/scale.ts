@@ -33,6 +33,7 @@ import type { KubeHttp } from '../src/kube/http.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { dorisEnv } from '../test/env/doris.js';
 import { removeInstall, serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
+import { daemonPids } from '../test/env/lifecycle.js';
 import { repoRoot } from '../test/env/paths.js';
 import { freePorts } from '../test/env/ports.js';
 import { createRepo, kube, pushFiles, type TestEnv } from '../test/env/testenv.js';
@@ -69,6 +70,7 @@ interface ScaleOptions {
 let controllerNamespace = 'doris-scale';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
+const roundAll = (values: Record<string, number>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, round(v)]));
 
 function parseScaleArgs(argv: string[]): ScaleOptions {
   const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100, deleteWaitS: 120, webhookSamples: 7 };
@@ -136,12 +138,15 @@ export interface ScalePoint {
   noop_writes: number;
   noop_requests: Record<string, number>;
   noop_phases_s: Record<string, number>;
+  /** CPU seconds during the no-op: DORIS's, the API server's and etcd's (on two cores their sum bounds the time). */
+  noop_cpu_s: Record<string, number>;
   /** Unreadable Secrets the no-op left for a coming resync (`doris run --drift-checks-per-sync`, default 1,000 checked). */
   noop_drift_checked_later: number;
   /** A second no-op that checks every unreadable Secret (`--drift-checks-per-sync 0`). */
   noop_all_s: number;
   noop_all_requests: Record<string, number>;
   noop_all_writes: number;
+  noop_all_cpu_s: Record<string, number>;
   rss_peak_mib: number;
   rss_steady_mib: number;
   /** RSS once every module is loaded, before any work: the floor that code and node itself take. */
@@ -414,6 +419,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
             pipeline: prefix,
             namespace: controllerNamespace,
             workDir,
+            serverPids: Object.fromEntries(Object.entries(daemonPids()).filter(([name]) => name === 'kube-apiserver' || name === 'etcd')),
           },
           profileFlags,
         );
@@ -438,6 +444,8 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
           noop_all_requests: result.noop_all?.requests ?? {},
           noop_all_writes: result.noop_all?.audit_writes ?? -1,
           noop_phases_s: Object.fromEntries(Object.entries(result.noop?.phases_s ?? {}).map(([k, v]) => [k, round(v)])),
+          noop_cpu_s: roundAll(result.noop?.cpu_s ?? {}),
+          noop_all_cpu_s: roundAll(result.noop_all?.cpu_s ?? {}),
           rss_peak_mib: result.rss_mib.peak,
           rss_steady_mib: result.rss_mib.steady,
           rss_after_imports_mib: result.rss_mib.after_imports,
@@ -451,7 +459,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
         points.push(point);
         log(
           `point ${objects}: cold ${point.cold_s} s (apply ${point.cold_apply_s}, wait ${point.cold_wait_s}); no-op ${point.noop_s} s, ${point.noop_writes} writes ` +
-            `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}; ${point.noop_drift_checked_later} Secrets left for later); every Secret checked ${point.noop_all_s} s, ${point.noop_all_writes} writes; RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
+            `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}; CPU s ${JSON.stringify(point.noop_cpu_s)}; ${point.noop_drift_checked_later} Secrets left for later); every Secret checked ${point.noop_all_s} s, ${point.noop_all_writes} writes, CPU s ${JSON.stringify(point.noop_all_cpu_s)}; RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
         );
         if (index === 0) {
           // The small figures: this point's objects are live; the webhook latency of `doris run`.

@@ -10,7 +10,7 @@
  * process, counting its requests by method (client side) and the writes the API server
  * recorded in its audit log. The last stdout line is the JSON result.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parsePipelineSpec, type Pipeline } from '../src/api/pipeline.js';
 import { Reasons } from '../src/api/reasons.js';
 import { connectKube } from '../src/kube/client.js';
@@ -36,6 +36,8 @@ export interface SyncChildConfig {
   noop?: boolean;
   /** `doris run --drift-checks-per-sync` (default the controller's). */
   driftChecksPerSync?: number;
+  /** PIDs of the API server and etcd, by name: the CPU they spend during each no-op is reported beside DORIS's own. */
+  serverPids?: Record<string, number>;
 }
 
 export interface SyncChildResult {
@@ -79,9 +81,14 @@ export interface SyncChildResult {
     audit_write_samples: string[];
     /** Where the no-op's time goes, seconds: resolve the branch (ls-remote), fetch + checkout + render + stamp + list live objects, walk the stages, finish. */
     phases_s: { resolve: number; prepare: number; stages: number; finish: number };
+    /**
+     * CPU seconds spent during the no-op by DORIS (this process) and by each of
+     * `serverPids`: on a machine of few cores their sum, not the network, bounds the time.
+     */
+    cpu_s: Record<string, number>;
   };
   /** A second no-op resync that checks every unreadable Secret (`--drift-checks-per-sync 0`). */
-  noop_all?: { seconds: number; requests: Record<string, number>; audit_writes: number };
+  noop_all?: { seconds: number; requests: Record<string, number>; audit_writes: number; cpu_s: Record<string, number> };
 }
 
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
@@ -97,6 +104,17 @@ function rssKinds(): { anon: number; file: number } {
 function vmHwmBytes(): number {
   const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return match ? Number(match[1]) * 1024 : 0;
+}
+
+/** CPU seconds process `pid` has used, all its threads (/proc/PID/task/TID/schedstat, nanoseconds); undefined when it is gone. */
+function processCpuS(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e9;
+  } catch {
+    return undefined;
+  }
 }
 
 function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
@@ -237,6 +255,13 @@ async function main(): Promise<void> {
   async function noopResync(rotation: DriftRotation): Promise<NonNullable<SyncChildResult['noop']>> {
     const before = { ...client.counts };
     const mark = auditMark(config.auditLog);
+    const serversCpu = () =>
+      Object.entries(config.serverPids ?? {}).flatMap(([name, pid]): Array<[string, number]> => {
+        const seconds = processCpuS(pid);
+        return seconds === undefined ? [] : [[name, seconds]];
+      });
+    const serversBefore = new Map(serversCpu());
+    const cpuBefore = process.cpuUsage();
     const t0 = performance.now();
     const marks: { commit?: number; firstStage?: number; lastApplied?: number } = {};
     const noopProgress = (event: ProgressEvent) => {
@@ -249,6 +274,9 @@ async function main(): Promise<void> {
     if (!pipeline) throw new Error(`Pipeline ${config.namespace}/${config.pipeline} vanished`);
     const noopOutcomes = await reconcilePipeline({ ...syncContext(pipeline, noopProgress), driftRotation: rotation });
     const t1 = performance.now();
+    const dorisCpu = process.cpuUsage(cpuBefore);
+    const cpu_s: Record<string, number> = { doris: (dorisCpu.user + dorisCpu.system) / 1e6 };
+    for (const [name, seconds] of serversCpu()) cpu_s[name] = seconds - (serversBefore.get(name) ?? seconds);
     const seconds = (t1 - t0) / 1000;
     const commitAt = marks.commit ?? t1;
     const firstStageAt = marks.firstStage ?? commitAt;
@@ -274,6 +302,7 @@ async function main(): Promise<void> {
         stages: (lastAppliedAt - firstStageAt) / 1000,
         finish: (t1 - lastAppliedAt) / 1000,
       },
+      cpu_s,
     };
   }
 
@@ -281,7 +310,7 @@ async function main(): Promise<void> {
     result.noop = await noopResync(driftRotation);
     // The same with every unreadable Secret checked, as `--drift-checks-per-sync 0` runs it.
     const all = await noopResync(new DriftRotation(0));
-    result.noop_all = { seconds: all.seconds, requests: all.requests, audit_writes: all.audit_writes };
+    result.noop_all = { seconds: all.seconds, requests: all.requests, audit_writes: all.audit_writes, cpu_s: all.cpu_s };
   }
   client.close();
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);

@@ -31,6 +31,11 @@ function readState(): State | undefined {
   return JSON.parse(readFileSync(stateFile, 'utf8')) as State;
 }
 
+/** The PIDs of the running environment's daemons, by name (none when it is not running). */
+export function daemonPids(): Record<string, number> {
+  return Object.fromEntries((readState()?.daemons ?? []).map((d) => [d.name, d.pid]));
+}
+
 function writeState(state: State): void {
   writeFileSync(stateFile, JSON.stringify(state, null, 2));
 }
