@@ -306,7 +306,7 @@ async function findWaves(walker: RepoWalker, baseReal: string, base: string): Pr
     const previous = folders[i - 1]!.wave;
     const current = folders[i]!.wave;
     if (previous.number === current.number) {
-      walker.error(current.dir, `wave number ${current.number} is used by both ${previous.dir} and ${current.dir}; ` + 'wave numbers must be unique');
+      walker.error(current.dir, `wave number ${current.number} is used by both ${previous.dir} and ${current.dir}; wave numbers must be unique`);
     }
   }
   return folders;
@@ -395,7 +395,7 @@ async function readWaves(walker: RepoWalker, folders: WaveFolder[], opts: Render
         total += input.bytes.byteLength;
         if (total > opts.maxTotalBytes) {
           overTotal = true;
-          const message = `YAML files total more than the limit of ${opts.maxTotalBytes} bytes; ` + 'refused (this file and later ones not read)';
+          const message = `YAML files total more than the limit of ${opts.maxTotalBytes} bytes; refused (this file and later ones not read)`;
           walker.error(entry.display, message);
           continue;
         }
@@ -530,8 +530,7 @@ function warnStrayNamespaces(walker: RepoWalker, folders: WaveFolder[]): void {
         const { apiVersion, kind, metadata } = desired.object;
         if (metadata.namespace && isClusterScopedKind(apiVersion, kind) === true) {
           const { file, line, col } = desired.source;
-          const message =
-            `${kind} ${metadata.name} is cluster-scoped: metadata.namespace "${metadata.namespace}" ` + 'is ignored; it will be applied cluster-scoped';
+          const message = `${kind} ${metadata.name} is cluster-scoped: metadata.namespace "${metadata.namespace}" is ignored; it will be applied cluster-scoped`;
           walker.problems.push(makeProblem('warning', file, message, line, col));
         }
       }

@@ -50,7 +50,7 @@ export function resolvePlainNumber(source: string, onError: (message: string) =>
   if (GO_INT.test(plain)) {
     const value = goInteger(plain);
     if (value > MAX_EXACT || value < -MAX_EXACT) {
-      onError(`integer ${source} is beyond 2^53 (${Number.MAX_SAFE_INTEGER}) and cannot be kept exact; ` + 'quote it if it is a string');
+      onError(`integer ${source} is beyond 2^53 (${Number.MAX_SAFE_INTEGER}) and cannot be kept exact; quote it if it is a string`);
       return source;
     }
     return Number(value);
