@@ -29,6 +29,7 @@ import pLimit from 'p-limit';
 import { dorisNodeFlags } from '../src/install/nodeflags.js';
 import { installObjects } from '../src/install/manifests.js';
 import { connectKube } from '../src/kube/client.js';
+import { ensurePipelineCrd } from '../src/status/store.js';
 import type { KubeHttp } from '../src/kube/http.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { dorisEnv } from '../test/env/doris.js';
@@ -113,10 +114,12 @@ function parseScaleArgs(argv: string[]): ScaleOptions {
 async function shippedIdentity(env: TestEnv, api: KubeHttp): Promise<{ kubeconfig: string; user: string }> {
   const admin = await connectKube(env.KUBECONFIG);
   try {
-    // The Pipeline CRD is the test environment's, shared: left alone.
     for (const object of installObjects({ namespace: controllerNamespace })) {
       if (!['Deployment', 'Service', 'CustomResourceDefinition'].includes(object.kind)) await admin.apply(object, { manager: 'doris-bench' });
     }
+    // The Pipeline CRD is the test environment's, shared: installed on a fresh environment
+    // (the Pipelines are created before any sync would install it), else left as it is.
+    await ensurePipelineCrd(admin);
   } finally {
     admin.close();
   }
@@ -187,6 +190,8 @@ interface Controller {
   /** Kubernetes API requests made so far, by method (bench/scale-controller.ts), as of the last second. */
   requests(): Record<string, number>;
   rssMiB(): number;
+  /** Peak RSS since it started (VmHWM), MiB. */
+  rssPeakMiB(): number;
   stop(): Promise<void>;
 }
 
@@ -256,6 +261,7 @@ async function startController(
       }
     },
     rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
+    rssPeakMiB: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     stop: async () => {
       if (!exited) child.kill('SIGTERM');
       await done;
@@ -332,7 +338,17 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
   const cleanups: Array<() => Promise<unknown>> = [];
   const points: ScalePoint[] = [];
   const errors: Record<string, string> = {};
-  let small: { rss_peak_mib: number; noop_s: number; webhook_s: number | null; webhook_samples_s: number[]; objects: number } | undefined;
+  let small:
+    | {
+        rss_peak_mib: number;
+        noop_s: number;
+        webhook_s: number | null;
+        webhook_samples_s: number[];
+        objects: number;
+        /** Peak RSS of the `doris run` that served the webhooks (the CLI, HTTP server, metrics and logger loaded; its first sync found all 1,000 objects in place). */
+        controller_rss_peak_mib: number | null;
+      }
+    | undefined;
   let pipelines: Record<string, unknown> | undefined;
   // Results are written after every phase: a run stopped half-way keeps what it measured.
   const file = join(deps.resultsDir, 'scale.json');
@@ -473,8 +489,10 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
             options.profile ? ['--cpu-prof', '--cpu-prof-dir', join(options.profile, 'controller')] : [],
           );
           let samples: number[] = [];
+          let controllerPeak: number | null = null;
           try {
             samples = await webhookLatency(deps, api, controller, { repo: url, pipeline: prefix, objects, prefix, run }, options.webhookSamples);
+            controllerPeak = round(controller.rssPeakMiB(), 1);
           } catch (error) {
             errors.webhook = error instanceof Error ? error.message : String(error);
             log(`webhook latency FAILED: ${errors.webhook}`);
@@ -487,8 +505,9 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
             noop_s: point.noop_s,
             webhook_s: samples.length ? round(median(samples)) : null,
             webhook_samples_s: samples.map((s) => round(s)),
+            controller_rss_peak_mib: controllerPeak,
           };
-          log(`small (${objects}): webhook to applied ${samples.map((s) => s.toFixed(3)).join(', ')} s`);
+          log(`small (${objects}): webhook to applied ${samples.map((s) => s.toFixed(3)).join(', ')} s; doris run peaked at ${controllerPeak} MiB`);
         }
       } catch (error) {
         errors[`point_${objects}`] = error instanceof Error ? error.message : String(error);
