@@ -53,6 +53,16 @@
  * (median of 7) 0.37 s against 0.29; with a 1 MiB young generation as well, 63.3 MiB, 0.49 s
  * and 0.37 s. A device that is short of memory rather than CPU can add both to the container's
  * command.
+ *
+ * Not used either (same bench, one run each; the CPU is DORIS's own during the no-op):
+ * - `--no-sparkplug` (the interpreter alone, no baseline compiler): peak RSS 65.8–67.4 MiB in
+ *   five runs against 67.3–69.2 in seven (the baseline code of the ~800 functions a sync runs
+ *   is 1.2 MiB of heap), the no-op's CPU unchanged (0.21–0.22 s against 0.20–0.21), but YAML
+ *   parses half as slowly again (3,000 documents: 1.6–1.7 s of CPU against 1.0–1.1), which a
+ *   start and every new commit pay.
+ * - `--optimize-for-size`: peak 68.0 MiB, and the no-op's CPU 0.28 s.
+ * - TurboFan back on (`--opt`): peak 78.7 MiB and a no-op no faster (0.39 s); a resync is
+ *   over before its functions are hot.
  */
 export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128', '--no-opt', '--no-maglev'];
 
