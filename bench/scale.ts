@@ -195,6 +195,11 @@ interface Controller {
   stop(): Promise<void>;
 }
 
+/** A memory field of /proc/PID/status (kB there), MiB. */
+function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
 async function startController(
   deps: ScaleDeps,
   kubeconfig: string,
@@ -260,8 +265,8 @@ async function startController(
         return {};
       }
     },
-    rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
-    rssPeakMiB: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
+    rssMiB: () => statusMiB(child.pid, 'VmRSS'),
+    rssPeakMiB: () => statusMiB(child.pid, 'VmHWM'),
     stop: async () => {
       if (!exited) child.kill('SIGTERM');
       await done;

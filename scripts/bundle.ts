@@ -12,7 +12,7 @@
  * plugins (docs/adr/0008-kubeconfig-loading.md), and bundling it would make every start read
  * its 14 MB. `tsx scripts/bundle.ts ENTRY OUT` bundles another entry (the benchmarks do).
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -35,8 +35,7 @@ const englishOnly: Plugin = {
 
 /** Bundles `entry` (a path under the repository) into `outfile`. */
 export async function bundle(entry: string, outfile: string): Promise<void> {
-  mkdirSync(dirname(outfile), { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: [join(root, entry)],
     outfile,
     bundle: true,
@@ -50,20 +49,24 @@ export async function bundle(entry: string, outfile: string): Promise<void> {
     // suffix esbuild adds to the 250 functions whose names collide across modules.
     minifyWhitespace: true,
     minifySyntax: true,
+    write: false,
     legalComments: 'none',
     logLevel: 'warning',
     plugins: [englishOnly],
     // Some CommonJS dependencies (pino, prom-client) call require() for node's own modules.
     banner: { js: "import { createRequire as __dorisRequire } from 'node:module'; const require = __dorisRequire(import.meta.url);" },
   });
-  const wide = beyondLatin1(readFileSync(outfile, 'utf8'));
+  const [output] = result.outputFiles;
+  if (!output) throw new Error(`esbuild wrote nothing for ${entry}`);
+  const wide = beyondLatin1(output.text);
   if (wide) {
-    rmSync(outfile, { force: true });
     throw new Error(
       `${outfile}:${wide.line}:${wide.column}: ${JSON.stringify(wide.char)} is past U+00FF (near ${JSON.stringify(wide.near)}): ` +
         'V8 would hold the whole bundle as UTF-16 (1.3 MiB more heap). Interpolate it (src/server/ui/glyphs.ts) instead of writing it in a template.',
     );
   }
+  mkdirSync(dirname(outfile), { recursive: true });
+  writeFileSync(outfile, output.contents);
 }
 
 /**
