@@ -59,6 +59,11 @@ export interface DesiredSet {
   images?: ImageResolution;
 }
 
+/** The key of a Pipeline's entries in the render cache. */
+export function desiredMemoId(namespace: string, pipeline: string): string {
+  return `${namespace}/${pipeline}`;
+}
+
 export async function buildDesiredSet(input: {
   /** The commit's files, or how to get them: asked only when the render is not cached. */
   checkout: string | (() => Promise<string>);
@@ -83,7 +88,7 @@ export async function buildDesiredSet(input: {
   const defaultNamespace = spec.targetNamespace ?? 'default';
   const ageKey = input.secrets ? await decryptionKey(spec, input.secrets.client, input.secrets.namespace) : undefined;
   // The controller's last desired set of this Pipeline (render/cache.ts): reused when every input is the same.
-  const memoId = `${input.secrets?.namespace ?? ''}/${input.pipeline}`;
+  const memoId = desiredMemoId(input.secrets?.namespace ?? '', input.pipeline);
   const files = input.renderCache && input.commit ? input.renderCache.filesOf(memoId) : undefined;
   const renderOptions = { defaultNamespace, kustomize: { policy: spec.kustomize }, sops: defaultSopsOptions(ageKey), files };
   const checkout = input.checkout;
@@ -178,11 +183,12 @@ export function preflightContext(
   status: PipelineStatus | undefined,
   objects: DesiredObject[],
   concurrency: number,
+  live: LiveSnapshot = new LiveSnapshot(client, pipeline),
 ): PreflightContext {
   const previous = previousInventory(status);
   return {
     client,
-    live: new LiveSnapshot(client, pipeline),
+    live,
     pipeline,
     previous: new Map(previous.map((e) => [e.id, e])),
     declared: declaredBy(objects),

@@ -6,6 +6,10 @@
  *   apply the prelude → validate what needed it → apply waves (waiting for health after the
  *   prelude and after each wave) → prune → record success
  *
+ * Two steps overlap the ones before them, because a push waits on each: the live objects are
+ * listed while git answers (`listEarly`), and the progressing status write runs while the
+ * commit is fetched, rendered and validated; it has returned before the first write.
+ *
  * Every failure maps to one reason code and stops the script. Nothing of a commit is
  * applied unless the whole commit rendered and the API server accepted every object in a
  * dry-run (objects needing a Namespace or CRD of the same commit: right after the prelude,
@@ -29,6 +33,7 @@ import {
 } from '../api/pipeline.js';
 import { Reasons, type Reason } from '../api/reasons.js';
 import { applyStage, defaultApplyOptions, type ApplyOptions, type Change } from '../apply/applier.js';
+import { LiveSnapshot } from '../apply/live.js';
 import { preflight, type Verdict } from '../apply/preflight.js';
 import type { DriftRotation } from '../apply/drift-rotation.js';
 import { DorisError } from '../errors.js';
@@ -48,7 +53,7 @@ import type { RenderCache } from '../render/cache.js';
 import { desiredHashAnnotation, pruneAnnotation } from '../render/stamp.js';
 import type { DesiredObject } from '../render/types.js';
 import { identityOf } from '../kube/object.js';
-import { buildDesiredSet, clientFor, gitSourceFor, planPrune, preflightContext } from './desired.js';
+import { buildDesiredSet, clientFor, desiredMemoId, gitSourceFor, planPrune, preflightContext } from './desired.js';
 import type { ProgressEvent } from './progress.js';
 
 export interface SyncContext {
@@ -165,11 +170,15 @@ async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, 
   });
 }
 
-/** Applies one commit. Never throws for sync failures: they are returned and recorded. */
+/**
+ * Applies one commit. Never throws for sync failures: they are returned and recorded.
+ * `early`: a live snapshot whose lists are already under way (`listEarly`).
+ */
 export async function syncCommit(
   ctx: SyncContext,
   commit: string,
   source: CommitSource = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal),
+  early?: LiveSnapshot,
 ): Promise<SyncOutcome> {
   const startedAt = new Date();
   let checkout: string | undefined;
@@ -181,14 +190,23 @@ export async function syncCommit(
   const retry =
     commit === status.lastAttemptedCommit && generation === status.observedGeneration && status.conditions?.find((c) => c.type === 'Ready')?.status === 'False';
   let progressed = false;
+  /** The progressing write while it is in flight: awaited before the first write to the cluster. */
+  let progressing: Promise<void> | undefined;
   try {
-    // progressing: a new commit or generation makes Ready Unknown before its first slow step,
-    // so that Ready=True always means "this generation and the newest commit are applied"
+    // progressing: a new commit or generation makes Ready Unknown before anything of it is
+    // written, so that Ready=True always means "this generation and the newest commit are
+    // applied". The write goes on while the commit is fetched, rendered and validated (none
+    // of which writes), instead of before them: a push is applied one status write sooner.
     if ((commit !== status.lastAppliedCommit || generation !== status.observedGeneration) && !retry) {
-      ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
+      progressing = patchStatus(ctx.client, ctx.pipeline, {
         lastAttemptedCommit: commit,
         conditions: progressingConditions(ctx.pipeline.status?.conditions, `applying ${commit.slice(0, 12)}`, generation, new Date()),
+      }).then((updated) => {
+        ctx.pipeline = updated;
       });
+      // Observed now (a refusal must not be an unhandled rejection while the render runs),
+      // thrown where it is awaited.
+      progressing.catch(() => undefined);
       progressed = true;
     }
 
@@ -235,7 +253,7 @@ export async function syncCommit(
 
     // validate: every object that would change is dry-run before anything is written
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
-    const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency);
+    const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency, early);
     // Not on a retry of a commit that failed: retries wait out a backoff, and must not keep
     // putting the checks off while the commit keeps failing.
     preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit && !retry;
@@ -261,6 +279,9 @@ export async function syncCommit(
     const driftCheckedLater = unchecked('later');
     const drift = { ...(driftUnchecked > 0 ? { driftUnchecked } : {}), ...(driftCheckedLater > 0 ? { driftCheckedLater } : {}) };
     throwIfAborted(ctx.signal);
+
+    // Ready is Unknown before the first write.
+    await progressing;
 
     // record the attempt: the objects it may create (pending inventory, for prune after a
     // crash), and the commit unless the progressing write above recorded it already (a no-op
@@ -405,6 +426,8 @@ export async function syncCommit(
     }
     return { commit, result, message, counts, wrote: true, ...drift };
   } catch (error) {
+    // One status write at a time: the failure is recorded over the progressing write, not beside it.
+    await progressing?.catch(() => undefined);
     // After a shutdown signal nothing is recorded: the next start syncs this commit again.
     const reason: Reason = ctx.signal?.aborted ? Reasons.Interrupted : error instanceof DorisError ? error.code : Reasons.ReconcileFailed;
     const message = error instanceof Error ? error.message : String(error);
@@ -441,6 +464,9 @@ async function validateDeferred(ctx: Parameters<typeof preflight>[0], verdicts: 
 export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]> {
   let source: PipelineSource;
   let target: string;
+  // Listed while git is asked for the branch (a resync that finds the commit unchanged spends
+  // most of its time on these lists and on drift checks).
+  const early = listEarly(ctx);
   try {
     source = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
     target = await source.resolve();
@@ -463,10 +489,28 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
     } else if (between.length > 0) commits = between;
   }
   const outcomes: SyncOutcome[] = [];
-  for (const commit of commits) {
-    const outcome = await syncCommit(ctx, commit, source);
+  for (const [index, commit] of commits.entries()) {
+    // The lists are of the cluster before this call's first commit: later commits list afresh.
+    const outcome = await syncCommit(ctx, commit, source, index === 0 ? early : undefined);
     outcomes.push(outcome);
     if (outcome.result !== Reasons.Succeeded) break;
   }
   return outcomes;
+}
+
+/**
+ * The sync's live snapshot, its lists started now, before the commit is known: with the
+ * kinds and namespaces of the Pipeline's last desired set in this process (render/cache.ts),
+ * which a new commit mostly shares; what it adds is listed once it is rendered. None before
+ * a first render: the lists would be held in memory beside a whole commit's parse. A list
+ * that fails here fails the sync where the lists are awaited, as it would have then; a sync
+ * that fails before (git unreachable, a commit that does not render) has listed for nothing.
+ */
+function listEarly(ctx: SyncContext): LiveSnapshot | undefined {
+  const namespace = ctx.pipeline.metadata.namespace;
+  const memo = ctx.renderCache?.lastDesired(desiredMemoId(namespace, ctx.pipeline.metadata.name));
+  if (!memo) return undefined;
+  const live = new LiveSnapshot(clientFor(ctx.client, ctx.spec, namespace), ctx.pipeline.metadata.name);
+  live.prefetch(memo.objects.map((d) => d.object)).catch(() => undefined);
+  return live;
 }

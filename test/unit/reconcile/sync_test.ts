@@ -8,8 +8,8 @@ import { KubeApiError } from '../../../src/kube/http.js';
 import type { ListOptions, ObjectKey } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { RenderCache } from '../../../src/render/cache.js';
-import { syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
-import type { CommitSource } from '../../../src/source/source.js';
+import { reconcilePipeline, syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
+import type { CommitSource, PipelineSource } from '../../../src/source/source.js';
 import { FakeKube } from '../../fake/kube.js';
 
 const work = mkdtempSync(join(tmpdir(), 'doris-sync-unit-'));
@@ -119,5 +119,79 @@ describe('syncCommit', () => {
     assert.equal(second.result, 'Succeeded');
     assert.equal(second.counts.unchanged, 2);
     assert.deepEqual(kube.writes().slice(writes), []);
+  });
+
+  it('writes nothing of a new commit before its progressing status write has returned, and validates the commit meanwhile', { timeout: 20_000 }, async () => {
+    /**
+     * Once armed, the next status write (the progressing one) is held until a dry-run has been
+     * answered and a turn of the event loop has passed; `PROGRESSING-WRITTEN` marks when it returned.
+     */
+    class SlowStatus extends FakeKube {
+      private validated: (() => void) | undefined;
+      private seen: Promise<void> | undefined;
+      arm(): void {
+        this.seen = new Promise<void>((resolve) => (this.validated = resolve));
+      }
+      override async apply(object: KubeObject, options: { dryRun?: boolean } = {}): Promise<{ object: KubeObject; created: boolean }> {
+        const result = await super.apply(object, options);
+        if (options.dryRun && this.validated) setImmediate(this.validated);
+        return result;
+      }
+      override async mergePatch(key: ObjectKey, patch: unknown): Promise<KubeObject> {
+        const seen = this.seen;
+        if (key.kind !== 'Pipeline' || !seen) return super.mergePatch(key, patch);
+        this.seen = undefined;
+        await seen;
+        const written = await super.mergePatch(key, patch);
+        this.requests.push('PROGRESSING-WRITTEN');
+        return written;
+      }
+    }
+    const kube = new SlowStatus();
+    const ctx = context(kube);
+    // Applied before: the new commit changes it and adds nothing (no pending-inventory write
+    // between the validation and the apply).
+    const source = (value: string) => folderSource({ 'deploy/1-app/120-settings.yml': configMap.replace('a: "1"', `a: "${value}"`) });
+    assert.equal((await syncCommit(ctx, 'old', source('1'))).result, 'Succeeded');
+    kube.requests.length = 0;
+    kube.arm();
+    const outcome = await syncCommit(ctx, 'new', source('2'));
+    assert.equal(outcome.result, 'Succeeded');
+    assert.equal(outcome.counts.configured, 1);
+    const at = (prefix: string) => kube.requests.findIndex((r) => r.startsWith(prefix));
+    assert.ok(at('DRYRUN ConfigMap/apps/settings') >= 0 && at('DRYRUN ConfigMap/apps/settings') < at('PROGRESSING-WRITTEN'), kube.requests.join('\n'));
+    assert.ok(at('PROGRESSING-WRITTEN') < at('PATCH ConfigMap/apps/settings'), `applied before Ready was Unknown:\n${kube.requests.join('\n')}`);
+  });
+
+  it('lists the live objects while git is asked for the branch once this process has rendered the Pipeline, and lists each kind once', async () => {
+    const kube = new FakeKube();
+    const ctx = context(kube);
+    ctx.renderCache = new RenderCache();
+    const secret = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\n  namespace: apps\nstringData:\n  t: x\n';
+    const lists = () => kube.requests.filter((r) => r.startsWith('LIST '));
+    const listedBeforeResolve: string[][] = [];
+    const source: PipelineSource = {
+      ...folderSource({ 'deploy/1-app/120-settings.yml': configMap, 'deploy/1-app/60-token.yml': secret }),
+      resolve: async () => {
+        const before = lists().length;
+        // A turn of the event loop: what was started before git was asked has been sent.
+        await new Promise((resolve) => setImmediate(resolve));
+        listedBeforeResolve.push(lists().slice(before));
+        return 'same';
+      },
+    };
+    ctx.source = source;
+    const first = await reconcilePipeline(ctx);
+    assert.equal(first.at(-1)?.result, 'Succeeded');
+    const firstLists = lists().length;
+    const writes = kube.writes().length;
+    const second = await reconcilePipeline(ctx);
+    assert.equal(second.at(-1)?.result, 'Succeeded');
+    assert.deepEqual(kube.writes().slice(writes), []);
+    // Nothing rendered before the first: nothing to list from.
+    assert.deepEqual(listedBeforeResolve[0], []);
+    assert.deepEqual([...(listedBeforeResolve[1] ?? [])].sort(), ['LIST ConfigMap/*', 'LIST Secret/*']);
+    // The sync used those lists: no kind listed twice.
+    assert.equal(lists().length - firstLists, 2);
   });
 });
