@@ -121,6 +121,8 @@ export function resourcePath(info: ResourceInfo, namespace?: string, name?: stri
 
 export class HttpKubeClient implements KubeClient {
   readonly discovery: Discovery;
+  /** Impersonating views by user (a Pipeline's ServiceAccount): few, one per account in use. */
+  private readonly views = new Map<string, KubeClient>();
 
   constructor(
     readonly http: KubeHttp,
@@ -150,8 +152,15 @@ export class HttpKubeClient implements KubeClient {
   }
 
   impersonate(user: string): KubeClient {
-    // Discovery is the same for every identity: share its cache.
-    return new HttpKubeClient(this.http.impersonating(user), this.discovery, false);
+    // One view per user, made once: what is remembered per client (the LIST refusals a live
+    // snapshot keeps for 5 minutes, apply/live.ts) then holds from one sync to the next for a
+    // Pipeline with spec.serviceAccountName too. Discovery is the same for every identity.
+    let view = this.views.get(user);
+    if (!view) {
+      view = new HttpKubeClient(this.http.impersonating(user), this.discovery, false);
+      this.views.set(user, view);
+    }
+    return view;
   }
 
   /** Path of one object; an object operation always names its object. */
