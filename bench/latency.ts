@@ -1,6 +1,6 @@
 /**
  * Change latency: one file changed and pushed, then the time until the cluster shows the
- * change (the probe ConfigMap, read every 50 ms). The clock starts when the push returns.
+ * change (the probe ConfigMap, watched). The clock starts when the push returns.
  *
  * - poll: the `doris run` controller with its shortest useful poll interval (1 s), finding
  *   the new commit on its own;
@@ -34,17 +34,48 @@ export interface ProbeTarget {
   run: string;
 }
 
-/** Reads the probe ConfigMap every 50 ms until its REVISION is `revision`; resolves with when it was seen. */
+/**
+ * When the probe ConfigMap's REVISION became `revision`: the moment a watch of it, from a list
+ * of it, delivers that version (or the list itself shows it). A watch times the change to
+ * when the API server sends it, and adds no load while it waits; polling with GETs (every 10 ms
+ * before) both lagged the change by up to the period and kept a request in flight on the
+ * two cores the measured controller and API server share.
+ */
 export async function waitForRevision(api: KubeHttp, namespace: string, name: string, revision: number, timeoutMs = 120_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api.request<{ data?: Record<string, string> }>('GET', `/api/v1/namespaces/${namespace}/configmaps/${name}`, { accept: [404] });
-    if (res.status === 200 && res.body.data?.REVISION === String(revision)) return performance.now();
-    if (Date.now() > deadline) throw new Error(`ConfigMap ${namespace}/${name} did not reach REVISION ${revision} within ${timeoutMs / 1000}s`);
-    // Every 10 ms (one GET of one ConfigMap): the poll's own granularity stays small beside
-    // latencies of a few hundred ms.
-    await sleep(10);
+  const path = `/api/v1/namespaces/${namespace}/configmaps`;
+  const fieldSelector = `metadata.name=${name}`;
+  type ConfigMapList = { metadata?: { resourceVersion?: string }; items?: Array<{ data?: Record<string, string> }> };
+  type Event = { type?: string; object?: { data?: Record<string, string> } };
+  const reached = (object?: { data?: Record<string, string> }) => object?.data?.REVISION === String(revision);
+  while (Date.now() < deadline) {
+    const list = await api.request<ConfigMapList>('GET', path, { query: { fieldSelector } });
+    if (list.body.items?.some(reached)) return performance.now();
+    const stop = new AbortController();
+    let seenAt: number | undefined;
+    const timer = setTimeout(() => stop.abort(), Math.max(0, deadline - Date.now()));
+    try {
+      await api.stream(
+        path,
+        { fieldSelector, resourceVersion: list.body.metadata?.resourceVersion, watch: 1, timeoutSeconds: 60 },
+        (raw) => {
+          const event = raw as Event;
+          if ((event.type === 'ADDED' || event.type === 'MODIFIED') && reached(event.object)) {
+            seenAt ??= performance.now();
+            stop.abort();
+          }
+        },
+        stop.signal,
+      );
+    } catch (error) {
+      if (seenAt === undefined && !stop.signal.aborted) throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (seenAt !== undefined) return seenAt;
+    // The watch ended (its timeout, or history compacted): list again.
   }
+  throw new Error(`ConfigMap ${namespace}/${name} did not reach REVISION ${revision} within ${timeoutMs / 1000}s`);
 }
 
 /** Pushes the probe file at `revision`; resolves when the push is done. */
