@@ -30,6 +30,7 @@ import { freePort } from '../test/env/ports.js';
 import { waitFor } from '../test/env/proc.js';
 import { createRepo, kube, pushFiles, type TestEnv } from '../test/env/testenv.js';
 import type { Runtime } from './build.js';
+import { statusMiB } from './proc.js';
 
 interface HubBenchDeps {
   env: TestEnv;
@@ -49,8 +50,7 @@ function percentile(values: number[], p: number): number {
 
 /** RSS (MiB) and CPU time (s) of a process, from /proc. */
 function procStats(pid: number): { rssMiB: number; cpuS: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  const rss = statusMiB(pid, 'VmRSS');
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return { rssMiB: rss, cpuS: ticks / 100 };

@@ -35,6 +35,7 @@ import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { dorisEnv } from '../test/env/doris.js';
 import { removeInstall, serviceAccountKubeconfig, serviceAccountUser } from '../test/env/identity.js';
 import { daemonPids } from '../test/env/lifecycle.js';
+import { statusMiB } from './proc.js';
 import { repoRoot } from '../test/env/paths.js';
 import { freePorts } from '../test/env/ports.js';
 import { createRepo, kube, pushFiles, type TestEnv } from '../test/env/testenv.js';
@@ -195,11 +196,6 @@ interface Controller {
   stop(): Promise<void>;
 }
 
-/** A memory field of /proc/PID/status (kB there), MiB. */
-function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
-
 async function startController(
   deps: ScaleDeps,
   kubeconfig: string,
@@ -265,8 +261,8 @@ async function startController(
         return {};
       }
     },
-    rssMiB: () => statusMiB(child.pid, 'VmRSS'),
-    rssPeakMiB: () => statusMiB(child.pid, 'VmHWM'),
+    rssMiB: () => statusMiB(child.pid ?? 0, 'VmRSS'),
+    rssPeakMiB: () => statusMiB(child.pid ?? 0, 'VmHWM'),
     stop: async () => {
       if (!exited) child.kill('SIGTERM');
       await done;

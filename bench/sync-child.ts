@@ -10,7 +10,6 @@
  * process, counting its requests by method (client side) and the writes the API server
  * recorded in its audit log. The last stdout line is the JSON result.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { parsePipelineSpec, type Pipeline } from '../src/api/pipeline.js';
 import { Reasons } from '../src/api/reasons.js';
 import { connectKube } from '../src/kube/client.js';
@@ -21,6 +20,7 @@ import { applyPipeline, ensurePipelineCrd, getPipeline } from '../src/status/sto
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { RenderCache } from '../src/render/cache.js';
 import { DriftRotation, defaultDriftChecksPerSync } from '../src/apply/drift-rotation.js';
+import { processCpuS, statusBytes } from './proc.js';
 
 export interface SyncChildConfig {
   kubeconfig: string;
@@ -96,25 +96,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resident memory by kind (/proc/self/status): anonymous (heap, malloc) and file-backed (node's own binary and its embedded data, as far as touched). */
 function rssKinds(): { anon: number; file: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-  return { anon: kb('RssAnon'), file: kb('RssFile') };
-}
-
-function vmHwmBytes(): number {
-  const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) * 1024 : 0;
-}
-
-/** CPU seconds process `pid` has used, all its threads (/proc/PID/task/TID/schedstat, nanoseconds); undefined when it is gone. */
-function processCpuS(pid: number): number | undefined {
-  try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e9;
-  } catch {
-    return undefined;
-  }
+  return { anon: statusBytes('self', 'RssAnon'), file: statusBytes('self', 'RssFile') };
 }
 
 function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
@@ -200,7 +182,7 @@ async function main(): Promise<void> {
   }
   const syncMs = performance.now() - started;
   const processS = process.uptime();
-  const vmhwm = vmHwmBytes();
+  const vmhwm = statusBytes('self', 'VmHWM');
   peak = Math.max(peak, process.memoryUsage.rss());
   const syncPeak = peak;
   const requests = { ...client.counts };
