@@ -144,7 +144,7 @@ export interface ScalePoint {
   noop_phases_s: Record<string, number>;
   /** CPU seconds during the no-op: DORIS's, the API server's and etcd's (on two cores their sum bounds the time). */
   noop_cpu_s: Record<string, number>;
-  /** Unreadable Secrets the no-op left for a coming resync (`doris run --drift-checks-per-sync`, default 1,000 checked). */
+  /** Unreadable Secrets the no-op left for a coming resync (`doris run --drift-check-period` 5 m at the 1 m interval: a fifth checked, at most 1,000). */
   noop_drift_checked_later: number;
   /** A second no-op that checks every unreadable Secret (`--drift-checks-per-sync 0`). */
   noop_all_s: number;

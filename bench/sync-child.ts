@@ -10,7 +10,7 @@
  * process, counting its requests by method (client side) and the writes the API server
  * recorded in its audit log. The last stdout line is the JSON result.
  */
-import { parsePipelineSpec, type Pipeline } from '../src/api/pipeline.js';
+import { parseDuration, parsePipelineSpec, syncInterval, type Pipeline } from '../src/api/pipeline.js';
 import { Reasons } from '../src/api/reasons.js';
 import { connectKube } from '../src/kube/client.js';
 import type { ProgressEvent } from '../src/reconcile/progress.js';
@@ -19,7 +19,7 @@ import { gitCredentialsFromFlags } from '../src/source/credentials.js';
 import { applyPipeline, ensurePipelineCrd, getPipeline } from '../src/status/store.js';
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { RenderCache } from '../src/render/cache.js';
-import { DriftRotation, defaultDriftChecksPerSync } from '../src/apply/drift-rotation.js';
+import { DriftRotation, defaultDriftCheckPeriodMs, defaultDriftChecksPerSync } from '../src/apply/drift-rotation.js';
 import { processCpuS, statusBytes } from './proc.js';
 
 export interface SyncChildConfig {
@@ -34,7 +34,7 @@ export interface SyncChildConfig {
   workDir: string;
   /** Run the no-op resync after the cold sync (default true). */
   noop?: boolean;
-  /** `doris run --drift-checks-per-sync` (default the controller's). */
+  /** `doris run --drift-checks-per-sync` (default the controller's; the period is the controller's default). */
   driftChecksPerSync?: number;
   /** PIDs of the API server and etcd, by name: the CPU they spend during each no-op is reported beside DORIS's own. */
   serverPids?: Record<string, number>;
@@ -146,9 +146,11 @@ async function main(): Promise<void> {
   const client = await connectKube(config.kubeconfig);
   // Both syncs (cold and no-op) run as `doris sync --once` would run them, but as in
   // `doris run`: the no-op resync finds the commit parsed already, and checks at most the
-  // controller's default number of unreadable Secrets for drift (apply/drift-rotation.ts).
+  // controller's default share of unreadable Secrets for drift at the Pipeline's interval
+  // (apply/drift-rotation.ts).
   const renderCache = new RenderCache();
-  const driftRotation = new DriftRotation(config.driftChecksPerSync ?? defaultDriftChecksPerSync);
+  const driftRotation = new DriftRotation(config.driftChecksPerSync ?? defaultDriftChecksPerSync, defaultDriftCheckPeriodMs);
+  driftRotation.intervalMs = parseDuration(syncInterval(spec));
   const syncContext = (pipeline: Pipeline, onProgress: (event: ProgressEvent) => void): SyncContext => ({
     client,
     renderCache,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { defaultDriftChecksPerSync } from '../apply/drift-rotation.js';
+import { defaultDriftCheckPeriodMs, defaultDriftChecksPerSync } from '../apply/drift-rotation.js';
 import { Controller, defaultControllerTuning } from '../controller/controller.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
 import type { KubeClient } from '../kube/client.js';
@@ -38,6 +38,7 @@ interface RunFlags extends UiFlags {
   identity?: string;
   maxConcurrentSyncs: number;
   driftChecksPerSync: number;
+  driftCheckPeriod: number;
   bodyLimit: number;
   deploymentName: string;
 }
@@ -114,10 +115,16 @@ function runOptions(): Option[] {
       .default(tuning.schedule.maxConcurrent),
     new Option(
       '--drift-checks-per-sync <n>',
-      'Secrets DORIS may write but not read that one sync checks for drift, the least recently checked first (0: all in every sync)',
+      'most Secrets DORIS may write but not read that one sync checks for drift (0: all in every sync, whatever --drift-check-period)',
     )
       .argParser(integerFlag('--drift-checks-per-sync 1000', 0))
       .default(defaultDriftChecksPerSync),
+    duration(
+      '--drift-check-period <duration>',
+      'check each Secret DORIS may write but not read for drift about once in this period: each sync at the Pipeline’s interval checks its share, the least recently checked first, at most --drift-checks-per-sync (a period no longer than the interval: every sync checks that many)',
+      '10m',
+      defaultDriftCheckPeriodMs,
+    ),
     new Option('--body-limit <bytes>', 'largest webhook body accepted, in bytes')
       .argParser(integerFlag('--body-limit 1048576', 1))
       .default(defaultServerOptions().bodyLimitBytes),
@@ -167,6 +174,7 @@ export function runCommand(global: () => GlobalOptions): Command {
         registryCredentialsFile: flags.registryCredentials,
         controllerDeployment: flags.deploymentName,
         driftChecksPerSync: flags.driftChecksPerSync,
+        driftCheckPeriodMs: flags.driftCheckPeriod,
         lease: { ...defaultLeaseOptions(options.namespace, identity), durationMs: flags.leaseDuration, renewMs: flags.leaseRenew },
         fallbackCredentials: gitCredentialsFromFlags(undefined, undefined),
         activity,

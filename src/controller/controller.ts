@@ -34,7 +34,7 @@ import { Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptio
 import { validSpec } from './spec.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
 import { RenderCache } from '../render/cache.js';
-import { DriftRotation, defaultDriftChecksPerSync } from '../apply/drift-rotation.js';
+import { DriftRotation, defaultDriftCheckPeriodMs, defaultDriftChecksPerSync } from '../apply/drift-rotation.js';
 import { HubFollower, type HubFollowerOptions } from './hub-follower.js';
 import { deviceReport, planHubSync } from './hub-sync.js';
 import { diffPipeline, type PipelineDiff } from '../reconcile/diff-pipeline.js';
@@ -71,6 +71,12 @@ export interface ControllerOptions {
    * them in every sync). Default `defaultDriftChecksPerSync`.
    */
   driftChecksPerSync?: number;
+  /**
+   * Every unreadable Secret is checked about once in this period, each sync at the Pipeline's
+   * interval taking its share (apply/drift-rotation.ts; 0: up to `driftChecksPerSync` in every
+   * sync). Default `defaultDriftCheckPeriodMs`.
+   */
+  driftCheckPeriodMs?: number;
   /** Where what the controller is doing is kept for the dashboard (its Events recorder may share it). */
   activity?: SyncActivity;
 }
@@ -212,12 +218,13 @@ export class Controller {
     this.driftRotations.delete(name);
   }
 
-  private driftRotation(name: string): DriftRotation {
+  private driftRotation(name: string, intervalMs: number): DriftRotation {
     let rotation = this.driftRotations.get(name);
     if (!rotation) {
-      rotation = new DriftRotation(this.options.driftChecksPerSync ?? defaultDriftChecksPerSync);
+      rotation = new DriftRotation(this.options.driftChecksPerSync ?? defaultDriftChecksPerSync, this.options.driftCheckPeriodMs ?? defaultDriftCheckPeriodMs);
       this.driftRotations.set(name, rotation);
     }
+    rotation.intervalMs = intervalMs;
     return rotation;
   }
 
@@ -354,7 +361,7 @@ export class Controller {
         signal,
         renderCache: this.renders,
         deferDriftChecks: true,
-        driftRotation: this.driftRotation(name),
+        driftRotation: this.driftRotation(name, intervalMs),
       });
       for (const outcome of outcomes) {
         const seconds = (Date.now() - started) / 1000;

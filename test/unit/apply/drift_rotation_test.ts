@@ -1,7 +1,8 @@
 /**
- * The drift rotation (apply/drift-rotation.ts): a sync checks at most `limit` of the Secrets
- * DORIS may not read, the least recently checked first, so that every one is checked within
- * ceil(secrets / limit) syncs; and preflight sends a peek for the chosen ones only.
+ * The drift rotation (apply/drift-rotation.ts): a sync checks its share of the Secrets DORIS
+ * may not read (secrets × interval / period, at most `limit`), the least recently checked
+ * first, so that every one is checked about once a period; and preflight sends a peek for the
+ * chosen ones only.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -43,6 +44,37 @@ describe('DriftRotation', () => {
     const ids = Array.from({ length: 5000 }, (_, i) => `s-${i}`);
     assert.equal(all.choose(ids).size, 5000);
     assert.equal(all.choose(ids).size, 5000);
+  });
+
+  it('with a 5 m period at a 1 m interval checks a fifth per sync (rounded up): each of 12 Secrets within 4 syncs', () => {
+    const rotation = new DriftRotation(1000, 5 * 60_000);
+    rotation.intervalMs = 60_000;
+    const ids = Array.from({ length: 12 }, (_, i) => `s-${String(i).padStart(2, '0')}`);
+    const rounds = [0, 1, 2, 3].map(() => [...rotation.choose(ids)]);
+    assert.deepEqual(
+      rounds.map((r) => r.length),
+      [3, 3, 3, 3],
+    );
+    assert.deepEqual(new Set(rounds.flat()), new Set(ids));
+  });
+
+  it('checks every candidate up to the limit when the interval is no shorter than the period, or the limit is 0', () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `s-${i}`);
+    const slow = new DriftRotation(1000, 5 * 60_000);
+    slow.intervalMs = 10 * 60_000;
+    assert.equal(slow.choose(ids).size, 50);
+    const capped = new DriftRotation(20, 5 * 60_000);
+    capped.intervalMs = 4 * 60_000;
+    assert.equal(capped.choose(ids).size, 20, 'the share (40) is capped by the limit');
+    const all = new DriftRotation(0, 5 * 60_000);
+    all.intervalMs = 60_000;
+    assert.equal(all.choose(ids).size, 50);
+  });
+
+  it('checks at least one Secret per sync however long the period', () => {
+    const rotation = new DriftRotation(1000, 24 * 3600_000);
+    rotation.intervalMs = 1000;
+    assert.equal(rotation.choose(['a', 'b', 'c']).size, 1);
   });
 });
 
