@@ -46,9 +46,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /src/package.json ./
 # The bundle carries every dependency but @kubernetes/client-node, which it imports only for
-# kubeconfigs with exec plugins (docs/adr/0008-kubeconfig-loading.md). The production
-# node_modules is copied whole all the same: it is the simplest way to get client-node with its
-# exact dependency tree, and files on disk cost no memory until they are loaded.
+# kubeconfigs with exec plugins (docs/adr/0008-kubeconfig-loading.md), so that is the one
+# production dependency (the bundled libraries are devDependencies): the production
+# node_modules is client-node with its exact dependency tree.
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 # GIT_SSH for ssh:// repositories: an argument-array wrapper in bin/, found from dist/ one level up.
