@@ -1,5 +1,5 @@
 /**
- * The drift rotation (issue 15, docs/adr/0004-no-op-detection.md, item 7), as the shipped
+ * The drift rotation (issue 15, docs/adr/0004-no-op-detection.md, items 7 and 8), as the shipped
  * ServiceAccount, with three Secrets it may write but not read: bounded per sync (`doris run
  * --drift-checks-per-sync 1`) or spread over a period (`--drift-check-period 90m` at a 30 m
  * interval: a third per sync), a resync checks one of them, the least recently checked first,
