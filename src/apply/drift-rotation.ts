@@ -11,7 +11,8 @@
  * of them, ceil(secrets × interval / period), the ones checked least recently (never-checked
  * first); the others count as unchanged until their turn. Every Secret is thus checked about
  * once a period (sooner when pushes or retries sync more often), a hand edit is put back when
- * its turn comes (ADR 0004), and one sync never checks more than a hard bound (`--drift-checks-per-sync`).
+ * its turn comes (ADR 0004), and one sync never checks more than a hard bound
+ * (`--drift-checks-per-sync`).
  *
  * The state lives in the controller's memory, one rotation per Pipeline: after a restart the
  * order starts again from the top, which only changes which Secrets come first.
@@ -39,7 +40,7 @@ export class DriftRotation {
   ) {}
 
   /** How many of `secrets` candidates one sync checks. */
-  bound(secrets: number): number {
+  private bound(secrets: number): number {
     if (this.limit === 0) return secrets;
     const { intervalMs, periodMs } = this;
     const share = periodMs > 0 && intervalMs !== undefined && intervalMs < periodMs ? Math.ceil((secrets * intervalMs) / periodMs) : secrets;
