@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { hubAccountName, hubRbacObjects } from '../src/hub/install.js';
@@ -30,7 +30,7 @@ import { freePort } from '../test/env/ports.js';
 import { waitFor } from '../test/env/proc.js';
 import { createRepo, kube, pushFiles, type TestEnv } from '../test/env/testenv.js';
 import type { Runtime } from './build.js';
-import { statusMiB } from './proc.js';
+import { processCpuS, statusMiB } from './proc.js';
 
 interface HubBenchDeps {
   env: TestEnv;
@@ -50,10 +50,7 @@ function percentile(values: number[], p: number): number {
 
 /** RSS (MiB) and CPU time (s) of a process, from /proc. */
 function procStats(pid: number): { rssMiB: number; cpuS: number } {
-  const rss = statusMiB(pid, 'VmRSS');
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssMiB: rss, cpuS: ticks / 100 };
+  return { rssMiB: statusMiB(pid, 'VmRSS'), cpuS: processCpuS(pid) ?? Number.NaN };
 }
 
 function waveFiles(version: string): Record<string, string> {

@@ -10,7 +10,7 @@
  * process, counting its requests by method (client side) and the writes the API server
  * recorded in its audit log. The last stdout line is the JSON result.
  */
-import { parseDuration, parsePipelineSpec, syncInterval, type Pipeline } from '../src/api/pipeline.js';
+import { parsePipelineSpec, syncIntervalMs, type Pipeline } from '../src/api/pipeline.js';
 import { Reasons } from '../src/api/reasons.js';
 import { connectKube } from '../src/kube/client.js';
 import type { ProgressEvent } from '../src/reconcile/progress.js';
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   // (apply/drift-rotation.ts).
   const renderCache = new RenderCache();
   const driftRotation = new DriftRotation(config.driftChecksPerSync ?? defaultDriftChecksPerSync, defaultDriftCheckPeriodMs);
-  driftRotation.intervalMs = parseDuration(syncInterval(spec));
+  driftRotation.intervalMs = syncIntervalMs(spec);
   const syncContext = (pipeline: Pipeline, onProgress: (event: ProgressEvent) => void): SyncContext => ({
     client,
     renderCache,

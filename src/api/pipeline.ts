@@ -180,6 +180,11 @@ export function syncInterval(spec: PipelineSpec): string {
   return spec.git?.interval ?? spec.hub?.interval ?? '1m';
 }
 
+/** The interval a controller resyncs a Pipeline at, in ms: `override` (`doris run --poll-interval`) or the spec's. */
+export function syncIntervalMs(spec: PipelineSpec, override?: number): number {
+  return override ?? parseDuration(syncInterval(spec));
+}
+
 /** Validates a spec; the error names the field and what is wrong. */
 export function parsePipelineSpec(spec: unknown): PipelineSpec {
   const result = pipelineSpecSchema.safeParse(spec ?? {});

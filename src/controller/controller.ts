@@ -11,7 +11,7 @@
  * end at their next step without recording anything, and the Lease is released.
  */
 import { join } from 'node:path';
-import { parseDuration, parsePipelineSpec, syncInterval, type ImageChange, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
+import { parsePipelineSpec, syncIntervalMs, type ImageChange, type Pipeline, type PipelineSpec } from '../api/pipeline.js';
 import { Notifier, clusterName } from '../notify/dispatcher.js';
 import { Reasons } from '../api/reasons.js';
 import { DorisError } from '../errors.js';
@@ -321,7 +321,7 @@ export class Controller {
       const written = await recordState(this.recordDeps, seen, Reasons.InvalidSpec, (error as Error).message);
       return written ? { ok: false } : { ok: false, intervalMs: this.options.schedule.fallbackIntervalMs };
     }
-    const intervalMs = this.options.pollIntervalMs ?? parseDuration(syncInterval(spec));
+    const intervalMs = syncIntervalMs(spec, this.options.pollIntervalMs);
     if (spec.suspend) {
       const last = seen.status?.lastAppliedCommit;
       const message = `spec.suspend is true: no syncs and no image polls until it is false${last ? `; ${last.slice(0, 12)} stays applied` : ''}`;
