@@ -68,8 +68,7 @@ before(async () => {
 
 after(async () => {
   await controller?.stop('SIGKILL');
-  await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
-  await removeInstall(api, ns, saKubeconfig);
+  await removeInstall(api, ns, saKubeconfig, [appNs]);
   api.close();
 });
 

@@ -75,8 +75,7 @@ afterEach(async () => {
 
 after(async () => {
   await c?.stop('SIGTERM');
-  await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
-  await removeInstall(api, ns, saKubeconfig);
+  await removeInstall(api, ns, saKubeconfig, [appNs]);
   api.close();
 });
 

@@ -87,9 +87,7 @@ afterEach(async () => {
 });
 
 after(async () => {
-  await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
-  // The install's namespace and the cluster-scoped RBAC named after it.
-  await removeInstall(api, controllerNs);
+  await removeInstall(api, controllerNs, undefined, [appNs]);
   api.close();
 });
 

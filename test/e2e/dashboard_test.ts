@@ -123,8 +123,7 @@ after(async () => {
   await browser?.close();
   await controller?.stop();
   await proxied?.stop();
-  for (const ns of [appNs, stuckNs]) await api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
-  await removeInstall(api, ctl, kubeconfig);
+  await removeInstall(api, ctl, kubeconfig, [appNs, stuckNs]);
   for (const file of secretFiles) rmSync(file, { force: true });
   api.close();
 });

@@ -67,8 +67,7 @@ before(async () => {
 
 after(async () => {
   await controller?.stop();
-  await removeInstall(api, ctl, kubeconfig);
-  await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
+  await removeInstall(api, ctl, kubeconfig, [appNs]);
   api.close();
 });
 

@@ -76,8 +76,7 @@ function rotationSuite(id: string, flags: string[]): void {
 
     after(async () => {
       await controller?.stop();
-      await removeInstall(api, ctl, kubeconfig);
-      await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
+      await removeInstall(api, ctl, kubeconfig, [appNs]);
       api.close();
     });
 

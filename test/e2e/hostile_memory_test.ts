@@ -227,8 +227,7 @@ after(async () => {
   }
   console.log(`peak RSS per hostile commit (limit ${limitMiB} MiB):`);
   for (const p of peaks) console.log(`  ${p.mib.toFixed(0).padStart(4)} MiB  ${p.attempts} failed syncs in ${p.seconds.toFixed(1)} s  ${p.name}`);
-  await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
-  await removeInstall(api, controllerNs, kubeconfig);
+  await removeInstall(api, controllerNs, kubeconfig, [appNs]);
   api.close();
 });
 

@@ -74,8 +74,7 @@ before(async () => {
 });
 
 after(async () => {
-  await removeInstall(api, ctl, kubeconfig);
-  for (const ns of namespacesToDelete) await api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
+  await removeInstall(api, ctl, kubeconfig, namespacesToDelete);
   api.close();
 });
 

@@ -333,8 +333,7 @@ describe('the controller', () => {
 
   after(async () => {
     await c?.stop('SIGTERM');
-    await api.request('DELETE', `/api/v1/namespaces/${appNs}`, { accept: [404] });
-    await removeInstall(api, ns, saKubeconfig);
+    await removeInstall(api, ns, saKubeconfig, [appNs]);
   });
 
   async function failures(pipeline: string, reason: string): Promise<number> {

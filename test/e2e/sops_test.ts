@@ -131,8 +131,7 @@ before(async () => {
 });
 
 after(async () => {
-  await api.request('DELETE', `/api/v1/namespaces/${app}`, { accept: [404] });
-  await removeInstall(api, ctl, kubeconfig);
+  await removeInstall(api, ctl, kubeconfig, [app]);
   api.close();
 });
 

@@ -87,11 +87,13 @@ export function syncPipeline(env: TestEnv, namespace: string, name: string, kube
 }
 
 /**
- * Removes an install made by `bootstrapInstall`: its namespace (with its Pipelines) and the
- * cluster-scoped RBAC named after it. The shared Pipeline CRD stays: other tests use it.
+ * Removes an install made by `bootstrapInstall`: the namespaces its Pipelines applied to
+ * (`appNamespaces`), its namespace (with its Pipelines) and the cluster-scoped RBAC named after it. The shared Pipeline CRD stays: other tests use it.
  */
-export async function removeInstall(api: KubeHttp, namespace: string, kubeconfig?: string): Promise<void> {
+export async function removeInstall(api: KubeHttp, namespace: string, kubeconfig?: string, appNamespaces: string[] = []): Promise<void> {
   if (kubeconfig) rmSync(kubeconfig, { force: true });
+  // The install's Pipelines' objects first, while the install that applied them is still there.
+  for (const ns of appNamespaces) await api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] });
   const rbac = '/apis/rbac.authorization.k8s.io/v1';
   for (const role of [controllerClusterRoleName(namespace), customKindsRoleName(namespace)]) {
     await api.request('DELETE', `${rbac}/clusterrolebindings/${role}`, { accept: [404] });
