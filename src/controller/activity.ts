@@ -130,23 +130,27 @@ export class SyncActivity {
         syncing.waiting = undefined;
         break;
       case 'applied':
+        // Updated in place: every resync reports every object, most of them unchanged, and a
+        // fresh record for each would be garbage of the whole Pipeline's size every interval.
         for (const change of event.changes ?? []) {
           const { object, wave, waveName, step, source } = change.desired;
-          const previous = entry.objects.get(change.id);
-          entry.objects.set(change.id, {
-            id: change.id,
-            apiVersion: object.apiVersion,
-            kind: object.kind,
-            namespace: object.metadata.namespace,
-            name: object.metadata.name,
-            wave,
-            waveName,
-            step,
-            file: source.file,
-            action: change.action,
-            at,
-            changed: change.action === 'unchanged' ? previous?.changed : { action: change.action, at },
-          });
+          let record = entry.objects.get(change.id);
+          if (!record) {
+            record = { id: change.id } as ObjectActivity;
+            entry.objects.set(change.id, record);
+          }
+          record.apiVersion = object.apiVersion;
+          record.kind = object.kind;
+          record.namespace = object.metadata.namespace;
+          record.name = object.metadata.name;
+          record.wave = wave;
+          record.waveName = waveName;
+          record.step = step;
+          record.file = source.file;
+          record.action = change.action;
+          record.at = at;
+          // A new object each time: readers keep the one they were given.
+          if (change.action !== 'unchanged') record.changed = { action: change.action, at };
         }
         break;
       case 'waiting': {

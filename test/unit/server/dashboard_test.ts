@@ -195,6 +195,23 @@ describe('the controller activity the dashboard shows', () => {
     assert.ok(heard.length >= 8 && heard.every((n) => n === 'web'));
   });
 
+  it('updates each object in place on a resync, and gives a new `changed` when it changed', () => {
+    const a = new SyncActivity();
+    const t = (s: number) => new Date(Date.UTC(2026, 11, 1, 10, 0, s));
+    const sync = (s: number, action: 'created' | 'unchanged' | 'configured') =>
+      a.progress('web', { type: 'applied', label: 'wave 1', counts, changes: [change('a', action)] }, t(s));
+    sync(1, 'created');
+    const record = a.get('web')!.objects.get('ns_a__ConfigMap')!;
+    const created = record.changed;
+    sync(2, 'unchanged');
+    assert.equal(a.get('web')!.objects.get('ns_a__ConfigMap'), record, 'a resync of an unchanged object made a new record');
+    assert.equal(record.at, t(2).toISOString());
+    assert.equal(record.changed, created);
+    sync(3, 'configured');
+    assert.deepEqual(record.changed, { action: 'configured', at: t(3).toISOString() });
+    assert.deepEqual(created, { action: 'created', at: t(1).toISOString() }, 'the `changed` a reader was given changed under it');
+  });
+
   it('keeps a bounded number of Events, newest first', () => {
     const a = new SyncActivity();
     for (let i = 0; i < 50; i++) a.event('web', { at: `${i}`, type: 'Normal', reason: 'Succeeded', message: `${i}` });
