@@ -14,8 +14,10 @@
  * its turn comes (ADR 0004), and one sync never checks more than a hard bound
  * (`--drift-checks-per-sync`).
  *
- * The state lives in the controller's memory, one rotation per Pipeline: after a restart the
- * order starts again from the top, which only changes which Secrets come first.
+ * The state lives in the controller's memory, one rotation per Pipeline, and a restart begins
+ * it again. It begins at a random point of the Secrets in name order: were it to begin at the
+ * first name, a controller restarted more often than once a period (a crash loop, an eviction
+ * a day on a busy node) would check the same first Secrets after every start and never the last.
  */
 import { compareStrings } from '../compare.js';
 
@@ -32,11 +34,13 @@ export class DriftRotation {
 
   /**
    * `limit` 0 checks every Secret in every sync, whatever the period; a `periodMs` of 0 or no
-   * longer than the interval checks up to `limit` in every sync.
+   * longer than the interval checks up to `limit` in every sync. `start`, in [0, 1): where in
+   * the name order the Secrets never checked begin (random unless a test fixes it).
    */
   constructor(
     readonly limit: number,
     readonly periodMs = 0,
+    private readonly start = Math.random(),
   ) {}
 
   /** How many of `secrets` candidates one sync checks. */
@@ -54,15 +58,21 @@ export class DriftRotation {
   choose(candidates: readonly string[]): Set<string> {
     this.syncs += 1;
     const bound = this.bound(candidates.length);
-    const chosen =
-      candidates.length <= bound
-        ? candidates
-        : [...candidates].sort((a, b) => (this.checkedIn.get(a) ?? 0) - (this.checkedIn.get(b) ?? 0) || compareStrings(a, b)).slice(0, bound);
+    const chosen = candidates.length <= bound ? candidates : this.leastRecent(candidates, bound);
     const next = new Map<string, number>();
     for (const id of candidates) next.set(id, this.checkedIn.get(id) ?? 0);
     for (const id of chosen) next.set(id, this.syncs);
     this.checkedIn = next;
     return new Set(chosen);
+  }
+
+  /** The `bound` candidates checked least recently; ties in name order from `start` round. */
+  private leastRecent(candidates: readonly string[], bound: number): string[] {
+    const byName = [...candidates].sort(compareStrings);
+    const offset = Math.floor(this.start * byName.length);
+    const rank = new Map(byName.map((id, i) => [id, (i - offset + byName.length) % byName.length]));
+    const last = (id: string) => this.checkedIn.get(id) ?? 0;
+    return byName.sort((a, b) => last(a) - last(b) || rank.get(a)! - rank.get(b)!).slice(0, bound);
   }
 }
 

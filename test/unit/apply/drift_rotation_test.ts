@@ -18,7 +18,7 @@ import { desired, forbidSecretReads } from './unreadable.js';
 
 describe('DriftRotation', () => {
   it('chooses the least recently checked first, so that each of 5 Secrets is checked within 3 syncs of 2', () => {
-    const rotation = new DriftRotation(2);
+    const rotation = new DriftRotation(2, 0, 0);
     const ids = ['a', 'b', 'c', 'd', 'e'];
     const rounds = [0, 1, 2, 3].map(() => [...rotation.choose(ids)].sort());
     assert.deepEqual(rounds, [
@@ -29,8 +29,30 @@ describe('DriftRotation', () => {
     ]);
   });
 
+  it('begins at a random point of the name order, so that a controller restarted every sync still reaches every Secret', () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `s-${String(i).padStart(3, '0')}`);
+    assert.deepEqual([...new DriftRotation(5, 0, 0.5).choose(ids)], ['s-050', 's-051', 's-052', 's-053', 's-054']);
+    // Forty starts of one sync each: from the top every time, five Secrets are ever checked.
+    const reached = (start: (i: number) => number) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 40; i += 1) for (const id of new DriftRotation(5, 0, start(i)).choose(ids)) seen.add(id);
+      return seen.size;
+    };
+    assert.equal(
+      reached(() => 0),
+      5,
+    );
+    assert.equal(
+      reached((i) => (i * 0.618) % 1),
+      100,
+    );
+    // And by default the start is random.
+    const firsts = new Set(Array.from({ length: 20 }, () => [...new DriftRotation(1).choose(ids)][0]));
+    assert.ok(firsts.size > 1, `20 rotations all began at ${[...firsts]}`);
+  });
+
   it('puts a Secret it has never checked first, and forgets the ones that are gone', () => {
-    const rotation = new DriftRotation(2);
+    const rotation = new DriftRotation(2, 0, 0);
     rotation.choose(['a', 'b', 'c']);
     assert.deepEqual([...rotation.choose(['a', 'b', 'c', 'new'])].sort(), ['c', 'new']);
     // b left and came back: it counts as never checked.
@@ -94,7 +116,7 @@ describe('preflight with a drift rotation', () => {
     forbidSecretReads(kube);
     const objects = ['s-0', 's-1', 's-2', 's-3', 's-4'].map(secret);
     const previous = new Map(objects.map((o) => [objectId(o), recorded(o, kube.seed(o))]));
-    const rotation = new DriftRotation(2);
+    const rotation = new DriftRotation(2, 0, 0);
     const context = (deferDriftChecks = false): PreflightContext => ({
       client: kube,
       live: new LiveSnapshot(kube, 'main'),
