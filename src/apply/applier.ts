@@ -47,10 +47,11 @@ export class ApplyError extends PreflightError {
   }
 }
 
-async function recreate(client: KubeClient, object: KubeObject, timeoutMs: number): Promise<KubeObject> {
+async function recreate(client: KubeClient, object: KubeObject, uid: string | undefined, timeoutMs: number): Promise<KubeObject> {
   const key = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name };
   // Foreground: a Job's Pods go with it, so the new Job does not start beside the old ones.
-  await client.delete(key, 'Foreground');
+  // The uid: only the object preflight checked, not one put in its place since.
+  await client.delete(key, 'Foreground', uid ? { uid } : undefined);
   const deadline = Date.now() + timeoutMs;
   while (await client.get(key)) {
     if (Date.now() > deadline) throw new Error(`the old object was not gone ${timeoutMs / 1000}s after its delete`);
@@ -70,7 +71,7 @@ export async function applyObject(ctx: PreflightContext, desired: DesiredObject,
       return { id, action: 'unchanged', desired, live: verdict.live, readable: verdict.readable };
     case 'recreate':
       if (options.mode === 'plan') return { id, action: 'recreated', desired, live: verdict.live ?? object, readable: true };
-      return { id, action: 'recreated', desired, live: await recreate(ctx.client, object, options.recreateTimeoutMs), readable: true };
+      return { id, action: 'recreated', desired, live: await recreate(ctx.client, object, verdict.uid, options.recreateTimeoutMs), readable: true };
     case 'changed': {
       const planned = verdict.exists ? 'configured' : 'created';
       if (options.mode === 'plan') return { id, action: planned, desired, live: verdict.result, readable: verdict.readable };
@@ -83,7 +84,7 @@ export async function applyObject(ctx: PreflightContext, desired: DesiredObject,
         if (!isImmutableRefusal(error)) throw error;
         const retry = await classify(ctx, desired);
         if (retry.action !== 'recreate') throw error;
-        return { id, action: 'recreated', desired, live: await recreate(ctx.client, object, options.recreateTimeoutMs), readable: true };
+        return { id, action: 'recreated', desired, live: await recreate(ctx.client, object, retry.uid, options.recreateTimeoutMs), readable: true };
       }
     }
   }

@@ -43,8 +43,11 @@ export type Verdict =
   | { action: 'unchanged'; live: KubeObject; readable: boolean; unchecked?: 'deferred' | 'later' }
   /** `exists`: the object is there (an update) or not (a create). */
   | { action: 'changed'; result: KubeObject; exists: boolean; readable: boolean }
-  /** Refused for an immutable field, and the object may be deleted and created again. */
-  | { action: 'recreate'; live: KubeObject | undefined }
+  /**
+   * Refused for an immutable field, and the object may be deleted and created again; `uid`:
+   * the object the checks were made on, the only one the delete may remove.
+   */
+  | { action: 'recreate'; live: KubeObject | undefined; uid: string | undefined }
   /** Needs a Namespace, CRD or ServiceAccount that the same commit declares. */
   | { action: 'deferred'; needs: string };
 
@@ -103,6 +106,8 @@ export interface PreflightContext {
   dropAnswers?: boolean;
   /** Whether a Namespace the commit declares exists yet, asked once per sync and namespace. */
   namespaceExists?: Map<string, Promise<boolean>>;
+  /** Objects of the DORIS install, which no commit may delete and recreate (nor prune). */
+  protectedIds?: ReadonlySet<string>;
 }
 
 /**
@@ -202,8 +207,11 @@ function desiredHash(object: KubeObject): string | undefined {
   return object.metadata.annotations?.[desiredHashAnnotation];
 }
 
-/** Throws `OwnershipConflictError` when `object` exists and is labelled with another Pipeline. */
-async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<void> {
+/**
+ * Throws `OwnershipConflictError` when `object` exists and is labelled with another Pipeline;
+ * returns the live object, when DORIS may read it.
+ */
+async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<KubeObject | undefined> {
   const key = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name };
   const current = await ctx.client.get(key).catch((error: unknown) => {
     if (error instanceof KubeApiError && error.status === 403) return undefined;
@@ -211,6 +219,38 @@ async function checkOwner(ctx: PreflightContext, object: KubeObject): Promise<vo
   });
   const owner = current?.metadata.labels?.[pipelineLabel];
   if (owner !== undefined && owner !== ctx.pipeline) throw new OwnershipConflictError(owner);
+  return current;
+}
+
+/** Kinds whose delete takes everything in them along: never recreated, whatever the annotation. */
+function cascades(object: KubeObject): boolean {
+  const group = groupOf(object.apiVersion);
+  return (object.kind === 'Namespace' && group === '') || (object.kind === 'CustomResourceDefinition' && group === 'apiextensions.k8s.io');
+}
+
+/**
+ * Whether an object the API server refused for an immutable field may be deleted and created
+ * again: the uid the delete is to be limited to, or a thrown refusal. The annotation is git's
+ * say, and git is untrusted: it lets DORIS recreate what it owns, or what nobody owns — not
+ * another Pipeline's object, the DORIS install, or a Namespace or CRD with all they hold.
+ */
+async function recreateTarget(ctx: PreflightContext, object: KubeObject, live: KubeObject | undefined, readable: boolean): Promise<string | undefined> {
+  const id = objectId(object);
+  const what = `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata.name}`;
+  if (cascades(object)) {
+    throw new Error(
+      `DORIS never deletes and recreates a ${object.kind}: everything in it would go with it. Change the field by hand, or remove ${what} from git first`,
+    );
+  }
+  if (ctx.protectedIds?.has(id)) throw new Error(`${what} is part of the DORIS install: a commit may not delete and recreate it`);
+  if (live) return live.metadata.uid as string | undefined;
+  if (readable) return (await checkOwner(ctx, object))?.metadata.uid as string | undefined;
+  // Unreadable and not in our snapshot: only our own record says whose it is.
+  const recorded = ctx.previous.get(id);
+  if (recorded?.uid === undefined) {
+    throw new Error(`DORIS may not read ${what}, so it cannot tell whether another Pipeline owns it, and has no record of applying it: it will not delete it`);
+  }
+  return recorded.uid;
 }
 
 /** The inventory's record of DORIS's last apply of `object`, when git has not changed it since. */
@@ -266,8 +306,8 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
     const needs = deferral(error, object, ctx.declared);
     if (needs) return { action: 'deferred', needs };
     if (isImmutableRefusal(error) && (live ? mayRecreate(object) : object.metadata.annotations?.[recreateAnnotation] === 'true')) {
-      // Not in our snapshot: only an explicit annotation lets us delete someone else's Job.
-      return { action: 'recreate', live };
+      // Not in our snapshot: only an explicit annotation lets us delete an unowned Job.
+      return { action: 'recreate', live, uid: await recreateTarget(ctx, object, live, readable) };
     }
     throw error;
   }

@@ -254,6 +254,10 @@ export async function syncCommit(
     // validate: every object that would change is dry-run before anything is written
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
     const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency, early);
+    // The install's objects, and the controller's Deployment under whatever name it runs:
+    // neither recreated nor pruned, whatever git says.
+    const protectedIds = new Set([...protectedObjectIds(ctx.controllerNamespace), `${ctx.controllerNamespace}_${ctx.controllerDeployment}_apps_Deployment`]);
+    preflightCtx.protectedIds = protectedIds;
     // Not on a retry of a commit that failed: retries wait out a backoff, and must not keep
     // putting the checks off while the commit keeps failing.
     preflightCtx.deferDriftChecks = ctx.deferDriftChecks === true && commit !== status.lastAppliedCommit && !retry;
@@ -335,8 +339,7 @@ export async function syncCommit(
       ctx.progress({ type: 'pruning', objects: stale.length });
       pruneResult = await prune(client, stale, {
         pipeline: ctx.pipeline.metadata.name,
-        // The install's objects, and the controller's Deployment under whatever name it runs.
-        protectedIds: new Set([...protectedObjectIds(ctx.controllerNamespace), `${ctx.controllerNamespace}_${ctx.controllerDeployment}_apps_Deployment`]),
+        protectedIds,
         crds: ctx.spec.prune.crds,
         concurrency: applyOptions.concurrency,
       });
