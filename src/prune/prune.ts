@@ -11,8 +11,9 @@
  *   it is never deleted.
  *
  * Never pruned, whatever the repository says: DORIS's own objects (namespace, CRD,
- * Deployment, ServiceAccount, RBAC), and CustomResourceDefinitions unless the Pipeline opts
- * in (`spec.prune.crds`) — deleting a CRD deletes every object of its kind in the cluster.
+ * Deployment, ServiceAccount, RBAC), CustomResourceDefinitions unless the Pipeline opts in
+ * (`spec.prune.crds`) — deleting a CRD deletes every object of its kind in the cluster — and a
+ * Namespace that objects of the commit are still in (a commit that drops only its file).
  * An entry whose kind is no longer served, or whose object is gone, leaves the inventory.
  */
 import pLimit from 'p-limit';
@@ -31,6 +32,8 @@ export interface PruneOptions {
   /** Whether CustomResourceDefinitions may be deleted (`spec.prune.crds`). */
   crds: boolean;
   concurrency: number;
+  /** Namespaces that objects of the commit are in: their Namespace objects are not deleted. */
+  namespacesInUse?: ReadonlySet<string>;
 }
 
 export interface PruneResult {
@@ -42,8 +45,10 @@ export interface PruneResult {
   /** Deletes accepted but not yet done (finalizers): kept in the inventory until confirmed gone. */
   pending: InventoryEntry[];
   /**
-   * Objects whose ownership could not be established (unreadable and changed since DORIS
-   * applied them, or never recorded): not deleted, kept in the inventory, named in status.
+   * Not deleted in this sync, kept in the inventory and named in status: objects whose
+   * ownership could not be established (unreadable and changed since DORIS applied them, or
+   * never recorded), and Namespaces that objects of the commit are still in (pruned once they
+   * are not).
    */
   unverified: Array<{ entry: InventoryEntry; reason: string }>;
 }
@@ -94,6 +99,11 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
   }
   if (options.protectedIds.has(entry.id)) {
     result.skipped.push({ entry, reason: 'part of the DORIS installation itself; never pruned' });
+    return;
+  }
+  if (ref.kind === 'Namespace' && ref.group === '' && options.namespacesInUse?.has(ref.name)) {
+    // Deleting a Namespace deletes everything in it, the objects this commit just applied too.
+    result.unverified.push({ entry, reason: 'objects this commit declares are in it, and deleting it would delete them too; not deleted while they are' });
     return;
   }
   if (isCrd(ref.kind, ref.group) && !options.crds) {

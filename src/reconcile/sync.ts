@@ -340,6 +340,7 @@ export async function syncCommit(
       pruneResult = await prune(client, stale, {
         pipeline: ctx.pipeline.metadata.name,
         protectedIds,
+        namespacesInUse: new Set(desired.objects.flatMap((d) => d.object.metadata.namespace ?? [])),
         crds: ctx.spec.prune.crds,
         concurrency: applyOptions.concurrency,
       });

@@ -1,57 +1,17 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parsePipelineSpec, type Pipeline } from '../../../src/api/pipeline.js';
+import { parsePipelineSpec } from '../../../src/api/pipeline.js';
 import { RenderCache } from '../../../src/render/cache.js';
 import { configHashAnnotation } from '../../../src/render/confighash.js';
-import { syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
-import type { CommitSource } from '../../../src/source/source.js';
+import { syncCommit } from '../../../src/reconcile/sync.js';
 import { FakeKube } from '../../fake/kube.js';
+import { folderSource, syncContext } from './fixture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'doris-scale-noop-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-/** Serves `files` as every commit, counting fetches and checkouts. */
-function countingSource(files: Record<string, string>): CommitSource & { fetches: number; checkouts: number } {
-  const repo = mkdtempSync(join(work, 'repo-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(repo, path, '..'), { recursive: true });
-    writeFileSync(join(repo, path), text);
-  }
-  const source = {
-    path: 'deploy',
-    fetches: 0,
-    checkouts: 0,
-    fetchCommit: async () => {
-      source.fetches += 1;
-    },
-    checkout: async (commit: string, dir: string) => {
-      source.checkouts += 1;
-      const target = mkdtempSync(join(dir.replace(/\/$/, ''), `${commit}-`));
-      cpSync(repo, target, { recursive: true });
-      return target;
-    },
-  };
-  mkdirSync(join(work, 'checkouts'), { recursive: true });
-  return source;
-}
-
-function context(kube: FakeKube, cache?: RenderCache, spec: Record<string, unknown> = {}): SyncContext {
-  const pipeline = kube.seed({ apiVersion: 'v1', kind: 'Pipeline', metadata: { name: 'main', namespace: 'doris-system' } }) as unknown as Pipeline;
-  return {
-    client: kube,
-    pipeline,
-    spec: parsePipelineSpec({ git: { url: 'https://git.example.com/edge.git' }, ...spec }),
-    credentials: {},
-    workDir: work,
-    controllerNamespace: 'doris-system',
-    controllerDeployment: 'doris',
-    progress: () => undefined,
-    renderCache: cache,
-  } as SyncContext;
-}
 
 const settings = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: apps\ndata:\n  a: "1"\n';
 // Reads a ConfigMap that is not in the commit: its data is an input of the desired set.
@@ -86,8 +46,8 @@ describe('a no-op resync of an unchanged commit (issue 15)', () => {
   it('neither fetches, checks out nor renders again, writes nothing, and still re-applies an object edited by hand', async () => {
     const kube = new FakeKube();
     const cache = new RenderCache();
-    const ctx = context(kube, cache);
-    const source = countingSource(files);
+    const ctx = syncContext(kube, work, { cache });
+    const source = folderSource(work, files);
     assert.equal((await syncCommit(ctx, 'c1', source)).result, 'Succeeded');
     assert.deepEqual([source.fetches, source.checkouts, cache.desiredSets], [1, 1, 1]);
 
@@ -118,8 +78,8 @@ describe('a no-op resync of an unchanged commit (issue 15)', () => {
   it('builds the set again for a new commit, a changed spec, or after a restart (a new cache)', async () => {
     const kube = new FakeKube();
     const cache = new RenderCache();
-    const ctx = context(kube, cache);
-    const source = countingSource(files);
+    const ctx = syncContext(kube, work, { cache });
+    const source = folderSource(work, files);
     await syncCommit(ctx, 'c1', source);
     await syncCommit(ctx, 'c2', source);
     assert.equal(source.checkouts, 2, 'a new commit is checked out');
@@ -130,7 +90,7 @@ describe('a no-op resync of an unchanged commit (issue 15)', () => {
     assert.equal(cache.desiredSets, 1);
     await syncCommit(ctx, 'c2', source);
     assert.equal(source.checkouts, 3);
-    const restarted = context(kube, new RenderCache());
+    const restarted = syncContext(kube, work, { cache: new RenderCache() });
     restarted.pipeline = ctx.pipeline;
     await syncCommit(restarted, 'c2', source);
     assert.equal(source.checkouts, 4, 'the first sync after a restart is a full one');
@@ -140,8 +100,8 @@ describe('a no-op resync of an unchanged commit (issue 15)', () => {
     const kube = new FakeKube();
     kube.seed({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'external', namespace: 'apps' }, data: { mode: 'a' } });
     const cache = new RenderCache();
-    const ctx = context(kube, cache);
-    const source = countingSource({ ...files, 'deploy/1-app/20-worker.yml': worker });
+    const ctx = syncContext(kube, work, { cache });
+    const source = folderSource(work, { ...files, 'deploy/1-app/20-worker.yml': worker });
     assert.equal((await syncCommit(ctx, 'c1', source)).result, 'Succeeded');
     const deploymentKey = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'apps', name: 'worker' };
     const hashOf = async () => {

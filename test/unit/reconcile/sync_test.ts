@@ -1,51 +1,19 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parsePipelineSpec, type Pipeline } from '../../../src/api/pipeline.js';
 import { KubeApiError } from '../../../src/kube/http.js';
 import type { ListOptions, ObjectKey } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { RenderCache } from '../../../src/render/cache.js';
-import { reconcilePipeline, syncCommit, type SyncContext } from '../../../src/reconcile/sync.js';
-import type { CommitSource, PipelineSource } from '../../../src/source/source.js';
+import { reconcilePipeline, syncCommit } from '../../../src/reconcile/sync.js';
+import type { PipelineSource } from '../../../src/source/source.js';
 import { FakeKube } from '../../fake/kube.js';
+import { folderSource, syncContext } from './fixture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'doris-sync-unit-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-/** A git source that serves one folder as every commit. */
-function folderSource(files: Record<string, string>): CommitSource {
-  const repo = mkdtempSync(join(work, 'repo-'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(repo, path, '..'), { recursive: true });
-    writeFileSync(join(repo, path), text);
-  }
-  return {
-    path: 'deploy',
-    fetchCommit: async () => undefined,
-    checkout: async (commit: string, dir: string) => {
-      const target = join(dir, commit);
-      cpSync(repo, target, { recursive: true });
-      return target;
-    },
-  };
-}
-
-function context(kube: FakeKube): SyncContext {
-  const pipeline = kube.seed({ apiVersion: 'v1', kind: 'Pipeline', metadata: { name: 'main', namespace: 'doris-system' } }) as unknown as Pipeline;
-  return {
-    client: kube,
-    pipeline,
-    spec: parsePipelineSpec({ git: { url: 'https://git.example.com/edge.git' } }),
-    credentials: {},
-    workDir: work,
-    controllerNamespace: 'doris-system',
-    controllerDeployment: 'doris',
-    progress: () => undefined,
-  } as SyncContext;
-}
 
 const configMap = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: apps\ndata:\n  a: "1"\n';
 
@@ -57,8 +25,8 @@ describe('syncCommit', () => {
       }
     }
     const kube = new ListFails();
-    const ctx = context(kube);
-    const outcome = await syncCommit(ctx, 'c0ffee', folderSource({ 'deploy/1-app/120-settings.yml': configMap }));
+    const ctx = syncContext(kube, work);
+    const outcome = await syncCommit(ctx, 'c0ffee', folderSource(work, { 'deploy/1-app/120-settings.yml': configMap }));
     assert.equal(outcome.result, 'ReconcileFailed');
     assert.match(outcome.message, /could not list the live objects: .*etcd is unhappy/);
     const ready = ctx.pipeline.status?.conditions?.find((c) => c.type === 'Ready');
@@ -75,9 +43,9 @@ describe('syncCommit', () => {
       o.metadata.name === 'broken'
         ? new KubeApiError('PATCH', '/x', 422, { reason: 'Invalid', message: 'spec.ports[0].port: Invalid value: 99999' }, '')
         : undefined;
-    const ctx = context(kube);
+    const ctx = syncContext(kube, work);
     const broken = configMap.replace('settings', 'broken');
-    const outcome = await syncCommit(ctx, 'bad', folderSource({ 'deploy/1-app/120-settings.yml': configMap, 'deploy/2-later/120-broken.yml': broken }));
+    const outcome = await syncCommit(ctx, 'bad', folderSource(work, { 'deploy/1-app/120-settings.yml': configMap, 'deploy/2-later/120-broken.yml': broken }));
     assert.equal(outcome.result, 'ValidationFailed');
     assert.match(outcome.message, /deploy\/2-later\/120-broken\.yml:1:1: ConfigMap apps\/broken: 422 Invalid/);
     assert.deepEqual(
@@ -96,8 +64,8 @@ describe('syncCommit', () => {
       }
     }
     const kube = new StatusTooLarge();
-    const ctx = context(kube);
-    const outcome = await syncCommit(ctx, 'big', folderSource({ 'deploy/1-app/120-settings.yml': configMap }));
+    const ctx = syncContext(kube, work);
+    const outcome = await syncCommit(ctx, 'big', folderSource(work, { 'deploy/1-app/120-settings.yml': configMap }));
     assert.equal(outcome.result, 'StatusWriteFailed');
     assert.match(outcome.message, /could not record it in the Pipeline's status: .*request is too large/);
     const ready = ctx.pipeline.status?.conditions?.find((c) => c.type === 'Ready');
@@ -107,11 +75,11 @@ describe('syncCommit', () => {
 
   it('parses an unchanged commit once across syncs, and the second sync writes nothing', async () => {
     const kube = new FakeKube();
-    const ctx = context(kube);
+    const ctx = syncContext(kube, work);
     ctx.renderCache = new RenderCache();
     // Kinds that are healthy as soon as they exist: the fake runs no controllers.
     const secret = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\n  namespace: apps\nstringData:\n  t: x\n';
-    const source = folderSource({ 'deploy/1-app/120-settings.yml': configMap, 'deploy/1-app/60-token.yml': secret });
+    const source = folderSource(work, { 'deploy/1-app/120-settings.yml': configMap, 'deploy/1-app/60-token.yml': secret });
     assert.equal((await syncCommit(ctx, 'same', source)).result, 'Succeeded');
     assert.equal(ctx.renderCache.size, 1);
     const writes = kube.writes().length;
@@ -148,10 +116,10 @@ describe('syncCommit', () => {
       }
     }
     const kube = new SlowStatus();
-    const ctx = context(kube);
+    const ctx = syncContext(kube, work);
     // Applied before: the new commit changes it and adds nothing (no pending-inventory write
     // between the validation and the apply).
-    const source = (value: string) => folderSource({ 'deploy/1-app/120-settings.yml': configMap.replace('a: "1"', `a: "${value}"`) });
+    const source = (value: string) => folderSource(work, { 'deploy/1-app/120-settings.yml': configMap.replace('a: "1"', `a: "${value}"`) });
     assert.equal((await syncCommit(ctx, 'old', source('1'))).result, 'Succeeded');
     kube.requests.length = 0;
     kube.arm();
@@ -165,13 +133,13 @@ describe('syncCommit', () => {
 
   it('lists the live objects while git is asked for the branch once this process has rendered the Pipeline, and lists each kind once', async () => {
     const kube = new FakeKube();
-    const ctx = context(kube);
+    const ctx = syncContext(kube, work);
     ctx.renderCache = new RenderCache();
     const secret = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\n  namespace: apps\nstringData:\n  t: x\n';
     const lists = () => kube.requests.filter((r) => r.startsWith('LIST '));
     const listedBeforeResolve: string[][] = [];
     const source: PipelineSource = {
-      ...folderSource({ 'deploy/1-app/120-settings.yml': configMap, 'deploy/1-app/60-token.yml': secret }),
+      ...folderSource(work, { 'deploy/1-app/120-settings.yml': configMap, 'deploy/1-app/60-token.yml': secret }),
       resolve: async () => {
         const before = lists().length;
         // A turn of the event loop: what was started before git was asked has been sent.
