@@ -273,6 +273,7 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   const { live, readable } = await ctx.live.lookup(object);
   if (live && desiredHash(live) === desiredHash(object) && coveredBy(object, live)) return { action: 'unchanged', live, readable };
   const recorded = !live && !readable ? untouchedRecord(ctx, object) : undefined;
+  let seen: KubeObject | undefined;
   if (recorded) {
     // We may write but not read it, and git did not change it since DORIS applied it.
     const notDue = ctx.dueForCheck !== undefined && !ctx.dueForCheck.has(objectId(object));
@@ -288,7 +289,7 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
     // Unchanged exactly when nobody wrote it since (same uid and resourceVersion as recorded).
     // An empty merge-patch dry-run tells, for about a fifth less of the API server's time than
     // an apply dry-run (bench/scale-dryrun.ts); a difference goes on to the apply dry-run.
-    const seen = await ctx.client.peek(keyOf(object));
+    seen = await ctx.client.peek(keyOf(object));
     if (seen && seen.metadata.uid === recorded.uid && seen.metadata.resourceVersion === recorded.rv) return { action: 'unchanged', live: seen, readable };
   }
   // Only what will be sent is measured: an unchanged object is stored already.
@@ -317,8 +318,14 @@ export async function classify(ctx: PreflightContext, desired: DesiredObject): P
   }
   if (dryRun.created) return { action: 'changed', result, exists: false, readable };
   // We may write but not read it: the peek above found it written since DORIS applied it, or
-  // git changed it, or there is no record of an apply.
-  if (!readable) return { action: 'changed', result, exists: true, readable };
+  // git changed it, or there is no record of an apply. Whose it is, the stored labels say (the
+  // dry-run's answer carries ours): the apply would make another Pipeline's object ours.
+  if (!readable) {
+    seen ??= await ctx.client.peek(keyOf(object));
+    const owner = seen?.metadata.labels?.[pipelineLabel];
+    if (owner !== undefined && owner !== ctx.pipeline) throw new OwnershipConflictError(owner);
+    return { action: 'changed', result, exists: true, readable };
+  }
   // It exists but does not carry our labels: adopt it, unless another Pipeline owns it.
   await checkOwner(ctx, object);
   return { action: 'changed', result, exists: true, readable };

@@ -127,6 +127,26 @@ describe('preflight', () => {
     assert.deepEqual(kube.writes(), []);
   });
 
+  it('refuses an object it may not read that another Pipeline owns, and does not touch it', async () => {
+    const kube = new FakeKube();
+    const secret = (): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db-creds', namespace: 'team-b' },
+      data: { password: 'cmVhbA==' },
+    });
+    kube.seed(stampOwnership(secret(), 'other'));
+    kube.forbid = [
+      { verb: 'get', kind: 'Secret' },
+      { verb: 'list', kind: 'Secret' },
+    ];
+    const objects = [desired({ ...secret(), data: { password: 'YXR0YWNrZXI=' } })];
+    const error = await refusalOf(preflight(context(kube, objects), objects));
+    assert.equal(error.code, 'OwnershipConflict');
+    assert.match(error.message, /already belongs to Pipeline "other"/);
+    assert.deepEqual(kube.writes(), []);
+  });
+
   it('adopts an existing object that carries no ownership labels', async () => {
     const kube = new FakeKube();
     kube.seed(configMap('handmade'));
