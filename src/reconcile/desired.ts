@@ -209,6 +209,13 @@ export function planPrune(status: PipelineStatus | undefined, desired: Inventory
   const previous = previousInventory(status);
   if (!prune.enabled) return { previous, stale: [] };
   const stale = staleEntries(previous, desired);
-  const refusal = pruneGuardRefusal(stale.length, previous.length, { ...defaultPruneGuardOptions(), allowMass: prune.allowMass });
+  // The guard weighs what a sync confirmed applied. Pending entries are what a failed sync may
+  // have created, most of them perhaps never: counted, they made the revert of a commit that
+  // failed half-way look like a mass prune.
+  const applied = new Set(readInventory(status).map((e) => e.id));
+  const refusal = pruneGuardRefusal(stale.filter((e) => applied.has(e.id)).length, applied.size, {
+    ...defaultPruneGuardOptions(),
+    allowMass: prune.allowMass,
+  });
   return { previous, stale, refusal };
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { InventoryEntry, PipelineStatus } from '../../../src/api/pipeline.js';
+import { inventoryFields } from '../../../src/inventory/archive.js';
 import { defaultPruneGuardOptions, pruneGuardRefusal } from '../../../src/prune/guard.js';
+import { planPrune } from '../../../src/reconcile/desired.js';
 
 const allowMass = { ...defaultPruneGuardOptions(), allowMass: true };
 
@@ -55,5 +58,24 @@ describe('prune guard', () => {
     assert.equal(pruneGuardRefusal(0, 10, strict), undefined);
     assert.equal(pruneGuardRefusal(1, 10, strict), undefined);
     assert.match(pruneGuardRefusal(2, 10, strict) ?? '', /more than 10% of the inventory/);
+  });
+});
+
+describe('prune guard of a sync (planPrune)', () => {
+  const entry = (name: string): InventoryEntry => ({ id: `apps_${name}__ConfigMap`, v: 'v1', wave: 1 });
+  const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => entry(`${prefix}${i}`));
+  const prune = { enabled: true, allowMass: false, crds: false };
+
+  it('weighs only what was applied: the revert of a commit that failed half-way prunes its pending entries', () => {
+    // Commit A applied 4 objects; commit B failed after its Namespace, with 10 entries pending.
+    const status = { ...inventoryFields(names('a', 4)), ...inventoryFields(names('b', 10), 'pendingInventory') } as PipelineStatus;
+    const plan = planPrune(status, names('a', 4), prune);
+    assert.equal(plan.refusal, undefined);
+    assert.equal(plan.stale.length, 10);
+  });
+
+  it('still refuses to prune most of what was applied', () => {
+    const status = { ...inventoryFields(names('a', 10)), ...inventoryFields(names('b', 10), 'pendingInventory') } as PipelineStatus;
+    assert.match(planPrune(status, names('b', 10), prune).refusal ?? '', /refusing to prune 10 of 10 objects/);
   });
 });
