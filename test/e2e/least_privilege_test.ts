@@ -8,7 +8,9 @@
  *      nothing (dry-runs are not writes), yet a hand edit of that Secret is still reverted;
  *  (f) prune never deletes what it could not read: a Secret annotated `doris.dev/prune:
  *      disabled` by hand after DORIS applied it survives its removal from git, status says
- *      why, and an untouched Secret removed from git is still pruned.
+ *      why, and an untouched Secret removed from git is still pruned;
+ *  (c) a Secret another Pipeline owns is refused (`OwnershipConflict`) though DORIS may not
+ *      read it: applied, it would become the second Pipeline's, to prune when it leaves git.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -176,5 +178,49 @@ describe('(f) prune never deletes what it could not read', () => {
   it('still prunes an untouched Secret removed from git, and the ones still declared stay', async () => {
     await waitFor('drop-me pruned', async () => (await secret(ns, 'drop-me')) === undefined, { timeoutMs: 10_000 });
     assert.ok(await secret(ns, 'stays'));
+  });
+});
+
+describe('(c) a Secret DORIS may not read, claimed by a second Pipeline', () => {
+  const ns = `e2e-lp-claim-${run}`;
+  let claimerUrl: string;
+  let original: SecretView | undefined;
+
+  before(async () => {
+    namespacesToDelete.push(ns);
+    const { url: ownerUrl } = await createRepo(env, 'lp-owner', {
+      'deploy/1-base/10-ns.yml': namespaceYaml(ns),
+      'deploy/1-base/60-claimed.yml': secretYaml(ns, 'claimed', 'the-owners'),
+    });
+    ({ url: claimerUrl } = await createRepo(env, 'lp-claimer', {
+      'deploy/1-base/60-claimed.yml': secretYaml(ns, 'claimed', 'the-claimers'),
+      'deploy/1-base/120-config.yml': configMapYaml(ns, 'claimer-config', { a: '1' }),
+    }));
+    for (const [name, url] of [
+      ['owner', ownerUrl],
+      ['claimer', claimerUrl],
+    ] as const) {
+      await applyPipelineAsAdmin(api, ctl, name, { git: { url, branch: 'main', path: 'deploy', secretRef: { name: 'doris-git' } } });
+    }
+    const result = await syncPipeline(env, ctl, 'owner', kubeconfig);
+    assert.equal(result.code, 0, result.stderr);
+    original = await secret(ns, 'claimed');
+    assert.ok(original);
+  });
+
+  it('fails with OwnershipConflict naming the owner, and writes nothing of the commit', async () => {
+    const mark = auditMark(env.AUDIT_LOG);
+    const result = await syncPipeline(env, ctl, 'claimer', kubeconfig);
+    assert.notEqual(result.code, 0, result.stderr);
+    const live = await secret(ns, 'claimed');
+    assert.equal(live?.metadata.resourceVersion, original?.metadata.resourceVersion, 'the claimed Secret was written');
+    assert.equal(decode(live?.data?.password), 'the-owners');
+    assert.deepEqual(
+      writesByDoris(mark).filter((w) => w.includes(`/namespaces/${ns}/`)),
+      [],
+    );
+    const ready = (await pipelineStatus('claimer')).conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'OwnershipConflict', ready?.message);
+    assert.match(ready?.message ?? '', /Secret .*claimed.*"owner"/);
   });
 });
