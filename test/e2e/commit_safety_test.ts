@@ -498,6 +498,33 @@ describe('(d) what prune never deletes', () => {
     await waitFor('the CRD deleted', async () => (await get(crdPath('droppers', group))) === undefined, { timeoutMs: 30_000 });
   });
 
+  it('keeps a Namespace whose file left the repository while objects of the commit are still in it', async () => {
+    const ns = `e2e-nskeep-${run}`;
+    namespacesToDelete.push(ns);
+    const pipeline = `ns-keep-${run}`;
+    pipelinesToDelete.push(pipeline);
+    const { url } = await createRepo(env, 'ns-keep', {
+      'deploy/1-base/10-ns.yml': namespaceYaml(ns),
+      'deploy/1-base/120-a.yml': configMapYaml(ns, 'a', { a: '1' }),
+      'deploy/1-base/130-b.yml': configMapYaml(ns, 'b', { b: '1' }),
+    });
+    assert.equal((await syncInline(env, pipeline, url)).code, 0);
+    const uid = await liveUid(`/api/v1/namespaces/${ns}`);
+    assert.ok(uid);
+    await pushFiles(env, url, { 'deploy/1-base/10-ns.yml': null }, 'drop only the Namespace file');
+    const mark = auditMark(env.AUDIT_LOG);
+    const result = await syncInline(env, pipeline, url);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      writesOfThisRun(readAuditSince(env.AUDIT_LOG, mark)).filter((w) => w.startsWith('delete ')),
+      [],
+    );
+    const live = await get(`/api/v1/namespaces/${ns}`);
+    assert.equal(live?.metadata.uid, uid);
+    assert.equal(live?.metadata.deletionTimestamp, undefined, 'the Namespace is being deleted, and the objects of the commit with it');
+    assert.match(ready(await pipelineStatus(pipeline))?.message ?? '', new RegExp(`_${ns}__Namespace: objects this commit declares are in it`));
+  });
+
   it("never prunes DORIS's own namespace, ServiceAccount, RBAC and Deployment, even with allowMass", async () => {
     // The Pipeline CRD is left out: were it pruned, every Pipeline of every test running on
     // this shared cluster would go with it. The rule for CRDs above covers it (no opt-in here).
