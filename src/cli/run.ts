@@ -4,7 +4,6 @@
  * gracefully: the request in flight finishes, no status is written half-done, the Lease is
  * released so another replica takes over at once.
  */
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
@@ -12,14 +11,14 @@ import { defaultDriftCheckPeriodMs, defaultDriftChecksPerSync } from '../apply/d
 import { Controller, defaultControllerTuning } from '../controller/controller.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
 import type { KubeClient } from '../kube/client.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
-import { closeServer, createHttpServer, defaultServerOptions } from '../server/http.js';
+import { closeServer, createHttpServer, defaultServerOptions, largestBodiesAtOnce } from '../server/http.js';
 import { RememberingEventRecorder, SyncActivity } from '../controller/activity.js';
 import { ControllerClusterSource } from '../server/cluster-source.js';
 import { createDashboard } from '../server/dashboard.js';
 import { untilSignalled } from './shutdown.js';
-import { type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
+import { CredentialFile, credentialFileMaxAgeMs, SecretKeys, type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
 import { gitCredentialsFromFlags } from '../source/credentials.js';
 import { ensurePipelineCrd } from '../status/store.js';
 import { UsageError, connect, durationFlag, formatDuration, integerFlag, listenFlag, type GlobalOptions } from './common.js';
@@ -40,6 +39,7 @@ interface RunFlags extends UiFlags {
   driftChecksPerSync: number;
   driftCheckPeriod: number;
   bodyLimit: number;
+  bodyBufferLimit?: number;
   deploymentName: string;
 }
 
@@ -59,29 +59,34 @@ const shutdownBudget = {
 const defaultListen = ':8080';
 
 /** Webhook credentials from files, else from a Secret in the controller namespace (re-read every minute). */
-class WebhookCredentials {
-  private fromSecret: Record<string, string> = {};
+export class WebhookCredentials {
+  private readonly fromSecret: SecretKeys;
+  private readonly githubFile: CredentialFile | undefined;
+  private readonly registryFile: CredentialFile | undefined;
 
   constructor(
-    private readonly client: KubeClient,
-    private readonly namespace: string,
-    private readonly secretName: string,
-    private readonly files: { github?: string; registry?: string },
-  ) {}
+    client: KubeClient,
+    namespace: string,
+    secretName: string,
+    files: { github?: string; registry?: string },
+    log: Logger,
+    fileMaxAgeMs = credentialFileMaxAgeMs,
+  ) {
+    this.fromSecret = new SecretKeys(client, namespace, secretName, log);
+    this.githubFile = files.github ? new CredentialFile(files.github, log, fileMaxAgeMs) : undefined;
+    this.registryFile = files.registry ? new CredentialFile(files.registry, log, fileMaxAgeMs) : undefined;
+  }
 
   async refresh(): Promise<void> {
-    const secret = (await this.client.get({ apiVersion: 'v1', kind: 'Secret', namespace: this.namespace, name: this.secretName }).catch(() => undefined)) as
-      | { data?: Record<string, string> }
-      | undefined;
-    this.fromSecret = Object.fromEntries(Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8').trim()]));
+    if (!this.githubFile || !this.registryFile) await this.fromSecret.refresh();
   }
 
   github(): string | undefined {
-    return this.files.github ? readFileSync(this.files.github, 'utf8').trim() : this.fromSecret['github-secret'];
+    return this.githubFile ? this.githubFile.value() : this.fromSecret.get('github-secret');
   }
 
   registry(): string | undefined {
-    return this.files.registry ? readFileSync(this.files.registry, 'utf8').trim() : this.fromSecret['registry-token'];
+    return this.registryFile ? this.registryFile.value() : this.fromSecret.get('registry-token');
   }
 }
 
@@ -128,6 +133,10 @@ function runOptions(): Option[] {
     new Option('--body-limit <bytes>', 'largest webhook body accepted, in bytes')
       .argParser(integerFlag('--body-limit 1048576', 1))
       .default(defaultServerOptions().bodyLimitBytes),
+    new Option(
+      '--body-buffer-limit <bytes>',
+      `most bytes of request bodies being received at once, over all requests (a body of unknown length counts as --body-limit): past it a request is refused with 503 and its connection closed, so that unauthenticated webhook bodies cannot exhaust memory (default: ${largestBodiesAtOnce} × --body-limit)`,
+    ).argParser(integerFlag('--body-buffer-limit 8388608', 1)),
   ];
 }
 
@@ -148,6 +157,11 @@ export function runCommand(global: () => GlobalOptions): Command {
       if (flags.leaseRenew >= flags.leaseDuration) {
         throw new UsageError(
           `--lease-renew (${formatDuration(flags.leaseRenew)}) must be shorter than --lease-duration (${formatDuration(flags.leaseDuration)}), e.g. --lease-duration 15s --lease-renew 5s`,
+        );
+      }
+      if (flags.bodyBufferLimit !== undefined && flags.bodyBufferLimit < flags.bodyLimit) {
+        throw new UsageError(
+          `--body-buffer-limit (${flags.bodyBufferLimit}) is smaller than --body-limit (${flags.bodyLimit}): a body of the largest size would always be refused`,
         );
       }
       let uiTokens: UiTokens | undefined;
@@ -179,10 +193,16 @@ export function runCommand(global: () => GlobalOptions): Command {
         fallbackCredentials: gitCredentialsFromFlags(undefined, undefined),
         activity,
       });
-      const webhookCredentials = new WebhookCredentials(client, options.namespace, flags.webhookSecretName, {
-        github: flags.webhookSecretFile,
-        registry: flags.registryTokenFile,
-      });
+      const webhookCredentials = new WebhookCredentials(
+        client,
+        options.namespace,
+        flags.webhookSecretName,
+        {
+          github: flags.webhookSecretFile,
+          registry: flags.registryTokenFile,
+        },
+        log,
+      );
       uiTokens = new UiTokens(client, options.namespace, flags.uiSecretName, { operator: flags.uiTokenFile, viewer: flags.uiViewerTokenFile }, log);
       await Promise.all([webhookCredentials.refresh(), uiAuth.mode === 'token' ? uiTokens.refresh() : undefined]);
       const refresher = setInterval(() => {
@@ -207,6 +227,7 @@ export function runCommand(global: () => GlobalOptions): Command {
           return names;
         },
         bodyLimitBytes: flags.bodyLimit,
+        bodyBufferLimitBytes: flags.bodyBufferLimit,
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -3,7 +3,8 @@
  * (src/server/ui/auth.ts explains the modes). Refusals are usage errors (exit 2): `none` on
  * an address other than loopback, `proxy` without trusted proxy addresses or allow-lists.
  * Tokens come from files (re-read within a few seconds of a change) or from a Secret in the
- * controller namespace (re-read every minute); they are never logged.
+ * controller namespace (re-read every minute); they are never logged. The webhook credentials
+ * of `doris run` are read the same way (SecretKeys, CredentialFile).
  */
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
@@ -52,46 +53,103 @@ export function uiOptions(): Option[] {
   ];
 }
 
-/** Tokens from files (checked every few seconds) or the dashboard Secret (refreshed by `refresh`). */
-export class UiTokens {
-  private fromSecret: RoleTokens = {};
-  private fromFiles: { at: number; tokens: RoleTokens } | undefined;
+/**
+ * The keys of a Secret in the controller namespace, decoded, as `refresh` last read them. Only
+ * a Secret that is gone (404) empties them: any other failure (a 500, a timeout) keeps what
+ * was read before, or one hiccup of the API server would refuse every webhook and end every
+ * session until the next refresh. Shared by the webhook credentials and the dashboard tokens.
+ */
+export class SecretKeys {
+  private values: Record<string, string> = {};
 
   constructor(
     private readonly client: KubeClient,
     private readonly namespace: string,
-    private readonly secretName: string,
-    private readonly files: { operator?: string; viewer?: string },
+    private readonly name: string,
     private readonly log: Logger,
   ) {}
 
   async refresh(): Promise<void> {
-    if (this.files.operator || this.files.viewer) return;
-    const secret = (await this.client.get({ apiVersion: 'v1', kind: 'Secret', namespace: this.namespace, name: this.secretName }).catch(() => undefined)) as
-      | { data?: Record<string, string> }
-      | undefined;
-    const read = (key: string) => {
-      const value = secret?.data?.[key];
-      const text = value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8').trim();
-      return text || undefined;
-    };
-    this.fromSecret = { operator: read('operator-token'), viewer: read('viewer-token') };
+    let secret: { data?: Record<string, string> } | undefined;
+    try {
+      secret = (await this.client.get({ apiVersion: 'v1', kind: 'Secret', namespace: this.namespace, name: this.name })) as typeof secret;
+    } catch (error) {
+      this.log.warn(
+        { namespace: this.namespace, secretName: this.name, err: (error as Error).message },
+        'could not read the Secret; keeping the values read before',
+      );
+      return;
+    }
+    this.values = Object.fromEntries(Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8').trim()]));
+  }
+
+  /** Undefined when the key is absent or blank. */
+  get(key: string): string | undefined {
+    return this.values[key] || undefined;
+  }
+}
+
+/** How long a credential file's content is used before it is read again (a rotated file is seen within this). */
+export const credentialFileMaxAgeMs = 5_000;
+
+/**
+ * A credential in a file (a mounted Secret, rotated in place), read at most every `maxAgeMs`
+ * rather than on each request. A file that cannot be read counts as no credential, so that
+ * what needs it is refused as not configured; that is warned once, then again only after the
+ * file was readable in between.
+ */
+export class CredentialFile {
+  private last: { at: number; value: string | undefined } | undefined;
+  private failing = false;
+
+  constructor(
+    readonly file: string,
+    private readonly log: Logger,
+    private readonly maxAgeMs = credentialFileMaxAgeMs,
+  ) {}
+
+  value(): string | undefined {
+    const now = Date.now();
+    if (this.last && now - this.last.at < this.maxAgeMs) return this.last.value;
+    let value: string | undefined;
+    try {
+      value = readFileSync(this.file, 'utf8').trim() || undefined;
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) this.log.warn({ file: this.file, err: (error as Error).message }, 'could not read a credential file; treating it as not configured');
+      this.failing = true;
+    }
+    this.last = { at: now, value };
+    return value;
+  }
+}
+
+/** Tokens from files (checked every few seconds) or the dashboard Secret (refreshed by `refresh`). */
+export class UiTokens {
+  private readonly fromSecret: SecretKeys;
+  private readonly fromFiles: { operator?: CredentialFile; viewer?: CredentialFile } | undefined;
+
+  constructor(
+    client: KubeClient,
+    namespace: string,
+    secretName: string,
+    files: { operator?: string; viewer?: string },
+    log: Logger,
+    fileMaxAgeMs = credentialFileMaxAgeMs,
+  ) {
+    this.fromSecret = new SecretKeys(client, namespace, secretName, log);
+    const file = (path: string | undefined) => (path ? new CredentialFile(path, log, fileMaxAgeMs) : undefined);
+    // A token file for either role means files only: a role without one has no token.
+    if (files.operator || files.viewer) this.fromFiles = { operator: file(files.operator), viewer: file(files.viewer) };
+  }
+
+  async refresh(): Promise<void> {
+    if (!this.fromFiles) await this.fromSecret.refresh();
   }
 
   tokens(): RoleTokens {
-    if (!this.files.operator && !this.files.viewer) return this.fromSecret;
-    if (this.fromFiles && Date.now() - this.fromFiles.at < 5_000) return this.fromFiles.tokens;
-    const read = (file: string | undefined) => {
-      if (!file) return undefined;
-      try {
-        return readFileSync(file, 'utf8').trim() || undefined;
-      } catch (error) {
-        this.log.warn({ file, err: (error as Error).message }, 'could not read a dashboard token file');
-        return undefined;
-      }
-    };
-    this.fromFiles = { at: Date.now(), tokens: { operator: read(this.files.operator), viewer: read(this.files.viewer) } };
-    return this.fromFiles.tokens;
+    if (this.fromFiles) return { operator: this.fromFiles.operator?.value(), viewer: this.fromFiles.viewer?.value() };
+    return { operator: this.fromSecret.get('operator-token'), viewer: this.fromSecret.get('viewer-token') };
   }
 }
 

@@ -9,6 +9,7 @@ import type { LastSync, ObjectAction, ObjectActivity, PipelineActivity, Recorded
 import type { HealthStatus } from '../health/types.js';
 import { inventorySize } from '../inventory/archive.js';
 import { compareStrings } from '../compare.js';
+import { redact } from '../source/git.js';
 
 export interface PipelineSummary {
   name: string;
@@ -79,7 +80,13 @@ export function detail(p: Pipeline, activity: PipelineActivity | undefined, obje
   const git = specOf(p).git ?? {};
   return {
     ...summarize(p, activity),
-    git: { url: git.url, branch: git.branch ?? 'main', path: git.path ?? 'deploy', interval: git.interval ?? '1m' },
+    // Viewers may read the page, not the git credentials a URL may carry.
+    git: {
+      url: git.url === undefined ? undefined : redact(git.url, {}),
+      branch: git.branch ?? 'main',
+      path: git.path ?? 'deploy',
+      interval: git.interval ?? '1m',
+    },
     conditions: p.status?.conditions ?? [],
     imageHistory: p.status?.imageHistory ?? [],
     lastSync: activity?.lastSync,

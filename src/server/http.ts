@@ -11,8 +11,12 @@
  * Once the controller is stopping, webhooks are refused (503, so the sender can retry against
  * the next leader) and every answer closes its connection; `closeServer` lets requests in
  * flight finish until a deadline, then cuts what is left.
+ * Webhook bodies are read before they can be authenticated, so what anyone may make the
+ * server hold is bounded: each body (bodyLimitBytes), all bodies being received at once
+ * (bodyBufferLimitBytes: past it, 503 and the connection closed), and how long a client may
+ * take to send a request (RequestTimeouts).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type ServerOptions as HttpServerOptions, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import { parsePushEvent, verifyGithubSignature } from './github.js';
 import type { Metrics } from '../metrics.js';
@@ -34,6 +38,10 @@ export interface ServerDeps {
   onRegistryPush: (images: PushedImage[]) => string[];
   /** Largest webhook body accepted. */
   bodyLimitBytes: number;
+  /** Bytes of request bodies held at once, over all requests (default: `largestBodiesAtOnce` bodies of `bodyLimitBytes`). */
+  bodyBufferLimitBytes?: number;
+  /** Default: `defaultRequestTimeouts`. */
+  timeouts?: RequestTimeouts;
 }
 
 export interface ServerOptions {
@@ -45,6 +53,45 @@ export function defaultServerOptions(): ServerOptions {
   return { bodyLimitBytes: 1024 * 1024 };
 }
 
+/** How many bodies of the largest size may be received at once, by default. */
+export const largestBodiesAtOnce = 8;
+
+export interface RequestTimeouts {
+  /** A request's headers must have arrived this long after it began. */
+  headersMs: number;
+  /** The whole request, body included, must have arrived this long after it began (0: no bound). */
+  requestMs: number;
+  /** How often connections are checked against both: a timeout may be overrun by up to this much. */
+  checkEveryMs: number;
+}
+
+/**
+ * GitHub gives up on a delivery after 10 s: a webhook still arriving after 15 s is an attack
+ * or a dead client, and so is a browser's form.
+ */
+export const defaultRequestTimeouts: RequestTimeouts = { headersMs: 10_000, requestMs: 15_000, checkEveryMs: 1_000 };
+
+/**
+ * The options of node's `createServer` that bound how long a client may take to send a
+ * request. node's defaults (60 s for the headers, 300 s for the request, checked every 30 s)
+ * let a client that trickles or stalls hold its connection, and the body buffered so far, for
+ * minutes. Only receiving is bounded: a long answer (an event stream, a long-poll) is not. The
+ * hub sets the same properties after creating its server (src/hub/server.ts) and could use
+ * this instead.
+ */
+export function requestTimeoutOptions(timeouts: RequestTimeouts): Pick<HttpServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
+  return { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs };
+}
+
+/**
+ * The request itself failed: the client went away mid-request, or node cut it at a timeout.
+ * Nothing failed here and nobody is left to answer. (Not any ECONNRESET: that of a call to the
+ * API server is a failure of ours.)
+ */
+function clientGone(req: IncomingMessage, error: unknown): boolean {
+  return error !== undefined && error !== null && error === req.errored;
+}
+
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = type === 'application/json' ? JSON.stringify(body) : String(body);
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
@@ -53,7 +100,12 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
 
 export function createHttpServer(deps: ServerDeps): Server {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return send(res, 400, { error: `malformed request target ${JSON.stringify((req.url ?? '').slice(0, 200))}` });
+    }
     const route = `${req.method} ${url.pathname}`;
     switch (route) {
       case 'GET /healthz':
@@ -124,15 +176,44 @@ export function createHttpServer(deps: ServerDeps): Server {
     deps.metrics.webhooks.inc({ hook: 'registry', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
     return send(res, 202, { triggered });
   };
-  const server = createServer((req, res) => {
+  const bodyBufferLimit = deps.bodyBufferLimitBytes ?? largestBodiesAtOnce * deps.bodyLimitBytes;
+  let bodiesBuffered = 0;
+  /** What `req`'s body may take while read: its length, or for a chunked body the largest accepted. */
+  const bodyBytes = (req: IncomingMessage): number => {
+    const length = req.headers['content-length'];
+    // A declared length over the limit is refused without reading the body.
+    if (length !== undefined) return Number(length) > deps.bodyLimitBytes ? 0 : Number(length) || 0;
+    return req.headers['transfer-encoding'] ? deps.bodyLimitBytes : 0;
+  };
+  const server = createServer(requestTimeoutOptions(deps.timeouts ?? defaultRequestTimeouts), (req, res) => {
     if (closing.has(server)) res.setHeader('connection', 'close');
     // A request that was in flight when shutdown began leaves an idle keep-alive connection.
     res.on('finish', () => {
       if (closing.has(server)) setImmediate(() => server.closeIdleConnections());
     });
+    const bytes = bodyBytes(req);
+    if (bytes > 0) {
+      if (bodiesBuffered + bytes > bodyBufferLimit) {
+        deps.log.debug({ path: req.url, bytes, bodiesBuffered }, 'request refused: too many bodies being received at once');
+        // Closing drops the body instead of receiving it.
+        res.setHeader('connection', 'close');
+        res.setHeader('retry-after', '10');
+        return send(res, 503, {
+          error: `busy: ${bodiesBuffered} bytes of request bodies are being received already (at most ${bodyBufferLimit}); try again later`,
+        });
+      }
+      bodiesBuffered += bytes;
+      res.once('close', () => {
+        bodiesBuffered -= bytes;
+      });
+    }
     handle(req, res).catch((error: unknown) => {
       if (error instanceof BodyTooLarge) return send(res, 413, { error: `body larger than ${deps.bodyLimitBytes} bytes` });
       if (error instanceof FormTooLarge) return send(res, 413, { error: error.message });
+      if (clientGone(req, error)) {
+        deps.log.debug({ err: (error as Error).message, path: req.url }, 'the client went away before the answer');
+        return;
+      }
       deps.log.error({ err: (error as Error).message, path: req.url }, 'request failed');
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
     });

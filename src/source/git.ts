@@ -56,7 +56,7 @@ export class GitError extends DorisError {
 }
 
 /** Removes anything that looks like a credential from git's messages before they travel. */
-function redact(text: string, credentials: GitCredentials): string {
+export function redact(text: string, credentials: GitCredentials): string {
   let out = text.replace(/(https?:\/\/)[^/@\s]+@/g, '$1***@');
   if (credentials.token) out = out.split(credentials.token).join('***');
   // ssh never prints the key; this is only the last line of defence.
