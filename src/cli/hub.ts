@@ -8,13 +8,12 @@
  * controller, and the two should not share a namespace by accident.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { setComponent } from '../version.js';
 import { fleetLabel, hubApiVersion, offlineAfterMs } from '../api/hub.js';
 import { defaultLeaseOptions } from '../controller/lease.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { defaultDeviceRegistryOptions } from '../hub/devices.js';
 import { labelsSchema } from '../hub/protocol.js';
 import { HubConfigError, startHub } from '../hub/server.js';
@@ -22,7 +21,7 @@ import { defaultHubNamespace } from '../hub/install.js';
 import { EnrollmentTokens } from '../hub/tokens.js';
 import { hubInstallCommand } from './hub-install.js';
 import { untilSignalled } from './shutdown.js';
-import { type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
+import { CredentialFile, type UiFlags, UiTokens, uiAuthFromFlags, uiOptions } from './ui-flags.js';
 import {
   NotFoundError,
   UsageError,
@@ -85,9 +84,15 @@ interface HubFlags extends UiFlags {
 
 const shutdownBudget = { httpMs: 2_000, exitMs: 4_500 };
 
-/** A secret from a file (read at each use, so a rotated file is picked up), else from the environment. */
-function secretSource(file: string | undefined, env: string): () => string | undefined {
-  if (file) return () => readFileSync(file, 'utf8').trim() || undefined;
+/**
+ * A secret from a file (re-read every few seconds, so a rotated file is picked up, and not on
+ * every unauthenticated request; unreadable counts as not configured), else from the environment.
+ */
+function secretSource(file: string | undefined, env: string, log: Logger): () => string | undefined {
+  if (file) {
+    const credential = new CredentialFile(file, log);
+    return () => credential.value();
+  }
   return () => process.env[env]?.trim() || undefined;
 }
 
@@ -205,8 +210,8 @@ export function hubCommand(global: () => GlobalOptions): Command {
           workDir: options.workDir,
           identity,
           lease: { durationMs: flags.leaseDuration, renewMs: flags.leaseRenew },
-          githubSecret: secretSource(flags.githubSecretFile, 'DORIS_GITHUB_SECRET'),
-          registryToken: secretSource(flags.registryTokenFile, 'DORIS_REGISTRY_TOKEN'),
+          githubSecret: secretSource(flags.githubSecretFile, 'DORIS_GITHUB_SECRET', log),
+          registryToken: secretSource(flags.registryTokenFile, 'DORIS_REGISTRY_TOKEN', log),
           registryCredentialsFile: flags.registryCredentials,
           bodyLimitBytes: flags.bodyLimit,
           disconnectGraceMs: flags.disconnectGrace,

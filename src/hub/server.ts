@@ -23,7 +23,7 @@ import { KubeApiError } from '../kube/http.js';
 import type { Logger } from '../log.js';
 import { LeaderElector } from '../controller/lease.js';
 import { parsePushEvent, verifyGithubSignature } from '../server/github.js';
-import { closeServer } from '../server/http.js';
+import { closeServer, requestTimeoutOptions } from '../server/http.js';
 import { parseRegistryEvents, verifyBearer } from '../server/registry-hook.js';
 import { HubApi, type HubApiOptions, readBody, sendJson } from './api.js';
 import { BundleStore } from './bundles.js';
@@ -226,10 +226,11 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       if (!req.complete) req.resume();
     });
   };
-  const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, listener) : createHttpServer(listener);
-  // Long-polls are held up to 300 s: the default request and keep-alive timeouts must not cut them.
-  server.requestTimeout = 0;
-  server.headersTimeout = 30_000;
+  // Receiving a request is bounded (a device's report, a webhook: a client that trickles one
+  // must not hold its connection for minutes); answering is not, and a long-poll is held for
+  // up to 300 s once its request is in.
+  const timeouts = requestTimeoutOptions({ headersMs: 30_000, requestMs: 60_000, checkEveryMs: 1_000 });
+  const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, ...timeouts }, listener) : createHttpServer(timeouts, listener);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -76,8 +76,7 @@ export const defaultRequestTimeouts: RequestTimeouts = { headersMs: 10_000, requ
  * request. node's defaults (60 s for the headers, 300 s for the request, checked every 30 s)
  * let a client that trickles or stalls hold its connection, and the body buffered so far, for
  * minutes. Only receiving is bounded: a long answer (an event stream, a long-poll) is not. The
- * hub sets the same properties after creating its server (src/hub/server.ts) and could use
- * this instead.
+ * hub's server uses it too, with its own figures.
  */
 export function requestTimeoutOptions(timeouts: RequestTimeouts): Pick<HttpServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> {
   return { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs };
