@@ -47,38 +47,70 @@ const pruneSpec = z
   );
 
 /**
+ * Why `url` may name one host to this check and another to the client that connects. We
+ * check with WHATWG `URL`, but git hands http(s) URLs to curl and reads ssh URLs itself, and
+ * they disagree: `\` ends the host for WHATWG but belongs to the user name for curl
+ * (`http://127.0.0.1:1\@10.0.0.5/` is loopback to one, 10.0.0.5 to the other); WHATWG drops
+ * tabs and newlines, ends the user name at the last `@` where curl takes the first, and
+ * rewrites hosts (%-escapes, IDNA, `127.1`). So a URL passes only when the host as written is
+ * the host WHATWG read, and it holds none of the characters they treat differently.
+ */
+function ambiguousCharacter(url: string): string | undefined {
+  const found = /[\\\s\p{Cc}]/u.exec(url);
+  return found ? `a URL without backslashes, whitespace or control characters (found ${JSON.stringify(found[0])})` : undefined;
+}
+
+/** See `ambiguousCharacter`; and the host as written must be the host as read. */
+function hostAmbiguity(url: string, parsed: URL): string | undefined {
+  const character = ambiguousCharacter(url);
+  if (character) return character;
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1];
+  if (authority === undefined) return `a URL that starts ${parsed.protocol}//host`;
+  if (authority.split('@').length > 2) return 'a URL with at most one @ (the one before the host)';
+  const host = authority.slice(authority.indexOf('@') + 1).replace(/:\d*$/, '');
+  if (host.toLowerCase() !== parsed.hostname.toLowerCase()) {
+    return `a host written the way it is read (${JSON.stringify(host)} reads as ${JSON.stringify(parsed.hostname)})`;
+  }
+  return undefined;
+}
+
+/**
  * Where a repository may come from: https (http only for tests on loopback), ssh URLs and
  * scp-like `git@host:path`. `file://`, local paths and git's `ext::` transports are refused:
  * a Pipeline must not read the controller's own disk or run programs.
  */
 export function checkRepoUrl(url: string): string | undefined {
-  if (/^git@[^\s:/]+:[^\s]+$/.test(url)) return undefined;
+  if (/^git@[^\s:/@]+:[^\s]+$/.test(url)) return ambiguousCharacter(url);
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return 'an https:// or ssh:// URL, or git@host:path';
+    return ambiguousCharacter(url) ?? 'an https:// or ssh:// URL, or git@host:path';
   }
-  if (parsed.protocol === 'https:' || parsed.protocol === 'ssh:') return undefined;
-  if (parsed.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) return undefined;
-  return `an https:// or ssh:// URL, or git@host:path (${parsed.protocol}// is refused)`;
+  const loopbackHttp = parsed.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'ssh:' && !loopbackHttp) {
+    return `an https:// or ssh:// URL, or git@host:path (${parsed.protocol}// is refused)`;
+  }
+  return hostAmbiguity(url, parsed);
 }
 
 /**
  * Where a hub may be: https, or http only on loopback (tests) or when the agent was
  * installed with plain HTTP allowed (`insecure: true`, for a hub behind a trusted network).
+ * The hub client reads the URL with WHATWG `URL` as this check does; the rules of
+ * `ambiguousCharacter` still apply, so that the host a user reads in the spec is where tokens go.
  */
 export function checkHubUrl(url: string, insecure = false): string | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return 'an https:// URL';
+    return ambiguousCharacter(url) ?? 'an https:// URL';
   }
   if (parsed.username || parsed.password) return 'a URL without credentials (the device token comes from spec.hub.secretRef)';
-  if (parsed.protocol === 'https:') return undefined;
-  if (parsed.protocol === 'http:' && (insecure || ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname))) return undefined;
-  return `an https:// URL (${parsed.protocol}// is refused unless spec.hub.insecure is true)`;
+  const allowedHttp = parsed.protocol === 'http:' && (insecure || ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname));
+  if (parsed.protocol !== 'https:' && !allowedHttp) return `an https:// URL (${parsed.protocol}// is refused unless spec.hub.insecure is true)`;
+  return hostAmbiguity(url, parsed);
 }
 
 const hubSpec = z

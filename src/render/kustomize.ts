@@ -25,10 +25,12 @@
  * repository.
  */
 import { execFile } from 'node:child_process';
-import { lstat, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, open, realpath, stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { type Document, parseAllDocuments } from 'yaml';
+import { findTooDeep } from './nesting.js';
 import { printable } from './problems.js';
+import { defaultYamlLimits } from './yaml.js';
 
 /** What a Pipeline allows kustomize to do (`spec.kustomize`). */
 export interface KustomizePolicy {
@@ -77,6 +79,8 @@ export async function findKustomizationFile(dirReal: string): Promise<string | u
 
 /** Largest kustomization file read by the check. */
 const maxKustomizationBytes = 1024 * 1024;
+/** Deepest YAML nesting the check parses: the parser recurses, as for manifests (`nesting.ts`). */
+const maxKustomizationDepth = defaultYamlLimits().maxDepth;
 /** Most kustomizations one folder may reach (bases of bases...). */
 const maxKustomizations = 500;
 
@@ -107,6 +111,69 @@ function shown(realRoot: string, path: string): string {
 }
 
 /**
+ * The text of a file the check reads, or why it is refused. A kustomization file is found by
+ * name (`lstat`), so it may be a symlink: to `/dev/zero` (endless), to a mounted token, to
+ * nothing, or a folder. Only a regular file inside the repository is read, and never past
+ * `maxKustomizationBytes`, whatever its size said.
+ */
+async function readRepoFile(realRoot: string, path: string, where: string): Promise<{ text: string } | { refusal: string }> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return { refusal: `${where}: symlink with no target; refused` };
+  }
+  if (escapes(nodePath.relative(realRoot, real))) return { refusal: `${where}: leads outside the repository through a symlink; refused` };
+  const stats = await stat(real);
+  if (!stats.isFile()) return { refusal: `${where}: not a regular file; refused` };
+  const tooLarge = (size: number | string) => ({ refusal: `${where}: ${size} bytes, over the limit of ${maxKustomizationBytes}; refused` });
+  if (stats.size > maxKustomizationBytes) return tooLarge(stats.size);
+  const handle = await open(real, 'r');
+  try {
+    // One byte more than its stat said: a file that grew since cannot pass unread.
+    const buffer = Buffer.alloc(stats.size + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > stats.size) return { refusal: `${where}: grew while it was read; refused` };
+    return { text: buffer.toString('utf8', 0, length) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The YAML documents of a file the check reads, or why they cannot be read: nesting is
+ * bounded before parsing (the parser would overflow the stack), and the parser's own throws
+ * become a refusal naming the file.
+ */
+function parseChecked(text: string, where: string): { docs: Document.Parsed[] } | { refusal: string } {
+  const deep = findTooDeep(text, maxKustomizationDepth);
+  if (deep) return { refusal: `${where}:${deep.line}:${deep.col}: nesting deeper than ${maxKustomizationDepth} levels; refused` };
+  try {
+    return { docs: parseAllDocuments(text) };
+  } catch (error) {
+    return { refusal: `${where}: not valid YAML: ${firstLine(error)}` };
+  }
+}
+
+/** A document as plain data, or why not (too many aliases): what is not read cannot pass. */
+function toData(doc: Document.Parsed, where: string): { value: unknown } | { refusal: string } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch (error) {
+    return { refusal: `${where}: ${firstLine(error)}; refused` };
+  }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}
+
+/**
  * Reads every kustomization `dirReal` reaches and returns why it must not be built (empty:
  * it may be). `realRoot` is the repository's real path: nothing outside it may be read.
  */
@@ -125,18 +192,23 @@ export async function checkKustomization(realRoot: string, dirReal: string, poli
     const file = await findKustomizationFile(dir);
     if (!file) continue; // a plain folder of resources: kustomize says what it makes of it
     const where = shown(realRoot, file);
-    const size = (await stat(file)).size;
-    if (size > maxKustomizationBytes) {
-      refusals.push(`${where}: ${size} bytes, over the limit of ${maxKustomizationBytes}; refused`);
+    const read = await readRepoFile(realRoot, file, where);
+    const parsed = 'text' in read ? parseChecked(read.text, where) : read;
+    if ('refusal' in parsed) {
+      refusals.push(parsed.refusal);
       continue;
     }
-    const docs = parseAllDocuments(await readFile(file, 'utf8'));
-    const doc = Array.isArray(docs) ? docs[0] : undefined;
+    const doc = parsed.docs[0];
     if (!doc || doc.errors.length > 0) {
-      refusals.push(`${where}: not valid YAML${doc?.errors[0] ? `: ${doc.errors[0].message.split('\n')[0]}` : ''}`);
+      refusals.push(`${where}: not valid YAML${doc?.errors[0] ? `: ${firstLine(doc.errors[0])}` : ''}`);
       continue;
     }
-    const k = asRecord(doc.toJS({ maxAliasCount: 100 })) ?? {};
+    const data = toData(doc, where);
+    if ('refusal' in data) {
+      refusals.push(data.refusal);
+      continue;
+    }
+    const k = asRecord(data.value) ?? {};
     const refuse = (message: string) => refusals.push(`${where}: ${message}`);
 
     /** Checks one reference; returns its real path when it is a local one that exists. */
@@ -177,9 +249,13 @@ export async function checkKustomization(realRoot: string, dirReal: string, poli
         }
         const real = await local(field, entry);
         if (!real) continue;
-        if ((await stat(real)).isDirectory()) queue.push(real);
-        else if ((await stat(real)).size <= maxKustomizationBytes) checkPluginConfigs(await readFile(real, 'utf8'), `${field} ${entry}`, policy, refuse);
-        else refuse(`${field}: ${JSON.stringify(entry)} is over ${maxKustomizationBytes} bytes; refused`);
+        if ((await stat(real)).isDirectory()) {
+          queue.push(real);
+          continue;
+        }
+        const config = await readRepoFile(realRoot, real, `${field} ${entry}`);
+        if ('text' in config) checkPluginConfigs(config.text, `${field} ${entry}`, policy, refuse);
+        else refuse(config.refusal);
       }
     };
 
@@ -216,10 +292,19 @@ export async function checkKustomization(realRoot: string, dirReal: string, poli
 /** Generator and transformer configs that are not kustomize built-ins are plugins. */
 function checkPluginConfigs(text: string, where: string, policy: KustomizePolicy, refuse: (message: string) => void): void {
   if (policy.allowPlugins) return;
-  const docs = parseAllDocuments(text);
-  for (const doc of Array.isArray(docs) ? docs : []) {
+  const parsed = parseChecked(text, where);
+  if ('refusal' in parsed) {
+    refuse(parsed.refusal);
+    return;
+  }
+  for (const doc of parsed.docs) {
     if (doc.errors.length > 0) continue; // kustomize reports broken YAML itself
-    const config = asRecord(doc.toJS({ maxAliasCount: 100 }));
+    const data = toData(doc, where);
+    if ('refusal' in data) {
+      refuse(data.refusal);
+      continue;
+    }
+    const config = asRecord(data.value);
     if (!config) continue;
     const annotations = asRecord(asRecord(config.metadata)?.annotations) ?? {};
     const fn = annotations['config.kubernetes.io/function'];

@@ -36,7 +36,7 @@
  * (`sops.ts`); without a key it is an error (a warning for `doris validate`).
  */
 import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, opendir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { RenderError } from './errors.js';
 import { buildKustomization, defaultKustomizeOptions, findKustomizationFile, type KustomizeOptions } from './kustomize.js';
@@ -70,6 +70,14 @@ export interface RenderOptions extends YamlLimits {
    */
   maxTotalExpandedBytes: number;
   /**
+   * Most entries (files, folders, links, of any name) in one folder that is listed: the
+   * configured path and each wave folder. Default 10,000: a folder of 300,000 empty files
+   * would otherwise cost its names and their stats before any limit on content applies.
+   */
+  maxFolderEntries: number;
+  /** Most entries in all the folders one render lists. Default 20,000 (as many as documents). */
+  maxTotalEntries: number;
+  /**
    * Namespace that namespaced objects without `metadata.namespace` will land in (the
    * Pipeline's target namespace). Only used to detect duplicates here (metadata is left as
    * written). Default `default`.
@@ -99,6 +107,8 @@ export function defaultRenderOptions(): RenderOptions {
     maxTotalDocuments: 20_000,
     maxTotalNodes: 500_000,
     maxTotalExpandedBytes: 32 * 1024 * 1024,
+    maxFolderEntries: 10_000,
+    maxTotalEntries: 20_000,
   };
 }
 
@@ -134,11 +144,14 @@ interface Entry {
 /** Walks a repository without throwing: the waves found and every problem. */
 class RepoWalker {
   readonly problems: Problem[] = [];
+  /** Entries listed so far in this render (`RenderOptions.maxTotalEntries`). */
+  private entriesListed = 0;
 
   /** `submodules`: paths (relative to the root) that `.gitmodules` declares. */
   constructor(
     readonly realRoot: string,
     private readonly submodules: ReadonlySet<string>,
+    private readonly limits: Pick<RenderOptions, 'maxFolderEntries' | 'maxTotalEntries'>,
   ) {}
 
   /** Why a folder is a git submodule (or a repository of its own), if it is one. */
@@ -160,9 +173,12 @@ class RepoWalker {
     return !escapes(nodePath.relative(this.realRoot, real));
   }
 
-  /** Lists a folder, following symlinks that stay in the repository and refusing others. */
+  /**
+   * Lists a folder, following symlinks that stay in the repository and refusing others. A
+   * folder past the entry limits is refused (an error naming it) and yields nothing.
+   */
   async list(dirReal: string, dirDisplay: string): Promise<Entry[]> {
-    const dirents = await readdir(dirReal, { withFileTypes: true });
+    const dirents = await this.readFolder(dirReal, dirDisplay);
     dirents.sort((a, b) => compareStrings(a.name, b.name));
     const entries: Entry[] = [];
     for (const dirent of dirents) {
@@ -170,6 +186,30 @@ class RepoWalker {
       if (entry) entries.push(entry);
     }
     return entries;
+  }
+
+  /** A folder's entries, read one at a time so that an endless folder is refused before it costs memory. */
+  private async readFolder(dirReal: string, dirDisplay: string): Promise<Dirent[]> {
+    const shown = dirDisplay || '.';
+    const { maxFolderEntries, maxTotalEntries } = this.limits;
+    if (this.entriesListed > maxTotalEntries) return []; // already refused, at the folder that crossed it
+    const dirents: Dirent[] = [];
+    // `for await` closes the folder when the loop is left early, too.
+    for await (const dirent of await opendir(dirReal)) {
+      if (dirents.length === maxFolderEntries) {
+        this.error(shown, `folder holds more than ${maxFolderEntries} entries, the limit for one folder; refused (nothing in it is read)`);
+        return [];
+      }
+      if (++this.entriesListed > maxTotalEntries) {
+        this.error(
+          shown,
+          `the folders of this render hold more than ${maxTotalEntries} entries in all, the limit for one render; refused (this folder and later ones not read)`,
+        );
+        return [];
+      }
+      dirents.push(dirent);
+    }
+    return dirents;
   }
 
   private async resolve(dirent: Dirent, dirReal: string, dirDisplay: string): Promise<Entry | undefined> {
@@ -211,7 +251,7 @@ export async function inspectRepo(repoRoot: string, path: string, options?: Part
   } catch {
     return { waves: [], problems: [makeProblem('error', '.', 'repository root does not exist')] };
   }
-  const walker = new RepoWalker(realRoot, await readSubmodulePaths(realRoot));
+  const walker = new RepoWalker(realRoot, await readSubmodulePaths(realRoot), opts);
 
   if (nodePath.isAbsolute(path) || nodePath.win32.isAbsolute(path)) {
     walker.error(shownPath, 'path must be relative to the repository root; refused');

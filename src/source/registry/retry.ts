@@ -6,6 +6,9 @@
  * `maxRetryAfterMs`, in which case we stop and report it, leaving the next poll to the
  * caller. Every attempt has its own timeout. Nothing is retried for ever: `maxRetries` bounds
  * the attempts.
+ *
+ * A registry, and any token service its challenge names, is untrusted: a body is read only up
+ * to a limit (`BodyLimits`), and past it the request is aborted and the call fails at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageResolveError } from './errors.js';
@@ -54,6 +57,28 @@ export function backoffDelay(retry: number, options: Pick<RetryOptions, 'initial
   return Math.round(base / 2 + (random() * base) / 2);
 }
 
+/**
+ * Largest bodies read: of a 2xx answer, and of any other (errors, challenges, refusals). A
+ * registry is expected to take manifests up to 4 MiB (the distribution spec); errors and token
+ * replies are small JSON.
+ */
+export interface BodyLimits {
+  success: number;
+  other: number;
+}
+
+/** For the registry API: manifests and indexes up to 4 MiB, error bodies up to 64 KiB. */
+export const registryBodyLimits: BodyLimits = { success: 4 * 1024 * 1024, other: 64 * 1024 };
+/** For a token service (whichever host a challenge names): replies up to 64 KiB. */
+export const tokenBodyLimits: BodyLimits = { success: 64 * 1024, other: 64 * 1024 };
+
+/** A body past its limit: not worth retrying. */
+class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`the answer is larger than ${limit} bytes`);
+  }
+}
+
 /** A response read in full: what every caller needs, and the connection is free again. */
 export interface RegistryResponse {
   status: number;
@@ -71,20 +96,25 @@ export async function fetchWithRetries(
   init: RequestInit,
   options: RetryOptions,
   signal?: AbortSignal,
+  limits: BodyLimits = registryBodyLimits,
 ): Promise<RegistryResponse> {
   for (let attempt = 0; ; attempt += 1) {
     let status: number | undefined;
     let retryAfterMs: number | undefined;
     let failure: unknown;
     try {
-      const timeout = AbortSignal.timeout(options.requestTimeoutMs);
-      const response = await fetch(url, { ...init, redirect: 'follow', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      const body = Buffer.from(await response.arrayBuffer());
+      const stop = new AbortController();
+      const signals = [stop.signal, AbortSignal.timeout(options.requestTimeoutMs), ...(signal ? [signal] : [])];
+      const response = await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.any(signals) });
+      const body = await readBody(response, response.ok ? limits.success : limits.other, stop);
       if (!isRetryableStatus(response.status)) return { status: response.status, headers: response.headers, body };
       status = response.status;
       retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
     } catch (error) {
       if (signal?.aborted) throw new ImageResolveError(subject, 'the request was cancelled', { cause: error });
+      if (error instanceof BodyTooLarge) {
+        throw new ImageResolveError(subject, `the answer from ${new URL(url).host} is larger than the limit of ${error.limit} bytes; refused`);
+      }
       failure = error;
     }
     const what = status === undefined ? `could not reach the registry (${describeNetworkError(failure)})` : `the registry answered ${status}`;
@@ -103,6 +133,30 @@ export async function fetchWithRetries(
     await sleep(delayMs, undefined, signal ? { signal } : undefined).catch((error: unknown) => {
       throw new ImageResolveError(subject, 'the request was cancelled', { cause: error });
     });
+  }
+}
+
+/** A body read whole, but never past `limit` bytes: past it, reading stops and `stop` aborts the request. */
+async function readBody(response: Response, limit: number, stop: AbortController): Promise<Buffer> {
+  // A HEAD answer has no body, whatever its Content-Length says.
+  if (!response.body) return Buffer.alloc(0);
+  const refuse = (): never => {
+    stop.abort();
+    throw new BodyTooLarge(limit);
+  };
+  if (Number(response.headers.get('content-length') ?? 0) > limit) refuse();
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, size);
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      refuse();
+    }
+    chunks.push(value);
   }
 }
 

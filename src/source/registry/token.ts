@@ -10,7 +10,7 @@
 import type { RegistryCredential } from './credentials.js';
 import { ImageResolveError } from './errors.js';
 import { isLoopbackHost } from './reference.js';
-import { fetchWithRetries, type RetryOptions } from './retry.js';
+import { fetchWithRetries, type RetryOptions, tokenBodyLimits } from './retry.js';
 
 /** Lifetime the protocol assumes when a token service does not say. */
 export const defaultTokenLifetimeMs = 60_000;
@@ -80,7 +80,7 @@ export async function requestToken(request: TokenRequest, retry: RetryOptions, s
   if (request.credential) {
     headers.authorization = `Basic ${Buffer.from(`${request.credential.username}:${request.credential.password}`).toString('base64')}`;
   }
-  const response = await fetchWithRetries(request.subject, url.toString(), { method: 'GET', headers }, retry, signal);
+  const response = await fetchWithRetries(request.subject, url.toString(), { method: 'GET', headers }, retry, signal, tokenBodyLimits);
   if (response.status === 401 || response.status === 403) {
     throw new ImageResolveError(
       request.subject,

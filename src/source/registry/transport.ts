@@ -7,7 +7,7 @@
  */
 import type { Authenticator, AuthTarget } from './auth.js';
 import { registryBaseUrl } from './reference.js';
-import { fetchWithRetries, type RegistryResponse, type RetryOptions } from './retry.js';
+import { fetchWithRetries, type RegistryResponse, type RetryOptions, registryBodyLimits } from './retry.js';
 
 export interface TransportOptions {
   authenticator: Authenticator;
@@ -34,6 +34,7 @@ export class RegistryTransport {
         { method, headers: { 'user-agent': this.options.userAgent, ...headers, ...(authorization ? { authorization } : {}) } },
         this.options.retry,
         signal,
+        registryBodyLimits,
       );
     const first = await attempt(await this.options.authenticator.authorize(target, signal));
     if (first.status !== 401) return first;

@@ -98,6 +98,56 @@ describe('parsePipelineSpec', () => {
     }
   });
 
+  it('refuses repository URLs whose host curl or git would read differently, naming the field and the character', () => {
+    // WHATWG reads 127.0.0.1 (loopback, so plain http passes); curl reads 10.0.0.5 and sends the token there.
+    assert.match(
+      errorOf(() => parsePipelineSpec({ git: { url: 'http://127.0.0.1:1\\@10.0.0.5:80/repo.git' } })),
+      /spec\.git\.url: a URL without backslashes, whitespace or control characters \(found "\\\\"\)/,
+    );
+    const refused: Record<string, RegExp> = {
+      'http://localhost:1\\@10.0.0.5/repo.git': /without backslashes/,
+      'https://github.com\\@evil.example/r.git': /without backslashes/,
+      'ssh://git@github.com\\@evil.example/r.git': /without backslashes/,
+      'git@github.com:acme\\edge.git': /without backslashes/,
+      'https://github.com/acme/edge.git\n': /found "\\n"/,
+      'https://github.com/a\u0000/r.git': /found "\\u0000"/,
+      'https://github.com/\u00a0r.git': /without backslashes, whitespace/,
+      'http://a@b@127.0.0.1/r.git': /at most one @/,
+      'http://127.1/r.git': /a host written the way it is read \("127\.1" reads as "127\.0\.0\.1"\)/,
+      'http://127.0.0.%31/r.git': /"127\.0\.0\.%31" reads as "127\.0\.0\.1"/,
+      'http://[0::1]/r.git': /"\[0::1\]" reads as "\[::1\]"/,
+      'https:///github.com/r.git': /a host written the way it is read/,
+      'https:github.com/r.git': /a URL that starts https:\/\/host/,
+    };
+    for (const [bad, why] of Object.entries(refused)) {
+      assert.match(
+        errorOf(() => parsePipelineSpec({ git: { url: bad } })),
+        new RegExp(`spec\\.git\\.url: .*${why.source}`),
+        JSON.stringify(bad),
+      );
+    }
+    for (const good of ['ssh://git@GitHub.com:22/acme/edge.git', 'http://[::1]:8080/r.git', 'https://dev.azure.com/org/My%20Project/_git/repo']) {
+      assert.equal(parsePipelineSpec({ git: { url: good } }).git?.url, good);
+    }
+  });
+
+  it('refuses a hub URL with a backslash or a rewritten host, naming spec.hub.url', () => {
+    const hub = (url: string) => ({ hub: { url, fleet: 'edge', secretRef: { name: 'hub' } } });
+    assert.match(
+      errorOf(() => parsePipelineSpec(hub('http://127.0.0.1:1\\@10.0.0.5/'))),
+      /spec\.hub\.url: a URL without backslashes/,
+    );
+    assert.match(
+      errorOf(() => parsePipelineSpec(hub('https://hub.example.com/\t'))),
+      /spec\.hub\.url: a URL without backslashes/,
+    );
+    assert.match(
+      errorOf(() => parsePipelineSpec(hub('http://127.1:8080/'))),
+      /spec\.hub\.url: a host written the way it is read/,
+    );
+    assert.equal(parsePipelineSpec(hub('https://hub.example.com')).hub?.url, 'https://hub.example.com');
+  });
+
   it('refuses a ServiceAccount name that is not a Kubernetes name', () => {
     assert.throws(() => parsePipelineSpec({ git: { url }, serviceAccountName: '../admin' }), /spec\.serviceAccountName/);
   });

@@ -249,6 +249,30 @@ const rows: Row[] = [
     errors: ['1-a/20-y.yml:1:1: error: the commit holds more bytes (after alias expansion) than its limit allows'],
   },
 
+  {
+    name: 'a folder of more entries than the limit is refused, naming it, unread',
+    files: { '1-a/10-x.yml': cm('a'), '1-a/20-x.yml': cm('b'), '1-a/30-x.yml': cm('c'), '1-a/README.md': '' },
+    options: { maxFolderEntries: 3 },
+    errors: ['1-a: error: folder holds more than 3 entries, the limit for one folder; refused (nothing in it is read)'],
+  },
+  {
+    name: 'the entries of all folders of a render are bounded too',
+    files: { '1-a/10-x.yml': cm('a'), '2-b/10-x.yml': cm('b'), '2-b/20-x.yml': cm('c') },
+    options: { maxTotalEntries: 4 },
+    errors: ['2-b: error: the folders of this render hold more than 4 entries in all, the limit for one render'],
+  },
+  {
+    name: 'a kustomization.yaml symlinked to /dev/zero is refused, not read without end',
+    files: {},
+    symlinks: { '1-app/kustomization.yaml': '/dev/zero' },
+    errors: ['1-app: error: kustomization refused: deploy/1-app/kustomization.yaml: leads outside the repository through a symlink; refused'],
+  },
+  {
+    name: 'a kustomization nested 200,000 levels deep is refused at its line, not a crash',
+    files: { '1-app/kustomization.yaml': `resources: ${'['.repeat(200_000)}` },
+    errors: ['1-app: error: kustomization refused: deploy/1-app/kustomization.yaml:1:111: nesting deeper than 100 levels; refused'],
+  },
+
   // Validate and sync agree on what is read and what is skipped (16.7).
   {
     name: 'a symlink that stays inside the repository is followed',

@@ -159,6 +159,58 @@ const rows: Row[] = [
     files: { 'deploy/1-app/kustomization.yaml': 'resources: [a\n' },
     refused: ['deploy/1-app/kustomization.yaml: not valid YAML'],
   },
+  // The kustomization file itself is found by name: it may be a symlink or not a file at all.
+  {
+    name: 'a kustomization.yaml symlinked to /dev/zero (endless) is refused unread',
+    files: {},
+    symlinks: { 'deploy/1-app/kustomization.yaml': '/dev/zero' },
+    refused: ['deploy/1-app/kustomization.yaml: leads outside the repository through a symlink; refused'],
+  },
+  {
+    name: 'a kustomization.yaml symlinked to a file outside the repository (a mounted token) is refused unread',
+    files: {},
+    symlinks: { 'deploy/1-app/kustomization.yaml': '/etc/hostname' },
+    refused: ['deploy/1-app/kustomization.yaml: leads outside the repository through a symlink; refused'],
+  },
+  {
+    name: 'a kustomization.yaml symlink with no target',
+    files: {},
+    symlinks: { 'deploy/1-app/kustomization.yaml': 'missing.yaml' },
+    refused: ['deploy/1-app/kustomization.yaml: symlink with no target; refused'],
+  },
+  {
+    name: 'a folder named kustomization.yaml',
+    files: { 'deploy/1-app/kustomization.yaml/x.yaml': cm },
+    refused: ['deploy/1-app/kustomization.yaml: not a regular file; refused'],
+  },
+  {
+    name: 'a kustomization over 1 MiB',
+    files: { 'deploy/1-app/kustomization.yaml': `# ${'x'.repeat(1024 * 1024)}\n` },
+    refused: ['deploy/1-app/kustomization.yaml: 1048579 bytes, over the limit of 1048576; refused'],
+  },
+  {
+    name: 'a kustomization nested 200,000 levels deep is refused at its line, not a stack overflow',
+    files: { 'deploy/1-app/kustomization.yaml': `resources: ${'['.repeat(200_000)}\n` },
+    refused: ['deploy/1-app/kustomization.yaml:1:111: nesting deeper than 100 levels; refused'],
+  },
+  {
+    name: 'a generator config nested too deep is refused too',
+    files: { 'deploy/1-app/kustomization.yaml': 'generators:\n  - gen.yaml\n', 'deploy/1-app/gen.yaml': `a: ${'{'.repeat(200_000)}\n` },
+    refused: ['deploy/1-app/kustomization.yaml: generators gen.yaml:1:103: nesting deeper than 100 levels; refused'],
+  },
+  {
+    name: 'a kustomization that is an alias bomb is refused, not read as empty',
+    files: {
+      'deploy/1-app/kustomization.yaml': `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${'*a, '.repeat(9)}*a]\nc: &c [${'*b, '.repeat(9)}*b]\nresources: [https://example.com/x.yaml]\n`,
+    },
+    refused: ['deploy/1-app/kustomization.yaml: Excessive alias count'],
+  },
+  {
+    name: 'a kustomization.yaml symlinked to a file inside the repository is read',
+    files: { 'base/kustomization.yaml': 'resources:\n  - https://example.com/evil.yaml\n' },
+    symlinks: { 'deploy/1-app/kustomization.yaml': '../../base/kustomization.yaml' },
+    refused: ['deploy/1-app/kustomization.yaml: resources: remote reference "https://example.com/evil.yaml" refused'],
+  },
   // What the check lets through goes on to kustomize (here: a binary that does not exist).
   {
     name: 'a built-in generator, inline, passes the check',

@@ -250,6 +250,36 @@ describe('renderRepo', () => {
     ]);
   });
 
+  it('refuses a folder of more than 10,000 entries, naming it and the limit, without reading any of it', async () => {
+    const root = await tempRepo({ 'deploy/1-a/10-a.yml': configMap('a'), 'deploy/2-b/10-b.yml': configMap('b') });
+    // Empty files: what costs is their number (names and stats), not their content.
+    const readmes = Array.from({ length: 10_000 }, (_, i) => `README-${i}.md`);
+    for (let i = 0; i < readmes.length; i += 1000) await Promise.all(readmes.slice(i, i + 1000).map((n) => writeFile(join(root, 'deploy/2-b', n), '')));
+    assert.deepEqual(errorsOf(await renderErrors(root, 'deploy')), [
+      ['deploy/2-b', 'folder holds more than 10000 entries, the limit for one folder; refused (nothing in it is read)'],
+    ]);
+    assert.deepEqual(errorsOf(await renderErrors(root, 'deploy', { maxFolderEntries: 2 })), [
+      ['deploy/2-b', 'folder holds more than 2 entries, the limit for one folder; refused (nothing in it is read)'],
+    ]);
+    assert.equal(defaultRenderOptions().maxFolderEntries, 10_000);
+  });
+
+  it('refuses a render whose folders hold more entries in all than the limit, naming the folder that crossed it', async () => {
+    const root = await tempRepo({
+      'deploy/1-a/10-a.yml': configMap('a'),
+      'deploy/1-a/20-a.yml': configMap('a2'),
+      'deploy/2-b/10-b.yml': configMap('b'),
+      'deploy/2-b/20-b.yml': configMap('b2'),
+      'deploy/3-c/10-c.yml': configMap('c'),
+    });
+    // deploy/ lists 3 entries, 1-a 2 more, and 2-b crosses 6.
+    assert.deepEqual(errorsOf(await renderErrors(root, 'deploy', { maxTotalEntries: 6 })), [
+      ['deploy/2-b', 'the folders of this render hold more than 6 entries in all, the limit for one render; refused (this folder and later ones not read)'],
+    ]);
+    assert.equal(names(await renderRepo(root, 'deploy', { maxTotalEntries: 8 })).length, 5);
+    assert.equal(defaultRenderOptions().maxTotalEntries, 20_000);
+  });
+
   it('reports a malformed file at its line and column and still reads the other files', async () => {
     const problems = await renderErrors(fixture('broken'), 'deploy');
     const malformed = problems.find((p) => p.file === 'deploy/1-base/30-config.yml');
