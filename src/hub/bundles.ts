@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
+import { formatBytes } from '../bytes.js';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { fleetLabel, hubApiVersion } from '../api/hub.js';
 import { DorisError } from '../errors.js';
@@ -60,10 +61,6 @@ export interface Bundle {
   files: number;
 }
 
-function kib(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
-}
-
 /**
  * The bundle of a wave folder from `git archive`'s tar of it. Throws `TarError` (BuildFailed)
  * for anything a bundle may not hold, and a BuildFailed error naming the size when the
@@ -76,7 +73,7 @@ export function buildBundle(rawTar: Buffer, folder: string, options: { maxBytes?
   if (bytes.length > limit) {
     throw new DorisError(
       'BuildFailed',
-      `the wave folder ${folder} is ${kib(bytes.length)} compressed (${bytes.length} bytes); a bundle may be at most ${kib(limit)} ` +
+      `the wave folder ${folder} is ${formatBytes(bytes.length)} compressed (${bytes.length} bytes); a bundle may be at most ${formatBytes(limit)} ` +
         '(it is stored in a ConfigMap); large files do not belong in a wave folder',
     );
   }

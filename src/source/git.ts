@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatBytes } from '../bytes.js';
 import { DorisError } from '../errors.js';
 import { userAgent } from '../version.js';
 import { explainSshFailure, isSshUrl, openSshSession, type SshCredentials } from './ssh.js';
@@ -71,6 +72,37 @@ export interface GitSourceOptions {
   timeoutMs: number;
   /** Kills a running git command (SIGTERM of the controller): a shutdown never waits for git. */
   signal?: AbortSignal;
+  /** The largest commit `checkout` writes (default `defaultCheckoutLimits`). */
+  checkoutLimits?: CheckoutLimits;
+}
+
+/**
+ * The largest tree a checkout writes, in bytes and files. Git compresses: a repository of
+ * 2.5 MB can hold a 1.2 GiB file, and the work dir is the Pod's emptyDir (1 GiB in the shipped
+ * Deployment), shared by every Pipeline's checkouts and git caches. Filled, it gets the Pod
+ * evicted, every Pipeline stops, and the retry does it again. A commit past the limits is
+ * refused before anything is written.
+ */
+export interface CheckoutLimits {
+  bytes: number;
+  files: number;
+}
+
+/** 256 MiB and 100,000 files: a few Pipelines' checkouts at once still fit the emptyDir. */
+export const defaultCheckoutLimits: CheckoutLimits = { bytes: 256 * 1024 * 1024, files: 100_000 };
+
+/** Files and bytes of a tree as `git ls-tree -r -l -z` lists it (submodule entries have no size). */
+export function treeSize(listing: string): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const entry of listing.split('\0')) {
+    if (!entry) continue;
+    files += 1;
+    // "<mode> <type> <object> <size>\t<path>"; the size is "-" for a submodule.
+    const size = Number(entry.slice(0, entry.indexOf('\t')).trim().split(/\s+/)[3]);
+    if (Number.isFinite(size)) bytes += size;
+  }
+  return { files, bytes };
 }
 
 export class GitSource {
@@ -229,12 +261,7 @@ export class GitSource {
         },
         (error, stdout, stderr) => {
           if ((error as { code?: string } | null)?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-            reject(
-              new DorisError(
-                'BuildFailed',
-                `${path}: the folder's archive is larger than ${maxBytes >= 1024 * 1024 ? `${Math.round(maxBytes / (1024 * 1024))} MiB` : `${Math.ceil(maxBytes / 1024)} KiB`}; refused`,
-              ),
-            );
+            reject(new DorisError('BuildFailed', `${path}: the folder's archive is larger than ${formatBytes(maxBytes)}; refused`));
           } else if (error) reject(new GitError(`git archive ${sha.slice(0, 12)}:${folder}: ${redact(String(stderr || error.message), this.credentials)}`));
           else resolve(stdout);
         },
@@ -242,8 +269,31 @@ export class GitSource {
     });
   }
 
+  /** Refuses a commit whose tree is past `CheckoutLimits`, before anything is written. */
+  private async checkTreeSize(sha: string): Promise<void> {
+    const limits = this.options.checkoutLimits ?? defaultCheckoutLimits;
+    let listing: string;
+    try {
+      listing = await this.git(['--git-dir', this.bare, 'ls-tree', '-r', '-l', '-z', '--full-tree', sha]);
+    } catch (error) {
+      // Only a listing of millions of files outgrows the output buffer.
+      if (error instanceof GitError && /maxBuffer/i.test(error.message)) {
+        throw new DorisError('BuildFailed', `commit ${sha.slice(0, 12)}: its tree holds more than ${limits.files} files, the limit of a checkout; refused`);
+      }
+      throw error;
+    }
+    const { files, bytes } = treeSize(listing);
+    if (files > limits.files || bytes > limits.bytes) {
+      throw new DorisError(
+        'BuildFailed',
+        `commit ${sha.slice(0, 12)}: its tree holds ${files} files, ${formatBytes(bytes)}, over the limit of a checkout (${limits.files} files, ${formatBytes(limits.bytes)}); refused before writing it. Keep large files out of the repository DORIS reads`,
+      );
+    }
+  }
+
   /** Writes the tree of `sha` into a new folder under `parent`; the caller removes it. */
   async checkout(sha: string, parent: string): Promise<string> {
+    await this.checkTreeSize(sha);
     mkdirSync(parent, { recursive: true });
     const dir = mkdtempSync(join(parent, `tree-${sha.slice(0, 12)}-`));
     // A private index file: the shared cache repository's own state is never touched.

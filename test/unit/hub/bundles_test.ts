@@ -6,11 +6,10 @@
  * a plain-data fake stands in for the API server.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { BundleIntegrityError, BundleStore, buildBundle, bundleConfigMapName, bundleDigest, extractBundle } from '../../../src/hub/bundles.js';
@@ -19,41 +18,13 @@ import { KubeApiError } from '../../../src/kube/http.js';
 import type { KubeObject } from '../../../src/render/types.js';
 import { GitSource } from '../../../src/source/git.js';
 import { writeTar } from '../../../src/hub/tar.js';
+import { LocalRepo } from '../../fake/git-repo.js';
 
 let scratch: string;
 let repo: string;
-
-function git(args: string[], env: NodeJS.ProcessEnv = {}): string {
-  return execFileSync('git', args, {
-    cwd: repo,
-    env: {
-      PATH: process.env.PATH,
-      HOME: scratch,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@e',
-      ...env,
-    },
-  })
-    .toString()
-    .trim();
-}
-
-function commit(files: Record<string, string | null>, date: string): string {
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(repo, path);
-    if (content === null) rmSync(full, { force: true });
-    else {
-      mkdirSync(dirname(full), { recursive: true });
-      writeFileSync(full, content);
-    }
-  }
-  git(['add', '-A']);
-  git(['commit', '-q', '-m', date, '--allow-empty'], { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
-  return git(['rev-parse', 'HEAD']);
-}
+let local: LocalRepo;
+const commit = (files: Record<string, string | null>, date: string) => local.commit(files, date);
+const git = (args: string[]) => local.git(args);
 
 const source = () => new GitSource(repo, {}, { cacheDir: join(scratch, 'cache'), timeoutMs: 30_000 });
 
@@ -65,9 +36,8 @@ async function bundleOf(sha: string, path = 'deploy') {
 
 before(() => {
   scratch = mkdtempSync(join(tmpdir(), 'doris-bundles-'));
-  repo = join(scratch, 'repo');
-  mkdirSync(repo);
-  git(['init', '-q', '-b', 'main']);
+  local = new LocalRepo(join(scratch, 'repo'), scratch);
+  repo = local.dir;
 });
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
