@@ -5,6 +5,8 @@
  * page costs a socket. Updates are coalesced (at most one per topic per `coalesceMs`), the
  * number of streams is bounded, a comment every `heartbeatMs` keeps proxies from closing an
  * idle stream, and `close()` ends every stream (a stopping server must not wait for them).
+ * At the bound a new stream ends the oldest, which reconnects a few seconds later: refusing
+ * the new one instead let one viewer holding every stream keep everybody else's pages still.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -37,12 +39,17 @@ export class SseHub {
     return this.clients.size;
   }
 
-  /** Takes over `res` as an event stream for `topics`; false (and a 503) when full or closed. */
+  /** Takes over `res` as an event stream for `topics` (ending the oldest stream when full); false (and a 503) when closed. */
   open(req: IncomingMessage, res: ServerResponse, topics: string[], headers: Record<string, string> = {}): boolean {
-    if (this.closed || this.clients.size >= this.options.maxClients) {
+    if (this.closed) {
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10', ...headers });
-      res.end('too many open pages\n');
+      res.end('the server is stopping\n');
       return false;
+    }
+    if (this.clients.size >= this.options.maxClients) {
+      const oldest = this.clients.values().next().value as Client;
+      this.clients.delete(oldest);
+      oldest.res.end();
     }
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     // The browser reconnects after this long if the stream drops.

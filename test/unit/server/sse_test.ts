@@ -51,17 +51,19 @@ describe('server-sent events', () => {
     hub.close();
   });
 
-  it('refuses streams past the bound, and close() ends every stream', async () => {
-    const hub = new SseHub({ maxClients: 1, heartbeatMs: 60_000, coalesceMs: 10 });
+  it('past the bound ends the oldest stream, not the new one, and close() ends every stream', async () => {
+    const hub = new SseHub({ maxClients: 2, heartbeatMs: 60_000, coalesceMs: 10 });
     const url = await serve(hub);
     const first = await fetch(`${url}/`);
-    assert.equal(first.status, 200);
     const second = await fetch(`${url}/`);
-    assert.equal(second.status, 503);
-    await second.text();
-    const ended = read(first, /$^/);
+    const third = await fetch(`${url}/`);
+    assert.deepEqual([first.status, second.status, third.status], [200, 200, 200]);
+    // The first stream ends (the browser reconnects after its `retry`); the others stay.
+    assert.match(await read(first, /$^/), /^retry: 3000\n\n$/);
+    assert.equal(hub.size, 2);
+    const ended = Promise.all([read(second, /$^/), read(third, /$^/)]);
     hub.close();
-    assert.match(await ended, /^retry: 3000/);
+    assert.deepEqual(await ended, ['retry: 3000\n\n', 'retry: 3000\n\n']);
     assert.equal((await fetch(`${url}/`)).status, 503, 'a closed hub opens nothing');
   });
 });
