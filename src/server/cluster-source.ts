@@ -6,6 +6,7 @@
  * `spec.suspend`. Objects the controller may not read (Secrets outside its namespace) show
  * their health as Unknown with the reason; nothing here writes but the suspend patch.
  */
+import pLimit from 'p-limit';
 import { apiVersion as pipelineApiVersion, kind as pipelineKind, type Pipeline } from '../api/pipeline.js';
 import type { PipelineActivity } from '../controller/activity.js';
 import { computeHealth } from '../health/compute.js';
@@ -60,7 +61,9 @@ interface Target {
 
 export class ControllerClusterSource implements ClusterSource {
   private readonly healthCache = new Map<string, { at: number; resourceVersion: string; result: Promise<ObjectView[]> }>();
-  private readonly previews = new Map<string, { at: number; result: Promise<PipelineDiff> }>();
+  /** `at`: when the preview ended (none while it runs). */
+  private readonly previews = new Map<string, { at?: number; result: Promise<PipelineDiff> }>();
+  private readonly previewSlot = pLimit(1);
 
   constructor(
     private readonly client: KubeClient,
@@ -92,14 +95,25 @@ export class ControllerClusterSource implements ClusterSource {
     );
   }
 
-  /** One preview at a time per Pipeline; a result is reused for 10 s (each costs a fetch and dry-runs). */
+  /**
+   * One preview at a time in all (each costs a git fetch into the previews' shared cache, and
+   * dry-runs); a preview running is shared, and its result reused for 10 s after it ends.
+   * A viewer asking for every Pipeline at once queues them.
+   */
   preview(name: string): Promise<PipelineDiff> {
     const cached = this.previews.get(name);
-    if (cached && Date.now() - cached.at < 10_000) return cached.result;
-    const result = this.controller.diff(name);
-    this.previews.set(name, { at: Date.now(), result });
-    result.catch(() => this.previews.delete(name));
-    return result;
+    if (cached && (cached.at === undefined || Date.now() - cached.at < 10_000)) return cached.result;
+    const entry: { at?: number; result: Promise<PipelineDiff> } = { result: this.previewSlot(() => this.controller.diff(name)) };
+    this.previews.set(name, entry);
+    entry.result.then(
+      () => {
+        entry.at = Date.now();
+      },
+      () => {
+        if (this.previews.get(name) === entry) this.previews.delete(name);
+      },
+    );
+    return entry.result;
   }
 
   objects(pipeline: Pipeline): Promise<ObjectView[]> {
