@@ -50,6 +50,8 @@ export interface WatchOptions {
 /** What `discovery` offers: the REST resource behind a kind. */
 export interface KindResolver {
   find(apiVersion: string, kind: string): Promise<ResourceInfo | undefined>;
+  /** The kind in whichever version of `group` serves it, the preferred first. */
+  findInGroup(group: string, kind: string): Promise<ResourceInfo | undefined>;
   resolve(apiVersion: string, kind: string): Promise<ResourceInfo>;
   invalidate(apiVersion?: string): void;
 }

@@ -75,6 +75,33 @@ export class Discovery {
     return (await this.load(apiVersion)).get(kind);
   }
 
+  /**
+   * A kind of `group` in whichever version the API server serves it, its preferred version
+   * first; undefined when no version serves it (or the group is gone). For objects recorded
+   * under a version the cluster has stopped serving since (a beta API removed by an upgrade).
+   */
+  async findInGroup(group: string, kind: string): Promise<ResourceInfo | undefined> {
+    let versions: string[];
+    if (group === '') versions = ['v1'];
+    else {
+      const res = await this.http.request<{ versions?: Array<{ groupVersion: string }>; preferredVersion?: { groupVersion: string } }>(
+        'GET',
+        `/apis/${group}`,
+        {
+          accept: [404],
+        },
+      );
+      if (res.status === 404) return undefined;
+      const preferred = res.body.preferredVersion?.groupVersion;
+      versions = [...new Set([...(preferred ? [preferred] : []), ...(res.body.versions ?? []).map((v) => v.groupVersion)])];
+    }
+    for (const version of versions) {
+      const info = await this.find(version, kind);
+      if (info) return info;
+    }
+    return undefined;
+  }
+
   async resolve(apiVersion: string, kind: string): Promise<ResourceInfo> {
     const info = await this.find(apiVersion, kind);
     if (!info) throw new UnknownKindError(apiVersion, kind);

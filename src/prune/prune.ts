@@ -117,9 +117,15 @@ async function pruneOne(client: KubeClient, entry: InventoryEntry, options: Prun
       live = await client.get(key);
     } catch (error) {
       if (error instanceof UnknownKindError) {
-        // The kind is not served (a typo'd kind, a removed CRD): nothing of it can exist.
-        result.pruned.push(entry);
-        return;
+        // Not served in the recorded version. In another (a beta API an upgrade removed), the
+        // object is still there; in none (a typo'd kind, a removed CRD), nothing of it can exist.
+        const served = await client.discovery.findInGroup(ref.group, ref.kind);
+        const version = served && (served.group ? `${served.group}/${served.version}` : served.version);
+        if (!version || version === entry.v) {
+          result.pruned.push(entry);
+          return;
+        }
+        return await pruneOne(client, { ...entry, v: version }, options, result);
       }
       if (error instanceof UnsafePathSegmentError) {
         // Recorded before names were validated: it cannot name a real object.

@@ -56,6 +56,7 @@ export class FakeKube implements KubeClient {
 
   readonly discovery: KindResolver = {
     find: async (apiVersion, kind) => kinds.find((k) => k.kind === kind && (k.group ? `${k.group}/${k.version}` : k.version) === apiVersion),
+    findInGroup: async (group, kind) => kinds.find((k) => k.kind === kind && k.group === group),
     resolve: async (apiVersion, kind) => {
       const found = await this.discovery.find(apiVersion, kind);
       if (!found) throw new UnknownKindError(apiVersion, kind);

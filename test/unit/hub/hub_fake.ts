@@ -42,6 +42,7 @@ export class HubFakeKube implements KubeClient {
 
   readonly discovery = {
     find: async (apiVersion: string, kind: string) => kinds.find((k) => k.kind === kind && (k.group ? `${k.group}/${k.version}` : k.version) === apiVersion),
+    findInGroup: async (group: string, kind: string) => kinds.find((k) => k.kind === kind && k.group === group),
     resolve: async (apiVersion: string, kind: string) => {
       const found = kinds.find((k) => k.kind === kind && (k.group ? `${k.group}/${k.version}` : k.version) === apiVersion);
       if (!found) throw new Error(`unknown kind ${apiVersion} ${kind}`);

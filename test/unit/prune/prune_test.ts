@@ -65,6 +65,17 @@ describe('prune', () => {
     assert.equal(result.failed.length, 0);
   });
 
+  it('finds an object recorded under a version no longer served in the version that is (a beta API an upgrade removed)', async () => {
+    const kube = new FakeKube();
+    const stored = kube.seed(stampOwnership({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'apps' } }, 'main'));
+    const result = await prune(kube, [{ ...entryOf(stored), v: 'apps/v1beta2' }], options());
+    assert.deepEqual(
+      result.pruned.map((e) => e.v),
+      ['apps/v1'],
+    );
+    assert.equal(kube.objects.size, 0, 'the object was left running and dropped from the inventory');
+  });
+
   it('drops entries whose name could never reach a URL safely', async () => {
     const kube = new FakeKube();
     const result = await prune(kube, [{ id: 'apps_.._ _ConfigMap', v: 'v1', wave: 2 }], options());
