@@ -23,7 +23,7 @@ import { KubeApiError } from '../kube/http.js';
 import type { Logger } from '../log.js';
 import { LeaderElector } from '../controller/lease.js';
 import { parsePushEvent, verifyGithubSignature } from '../server/github.js';
-import { closeServer, requestTimeoutOptions } from '../server/http.js';
+import { BodyBudget, closeServer, largestBodiesAtOnce, requestTimeoutOptions } from '../server/http.js';
 import { parseRegistryEvents, verifyBearer } from '../server/registry-hook.js';
 import { HubApi, type HubApiOptions, readBody, sendJson } from './api.js';
 import { BundleStore } from './bundles.js';
@@ -217,8 +217,12 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
         throw new HubRefusal(404, 'not-found', `no route ${route.slice(0, 120)}`);
     }
   };
+  // Webhook and enrollment bodies are read before they are authenticated.
+  const bodies = new BodyBudget(options.bodyLimitBytes, largestBodiesAtOnce * options.bodyLimitBytes, log);
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) res.setHeader('connection', 'close');
+    const busy = bodies.admit(req, res);
+    if (busy) return sendJson(res, 503, { error: 'busy', message: busy });
     handle(req, res).catch((error: unknown) => {
       if (!(error instanceof HubRefusal)) log.error({ err: (error as Error).message, path: (req.url ?? '').split('?')[0] }, 'request failed');
       const refusal = error instanceof HubRefusal ? error : new HubRefusal(500, 'internal', 'internal error');

@@ -91,6 +91,45 @@ function clientGone(req: IncomingMessage, error: unknown): boolean {
   return error !== undefined && error !== null && error === req.errored;
 }
 
+/**
+ * The bytes of request bodies a server holds at once, over all requests: a body is read before
+ * it can be authenticated (a webhook's signature covers it), so without a bound many slow
+ * senders make the server hold many bodies. A request counts its declared length, or for a
+ * chunked body the largest accepted, from its arrival until its response closes.
+ */
+export class BodyBudget {
+  private held = 0;
+
+  constructor(
+    /** Largest body accepted: a declared length past it is refused by the handler unread. */
+    private readonly bodyLimitBytes: number,
+    private readonly limitBytes: number,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Counts `req`'s body against the budget until `res` closes; past the budget, marks the
+   * response to close its connection (which drops the body unread) and returns why, for a 503.
+   */
+  admit(req: IncomingMessage, res: ServerResponse): string | undefined {
+    const length = req.headers['content-length'];
+    const bytes =
+      length !== undefined ? (Number(length) > this.bodyLimitBytes ? 0 : Number(length) || 0) : req.headers['transfer-encoding'] ? this.bodyLimitBytes : 0;
+    if (bytes === 0) return undefined;
+    if (this.held + bytes > this.limitBytes) {
+      this.log.debug({ path: req.url, bytes, held: this.held }, 'request refused: too many bodies being received at once');
+      res.setHeader('connection', 'close');
+      res.setHeader('retry-after', '10');
+      return `busy: ${this.held} bytes of request bodies are being received already (at most ${this.limitBytes}); try again later`;
+    }
+    this.held += bytes;
+    res.once('close', () => {
+      this.held -= bytes;
+    });
+    return undefined;
+  }
+}
+
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = type === 'application/json' ? JSON.stringify(body) : String(body);
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
@@ -175,37 +214,15 @@ export function createHttpServer(deps: ServerDeps): Server {
     deps.metrics.webhooks.inc({ hook: 'registry', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
     return send(res, 202, { triggered });
   };
-  const bodyBufferLimit = deps.bodyBufferLimitBytes ?? largestBodiesAtOnce * deps.bodyLimitBytes;
-  let bodiesBuffered = 0;
-  /** What `req`'s body may take while read: its length, or for a chunked body the largest accepted. */
-  const bodyBytes = (req: IncomingMessage): number => {
-    const length = req.headers['content-length'];
-    // A declared length over the limit is refused without reading the body.
-    if (length !== undefined) return Number(length) > deps.bodyLimitBytes ? 0 : Number(length) || 0;
-    return req.headers['transfer-encoding'] ? deps.bodyLimitBytes : 0;
-  };
+  const bodies = new BodyBudget(deps.bodyLimitBytes, deps.bodyBufferLimitBytes ?? largestBodiesAtOnce * deps.bodyLimitBytes, deps.log);
   const server = createServer(requestTimeoutOptions(deps.timeouts ?? defaultRequestTimeouts), (req, res) => {
     if (closing.has(server)) res.setHeader('connection', 'close');
     // A request that was in flight when shutdown began leaves an idle keep-alive connection.
     res.on('finish', () => {
       if (closing.has(server)) setImmediate(() => server.closeIdleConnections());
     });
-    const bytes = bodyBytes(req);
-    if (bytes > 0) {
-      if (bodiesBuffered + bytes > bodyBufferLimit) {
-        deps.log.debug({ path: req.url, bytes, bodiesBuffered }, 'request refused: too many bodies being received at once');
-        // Closing drops the body instead of receiving it.
-        res.setHeader('connection', 'close');
-        res.setHeader('retry-after', '10');
-        return send(res, 503, {
-          error: `busy: ${bodiesBuffered} bytes of request bodies are being received already (at most ${bodyBufferLimit}); try again later`,
-        });
-      }
-      bodiesBuffered += bytes;
-      res.once('close', () => {
-        bodiesBuffered -= bytes;
-      });
-    }
+    const busy = bodies.admit(req, res);
+    if (busy) return send(res, 503, { error: busy });
     handle(req, res).catch((error: unknown) => {
       if (error instanceof BodyTooLarge) return send(res, 413, { error: `body larger than ${deps.bodyLimitBytes} bytes` });
       if (error instanceof FormTooLarge) return send(res, 413, { error: error.message });
