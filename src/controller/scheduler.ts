@@ -15,6 +15,9 @@
  * their signal, and `drain()` says when they have.
  */
 
+/** The longest delay node's timers take (2^31 - 1 ms, about 24.8 days). */
+export const maxTimerMs = 2 ** 31 - 1;
+
 /** What a run tells the scheduler. */
 export interface RunResult {
   ok: boolean;
@@ -70,7 +73,11 @@ interface Slot {
 export class Scheduler {
   private readonly slots = new Map<string, Slot>();
   private readonly queue: string[] = [];
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /**
+   * Runs not finished, per run: a key forgotten and triggered again (a Pipeline deleted and
+   * re-created) may still have its old run stopping.
+   */
+  private readonly inFlight = new Map<Slot, { key: string; done: Promise<void> }>();
   private enabled = false;
 
   constructor(
@@ -100,7 +107,7 @@ export class Scheduler {
 
   /** Keys whose run has not finished yet. */
   get running(): string[] {
-    return [...this.inFlight.keys()];
+    return [...this.inFlight.values()].map((r) => r.key);
   }
 
   /** True when the key has a run in flight, queued, or a timer set. */
@@ -119,7 +126,7 @@ export class Scheduler {
       if (remaining <= 0) break;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)));
-      await Promise.race([Promise.allSettled([...this.inFlight.values()]), timeout]);
+      await Promise.race([Promise.allSettled([...this.inFlight.values()].map((r) => r.done)), timeout]);
       clearTimeout(timer);
     }
     return this.running;
@@ -154,11 +161,15 @@ export class Scheduler {
   /** Runs `key` after `delayMs`, unless it is already scheduled or running. */
   after(key: string, delayMs: number, why: string): void {
     if (!this.enabled || this.isScheduled(key)) return;
-    this.slot(key).timer = setTimeout(() => {
-      const slot = this.slots.get(key);
-      if (slot) slot.timer = undefined;
-      this.trigger(key, why);
-    }, delayMs);
+    // node fires a longer timeout at once (1 ms): an interval of 1000h would run continuously.
+    this.slot(key).timer = setTimeout(
+      () => {
+        const slot = this.slots.get(key);
+        if (slot) slot.timer = undefined;
+        this.trigger(key, why);
+      },
+      Math.min(delayMs, maxTimerMs),
+    );
   }
 
   /** The key is gone: no more runs, its run in flight is told to stop. */
@@ -173,10 +184,21 @@ export class Scheduler {
   }
 
   private pump(): void {
-    while (this.enabled && this.inFlight.size < this.options.maxConcurrent && this.queue.length > 0) {
-      const key = this.queue.shift()!;
+    const running = new Set(this.running);
+    for (let i = 0; this.enabled && this.inFlight.size < this.options.maxConcurrent && i < this.queue.length; ) {
+      const key = this.queue[i]!;
       const slot = this.slots.get(key);
-      if (slot?.state !== 'queued') continue;
+      if (slot?.state !== 'queued') {
+        this.queue.splice(i, 1);
+        continue;
+      }
+      // The run of a forgotten slot of this key is still stopping: one run of a key at a time.
+      if (running.has(key)) {
+        i += 1;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      running.add(key);
       this.start(key, slot);
     }
   }
@@ -193,7 +215,7 @@ export class Scheduler {
         this.observer.threw?.(key, error);
         result = { ok: false, intervalMs: this.options.fallbackIntervalMs };
       }
-      this.inFlight.delete(key);
+      this.inFlight.delete(slot);
       slot.state = 'idle';
       slot.abort = undefined;
       slot.failures = result.ok ? 0 : slot.failures + 1;
@@ -208,6 +230,6 @@ export class Scheduler {
       }
       this.pump();
     })();
-    this.inFlight.set(key, done);
+    this.inFlight.set(slot, { key, done });
   }
 }

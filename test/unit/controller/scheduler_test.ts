@@ -1,7 +1,7 @@
 /** The scheduler's timing, on node's mock clock: backoff, jitter, reruns, the concurrency bound, pause. */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { Scheduler, jittered, nextDelay, type RunResult, type SchedulerOptions } from '../../../src/controller/scheduler.js';
+import { Scheduler, jittered, maxTimerMs, nextDelay, type RunResult, type SchedulerOptions } from '../../../src/controller/scheduler.js';
 
 const options = (overrides: Partial<SchedulerOptions> = {}): SchedulerOptions => ({
   maxConcurrent: 4,
@@ -260,6 +260,49 @@ describe('Scheduler', () => {
     await settle();
     assert.equal(r.calls.length, 2);
     assert.equal(r.calls[1]!.signal.aborted, false);
+  });
+
+  it("waits node's longest timer for a longer delay (node would fire it after 1 ms)", async () => {
+    const r = recorder({ ok: true, intervalMs: 1000 * 3_600_000 });
+    const s = new Scheduler(r.run, options());
+    s.resume();
+    s.after('a', 1000 * 3_600_000, 'test');
+    r.advance(maxTimerMs - 1);
+    assert.equal(r.calls.length, 0);
+    r.advance(1);
+    assert.equal(r.calls.length, 1);
+  });
+
+  it('a key forgotten and triggered again during its run waits for the old run; the bound counts both', async () => {
+    const r = recorder({ ok: true, intervalMs: 60_000 });
+    const s = new Scheduler(r.run, options({ maxConcurrent: 2 }));
+    s.resume();
+    s.trigger('a', 'test');
+    s.forget('a');
+    s.trigger('a', 're-created');
+    s.trigger('b', 'test');
+    s.trigger('c', 'test');
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b'],
+      'two runs of one key at once, or past the bound',
+    );
+    assert.deepEqual(s.running.sort(), ['a', 'b']);
+    r.calls[0]!.finish();
+    await settle();
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b', 'a'],
+    );
+    r.calls[1]!.finish();
+    r.calls[2]!.finish();
+    await settle();
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b', 'a', 'c'],
+    );
+    r.calls[3]!.finish();
+    assert.deepEqual(await s.drain(), []);
   });
 
   it('forget stops a key: its run is signalled and nothing follows', async () => {
