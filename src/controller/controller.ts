@@ -346,6 +346,8 @@ export class Controller {
         client: this.client,
         pipeline,
         spec: hub?.spec ?? spec,
+        // `spec` is the watch's copy; `pipeline`, read since, may carry a newer generation.
+        generation: seen.metadata.generation,
         credentials,
         images: hub?.images ?? this.images.tracker(name),
         source: hub?.source,

@@ -60,6 +60,12 @@ export interface SyncContext {
   client: KubeClient;
   pipeline: Pipeline;
   spec: PipelineSpec;
+  /**
+   * The generation `spec` was read from, recorded as `observedGeneration`. `pipeline` is read
+   * again and replaced by every status write's answer, so its generation may be a newer spec's,
+   * which this sync did not apply. Default: `pipeline`'s when the sync starts.
+   */
+  generation?: number;
   credentials: GitCredentials;
   /** Cache of git objects and checkouts. */
   workDir: string;
@@ -148,25 +154,38 @@ function appliedInventory(desired: InventoryEntry[], changes: Change[]): Invento
   });
 }
 
-async function recordFailure(ctx: SyncContext, commit: string, startedAt: Date, reason: Reason, fullMessage: string, counts: SyncCounts): Promise<void> {
+/** The generation a sync with `ctx` applies (`SyncContext.generation`). */
+function appliedGeneration(ctx: SyncContext): number | undefined {
+  return ctx.generation ?? ctx.pipeline.metadata.generation;
+}
+
+async function recordFailure(
+  ctx: SyncContext,
+  commit: string,
+  startedAt: Date,
+  reason: Reason,
+  fullMessage: string,
+  counts: SyncCounts,
+  generation = appliedGeneration(ctx),
+): Promise<void> {
   const now = new Date();
   const message = boundMessage(fullMessage);
   const status = ctx.pipeline.status ?? {};
   let conditions = setCondition(
     status.conditions,
-    { type: 'Ready', status: 'False', reason, message, observedGeneration: ctx.pipeline.metadata.generation },
+    { type: 'Ready', status: 'False', reason, message, observedGeneration: generation },
     now,
   );
   conditions = removeCondition(conditions, 'Reconciling');
   conditions = stallingReasons.has(reason)
-    ? setCondition(conditions, { type: 'Stalled', status: 'True', reason, message, observedGeneration: ctx.pipeline.metadata.generation }, now)
+    ? setCondition(conditions, { type: 'Stalled', status: 'True', reason, message, observedGeneration: generation }, now)
     : removeCondition(conditions, 'Stalled');
   const record: SyncRecord = { commit, startedAt: startedAt.toISOString(), finishedAt: now.toISOString(), result: reason, message, counts };
   ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, {
     conditions,
     lastAttemptedCommit: commit,
     history: appendHistory(status.history, record),
-    observedGeneration: ctx.pipeline.metadata.generation,
+    observedGeneration: generation,
   });
 }
 
@@ -185,7 +204,8 @@ export async function syncCommit(
   let changes: Change[] = [];
   let pruneResult: PruneResult | undefined;
   const status: PipelineStatus = ctx.pipeline.status ?? {};
-  const generation = ctx.pipeline.metadata.generation;
+  // Read once: a status write during the sync replaces `ctx.pipeline`, with whatever spec is newest.
+  const generation = appliedGeneration(ctx);
   // A retry of the commit that failed keeps Ready=False and its reason until the retry ends.
   const retry =
     commit === status.lastAttemptedCommit && generation === status.observedGeneration && status.conditions?.find((c) => c.type === 'Ready')?.status === 'False';
@@ -389,7 +409,7 @@ export async function syncCommit(
     const now = new Date();
     let conditions = setCondition(
       ctx.pipeline.status?.conditions,
-      { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message, observedGeneration: ctx.pipeline.metadata.generation },
+      { type: 'Ready', status: result === Reasons.Succeeded ? 'True' : 'False', reason: result, message, observedGeneration: generation },
       now,
     );
     conditions = removeCondition(removeCondition(conditions, 'Reconciling'), 'Stalled');
@@ -406,7 +426,7 @@ export async function syncCommit(
       lastAppliedTime: now.toISOString(),
       ...inventoryFields(inventory),
       ...inventoryFields([], 'pendingInventory'),
-      observedGeneration: ctx.pipeline.metadata.generation,
+      observedGeneration: generation,
       ...(images ? { images: images.images, imageHistory: [...images.changes, ...(status.imageHistory ?? [])].slice(0, maxImageHistory) } : {}),
       history: appendHistory(ctx.pipeline.status?.history, {
         commit,
@@ -438,7 +458,7 @@ export async function syncCommit(
     const counts = countChanges(changes, pruneResult?.pruned.length ?? 0);
     if (reason !== Reasons.Interrupted) {
       try {
-        await recordFailure(ctx, commit, startedAt, reason, message, counts);
+        await recordFailure(ctx, commit, startedAt, reason, message, counts, generation);
       } catch (statusError) {
         const why = statusError instanceof Error ? statusError.message : String(statusError);
         ctx.progress({ type: 'notice', message: `could not write the Pipeline's status: ${why}` });
