@@ -3,6 +3,14 @@
  * only the holder syncs. The holder renews the Lease every `renewMs`; a Lease not renewed
  * for `durationMs` is free to take. Writes use the Lease's resourceVersion, so two replicas
  * racing for it cannot both win (the API server refuses the second with 409).
+ *
+ * Two replicas must never both lead, whatever the clocks and the network do:
+ * - "not renewed for `durationMs`" is judged by this replica's own clock, from when it last
+ *   saw the Lease change (as client-go does), never from the `renewTime` another replica's
+ *   clock wrote: a replica whose clock ran 20 s fast took a Lease renewed 100 ms before;
+ * - the holder steps down `durationMs - renewMs` after its last renew was sent, even while a
+ *   renew hangs (a request without an answer lasts up to the client's 60 s timeout): it went
+ *   on leading for 45 s after another replica had taken over.
  */
 import { KubeApiError } from '../kube/http.js';
 import type { KubeClient } from '../kube/client.js';
@@ -42,7 +50,10 @@ const microTime = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, '.$1
 export class LeaderElector {
   private held = false;
   private timer: NodeJS.Timeout | undefined;
+  /** When the last successful renew was sent (local clock). */
   private lastRenew = 0;
+  /** The Lease as last seen, and when it was first seen so (local clock). */
+  private observed: { version: string; at: number } | undefined;
   private stopped = false;
   private ticking: Promise<void> | undefined;
 
@@ -82,8 +93,10 @@ export class LeaderElector {
     }
     const lease = current;
     const holder = lease.spec.holderIdentity;
-    const renewed = lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0;
-    const expired = !holder || renewed + (lease.spec.leaseDurationSeconds ?? 15) * 1000 < now.getTime();
+    // Any renew changes the resourceVersion; the holder's own clock is not ours.
+    const version = `${lease.metadata.resourceVersion}/${holder}/${lease.spec.renewTime}`;
+    if (this.observed?.version !== version) this.observed = { version, at: now.getTime() };
+    const expired = !holder || this.observed.at + (lease.spec.leaseDurationSeconds ?? 15) * 1000 < now.getTime();
     if (holder !== identity && !expired) return false;
     const next: Lease = {
       ...lease,
@@ -98,18 +111,41 @@ export class LeaderElector {
     return true;
   }
 
+  /** How long after its last renew was sent the holder still leads without another. */
+  private get holdMs(): number {
+    return this.options.durationMs - this.options.renewMs;
+  }
+
   private async tick(): Promise<void> {
     let holding: boolean;
+    const sent = Date.now();
+    let deadline: NodeJS.Timeout | undefined;
+    // A holder whose renew has no answer by then steps down; the renew may still land later
+    // (the next tick then takes the Lease back), but never with two leaders meanwhile.
+    const hung = this.held
+      ? new Promise<'hung'>((resolve) => (deadline = setTimeout(() => resolve('hung'), Math.max(0, this.lastRenew + this.holdMs - sent))))
+      : undefined;
     try {
-      holding = await this.tryAcquireOrRenew();
-      if (holding) this.lastRenew = Date.now();
+      const attempt = this.tryAcquireOrRenew(new Date(sent));
+      // Left behind by a deadline, its failure has nobody to tell.
+      attempt.catch(() => undefined);
+      const answer = await Promise.race([attempt, ...(hung ? [hung] : [])]);
+      if (answer === 'hung') {
+        this.log.warn({ waitedMs: Date.now() - sent }, 'lease renew has no answer; stepping down until it has');
+        holding = false;
+      } else {
+        holding = answer;
+        if (holding) this.lastRenew = sent;
+      }
     } catch (error) {
       // A conflict means another replica wrote first; anything else is a failed renew,
       // and the Lease is ours only until it would expire for the others.
       if (!(error instanceof KubeApiError && error.status === 409)) {
         this.log.warn({ err: (error as Error).message }, 'lease renew failed');
       }
-      holding = this.held && Date.now() - this.lastRenew < this.options.durationMs - this.options.renewMs;
+      holding = this.held && Date.now() - this.lastRenew < this.holdMs;
+    } finally {
+      clearTimeout(deadline);
     }
     // A renew that lands after stop() began changes nothing: stop() decides about the Lease.
     if (this.stopped) return;

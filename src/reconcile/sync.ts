@@ -437,6 +437,9 @@ export async function syncCommit(
         counts,
       }),
     };
+    // Stopped (a shutdown, or the Lease lost to another replica, whose status this would
+    // overwrite): nothing recorded; the pending inventory still names what this sync created.
+    throwIfAborted(ctx.signal);
     try {
       ctx.pipeline = await patchStatus(ctx.client, ctx.pipeline, update);
     } catch (error) {
