@@ -13,11 +13,24 @@ status: { phase: Bound, capacity: { storage: 1Gi } }
     message: 'PVC is Bound',
   },
   {
-    name: 'a pending PVC is InProgress',
+    name: 'a pending PVC is InProgress, and says that a late-binding class waits for a Pod using it',
     yaml: `
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: { name: data }
+spec: { storageClassName: local-path }
+status: { phase: Pending }
+`,
+    status: 'InProgress',
+    message:
+      'binds on first consumer (WaitForFirstConsumer, as k3s local-path) provisions it only once a Pod using it is scheduled: put the PVC in the same wave as that Pod',
+  },
+  {
+    name: 'a pending PVC whose Pod was placed waits for its volume',
+    yaml: `
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: { name: data, annotations: { volume.kubernetes.io/selected-node: node-1 } }
 status: { phase: Pending }
 `,
     status: 'InProgress',
