@@ -207,7 +207,9 @@ export class SyncActivity {
 
   /** The run ended, whatever it did. */
   finished(name: string): void {
-    const entry = this.entry(name);
+    // A Pipeline deleted during its sync was forgotten already: nothing is left to update.
+    const entry = this.pipelines.get(name);
+    if (!entry) return;
     entry.syncing = undefined;
     this.touch(name);
   }

@@ -212,6 +212,14 @@ describe('the controller activity the dashboard shows', () => {
     assert.deepEqual(created, { action: 'created', at: t(1).toISOString() }, 'the `changed` a reader was given changed under it');
   });
 
+  it('forgets a Pipeline deleted during its sync for good: the end of that sync brings nothing back', () => {
+    const a = new SyncActivity();
+    a.started('web');
+    a.forget('web');
+    a.finished('web');
+    assert.equal(a.get('web'), undefined);
+  });
+
   it('keeps a bounded number of Events, newest first', () => {
     const a = new SyncActivity();
     for (let i = 0; i < 50; i++) a.event('web', { at: `${i}`, type: 'Normal', reason: 'Succeeded', message: `${i}` });
