@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { ImageStatus, PipelineSpec, SyncCounts } from './pipeline.js';
 import { notifySchema } from './notify.js';
 import { durationSchema, pipelineSpecSchema } from './pipeline.js';
+import { revisionIdPattern } from '../hub/revision.js';
 
 export const hubGroup = 'hub.doris.dev';
 export const hubVersion = 'v1alpha1';
@@ -147,15 +148,19 @@ export interface Fleet {
 /** What an agent reports after every sync and on health changes. */
 export const deviceReportSchema = z
   .object({
-    /** The revision the device was told to run when it synced. */
-    revision: z.string().max(64).optional(),
+    /** The revision the device was told to run when it synced: an id the hub issued (src/hub/revision.ts). */
+    revision: z.string().regex(revisionIdPattern, 'a revision id the hub issued (r- and 16 hex digits)').optional(),
     /** The commit applied (full SHA), or attempted when the sync failed. */
     commit: z
       .string()
       .regex(/^[0-9a-f]{40,64}$/)
       .optional(),
     ready: z.enum(['True', 'False', 'Unknown']),
-    reason: z.string().max(64),
+    // Shown in tables (kubectl, doris fleet devices): no control or escape characters.
+    reason: z
+      .string()
+      .max(64)
+      .regex(/^[\x20-\x7e]*$/, 'printable ASCII (letters, digits, punctuation and spaces)'),
     message: z.string().max(2048),
     counts: z
       .object({

@@ -10,6 +10,7 @@ import { NotFoundError, connect, out, printResult, table, type GlobalOptions } f
 import { fleetRolloutCommands } from './fleet-rollout.js';
 import { fleetSelector, hubNamespace, hubNamespaceHelp } from './hub.js';
 import { compareStrings } from '../compare.js';
+import { printable } from '../render/problems.js';
 
 async function readFleet(global: GlobalOptions, namespace: string, name: string) {
   const client = await connect(global);
@@ -25,7 +26,7 @@ async function readFleet(global: GlobalOptions, namespace: string, name: string)
   }
 }
 
-interface DeviceRow {
+export interface DeviceRow {
   name: string;
   labels: Record<string, string>;
   state: string;
@@ -42,7 +43,7 @@ interface DeviceRow {
   message: string;
 }
 
-function row(device: Device, now: number): DeviceRow {
+export function deviceRow(device: Device, now: number): DeviceRow {
   const report = device.status?.report;
   return {
     name: device.metadata.name,
@@ -59,6 +60,23 @@ function row(device: Device, now: number): DeviceRow {
     reason: report?.reason ?? '',
     message: report?.message ?? '',
   };
+}
+
+/** `doris fleet devices` as text. Reports come from devices: a cell must carry no terminal escapes, nor break the table. */
+export function deviceTable(rows: readonly DeviceRow[]): string[] {
+  const lines = rows.map((r) =>
+    [
+      r.name,
+      r.state,
+      r.ready || '-',
+      r.commit.slice(0, 12) || '-',
+      r.revision || '-',
+      r.stage || '-',
+      r.connected ? 'connected' : r.lastSeen || '-',
+      r.reason,
+    ].map(printable),
+  );
+  return table([['NAME', 'STATE', 'READY', 'COMMIT', 'REVISION', 'STAGE', 'LAST-SEEN', 'REASON'], ...lines]);
 }
 
 function counts(rows: DeviceRow[], revision: string | undefined) {
@@ -87,7 +105,7 @@ export function fleetCommand(global: () => GlobalOptions): Command {
       try {
         const devices = (await client.list(hubApiVersion, 'Device', { namespace, labelSelector: fleetSelector(name) })) as unknown as Device[];
         const now = Date.now();
-        const rows = devices.map((d) => row(d, now));
+        const rows = devices.map((d) => deviceRow(d, now));
         const revision = f.status?.revision;
         const summary = counts(rows, revision?.id);
         printResult(options, { name, namespace, spec: f.spec, status: f.status ?? {}, devices: summary }, () => {
@@ -144,19 +162,9 @@ export function fleetCommand(global: () => GlobalOptions): Command {
       try {
         const devices = (await client.list(hubApiVersion, 'Device', { namespace, labelSelector: fleetSelector(name, flags.selector) })) as unknown as Device[];
         const now = Date.now();
-        const rows = devices.map((d) => row(d, now)).sort((a, b) => compareStrings(a.name, b.name));
+        const rows = devices.map((d) => deviceRow(d, now)).sort((a, b) => compareStrings(a.name, b.name));
         printResult(options, rows, () => {
-          const lines = rows.map((r) => [
-            r.name,
-            r.state,
-            r.ready || '-',
-            r.commit.slice(0, 12) || '-',
-            r.revision || '-',
-            r.stage || '-',
-            r.connected ? 'connected' : r.lastSeen || '-',
-            r.reason,
-          ]);
-          for (const line of table([['NAME', 'STATE', 'READY', 'COMMIT', 'REVISION', 'STAGE', 'LAST-SEEN', 'REASON'], ...lines])) out(line);
+          for (const line of deviceTable(rows)) out(line);
         });
       } finally {
         client.close();

@@ -6,9 +6,12 @@
  * or a `/` cannot reach a route, let alone an object in the API server.
  *
  * Target long-polls are held here: each open poll waits for a change of its Fleet (the Fleet
- * cache's `onChange`), of its Device (deleted or enrolled again: 401 at once; relabelled: the
+ * cache's `onChange`), of its Device (deleted, or its token changed: 401 at once; relabelled: the
  * target is looked up again), for its deadline (304), or for the hub's shutdown (503 with a
  * spread `Retry-After`, so that thousands of agents do not come back in the same second).
+ *
+ * Enrollment is open to anyone: refused attempts are counted per client address, and an
+ * address past its limit is answered 429 before any API call is made for it.
  *
  * Tokens are never logged: log lines name the device, never the Authorization header.
  */
@@ -17,6 +20,8 @@ import { type Device, type Fleet, type Revision, deviceReportSchema, fleetSpecSc
 import type { PipelineSpec } from '../api/pipeline.js';
 import type { Logger } from '../log.js';
 import { BodyTooLarge, readBoundedBody } from '../server/body.js';
+import { normalizeAddress } from '../server/ui/auth.js';
+import { FailureThrottle } from '../server/throttle.js';
 import type { DeviceRegistry } from './devices.js';
 import { HubRefusal } from './errors.js';
 import type { HubMetrics } from './metrics.js';
@@ -48,6 +53,7 @@ export interface BundleSource {
 /** What the API needs of the enrollment tokens (src/hub/tokens.ts). */
 export interface EnrollmentTokenSpender {
   consume(token: string, fleet: string): Promise<{ labels: Record<string, string> }>;
+  giveBack(token: string): Promise<boolean>;
 }
 
 export interface HubApiOptions {
@@ -61,10 +67,19 @@ export interface HubApiOptions {
   retryAfterSpreadSeconds: number;
   /** Open polls per device (a newer one answers the oldest 304). */
   pollsPerDevice: number;
+  /** Refused enrollments a client address may make in a minute before it is answered 429 for a minute, before any API call. */
+  enrollFailuresPerMinute: number;
 }
 
 export function defaultHubApiOptions(): HubApiOptions {
-  return { reportLimitBytes: 64 * 1024, enrollLimitBytes: 16 * 1024, maxWaitSeconds, retryAfterSpreadSeconds: 15, pollsPerDevice: 2 };
+  return {
+    reportLimitBytes: 64 * 1024,
+    enrollLimitBytes: 16 * 1024,
+    maxWaitSeconds,
+    retryAfterSpreadSeconds: 15,
+    pollsPerDevice: 2,
+    enrollFailuresPerMinute: 20,
+  };
 }
 
 export interface HubApiDeps {
@@ -154,9 +169,11 @@ export class HubApi {
   private readonly byDevice = new Map<string, Set<Waiter>>();
   private readonly rules = new WeakMap<Fleet, PipelineSpec['images']>();
   private closing = false;
+  private readonly enrollFailures: FailureThrottle;
 
   constructor(private readonly deps: HubApiDeps) {
     this.options = { ...defaultHubApiOptions(), ...deps.options };
+    this.enrollFailures = new FailureThrottle(this.options.enrollFailuresPerMinute);
     deps.fleets.onChange((fleet) => {
       for (const waiter of [...(this.byFleet.get(fleet) ?? [])]) this.reevaluate(waiter);
     });
@@ -233,6 +250,12 @@ export class HubApi {
   }
 
   private async enroll(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const client = normalizeAddress(req.socket.remoteAddress ?? '');
+    const throttledFor = this.enrollFailures.throttledFor(client, Date.now());
+    if (throttledFor !== undefined) {
+      this.deps.metrics.enrollments.inc({ outcome: 'refused' });
+      return this.sendThrottled(req, res, throttledFor);
+    }
     try {
       const parsed = enrollRequestSchema.safeParse(parseJson(await readBody(req, this.options.enrollLimitBytes)));
       if (!parsed.success) throw new HubRefusal(400, 'bad-request', `not an enrollment request: ${issuesText(parsed.error.issues)}`);
@@ -240,18 +263,34 @@ export class HubApi {
       const reserved = Object.keys(request.labels).find((k) => k.startsWith(reservedLabelPrefix));
       if (reserved) throw new HubRefusal(400, 'bad-request', `label ${reserved} is the hub's own (${reservedLabelPrefix}*); choose another key`);
       const grant = await this.deps.tokens.consume(request.enrollmentToken, request.fleet);
-      // The operator's labels (of the enrollment token) win over what the device asks for.
-      const token = await this.deps.devices.enroll(request.device, request.fleet, { ...request.labels, ...grant.labels });
+      let token: string;
+      try {
+        // The operator's labels (of the enrollment token) win over what the device asks for.
+        token = await this.deps.devices.enroll(request.device, request.fleet, { ...request.labels, ...grant.labels });
+      } catch (error) {
+        // No Device, no enrollment: the use goes back to the token.
+        const givenBack = await this.deps.tokens.giveBack(request.enrollmentToken).catch(() => false);
+        if (!givenBack) this.deps.log.warn({ device: request.device, fleet: request.fleet }, 'could not give an enrollment token its use back');
+        throw error;
+      }
       this.deps.metrics.enrollments.inc({ outcome: 'enrolled' });
       const body: EnrollResponse = { device: request.device, fleet: request.fleet, token };
       sendJson(res, 200, body);
     } catch (error) {
-      if (error instanceof HubRefusal) {
-        this.deps.metrics.enrollments.inc({ outcome: 'refused' });
-        this.deps.log.info({ code: error.code, why: error.message }, 'enrollment refused');
-      }
-      throw error;
+      if (!(error instanceof HubRefusal)) throw error;
+      this.deps.metrics.enrollments.inc({ outcome: 'refused' });
+      // Anyone may try: a refusal is not news, except a name taken by an enrolled device.
+      this.deps.log[error.status === 409 ? 'info' : 'debug']({ code: error.code, why: error.message }, 'enrollment refused');
+      const failedAt = Date.now();
+      if (error.status < 400 || error.status >= 500 || !this.enrollFailures.fail(client, failedAt)) throw error;
+      this.sendThrottled(req, res, this.enrollFailures.throttledFor(client, failedAt) ?? 60_000);
     }
+  }
+
+  private sendThrottled(req: IncomingMessage, res: ServerResponse, forMs: number): void {
+    const refusal = new HubRefusal(429, 'throttled', 'too many refused enrollments from this address; wait before trying again (see Retry-After)');
+    sendError(res, refusal, { 'retry-after': String(Math.ceil(forMs / 1000)) });
+    if (!req.complete) req.resume();
   }
 
   private rulesOf(fleet: Fleet): PipelineSpec['images'] {
@@ -386,7 +425,7 @@ export class HubApi {
     const device = this.deps.devices.get(waiter.device.metadata.name);
     if (!device || !this.deps.devices.stillValid(waiter.device)) {
       this.deps.metrics.longPolls.inc({ outcome: 'refused' });
-      const refusal = new HubRefusal(401, 'revoked', `device ${waiter.device.metadata.name} was deleted or enrolled again: this token is revoked`);
+      const refusal = new HubRefusal(401, 'revoked', `device ${waiter.device.metadata.name} was deleted, or its token replaced: this token is revoked`);
       return () => sendError(waiter.res, refusal);
     }
     if (device.spec.fleet !== waiter.fleet) {

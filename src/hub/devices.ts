@@ -3,7 +3,9 @@
  * namespace (so a Device deleted by anyone, on any replica, is refused here at once), who a
  * bearer token belongs to, enrollment, and what a device's contact writes.
  *
- * Writes only on change: a report equal to the stored one is not written; presence
+ * Writes only on change: a report equal to the stored one is not written, and one device's
+ * reports are written one at a time, at most one per `reportIntervalMs` (reports arriving
+ * meanwhile are merged, the newest wins: a device cannot queue writes in the shared pool); presence
  * (`connected`, `servedBy`, `lastSeen`: src/hub/presence.ts) when a device connects here or
  * has been gone past the grace; `servedRevision` when the hub serves a device another
  * revision than the one recorded. An idle fleet writes no Device at all: a poll costs nothing
@@ -49,12 +51,30 @@ export interface DeviceRegistryOptions {
   disconnectGraceMs: number;
   /** Connect and servedRevision writes in flight at once (10,000 agents reconnecting to a new replica queue up). */
   maxContactWrites: number;
+  /** Least time between the end of one report write of a device and the start of its next. */
+  reportIntervalMs: number;
   now: () => number;
 }
 
 export function defaultDeviceRegistryOptions(): DeviceRegistryOptions {
-  return { informer: defaultInformerOptions(), replica: 'hub', disconnectGraceMs: 3 * 60_000, maxContactWrites: 16, now: Date.now };
+  return { informer: defaultInformerOptions(), replica: 'hub', disconnectGraceMs: 3 * 60_000, maxContactWrites: 16, reportIntervalMs: 1000, now: Date.now };
 }
+
+/** One device's report waiting for its write (the newest wins), and the requests waiting for that write. */
+interface ReportQueue {
+  device: Device;
+  report?: DeviceReport;
+  receivedAt: number;
+  waiters: Array<{ resolve: (written: boolean) => void; reject: (error: unknown) => void }>;
+  writing?: Promise<void>;
+  timer?: NodeJS.Timeout;
+  lastWriteAt: number;
+}
+
+/** What a refused device token is told, whichever way it is wrong: the answer must not say which device names exist. */
+const refusedToken = 'the device token is not valid: no Device holds it (the Device was deleted, which revokes its token, or was never enrolled)';
+/** Compared against when the token names no Device, so that both refusals take the same time. */
+const noHash = `sha256:${'0'.repeat(64)}`;
 
 /** What is held of a Device. */
 function keep(object: KubeObject): Device {
@@ -108,6 +128,8 @@ export class DeviceRegistry {
   /** Contacts waiting for their write, by device (merged: one write however many polls came meanwhile). */
   private readonly contacts = new Map<string, { at: number; servedRevision?: string }>();
   private contactWrites = 0;
+  private readonly reports = new Map<string, ReportQueue>();
+  private stopping = false;
 
   constructor(
     private readonly client: KubeClient,
@@ -123,7 +145,10 @@ export class DeviceRegistry {
       log,
       keep,
       (name, device) => {
-        if (!device) this.local.delete(name);
+        if (!device) {
+          this.local.delete(name);
+          this.reports.delete(name);
+        }
         for (const listener of this.listeners) listener(name, device);
       },
       options.informer,
@@ -135,8 +160,22 @@ export class DeviceRegistry {
     this.informer.start();
   }
 
-  stop(): Promise<void> {
-    return this.informer.stop();
+  /** Stops the watch once the reports still waiting out their interval are written (their agents wait for the answer). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const [name, queue] of this.reports) {
+      if (!queue.timer) continue;
+      clearTimeout(queue.timer);
+      queue.timer = undefined;
+      this.pumpReport(name, queue);
+    }
+    // A write that ends with another report queued starts that one at once (stopping): wait for both.
+    for (let writes = this.reportWrites(); writes.length > 0; writes = this.reportWrites()) await Promise.all(writes);
+    await this.informer.stop();
+  }
+
+  private reportWrites(): Array<Promise<void>> {
+    return [...this.reports.values()].flatMap((q) => (q.writing ? [q.writing] : []));
   }
 
   get hasSynced(): boolean {
@@ -158,8 +197,8 @@ export class DeviceRegistry {
 
   /**
    * The Device an `Authorization: Bearer <device token>` header belongs to. 401 for a missing
-   * or malformed header, a device that is not (or no longer) enrolled, or a token that is not
-   * the device's (it re-enrolled since).
+   * or malformed header, and the same 401 for a device that is not (or no longer) enrolled and
+   * for a token that is not the device's.
    */
   authenticate(authorization: string | undefined): Device {
     if (!this.informer.hasSynced) throw new HubRefusal(503, 'not-ready', 'the hub is starting (its Device cache is not synced yet); try again');
@@ -167,10 +206,8 @@ export class DeviceRegistry {
     const parsed = match ? parseDeviceToken(match[1]!) : undefined;
     if (!match || !parsed) throw new HubRefusal(401, 'unauthorized', 'missing or malformed device token (Authorization: Bearer <device>.<secret>)');
     const device = this.informer.get(parsed.device);
-    if (!device) throw new HubRefusal(401, 'revoked', `device ${parsed.device} is not enrolled (never enrolled, or its Device was deleted: revoked)`);
-    if (!tokenMatches(match[1]!, device.spec.tokenHash)) {
-      throw new HubRefusal(401, 'revoked', `the token is not device ${parsed.device}'s (the device enrolled again since, or the token was revoked)`);
-    }
+    const matches = tokenMatches(match[1]!, device?.spec.tokenHash ?? noHash);
+    if (!device || !matches) throw new HubRefusal(401, 'revoked', refusedToken);
     return device;
   }
 
@@ -181,53 +218,119 @@ export class DeviceRegistry {
   }
 
   /**
-   * Creates the Device (or, for a name already enrolled, gives it a new token: the old one is
-   * refused from now on) and returns its token, which the hub does not keep.
+   * Creates the Device and returns its token, which the hub does not keep. A name already
+   * enrolled is refused (409), in any Fleet: an enrollment token is shared by many devices, and
+   * whoever holds one must not take over a device that is enrolled (its token, Fleet and
+   * labels). A reinstalled device that lost its token enrolls again once an operator deleted its
+   * Device.
    */
   async enroll(name: string, fleet: string, labels: Record<string, string>): Promise<string> {
     const token = newDeviceToken(name);
-    const spec = { fleet, tokenHash: hashToken(token) };
-    const metadataLabels = { ...labels, [fleetLabel]: fleet };
-    const key = { apiVersion: hubApiVersion, kind: 'Device', namespace: this.namespace, name };
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.client.get(key);
-      try {
-        const written = existing
-          ? await this.client.replace({ ...existing, metadata: { ...existing.metadata, labels: metadataLabels }, spec })
-          : await this.client.create({
-              apiVersion: hubApiVersion,
-              kind: 'Device',
-              metadata: { name, namespace: this.namespace, labels: metadataLabels },
-              spec,
-            });
-        // The device polls right after: it must not be refused while our own watch event is on its way.
-        this.informer.set({ ...written, apiVersion: hubApiVersion, kind: 'Device' });
-        this.log.info({ device: name, fleet, reenrolled: existing !== undefined }, 'device enrolled');
-        return token;
-      } catch (error) {
-        if (error instanceof KubeApiError && error.status === 409) continue;
-        if (error instanceof KubeApiError && error.status === 422)
-          throw new HubRefusal(400, 'bad-request', `the Device cannot be created: ${error.body?.message ?? error.message}`);
-        throw error;
-      }
+    let written: KubeObject;
+    try {
+      written = await this.client.create({
+        apiVersion: hubApiVersion,
+        kind: 'Device',
+        metadata: { name, namespace: this.namespace, labels: { ...labels, [fleetLabel]: fleet } },
+        spec: { fleet, tokenHash: hashToken(token) },
+      });
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 409) throw await this.alreadyEnrolled(name, fleet);
+      if (error instanceof KubeApiError && error.status === 422)
+        throw new HubRefusal(400, 'bad-request', `the Device cannot be created: ${error.body?.message ?? error.message}`);
+      throw error;
     }
-    throw new HubRefusal(503, 'not-ready', `device ${name} is being enrolled concurrently; try again`);
+    // The device polls right after: it must not be refused while our own watch event is on its way.
+    this.informer.set({ ...written, apiVersion: hubApiVersion, kind: 'Device' });
+    this.log.info({ device: name, fleet }, 'device enrolled');
+    return token;
   }
 
-  /** Stores a device's report when it changed (with its presence when that changed too); true when anything was written. */
-  async report(device: Device, report: DeviceReport): Promise<boolean> {
+  private async alreadyEnrolled(name: string, fleet: string): Promise<HubRefusal> {
+    const key = { apiVersion: hubApiVersion, kind: 'Device', namespace: this.namespace, name };
+    const existing = this.informer.get(name) ?? ((await this.client.get(key).catch(() => undefined)) as Device | undefined);
+    const owner = existing?.spec?.fleet;
+    const remedy = `an operator deletes it first (kubectl -n ${this.namespace} delete device ${name}; this revokes its token), then the device enrolls again`;
+    const message =
+      owner && owner !== fleet
+        ? `device ${name} is already enrolled in Fleet ${owner}: a device belongs to one Fleet; to move it to ${fleet}, ${remedy}`
+        : `device ${name} is already enrolled${owner ? ` in Fleet ${owner}` : ''}: if it was reinstalled and lost its token, ${remedy}; otherwise choose another --device-name`;
+    return new HubRefusal(409, 'enrollment-refused', message);
+  }
+
+  /**
+   * Stores a device's report when it changed (with its presence when that changed too); true
+   * when it was written. One report write per device at a time, and at most one per
+   * `reportIntervalMs`: a report arriving meanwhile waits, merged with any later one (the newest
+   * wins), and its caller learns the outcome of the write that carries it.
+   */
+  report(device: Device, report: DeviceReport): Promise<boolean> {
+    const name = device.metadata.name;
     const now = this.options.now();
-    this.touch(device.metadata.name, now, 0);
+    this.touch(name, now, 0);
+    let queue = this.reports.get(name);
+    const idle = !queue || (!queue.writing && !queue.timer && !queue.report);
+    // What changes nothing waits for nothing; behind a queued report it must still replace that one (the newest wins).
+    if (idle && !this.statusFor(this.informer.get(name) ?? device, report, now)) return Promise.resolve(false);
+    if (!queue) {
+      queue = { device, receivedAt: now, waiters: [], lastWriteAt: Number.NEGATIVE_INFINITY };
+      this.reports.set(name, queue);
+    }
+    Object.assign(queue, { device, report, receivedAt: now });
+    const written = new Promise<boolean>((resolve, reject) => queue.waiters.push({ resolve, reject }));
+    this.pumpReport(name, queue);
+    return written;
+  }
+
+  /**
+   * Writes the queued report of a device, unless one is being written or its interval has not
+   * passed (`due`: its timer says it has; a stopping registry waits no more).
+   */
+  private pumpReport(name: string, queue: ReportQueue, due = false): void {
+    if (queue.writing || queue.timer || !queue.report) return;
+    const wait = queue.lastWriteAt + this.options.reportIntervalMs - this.options.now();
+    if (wait > 0 && !due && !this.stopping) {
+      queue.timer = setTimeout(() => {
+        queue.timer = undefined;
+        this.pumpReport(name, queue, true);
+      }, wait);
+      return;
+    }
+    const { device, report, receivedAt, waiters } = queue;
+    queue.report = undefined;
+    queue.waiters = [];
+    queue.writing = (async () => {
+      try {
+        const written = await this.writeReport(device, report, receivedAt);
+        if (written) queue.lastWriteAt = this.options.now();
+        for (const waiter of waiters) waiter.resolve(written);
+      } catch (error) {
+        queue.lastWriteAt = this.options.now();
+        for (const waiter of waiters) waiter.reject(error);
+      } finally {
+        queue.writing = undefined;
+        this.pumpReport(name, queue);
+      }
+    })();
+  }
+
+  private async writeReport(device: Device, report: DeviceReport, now: number): Promise<boolean> {
     const current = this.informer.get(device.metadata.name) ?? device;
+    const status = this.statusFor(current, report, now);
+    return status ? this.writeStatus(current, status) : false;
+  }
+
+  /** The status patch that stores `report` (and presence, when that changed too); undefined when nothing changed. */
+  private statusFor(current: Device, report: DeviceReport, now: number): Record<string, unknown> | undefined {
     const changed = !sameReport(report, current.status?.report);
     const presence = connectPatch(current.status, this.options.replica, now);
-    if (!changed && !presence) return false;
+    if (!changed && !presence) return undefined;
     const status: Record<string, unknown> = { ...presence };
     if (changed) {
       const at = new Date(now).toISOString();
       Object.assign(status, { report: storedReport(report), reportedAt: at, history: nextHistory(current.status, report, at) });
     }
-    return this.writeStatus(current, status);
+    return status;
   }
 
   /**

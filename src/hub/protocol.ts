@@ -17,11 +17,20 @@ import type { ImageStatus, PipelineSpec } from '../api/pipeline.js';
 
 export const protocolVersion = 'v1';
 
-/** Device names: DNS-1123 subdomain, as the Device object is named after the device. */
-export const deviceNameSchema = z
-  .string()
-  .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a device name (lower case, digits, - and .)');
+/**
+ * The API server's own rules, checked here so that a request it would refuse (422) is refused
+ * before an enrollment token's use is spent on it.
+ */
+const subdomainPattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const isSubdomain = (value: string) => value.length <= 253 && subdomainPattern.test(value);
+const subdomainRule =
+  "a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', each '.'-separated part starting and ending with a letter or digit, at most 253 characters";
+/** A label key's name part, and a label value (which may also be empty). */
+const labelNamePattern = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const labelNameRule = "at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
+
+/** Device names: a DNS-1123 subdomain, as the Device object is named after the device. */
+export const deviceNameSchema = z.string().refine(isSubdomain, `a device name must be ${subdomainRule}`);
 
 /** Fleet names: a DNS-1123 label (a Fleet's name is also a label value on its Devices). */
 export const fleetNameSchema = z
@@ -32,16 +41,29 @@ export const fleetNameSchema = z
 /** A bundle's name: `sha256:` and 64 lower-case hex digits. */
 export const bundleDigestPattern = /^sha256:[0-9a-f]{64}$/;
 
-export const labelsSchema = z.record(
-  z
-    .string()
-    .max(317)
-    .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'a label key'),
-  z
-    .string()
-    .max(63)
-    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'a label value'),
-);
+/** Why `key` is not a label key (Kubernetes' qualified name: `[prefix/]name`), or undefined. */
+export function labelKeyProblem(key: string): string | undefined {
+  const parts = key.split('/');
+  const quoted = JSON.stringify(key.slice(0, 320));
+  if (parts.length > 2) return `label key ${quoted} has more than one '/'; a key is [prefix/]name`;
+  const name = parts.at(-1)!;
+  if (parts.length === 2 && !isSubdomain(parts[0]!)) return `label key ${quoted}: its prefix must be ${subdomainRule}`;
+  if (name.length > 63 || !labelNamePattern.test(name)) return `label key ${quoted}: its name must be ${labelNameRule}`;
+  return undefined;
+}
+
+/** Why `value` is not a label value, or undefined. */
+export function labelValueProblem(value: string): string | undefined {
+  if (value === '' || (value.length <= 63 && labelNamePattern.test(value))) return undefined;
+  return `label value ${JSON.stringify(value.slice(0, 80))} must be empty or ${labelNameRule}`;
+}
+
+export const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  for (const [key, value] of Object.entries(labels)) {
+    const problem = labelKeyProblem(key) ?? labelValueProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+  }
+});
 
 export const enrollRequestSchema = z
   .object({
@@ -84,6 +106,7 @@ export type ProtocolErrorCode =
   | 'not-ready'
   | 'shutting-down'
   | 'method-not-allowed'
+  | 'throttled'
   | 'internal';
 
 /** The error body of every non-2xx answer. */

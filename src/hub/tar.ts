@@ -156,12 +156,6 @@ export function readTar(archive: Buffer, limits: TarLimits): TarEntry[] {
     const path = safeEntryPath(name);
     const before = seen.get(path);
     if (before !== undefined && !(before === 'directory' && entryType === 'directory')) throw new TarError(`entry ${printablePath(path)} appears twice`);
-    // A file may not sit where a folder of an earlier entry is, nor under a file.
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      if (seen.get(parts.slice(0, i).join('/')) === 'file')
-        throw new TarError(`entry ${printablePath(path)} lies under the file ${printablePath(parts.slice(0, i).join('/'))}`);
-    }
     if (entryType === 'directory' && size !== 0) throw new TarError(`entry ${printablePath(path)}: a folder with data`);
     if (entries.length + 1 > limits.maxEntries) throw new TarError(`more than ${limits.maxEntries} entries; refused`);
     totalBytes += size;
@@ -170,7 +164,31 @@ export function readTar(archive: Buffer, limits: TarLimits): TarEntry[] {
     const mode = octal(header, 100, 8, `entry ${printablePath(path)}: mode`);
     entries.push({ path, type: entryType, executable: entryType === 'file' && (mode & 0o100) !== 0, data: Buffer.from(data) });
   }
+  refuseEntriesUnderFiles(entries);
   return entries;
+}
+
+/**
+ * A file may not have entries under it, whichever comes first: `a/b` before the file `a` would
+ * otherwise pass and fail unpacking with a raw fs error. Checked on the sorted paths, without
+ * keeping every parent of every entry (a deep path would cost memory quadratic in its length).
+ */
+function refuseEntriesUnderFiles(entries: readonly TarEntry[]): void {
+  const paths = entries.map((e) => e.path).sort();
+  for (const entry of entries) {
+    if (entry.type !== 'file') continue;
+    const under = `${entry.path}/`;
+    // The first path not below `under`: if any path lies under the file, this is one.
+    let low = 0;
+    let high = paths.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (paths[middle]! < under) low = middle + 1;
+      else high = middle;
+    }
+    const child = paths[low];
+    if (child?.startsWith(under)) throw new TarError(`entry ${printablePath(child)} lies under the file ${printablePath(entry.path)}`);
+  }
 }
 
 function writeString(block: Buffer, start: number, length: number, value: string): void {

@@ -7,7 +7,8 @@
  *   the hub finds it with one GET, without listing), labelled
  *   `hub.doris.dev/enrollment-token=true`, holding the full hash, the Fleet, the labels the
  *   devices get, the expiry and the uses left. A use is spent with the Secret's
- *   resourceVersion as precondition: two devices racing for the last use cannot both win.
+ *   resourceVersion as precondition: two devices racing for the last use cannot both win. A
+ *   use is given back the same way when the Device could not be written.
  * - Device tokens are `<device>.<secret>`: the hub finds the Device by the name before the dot
  *   and compares the hash of the whole token with the Device's `spec.tokenHash`.
  */
@@ -109,33 +110,57 @@ export class EnrollmentTokens {
     return { token, name, fleet: options.fleet, labels: options.labels, expiresAt, usesLeft: options.uses };
   }
 
+  /** The token's Secret and what it grants, if `token` is an enrollment token this hub made. */
+  private async read(token: string): Promise<{ secret: SecretObject; grant: EnrollmentTokenInfo & { tokenHash: string } } | undefined> {
+    const key = { apiVersion: 'v1', kind: 'Secret', namespace: this.namespace, name: enrollmentSecretName(token) };
+    const secret = (await this.client.get(key)) as SecretObject | undefined;
+    const grant = secret && secret.metadata.labels?.[enrollmentTokenLabel] === 'true' ? readGrant(secret) : undefined;
+    return secret && grant && tokenMatches(token, grant.tokenHash) ? { secret, grant } : undefined;
+  }
+
+  /** Writes the uses left, with the resourceVersion read as precondition: false when a concurrent use came first (409). */
+  private async writeUses(secret: SecretObject, usesLeft: number): Promise<boolean> {
+    try {
+      await this.client.replace({ ...secret, data: { ...secret.data, usesLeft: b64(String(usesLeft)) } });
+      return true;
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 409) return false;
+      throw error;
+    }
+  }
+
   /**
    * Spends one use of `token` for an enrollment into `fleet`: the labels the device gets.
    * Refuses (401) an unknown, expired or used-up token and (403) a token of another Fleet.
    */
   async consume(token: string, fleet: string): Promise<{ labels: Record<string, string> }> {
-    const key = { apiVersion: 'v1', kind: 'Secret', namespace: this.namespace, name: enrollmentSecretName(token) };
     for (let attempt = 0; attempt < 8; attempt++) {
-      const secret = (await this.client.get(key)) as SecretObject | undefined;
-      const grant = secret && secret.metadata.labels?.[enrollmentTokenLabel] === 'true' ? readGrant(secret) : undefined;
-      if (!secret || !grant || !tokenMatches(token, grant.tokenHash)) {
+      const found = await this.read(token);
+      if (!found)
         throw new HubRefusal(401, 'enrollment-refused', 'unknown enrollment token (never created, or deleted); create one with `doris hub token create`');
-      }
+      const { secret, grant } = found;
       if (grant.fleet !== fleet) throw new HubRefusal(403, 'enrollment-refused', `the enrollment token is for Fleet ${grant.fleet}, not ${fleet}`);
       if (Date.parse(grant.expiresAt) <= this.now()) {
         throw new HubRefusal(401, 'enrollment-refused', `the enrollment token expired at ${grant.expiresAt}; create a new one with \`doris hub token create\``);
       }
       if (grant.usesLeft <= 0)
         throw new HubRefusal(401, 'enrollment-refused', 'the enrollment token is used up (no uses left); create a new one with `doris hub token create`');
-      try {
-        // The resourceVersion read above is the precondition: a concurrent use makes this a 409.
-        await this.client.replace({ ...secret, data: { ...secret.data, usesLeft: b64(String(grant.usesLeft - 1)) } });
-        return { labels: grant.labels };
-      } catch (error) {
-        if (error instanceof KubeApiError && error.status === 409) continue;
-        throw error;
-      }
+      if (await this.writeUses(secret, grant.usesLeft - 1)) return { labels: grant.labels };
     }
     throw new HubRefusal(503, 'not-ready', 'the enrollment token is being used by other enrollments right now; try again');
+  }
+
+  /**
+   * Gives back the use `consume` spent, for an enrollment that did not happen (the Device could
+   * not be written). The same precondition as spending keeps a concurrent use from being lost;
+   * a token deleted meanwhile has nothing to give back. False when it could not.
+   */
+  async giveBack(token: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const found = await this.read(token);
+      if (!found) return false;
+      if (await this.writeUses(found.secret, found.grant.usesLeft + 1)) return true;
+    }
+    return false;
   }
 }

@@ -20,6 +20,7 @@ import { DorisError } from '../errors.js';
 import { extractBundle } from '../hub/bundles.js';
 import type { EnrollRequest, EnrollResponse, Target } from '../hub/protocol.js';
 import type { TrackedImage } from '../render/images.js';
+import { printable } from '../render/problems.js';
 import type { ImageResolution } from './images.js';
 import type { PipelineSource } from './source.js';
 
@@ -150,6 +151,13 @@ export class HubClient {
     if (answer.status === 304) return undefined;
     if (answer.status !== 200) throw this.refusal('GET', path, answer);
     const target = JSON.parse(answer.body.toString('utf8')) as Target;
+    // The commit names folders on this device (checkouts) and is what the sync applies.
+    if (typeof target.commit !== 'string' || !/^[0-9a-f]{40,64}$/.test(target.commit)) {
+      throw new HubError(
+        `the hub sent a target whose commit is not a git commit id (40 to 64 hex digits): "${printable(String(target.commit).slice(0, 80))}"`,
+        0,
+      );
+    }
     return { target, etag: String(answer.headers.etag ?? `"${target.revision}"`) };
   }
 

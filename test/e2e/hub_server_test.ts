@@ -45,6 +45,9 @@ const bundleA = Buffer.from(`bundle of fleet a ${run}`);
 const bundleB = Buffer.from(`bundle of fleet b ${run}`);
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const commitA = 'a'.repeat(40);
+/** Revision ids as the hub issues them (a device may report no other). */
+const revA = 'r-00000000000000a1';
+const revB = 'r-00000000000000b1';
 const githubSecret = `gh-${run}-not-a-real-secret`;
 /** Presence grace of the hubs under test: long enough that a busy machine's gap between two requests never exceeds it. */
 const graceS = 20;
@@ -116,7 +119,7 @@ const report = (over: Record<string, unknown> = {}) => ({
   message: 'applied',
   agentVersion: '0.1.0',
   commit: commitA,
-  revision: 'r-a1',
+  revision: revA,
   ...over,
 });
 
@@ -150,8 +153,8 @@ before(async () => {
   const crdWrites = writesBy(readAuditSince(env.AUDIT_LOG, mark), hubUser).filter((e) => e.objectRef?.resource === 'customresourcedefinitions');
   assert.deepEqual([...new Set(crdWrites.map((e) => e.objectRef?.name))].sort(), ['devices.hub.doris.dev', 'fleets.hub.doris.dev']);
   for (const name of ['f-a', 'f-b']) await admin.apply(fleetObject(name), { manager: 'e2e-tests' });
-  await setRevision('f-a', 'r-a1', commitA, bundleA);
-  await setRevision('f-b', 'r-b1', 'b'.repeat(40), bundleB);
+  await setRevision('f-a', revA, commitA, bundleA);
+  await setRevision('f-b', revB, 'b'.repeat(40), bundleB);
 });
 
 after(async () => {
@@ -198,7 +201,7 @@ describe('doris hub under its own ServiceAccount', () => {
     const token = await enrolled('f-a', 'dev-3');
     const target = await hubCall('GET', '/v1/fleets/f-a/target', { token });
     assert.equal(target.status, 200, target.text);
-    assert.equal(target.headers.get('etag'), '"r-a1"');
+    assert.equal(target.headers.get('etag'), `"${revA}"`);
     const body = target.json() as { commit: string; bundle: { digest: string; url: string } };
     assert.equal(body.commit, commitA);
     const bundle = await fetch(`${hub.url}${body.bundle.url}`, { headers: { authorization: `Bearer ${token}` } });
@@ -230,12 +233,12 @@ describe('doris hub under its own ServiceAccount', () => {
         'GET',
         `/apis/hub.doris.dev/v1alpha1/namespaces/${ns}/devices/dev-6`,
       );
-      return (body.status?.report?.ready === 'True' && body.status.servedRevision === 'r-a1') || undefined;
+      return (body.status?.report?.ready === 'True' && body.status.servedRevision === revA) || undefined;
     });
     const mark = auditMark(env.AUDIT_LOG);
     for (let i = 0; i < 5; i++) {
       assert.equal((await hubCall('PUT', '/v1/fleets/f-a/devices/dev-6/report', { token, body: report() })).status, 204);
-      assert.equal((await hubCall('GET', '/v1/fleets/f-a/target', { token, headers: { 'if-none-match': '"r-a1"' } })).status, 304);
+      assert.equal((await hubCall('GET', '/v1/fleets/f-a/target', { token, headers: { 'if-none-match': `"${revA}"` } })).status, 304);
     }
     // A changed report is written: once it shows in the audit log, everything before it has too.
     assert.equal((await hubCall('PUT', '/v1/fleets/f-a/devices/dev-6/report', { token, body: report({ message: 'applied again' }) })).status, 204);
@@ -257,7 +260,7 @@ describe('doris hub under its own ServiceAccount', () => {
         .find((l) => l.startsWith('f-a '))!
         .split(/\s+/)
         .slice(0, 3),
-      ['f-a', 'r-a1', commitA],
+      ['f-a', revA, commitA],
     );
 
     const devices = await doris(env, ['--namespace', ns, '--output', 'json', 'fleet', 'devices', 'f-a', '-l', 'hub.doris.dev/fleet=f-a']);
@@ -266,7 +269,7 @@ describe('doris hub under its own ServiceAccount', () => {
     assert.deepEqual({ ready: dev6?.ready, commit: dev6?.commit, state: dev6?.state }, { ready: 'True', commit: commitA, state: 'ready' });
     const status = await doris(env, ['--namespace', ns, 'fleet', 'status', 'f-a']);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /revision: {2}r-a1 commit a{12}/);
+    assert.match(status.stdout, new RegExp(`revision: {2}${revA} commit a{12}`));
     assert.match(status.stdout, /devices: {3}\d+ \(\d+ ready/);
     const missing = await doris(env, ['--namespace', ns, 'fleet', 'status', 'no-such-fleet']);
     assert.equal(missing.code, 3, missing.stderr);
@@ -277,11 +280,11 @@ describe('doris hub under its own ServiceAccount', () => {
     const tokens = new Map<string, string>();
     for (const name of names) tokens.set(name, await enrolled('f-a', name));
     const poll = (name: string, wait: number) =>
-      hubCall('GET', `/v1/fleets/f-a/target?wait=${wait}`, { token: tokens.get(name), headers: { 'if-none-match': '"r-a1"' } });
+      hubCall('GET', `/v1/fleets/f-a/target?wait=${wait}`, { token: tokens.get(name), headers: { 'if-none-match': `"${revA}"` } });
     for (const name of names) assert.equal((await poll(name, 0)).status, 304);
     await waitFor('all connected (one write each)', async () => {
       const all = await Promise.all(names.map((n) => device(n)));
-      return all.every((d) => d.status?.connected === true && d.status.servedRevision === 'r-a1') || undefined;
+      return all.every((d) => d.status?.connected === true && d.status.servedRevision === revA) || undefined;
     });
     const idleMark = auditMark(env.AUDIT_LOG);
     const idleStart = Date.now();
@@ -341,7 +344,7 @@ describe('doris hub under its own ServiceAccount', () => {
 
   it('deleting the Device revokes it at once: its held poll and its next request get 401', async () => {
     const token = await enrolled('f-a', 'dev-7');
-    const held = hubCall('GET', '/v1/fleets/f-a/target?wait=120', { token, headers: { 'if-none-match': '"r-a1"' } });
+    const held = hubCall('GET', '/v1/fleets/f-a/target?wait=120', { token, headers: { 'if-none-match': `"${revA}"` } });
     await waitFor('the poll to be held', async () => {
       const metrics = await (await fetch(`${hub.url}/metrics`)).text();
       return /^doris_hub_open_long_polls [1-9]/m.test(metrics) || undefined;
@@ -401,7 +404,7 @@ describe('doris hub under its own ServiceAccount', () => {
       await waitFor('the TLS hub to be ready', async () => (await get('/readyz').catch(() => undefined))?.status === 200 || undefined, { timeoutMs: 60_000 });
       const target = await get('/v1/fleets/f-a/target', { authorization: `Bearer ${token}` });
       assert.equal(target.status, 200, target.body);
-      assert.equal((JSON.parse(target.body) as { revision: string }).revision, 'r-a1');
+      assert.equal((JSON.parse(target.body) as { revision: string }).revision, revA);
       assert.match(await (await fetch(`${hub.url}/metrics`)).text(), /^doris_hub_leader 1$/m, 'the first hub still leads');
     } finally {
       const stopped = await second.stop('SIGTERM');
@@ -458,7 +461,7 @@ describe('doris hub under its own ServiceAccount', () => {
 
       // A device connected to the follower; the follower dies (SIGKILL: it writes nothing on the way out).
       const token = await enrolled('f-a', 'dev-orphan');
-      const poll = await fetch(`${follower.url}/v1/fleets/f-a/target?wait=0`, { headers: { authorization: `Bearer ${token}`, 'if-none-match': '"r-a1"' } });
+      const poll = await fetch(`${follower.url}/v1/fleets/f-a/target?wait=0`, { headers: { authorization: `Bearer ${token}`, 'if-none-match': `"${revA}"` } });
       assert.equal(poll.status, 304);
       await waitFor('dev-orphan connected to the follower', async () => (await device('dev-orphan')).status?.servedBy === identity || undefined);
       killedAt = Date.now();

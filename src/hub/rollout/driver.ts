@@ -464,6 +464,8 @@ export function view(device: Device, now = Date.now()): DeviceView {
     name: device.metadata.name,
     labels: device.metadata.labels ?? {},
     ...(report ? { report: { revision: report.revision, ready: report.ready, reason: report.reason } } : {}),
+    // A report counts toward the revision the hub served the device, not one it only claims.
+    ...(device.status?.servedRevision ? { servedRevision: device.status.servedRevision } : {}),
     ...(lastSeen ? { lastSeen } : {}),
     // Connected: online with no clock running (no wake-up for its going offline).
     ...((device.status as { connected?: boolean } | undefined)?.connected === true ? { connected: true } : {}),

@@ -56,6 +56,12 @@ export interface DeviceView {
   lastSeen?: string;
   /** A hub replica holds its long-poll now: online whatever `lastSeen` says. */
   connected?: boolean;
+  /**
+   * The revision the hub last served it (`status.servedRevision`): a report counts toward a
+   * revision only when the hub served the device that revision. Absent: not known to the
+   * caller, and the report is taken as it claims.
+   */
+  servedRevision?: string;
 }
 
 export interface Transition {
@@ -106,7 +112,9 @@ function factsOf(device: DeviceView, revision: string, now: number): DeviceFacts
   const seen = device.lastSeen ? Date.parse(device.lastSeen) : Number.NaN;
   const offline = device.connected !== true && (!Number.isFinite(seen) || now - seen > offlineAfterMs);
   const report = device.report;
-  const updated = !offline && report?.revision === revision;
+  // A device may claim any revision; the hub knows which one it served.
+  const served = device.servedRevision === undefined || device.servedRevision === revision;
+  const updated = !offline && served && report?.revision === revision;
   return {
     offline,
     updated,

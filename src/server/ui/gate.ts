@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate, isRefusal, issueSession, normalizeAddress, type Principal, roleOfToken, sessionCookie, type UiAuthConfig } from './auth.js';
 import { Csrf, postAllowed, sameOrigin } from './csrf.js';
+import { FailureThrottle } from '../throttle.js';
 import { html } from './html.js';
 import { page, sendHtml, sendJson, securityHeaders } from './layout.js';
 import { readForm, wantsJson } from './request.js';
@@ -18,41 +19,10 @@ export function safeNext(value: string | null | undefined): string {
   return /^[\x21-\x7e]*$/.test(value) ? value : '/';
 }
 
-/**
- * Failed logins of one client address in the last minute, for at most `maxClients` addresses
- * (the least recently failing are forgotten first): a client with too many is answered 429
- * instead of 401. Counting per address, and only failures, keeps one caller from locking
- * everyone else out, the right token included.
- */
-export class LoginFailures {
-  private readonly byClient = new Map<string, number[]>();
-
-  constructor(
-    private readonly perMinute = 20,
-    private readonly maxClients = 10_000,
-  ) {}
-
-  /** Addresses remembered. */
-  get size(): number {
-    return this.byClient.size;
-  }
-
-  /** Counts a failure of `client`; true when it had failed `perMinute` times already (then it is not counted). */
-  fail(client: string, now: number): boolean {
-    const recent = (this.byClient.get(client) ?? []).filter((t) => t > now - 60_000);
-    if (recent.length >= this.perMinute) return true;
-    recent.push(now);
-    // Re-inserted last: the map's order is the order of the latest failures.
-    this.byClient.delete(client);
-    if (this.byClient.size >= this.maxClients) this.byClient.delete(this.byClient.keys().next().value as string);
-    this.byClient.set(client, recent);
-    return false;
-  }
-}
-
 export class UiGate {
   readonly csrf: Csrf;
-  private readonly failures = new LoginFailures();
+  /** Failed logins per client address: too many in a minute are answered 429 instead of 401. */
+  private readonly failures = new FailureThrottle();
 
   constructor(
     readonly config: UiAuthConfig,

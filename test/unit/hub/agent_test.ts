@@ -41,6 +41,8 @@ let base: string;
 const requests: string[] = [];
 /** What the bundle route serves (a test swaps in other bytes). */
 let served = bundle;
+/** What the target route serves (a test swaps in another). */
+let servedTarget: unknown = target;
 
 before(async () => {
   server = createServer((req, res) => {
@@ -51,7 +53,7 @@ before(async () => {
     }
     if (req.url?.startsWith('/v1/fleets/edge/target')) {
       if (req.headers['if-none-match'] === `"${target.revision}"`) res.writeHead(304).end();
-      else res.writeHead(200, { etag: `"${target.revision}"`, 'content-type': 'application/json' }).end(JSON.stringify(target));
+      else res.writeHead(200, { etag: `"${target.revision}"`, 'content-type': 'application/json' }).end(JSON.stringify(servedTarget));
       return;
     }
     if (req.url === `/v1/fleets/edge/bundles/${digest}`) {
@@ -91,6 +93,23 @@ describe('HubClient', () => {
       await assert.rejects(new HubClient(base, token).bundle('edge', digest), /does not match its digest/);
     } finally {
       served = bundle;
+    }
+  });
+
+  it('refuses a target whose commit is not a commit id (it names folders on the device)', async () => {
+    try {
+      for (const commit of ['../../../etc/x', 'A'.repeat(40), 'a'.repeat(39), 'a'.repeat(65), 12, undefined]) {
+        servedTarget = { ...target, commit };
+        await assert.rejects(
+          new HubClient(base, token).target('edge', undefined, 0),
+          /the hub sent a target whose commit is not a git commit id/,
+          String(commit),
+        );
+      }
+      servedTarget = { ...target, commit: 'b'.repeat(64) };
+      assert.equal((await new HubClient(base, token).target('edge', undefined, 0))?.target.commit, 'b'.repeat(64));
+    } finally {
+      servedTarget = target;
     }
   });
 

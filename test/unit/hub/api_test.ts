@@ -12,9 +12,10 @@ import type { Device, Fleet, Revision } from '../../../src/api/hub.js';
 import { HubApi, type FleetView } from '../../../src/hub/api.js';
 import { DeviceRegistry, defaultDeviceRegistryOptions } from '../../../src/hub/devices.js';
 import { HubMetrics } from '../../../src/hub/metrics.js';
-import { EnrollmentTokens } from '../../../src/hub/tokens.js';
+import { EnrollmentTokens, enrollmentSecretName } from '../../../src/hub/tokens.js';
 import { createLogger } from '../../../src/log.js';
 import { waitFor } from '../../env/proc.js';
+import { KubeApiError } from '../../../src/kube/http.js';
 import { HubFakeKube } from './hub_fake.js';
 
 const ns = 'hub';
@@ -89,12 +90,12 @@ interface Answer {
 function call(
   method: string,
   path: string,
-  options: { token?: string; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean } = {},
+  options: { token?: string; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean; port?: number; from?: string } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port: options.port ?? port, localAddress: options.from, method, path, headers }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }));
@@ -123,7 +124,16 @@ async function enroll(device: string, fleetName: string, labels: Record<string, 
   return deviceToken;
 }
 
-const goodReport = () => ({ ready: 'True', reason: 'Synced', message: 'ok', agentVersion: '0.1.0', commit: 'c'.repeat(40), revision: 'r-1' });
+const goodReport = () => ({ ready: 'True', reason: 'Synced', message: 'ok', agentVersion: '0.1.0', commit: 'c'.repeat(40), revision: 'r-0123456789abcdef' });
+
+const enrollBody = (fleetName: string, device: string, enrollmentToken: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ fleet: fleetName, device, enrollmentToken, ...extra });
+
+/** Uses left of an enrollment token, as stored. */
+function usesLeft(token: string): number {
+  const secret = kube.objects.get(`Secret/${ns}/${enrollmentSecretName(token)}`) as unknown as { data: { usesLeft: string } };
+  return Number(Buffer.from(secret.data.usesLeft, 'base64').toString());
+}
 
 before(async () => {
   kube = new HubFakeKube();
@@ -142,7 +152,8 @@ before(async () => {
     fleets,
     bundles: { get: async (digest) => (digest === bundleDigest ? bundleBytes : undefined) },
     tokens,
-    options: { retryAfterSpreadSeconds: 5 },
+    // Every test calls from 127.0.0.1: throttling is its own test, with its own API.
+    options: { retryAfterSpreadSeconds: 5, enrollFailuresPerMinute: 1000 },
   });
   server = createServer((req, res) => {
     void api.handle(req, res).then((handled) => {
@@ -281,6 +292,79 @@ describe('hub API: hostile input', () => {
     assert.equal((await call('GET', '/v1/enroll')).status, 405);
   });
 
+  it('an enrollment token does not take over an enrolled device, of its Fleet or another (409); the use is given back', async () => {
+    const victim = await enroll('store-42', 'f1', { ring: 'prod' });
+    const reported = await call('PUT', '/v1/fleets/f1/devices/store-42/report', { token: victim, body: JSON.stringify(goodReport()) });
+    assert.equal(reported.status, 204);
+    for (const fleetName of ['f2', 'f1']) {
+      const shared = await tokens.create({ fleet: fleetName, labels: {}, ttlMs: 60_000, uses: 1 });
+      const taken = await call('POST', '/v1/enroll', { body: enrollBody(fleetName, 'store-42', shared.token) });
+      assert.equal(taken.status, 409, taken.body);
+      assert.equal(taken.json().error, 'enrollment-refused');
+      assert.match(taken.json().message!, /store-42 is already enrolled in Fleet f1.*an operator deletes it first \(kubectl -n hub delete device store-42/);
+      assert.equal(usesLeft(shared.token), 1, 'nothing was enrolled: the use is back');
+    }
+    assert.equal(devices.get('store-42')?.spec.fleet, 'f1');
+    assert.equal(devices.get('store-42')?.metadata.labels?.ring, 'prod');
+    assert.equal((await call('GET', '/v1/fleets/f1/target', { token: victim })).status, 200, 'the device keeps its token');
+  });
+
+  it('refuses names and labels the API server would refuse before spending a use; gives the use back when the Device write fails', async () => {
+    const once = await tokens.create({ fleet: 'f1', labels: {}, ttlMs: 60_000, uses: 1 });
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['empty part', { device: 'a..b' }],
+      ['part ending in -', { device: 'a-.b' }],
+      ['part starting with -', { device: 'a.-b' }],
+      ['name over 253', { device: 'a'.repeat(254) }],
+      ['key name over 63', { labels: { ['k'.repeat(64)]: 'v' } }],
+      ['prefixed key name over 63', { labels: { [`example.com/${'k'.repeat(64)}`]: 'v' } }],
+      ['key prefix not a subdomain', { labels: { 'Example.com/k': 'v' } }],
+      ['key prefix over 253', { labels: { [`${'p'.repeat(254)}/k`]: 'v' } }],
+      ['empty key prefix', { labels: { '/k': 'v' } }],
+      ['two slashes', { labels: { 'a/b/c': 'v' } }],
+      ['value over 63', { labels: { k: 'v'.repeat(64) } }],
+      ['value ending in .', { labels: { k: 'v.' } }],
+    ];
+    for (const [what, extra] of cases) {
+      const answer = await call('POST', '/v1/enroll', { body: enrollBody('f1', 'named-1', once.token, extra) });
+      assert.equal(answer.status, 400, `${what}: ${answer.body}`);
+      assert.equal(answer.json().error, 'bad-request', what);
+    }
+    assert.equal(usesLeft(once.token), 1);
+    // Whatever the API server refuses anyway: the use is given back.
+    kube.beforeWrite = (verb, key) => {
+      if (verb === 'POST' && key.startsWith('Device/')) throw new KubeApiError('POST', key, 422, { reason: 'Invalid', message: 'refused by a webhook' }, '');
+    };
+    try {
+      const refusedWrite = await call('POST', '/v1/enroll', { body: enrollBody('f1', 'named-1', once.token) });
+      assert.equal(refusedWrite.status, 400, refusedWrite.body);
+      assert.match(refusedWrite.json().message!, /the Device cannot be created: refused by a webhook/);
+    } finally {
+      kube.beforeWrite = () => undefined;
+    }
+    assert.equal(usesLeft(once.token), 1);
+    const labels = { [`example.com/${'k'.repeat(63)}`]: 'v'.repeat(63), empty: '', 'a.b_c-d': 'A.b_C-9' };
+    const enrolled = await call('POST', '/v1/enroll', { body: enrollBody('f1', 'a.b-c.d', once.token, { labels }) });
+    assert.equal(enrolled.status, 200, enrolled.body);
+    assert.equal(usesLeft(once.token), 0);
+  });
+
+  it('refuses reports whose reason or revision could carry terminal escapes', async () => {
+    const token = await enroll('escapes-1', 'f1');
+    for (const over of [
+      { reason: '\u001b[2J\u001b]0;pwned\u0007X' },
+      { reason: 'Synced\r\nfake-device  True' },
+      { reason: 'Synced\u009b31m' },
+      { revision: 'r-x\r\nfake-device  ready' },
+      { revision: 'r-0123456789ABCDEF' },
+      { revision: 'r-1' },
+    ]) {
+      const answer = await call('PUT', '/v1/fleets/f1/devices/escapes-1/report', { token, body: JSON.stringify({ ...goodReport(), ...over }) });
+      assert.equal(answer.status, 400, JSON.stringify(over));
+    }
+    assert.equal(devices.get('escapes-1')?.status?.report, undefined);
+  });
+
   it('a deleted device is refused at once (401), also on a poll it holds open', async () => {
     const token = await enroll('doomed', 'f1');
     const held = call('GET', '/v1/fleets/f1/target?wait=30', { token, headers: { 'if-none-match': '"r-1"' } });
@@ -382,6 +466,48 @@ describe('hub API: targets, bundles, reports', () => {
       const secret = token.includes('.') ? token.slice(token.lastIndexOf('.') + 1) : token;
       assert.equal(logText.includes(secret), false);
     }
+  });
+});
+
+describe('hub API: enrollment throttling', () => {
+  it('answers an address past its refused enrollments 429 with Retry-After, before any API call; refusals are logged at debug', async () => {
+    const throttling = new HubApi({
+      log,
+      metrics: new HubMetrics({ defaultMetrics: false }),
+      devices,
+      fleets,
+      bundles: { get: async () => undefined },
+      tokens,
+      options: { enrollFailuresPerMinute: 3 },
+    });
+    const own = createServer((req, res) => void throttling.handle(req, res));
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    const ownPort = (own.address() as AddressInfo).port;
+    const guess = (i: number) => call('POST', '/v1/enroll', { port: ownPort, body: enrollBody('f1', 'guessed', `guess-${i}-${'x'.repeat(40)}`) });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await guess(i)).status, 401);
+      const over = await guess(3);
+      assert.equal(over.status, 429);
+      assert.equal(over.json().error, 'throttled');
+      assert.equal(over.headers['retry-after'], '60');
+      const gets = kube.counts.GET ?? 0;
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => guess(100 + i)));
+      assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([429]));
+      assert.ok(answers.every((a) => Number(a.headers['retry-after']) >= 1 && Number(a.headers['retry-after']) <= 60));
+      assert.equal((kube.counts.GET ?? 0) - gets, 0, 'a throttled attempt costs no API call');
+      // Per address: another client (127.0.0.2 is loopback too) is not held up.
+      const other = await call('POST', '/v1/enroll', { port: ownPort, from: '127.0.0.2', body: enrollBody('f1', 'guessed', `other-${'x'.repeat(40)}`) });
+      assert.equal(other.status, 401);
+    } finally {
+      own.closeAllConnections();
+      await new Promise((resolve) => own.close(resolve));
+    }
+    const refusals = logText
+      .split('\n')
+      .filter((line) => line.includes('unknown enrollment token'))
+      .map((line) => JSON.parse(line) as { level: number });
+    assert.ok(refusals.length >= 3);
+    assert.deepEqual(new Set(refusals.map((r) => r.level)), new Set([20]), 'debug, not info');
   });
 });
 

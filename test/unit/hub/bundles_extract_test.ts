@@ -127,6 +127,17 @@ const hostile: Array<{ name: string; bytes: Buffer; error: RegExp; limits?: { ma
   { name: 'no end marker', bytes: gzipSync(entry({ name: 'a', data: 'a' })), error: /truncated \(no end-of-archive marker\)/ },
   { name: 'duplicate file', bytes: gzipSync(tar({ name: 'a', data: '1' }, { name: 'a', data: '2' })), error: /"a" appears twice/ },
   { name: 'file under a file', bytes: gzipSync(tar({ name: 'a', data: '1' }, { name: 'a/b', data: '2' })), error: /"a\/b" lies under the file "a"/ },
+  {
+    name: 'file where a folder was implied',
+    bytes: gzipSync(tar({ name: 'a/b', data: '1' }, { name: 'a', data: '2' })),
+    error: /"a\/b" lies under the file "a"/,
+  },
+  {
+    name: 'file where an earlier folder entry implied a folder',
+    bytes: gzipSync(tar({ name: 'a/b/', type: '5' }, { name: 'a', data: '2' })),
+    error: /"a\/b" lies under the file "a"/,
+  },
+  { name: 'file where a folder entry was', bytes: gzipSync(tar({ name: 'a/', type: '5' }, { name: 'a', data: '2' })), error: /"a" appears twice/ },
   { name: 'folder with data', bytes: gzipSync(tar({ name: 'd/', type: '5', data: 'x' })), error: /a folder with data/ },
   { name: 'dot segment', bytes: gzipSync(tar({ name: 'a/./b', data: 'x' })), error: /empty or "\." path segment/ },
   { name: 'empty name', bytes: gzipSync(tar({ name: '', data: 'x' })), error: /empty path/ },
@@ -180,6 +191,12 @@ describe('extractBundle unpacks folders and regular files', () => {
     assert.equal(statSync(join(dir, '1-app/10-a.yml')).mode & 0o111, 0);
     assert.equal(readFileSync(join(dir, `${'deep/'.repeat(20)}file.yml`), 'utf8'), 'deep\n');
     assert.equal(readFileSync(join(dir, `${'long-'.repeat(40)}name.yml`), 'utf8'), 'long\n');
+  });
+
+  it('a file beside folders whose names begin with its own is not under it', () => {
+    const dir = freshDir();
+    extractBundle(gzipSync(tar({ name: 'a/b', data: '1' }, { name: 'a-b/c', data: '2' }, { name: 'a.d', data: '3' }, { name: 'a-b/c.d/e', data: '4' })), dir);
+    assert.deepEqual(readdirSync(dir).sort(), ['a', 'a-b', 'a.d']);
   });
 
   it('a git global header (the commit id) is not content', () => {

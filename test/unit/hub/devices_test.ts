@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { DeviceReport } from '../../../src/api/hub.js';
-import { DeviceRegistry, defaultDeviceRegistryOptions, storedDeviceState } from '../../../src/hub/devices.js';
+import { DeviceRegistry, type DeviceRegistryOptions, defaultDeviceRegistryOptions, storedDeviceState } from '../../../src/hub/devices.js';
 import { HubRefusal } from '../../../src/hub/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { waitFor } from '../../env/proc.js';
@@ -11,8 +11,8 @@ const ns = 'hub';
 const log = createLogger({ level: 'silent' });
 const registries: DeviceRegistry[] = [];
 
-async function registry(kube = new HubFakeKube(), clock = { now: Date.now() }) {
-  const devices = new DeviceRegistry(kube, ns, log, { ...defaultDeviceRegistryOptions(), replica: 'hub-a', now: () => clock.now });
+async function registry(kube = new HubFakeKube(), clock = { now: Date.now() }, options: Partial<DeviceRegistryOptions> = {}) {
+  const devices = new DeviceRegistry(kube, ns, log, { ...defaultDeviceRegistryOptions(), replica: 'hub-a', now: () => clock.now, ...options });
   registries.push(devices);
   devices.start();
   await waitFor('the device cache to sync', async () => devices.hasSynced || undefined, { timeoutMs: 5000 });
@@ -78,12 +78,34 @@ describe('device registry', () => {
     }
   });
 
-  it('re-enrolling a name replaces its token: the old one is refused', async () => {
+  it('refuses (409) a name already enrolled, in another Fleet or its own: the Device keeps its token, Fleet and labels', async () => {
+    const { kube, devices } = await registry();
+    const token = await devices.enroll('store-42', 'prod', { ring: 'prod' });
+    const before = structuredClone(kube.objects.get(`Device/${ns}/store-42`));
+    const lab = await devices.enroll('store-42', 'lab', {}).catch((e: unknown) => e);
+    assert.ok(lab instanceof HubRefusal);
+    assert.equal(lab.status, 409);
+    assert.match(lab.message, /store-42 is already enrolled in Fleet prod.*kubectl -n hub delete device store-42/);
+    const same = await devices.enroll('store-42', 'prod', { ring: 'other' }).catch((e: unknown) => e);
+    assert.ok(same instanceof HubRefusal);
+    assert.equal(same.status, 409);
+    assert.match(same.message, /already enrolled in Fleet prod: if it was reinstalled and lost its token, an operator deletes it first/);
+    assert.deepEqual(kube.objects.get(`Device/${ns}/store-42`), before);
+    assert.equal(devices.authenticate(`Bearer ${token}`).spec.fleet, 'prod');
+    // Once an operator deleted the Device, the name enrolls again (with a new token).
+    await kube.delete({ apiVersion: 'hub.doris.dev/v1alpha1', kind: 'Device', namespace: ns, name: 'store-42' });
+    const again = await devices.enroll('store-42', 'lab', {});
+    assert.equal(devices.authenticate(`Bearer ${again}`).spec.fleet, 'lab');
+  });
+
+  it('answers an unknown device and a wrong token with the same 401: names are not revealed', async () => {
     const { devices } = await registry();
-    const first = await devices.enroll('dev-1', 'f1', {});
-    const second = await devices.enroll('dev-1', 'f1', { site: 'b' });
-    assert.equal(devices.authenticate(`Bearer ${second}`).metadata.labels?.site, 'b');
-    assert.match(refused(() => devices.authenticate(`Bearer ${first}`)).message, /enrolled again/);
+    const token = await devices.enroll('dev-1', 'f1', {});
+    const secret = token.slice(token.lastIndexOf('.') + 1);
+    const unknown = refused(() => devices.authenticate(`Bearer nobody.${secret}`));
+    const wrong = refused(() => devices.authenticate(`Bearer dev-1.${'A'.repeat(43)}`));
+    assert.deepEqual([unknown.status, unknown.code, unknown.message], [wrong.status, wrong.code, wrong.message]);
+    assert.doesNotMatch(unknown.message, /nobody|dev-1/);
   });
 
   it('deleting the Device revokes its token at once (the watch drops it)', async () => {
@@ -95,17 +117,18 @@ describe('device registry', () => {
     });
     await kube.delete({ apiVersion: 'hub.doris.dev/v1alpha1', kind: 'Device', namespace: ns, name: 'dev-1' });
     assert.deepEqual(gone, ['dev-1']);
-    assert.match(refused(() => devices.authenticate(`Bearer ${token}`)).message, /not enrolled/);
+    assert.match(refused(() => devices.authenticate(`Bearer ${token}`)).message, /the Device was deleted, which revokes its token/);
   });
 
   it('writes a report only when it changed, and clears what the device no longer reports', async () => {
-    const { kube, devices } = await registry();
+    const { kube, devices, clock } = await registry();
     await devices.enroll('dev-1', 'f1', {});
     const device = devices.get('dev-1')!;
     assert.equal(await devices.report(device, report()), true);
     assert.equal(await devices.report(device, report()), false);
     assert.equal(await devices.report(device, { ...report(), images: [] }), false);
     assert.equal(statusWrites(kube), 1);
+    clock.now += 1000;
     assert.equal(await devices.report(device, report({ ready: 'False', reason: 'ApplyFailed', counts: undefined })), true);
     const status = (kube.objects.get(`Device/${ns}/dev-1`) as unknown as { status: { report: Record<string, unknown> } }).status;
     assert.equal(status.report.ready, 'False');
@@ -243,6 +266,64 @@ describe('device registry', () => {
     await devices.sweep(new Map());
     devices.contact(devices.get('ok')!, undefined);
     assert.deepEqual(devices.countByState(), { ready: 1, failed: 0, offline: 2, unknown: 0 });
+  });
+
+  it('writes one report of a device at a time, merging those that arrive meanwhile (the newest wins)', async () => {
+    // No interval: what is measured is the merging alone.
+    const { kube, devices } = await registry(undefined, undefined, { reportIntervalMs: 0 });
+    await devices.enroll('dev-1', 'f1', {});
+    const device = devices.get('dev-1')!;
+    let inFlight = 0;
+    let most = 0;
+    const patch = kube.mergePatch.bind(kube);
+    kube.mergePatch = async (...args: Parameters<HubFakeKube['mergePatch']>) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // An API server takes a while: let the other reports arrive before this write lands.
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        return await patch(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+    const before = statusWrites(kube);
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => devices.report(device, report({ message: `sync ${i}` }))));
+    assert.deepEqual(new Set(results), new Set([true]), 'every report was carried by a write');
+    assert.equal(statusWrites(kube) - before, 2, 'the first report, then the 499 that came meanwhile as one');
+    assert.equal(most, 1);
+    assert.equal(devices.get('dev-1')?.status?.report?.message, 'sync 499');
+  });
+
+  it('waits out the interval between two report writes of a device; presence writes do not wait for it', async () => {
+    // The registry's clock stands still: only the interval's timer lets the second write go.
+    const { kube, devices } = await registry(undefined, undefined, { reportIntervalMs: 300 });
+    await devices.enroll('dev-1', 'f1', {});
+    await devices.enroll('dev-2', 'f1', {});
+    assert.equal(await devices.report(devices.get('dev-1')!, report()), true);
+    const before = statusWrites(kube);
+    const started = performance.now();
+    const second = devices.report(devices.get('dev-1')!, report({ ready: 'False', reason: 'ApplyFailed' }));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(statusWrites(kube), before, 'not before the interval');
+    // Another device, and presence, are not held up by it.
+    assert.equal(await devices.report(devices.get('dev-2')!, report()), true);
+    devices.contact(devices.get('dev-1')!, 'r-2');
+    await waitFor('the servedRevision write', async () => devices.get('dev-1')?.status?.servedRevision === 'r-2' || undefined, { timeoutMs: 2000 });
+    assert.equal(devices.get('dev-1')?.status?.report?.reason, 'Synced', 'the second report still waits');
+    assert.equal(await second, true);
+    assert.ok(performance.now() - started >= 290, 'written once the interval passed');
+    assert.equal(devices.get('dev-1')?.status?.report?.reason, 'ApplyFailed');
+  });
+
+  it('stopping writes the reports still waiting out their interval', async () => {
+    const { devices } = await registry(undefined, undefined, { reportIntervalMs: 10 * 60_000 });
+    await devices.enroll('dev-1', 'f1', {});
+    await devices.report(devices.get('dev-1')!, report());
+    const waiting = devices.report(devices.get('dev-1')!, report({ message: 'the last one' }));
+    await devices.stop();
+    assert.equal(await waiting, true);
+    assert.equal(devices.get('dev-1')?.status?.report?.message, 'the last one');
   });
 
   it('a report of a Device deleted meanwhile is refused as revoked', async () => {

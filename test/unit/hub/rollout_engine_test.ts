@@ -184,6 +184,26 @@ describe('rollout engine', () => {
     );
   });
 
+  it('counts a report toward a revision only when the hub served the device that revision', () => {
+    const sim = fleet();
+    sim.push(B);
+    sim.step();
+    const c1 = sim.devices.get('c1') as SimDevice;
+    // The hub still served it A: whatever it claims about B counts for nothing, good or bad.
+    c1.servedRevision = A;
+    c1.report = { revision: B, ready: 'True', reason: 'Succeeded' };
+    sim.step();
+    assert.deepEqual([sim.stage('canary').updated, sim.stage('canary').ready], [0, 0]);
+    assert.deepEqual(sim.on(B), ['c1'], 'the rest waits');
+    c1.report = { revision: B, ready: 'False', reason: 'HealthCheckFailed' };
+    sim.step();
+    assert.equal(sim.state?.state, 'Progressing', 'no halt on a failure of a revision it was not served');
+    c1.servedRevision = B;
+    c1.report = { revision: B, ready: 'True', reason: 'Succeeded' };
+    sim.step();
+    assert.deepEqual([sim.stage('canary').updated, sim.stage('canary').ready], [1, 1]);
+  });
+
   it('starts a rollout for a new image digest under the same commit', () => {
     const sim = fleet();
     const sameCommitNewDigest = rev(1, 2);

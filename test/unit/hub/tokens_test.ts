@@ -97,6 +97,28 @@ describe('enrollment tokens', () => {
     for (const r of results.filter((r) => r.status === 'rejected')) assert.match(String((r as PromiseRejectedResult).reason.message), /used up/);
   });
 
+  it('gives a spent use back, without losing a use spent concurrently; nothing for a token deleted meanwhile', async () => {
+    const kube = new HubFakeKube();
+    const tokens = new EnrollmentTokens(kube, ns);
+    const { token } = await tokens.create({ fleet: 'f1', labels: {}, ttlMs: 60_000, uses: 2 });
+    await tokens.consume(token, 'f1');
+    const key = `Secret/${ns}/${enrollmentSecretName(token)}`;
+    const usesLeft = () => Number(Buffer.from((kube.objects.get(key) as unknown as { data: { usesLeft: string } }).data.usesLeft, 'base64').toString());
+    // Another replica spends the other use between the give-back's read and its write.
+    let raced = false;
+    kube.beforeWrite = (verb) => {
+      if (verb !== 'PUT' || raced) return;
+      raced = true;
+      const stored = kube.objects.get(key) as unknown as { data: Record<string, string> };
+      kube.seed({ ...stored, data: { ...stored.data, usesLeft: Buffer.from('0').toString('base64') } } as unknown as Parameters<HubFakeKube['seed']>[0]);
+    };
+    assert.equal(await tokens.giveBack(token), true);
+    kube.beforeWrite = () => undefined;
+    assert.equal(usesLeft(), 1, 'two uses, two spent, one given back');
+    await kube.delete({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: enrollmentSecretName(token) });
+    assert.equal(await tokens.giveBack(token), false);
+  });
+
   it('refuses a Secret with the right name that is not an enrollment token', async () => {
     const kube = new HubFakeKube();
     const token = 'x'.repeat(43);

@@ -15,7 +15,7 @@ import { Metrics } from '../../../src/metrics.js';
 import type { ClusterSource } from '../../../src/server/cluster-source.js';
 import { createDashboard } from '../../../src/server/dashboard.js';
 import { createHttpServer, type ServerDeps } from '../../../src/server/http.js';
-import { LoginFailures } from '../../../src/server/ui/gate.js';
+import { FailureThrottle } from '../../../src/server/throttle.js';
 
 type LogLine = { level: number; msg: string; [key: string]: unknown };
 
@@ -251,13 +251,16 @@ describe('dashboard logins', () => {
   });
 
   it('remember a bounded number of client addresses, forgetting the least recently failing first', () => {
-    const failures = new LoginFailures(2, 3);
+    const failures = new FailureThrottle(2, 3);
     const now = Date.now();
     for (const client of ['a', 'a', 'b', 'c', 'd']) assert.equal(failures.fail(client, now), false, client);
     assert.equal(failures.size, 3);
     assert.equal(failures.fail('a', now), false, 'a was forgotten');
+    assert.equal(failures.throttledFor('d', now), undefined);
     assert.equal(failures.fail('d', now), false);
+    assert.equal(failures.throttledFor('d', now + 1_000), 59_000, 'throttled until its oldest failure is a minute old');
     assert.equal(failures.fail('d', now), true, 'd failed twice already');
+    assert.equal(failures.throttledFor('d', now + 60_000), undefined);
   });
 });
 
