@@ -171,11 +171,7 @@ async function recordFailure(
   const now = new Date();
   const message = boundMessage(fullMessage);
   const status = ctx.pipeline.status ?? {};
-  let conditions = setCondition(
-    status.conditions,
-    { type: 'Ready', status: 'False', reason, message, observedGeneration: generation },
-    now,
-  );
+  let conditions = setCondition(status.conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: generation }, now);
   conditions = removeCondition(conditions, 'Reconciling');
   conditions = stallingReasons.has(reason)
     ? setCondition(conditions, { type: 'Stalled', status: 'True', reason, message, observedGeneration: generation }, now)
