@@ -47,6 +47,24 @@ const report = (over: Partial<DeviceReport> = {}): DeviceReport => ({
 
 const statusWrites = (kube: HubFakeKube) => kube.writes.filter((w) => w.endsWith('/status')).length;
 
+/** Makes each status write take a few turns of the event loop, as an API server does; counts the most in flight at once. */
+function slowWrites(kube: HubFakeKube): { most: () => number } {
+  let inFlight = 0;
+  let most = 0;
+  const patch = kube.mergePatch.bind(kube);
+  kube.mergePatch = async (...args: Parameters<HubFakeKube['mergePatch']>) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    try {
+      return await patch(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+  return { most: () => most };
+}
+
 describe('device registry', () => {
   it('enrolls a device with its labels, the fleet label and only the hash of its token', async () => {
     const { kube, devices } = await registry();
@@ -191,25 +209,12 @@ describe('device registry', () => {
     await waitFor('the device cache to sync', async () => devices.hasSynced || undefined, { timeoutMs: 5000 });
     const names = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
     for (const name of names) await devices.enroll(name, 'f1', {});
-    let inFlight = 0;
-    let most = 0;
-    const patch = kube.mergePatch.bind(kube);
-    kube.mergePatch = async (...args: Parameters<HubFakeKube['mergePatch']>) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      // An API server takes a while: let the other callers run before this write lands.
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-      try {
-        return await patch(...args);
-      } finally {
-        inFlight--;
-      }
-    };
+    const writes = slowWrites(kube);
     const before = statusWrites(kube);
     for (let round = 0; round < 3; round++) for (const name of names) devices.contact(devices.get(name)!, 'r-1');
     await waitFor('every device connected', async () => names.every((n) => devices.get(n)?.status?.connected === true) || undefined, { timeoutMs: 5000 });
     assert.equal(statusWrites(kube), before + names.length, 'one write per device, however many polls');
-    assert.ok(most <= 4, `at most 4 writes in flight, saw ${most}`);
+    assert.ok(writes.most() <= 4, `at most 4 writes in flight, saw ${writes.most()}`);
     assert.ok(names.every((n) => devices.get(n)?.status?.servedRevision === 'r-1'));
   });
 
@@ -273,25 +278,12 @@ describe('device registry', () => {
     const { kube, devices } = await registry(undefined, undefined, { reportIntervalMs: 0 });
     await devices.enroll('dev-1', 'f1', {});
     const device = devices.get('dev-1')!;
-    let inFlight = 0;
-    let most = 0;
-    const patch = kube.mergePatch.bind(kube);
-    kube.mergePatch = async (...args: Parameters<HubFakeKube['mergePatch']>) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      // An API server takes a while: let the other reports arrive before this write lands.
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-      try {
-        return await patch(...args);
-      } finally {
-        inFlight--;
-      }
-    };
+    const writes = slowWrites(kube);
     const before = statusWrites(kube);
     const results = await Promise.all(Array.from({ length: 500 }, (_, i) => devices.report(device, report({ message: `sync ${i}` }))));
     assert.deepEqual(new Set(results), new Set([true]), 'every report was carried by a write');
     assert.equal(statusWrites(kube) - before, 2, 'the first report, then the 499 that came meanwhile as one');
-    assert.equal(most, 1);
+    assert.equal(writes.most(), 1);
     assert.equal(devices.get('dev-1')?.status?.report?.message, 'sync 499');
   });
 

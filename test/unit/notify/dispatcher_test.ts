@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { type Pipeline, parsePipelineSpec } from '../../../src/api/pipeline.js';
 import type { KubeClient } from '../../../src/kube/client.js';
-import { createLogger } from '../../../src/log.js';
 import { deliver } from '../../../src/notify/deliver.js';
 import { Notifier } from '../../../src/notify/dispatcher.js';
+import { memoryLogger } from '../../fake/logs.js';
 
 const sha = 'c'.repeat(40);
 let server: Server;
@@ -45,23 +44,12 @@ function client(secrets: Record<string, Record<string, string>>): KubeClient {
   } as unknown as KubeClient;
 }
 
-function logs(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  let text = '';
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), text: () => text };
-}
-
 const pipeline: Pipeline = { apiVersion: 'doris.dev/v1alpha1', kind: 'Pipeline', metadata: { name: 'edge', namespace: 'doris-system' }, spec: {} };
 const applied = [{ commit: sha, result: 'Succeeded', message: 'applied', counts: { created: 1, configured: 0, unchanged: 0, recreated: 0, pruned: 0 } }];
 
 describe('the dispatcher', () => {
   it('returns before delivery; flush waits for it; a timed-out flush says so', async () => {
-    const log = logs();
+    const log = memoryLogger();
     const notifier = new Notifier(client({ s: { secret: 'k' } }), log.logger, { namespace: 'doris-system', cluster: 'c' });
     const spec = parsePipelineSpec({ git: { url: 'https://github.com/a/b' }, notify: [{ type: 'generic', url: `${base}/slow`, secretRef: { name: 's' } }] });
     notifier.syncEnded(pipeline, spec, applied);
@@ -76,7 +64,7 @@ describe('the dispatcher', () => {
   });
 
   it('a missing Secret or key is a log line naming the Secret, never an exception; the secret is never logged', async () => {
-    const log = logs();
+    const log = memoryLogger();
     const notifier = new Notifier(client({ s: { other: 'v' }, t: { token: 'tok-123456' } }), log.logger, { namespace: 'doris-system', cluster: 'c' });
     const spec = parsePipelineSpec({
       git: { url: 'https://github.com/a/b' },

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { WebhookCredentials } from '../../../src/cli/run.js';
 import { UiTokens } from '../../../src/cli/ui-flags.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import { KubeApiError } from '../../../src/kube/http.js';
-import { createLogger } from '../../../src/log.js';
+import { memoryLogger } from '../../fake/logs.js';
 
 const values = { 'github-secret': 'gh-secret-value', 'registry-token': 'registry-token-value', 'operator-token': 'operator-token-value' };
 
@@ -24,21 +23,10 @@ function secretClient() {
   return { state, client };
 }
 
-function logs() {
-  let text = '';
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), text: () => text };
-}
-
 describe('credentials from a Secret', () => {
   it('survive an API-server error (warned, no value logged), and go only with the Secret', async () => {
     const { state, client } = secretClient();
-    const log = logs();
+    const log = memoryLogger();
     const hooks = new WebhookCredentials(client, 'doris-system', 's', {}, log.logger);
     const ui = new UiTokens(client, 'doris-system', 's', {}, log.logger);
     const refresh = () => Promise.all([hooks.refresh(), ui.refresh()]);
