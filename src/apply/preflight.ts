@@ -236,7 +236,7 @@ function cascades(object: KubeObject): boolean {
  */
 async function recreateTarget(ctx: PreflightContext, object: KubeObject, live: KubeObject | undefined, readable: boolean): Promise<string | undefined> {
   const id = objectId(object);
-  const what = `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata.name}`;
+  const what = describeObject(object);
   if (cascades(object)) {
     throw new Error(
       `DORIS never deletes and recreates a ${object.kind}: everything in it would go with it. Change the field by hand, or remove ${what} from git first`,

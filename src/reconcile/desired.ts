@@ -172,20 +172,22 @@ export function clientFor(client: KubeClient, spec: PipelineSpec, namespace: str
 }
 
 /** Everything a sync may have created: the inventory and the entries still pending. */
-function previousInventory(status: PipelineStatus | undefined): InventoryEntry[] {
+export function previousInventory(status: PipelineStatus | undefined): InventoryEntry[] {
   return mergeInventories(readInventory(status), readInventory(status, 'pendingInventory'));
 }
 
-/** What classifying objects needs: the live snapshot, the last inventory, the commit's prerequisites. */
+/**
+ * What classifying objects needs: the live snapshot, the last inventory (`previousInventory`,
+ * which a sync has read already for its prune plan), the commit's prerequisites.
+ */
 export function preflightContext(
   client: KubeClient,
   pipeline: string,
-  status: PipelineStatus | undefined,
+  previous: InventoryEntry[],
   objects: DesiredObject[],
   concurrency: number,
   live: LiveSnapshot = new LiveSnapshot(client, pipeline),
 ): PreflightContext {
-  const previous = previousInventory(status);
   return {
     client,
     live,
@@ -206,13 +208,15 @@ export interface PrunePlan {
 }
 
 export function planPrune(status: PipelineStatus | undefined, desired: InventoryEntry[], prune: PipelineSpec['prune']): PrunePlan {
-  const previous = previousInventory(status);
+  // Read once per sync: an archived inventory is unpacked (gunzip, JSON) at each read.
+  const inventory = readInventory(status);
+  const previous = mergeInventories(inventory, readInventory(status, 'pendingInventory'));
   if (!prune.enabled) return { previous, stale: [] };
   const stale = staleEntries(previous, desired);
   // The guard weighs what a sync confirmed applied. Pending entries are what a failed sync may
   // have created, most of them perhaps never: counted, they made the revert of a commit that
   // failed half-way look like a mass prune.
-  const applied = new Set(readInventory(status).map((e) => e.id));
+  const applied = new Set(inventory.map((e) => e.id));
   const refusal = pruneGuardRefusal(stale.filter((e) => applied.has(e.id)).length, applied.size, {
     ...defaultPruneGuardOptions(),
     allowMass: prune.allowMass,

@@ -12,7 +12,7 @@ import type { PreflightContext } from '../apply/preflight.js';
 import type { KubeClient } from '../kube/client.js';
 import type { GitCredentials } from '../source/git.js';
 import type { ImageTracker } from '../source/images.js';
-import { buildDesiredSet, clientFor, type DesiredSet, gitSourceFor, preflightContext } from './desired.js';
+import { buildDesiredSet, clientFor, type DesiredSet, gitSourceFor, preflightContext, previousInventory } from './desired.js';
 
 export interface DryRunOptions {
   name: string;
@@ -51,7 +51,7 @@ export async function withNewestDesiredSet<T>(controllerClient: KubeClient, opti
       lastImages: options.status?.images ?? [],
       secrets: { client: controllerClient, namespace: options.namespace },
     });
-    const ctx = preflightContext(client, options.name, options.status, desired.objects, defaultApplyOptions().concurrency);
+    const ctx = preflightContext(client, options.name, previousInventory(options.status), desired.objects, defaultApplyOptions().concurrency);
     return await compare({ commit, client, desired, ctx });
   } finally {
     rmSync(checkout, { recursive: true, force: true });

@@ -269,7 +269,7 @@ export async function syncCommit(
 
     // validate: every object that would change is dry-run before anything is written
     const applyOptions = { ...defaultApplyOptions(), ...ctx.apply };
-    const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, status, desired.objects, applyOptions.concurrency, early);
+    const preflightCtx = preflightContext(client, ctx.pipeline.metadata.name, previous, desired.objects, applyOptions.concurrency, early);
     // The install's objects, and the controller's Deployment under whatever name it runs:
     // neither recreated nor pruned, whatever git says.
     const protectedIds = new Set([...protectedObjectIds(ctx.controllerNamespace), `${ctx.controllerNamespace}_${ctx.controllerDeployment}_apps_Deployment`]);
