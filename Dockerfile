@@ -61,5 +61,5 @@ ENV NODE_ENV=production HOME=/tmp
 # a 2 MiB young generation, an old generation capped at 128 MiB so that the process stays
 # under the Deployment's 256 Mi memory limit while it retries a hostile commit, and no
 # optimizing compiler (11 MiB less resident memory, no measurable cost in sync time).
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=128", "--no-opt", "--no-maglev", "/app/dist/doris.mjs"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--incremental-marking-hard-trigger=10", "--max-old-space-size=128", "--no-opt", "--no-maglev", "/app/dist/doris.mjs"]
 CMD ["run"]

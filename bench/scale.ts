@@ -63,6 +63,8 @@ interface ScaleOptions {
   /** How long a phase waits for its namespaces to be deleted before the next one starts. */
   deleteWaitS: number;
   webhookSamples: number;
+  /** Extra V8 or node flags for DORIS's processes, after the image's, to measure a variant. */
+  nodeFlags: string[];
 }
 
 /**
@@ -75,10 +77,12 @@ const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** di
 const roundAll = (values: Record<string, number>) => Object.fromEntries(Object.entries(values).map(([k, v]) => [k, round(v)]));
 
 function parseScaleArgs(argv: string[]): ScaleOptions {
-  const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100, deleteWaitS: 120, webhookSamples: 7 };
+  const options: ScaleOptions = { points: [1000, 2000, 5000, 10000], pipelines: 100, pipelineObjects: 100, deleteWaitS: 120, webhookSamples: 7, nodeFlags: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
+    // At the first '=' only: a value may hold one (`--node-flag=--max-semi-space-size=1`).
+    const at = arg.indexOf('=');
+    const [flag, inline] = at < 0 ? [arg, undefined] : [arg.slice(0, at), arg.slice(at + 1)];
     const value = () => {
       if (inline === undefined) i += 1;
       const v = inline ?? argv[i];
@@ -100,10 +104,12 @@ function parseScaleArgs(argv: string[]): ScaleOptions {
     else if (flag === '--profile') options.profile = value();
     else if (flag === '--delete-wait') options.deleteWaitS = count(value(), 0);
     else if (flag === '--webhook-samples') options.webhookSamples = count(value(), 1);
+    else if (flag === '--node-flag') options.nodeFlags.push(value());
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
         'usage: npm run bench -- scale [--points 1000,2000,5000,10000 (in this order; the first also gives the webhook latency)] [--pipelines 100 (0: none; run first)]\n' +
-          '                             [--pipeline-objects 100] [--delete-wait SECONDS (120)] [--webhook-samples 7] [--profile DIR]\n',
+          '                             [--pipeline-objects 100] [--delete-wait SECONDS (120)] [--webhook-samples 7] [--profile DIR]\n' +
+          "                             [--node-flag FLAG (repeatable: a variant of the image's node flags, for DORIS's processes only)]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
@@ -438,7 +444,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
             workDir,
             serverPids: Object.fromEntries(Object.entries(daemonPids()).filter(([name]) => name === 'kube-apiserver' || name === 'etcd')),
           },
-          profileFlags,
+          [...options.nodeFlags, ...profileFlags],
         );
         if (!result.ok) throw new Error(`DORIS sync of ${objects} objects failed: ${result.error}`);
         const bytes = await pipelineBytes(api, prefix);
@@ -487,7 +493,7 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
             '10m',
             join(logDir, `bench-${run}-scale-webhook.log`),
             [],
-            options.profile ? ['--cpu-prof', '--cpu-prof-dir', join(options.profile, 'controller')] : [],
+            [...options.nodeFlags, ...(options.profile ? ['--cpu-prof', '--cpu-prof-dir', join(options.profile, 'controller')] : [])],
           );
           let samples: number[] = [];
           let controllerPeak: number | null = null;
@@ -574,7 +580,15 @@ async function manyPipelines(
     )),
   );
   const gitLog = join(env.AUDIT_LOG, '..', 'git-server.log');
-  const controller = await startController(deps, identity.kubeconfig, workDir, '1m', join(env.AUDIT_LOG, '..', `bench-${run}-scale-many.log`));
+  const controller = await startController(
+    deps,
+    identity.kubeconfig,
+    workDir,
+    '1m',
+    join(env.AUDIT_LOG, '..', `bench-${run}-scale-many.log`),
+    [],
+    options.nodeFlags,
+  );
   try {
     const started = performance.now();
     for (const [i, name] of names.entries()) {

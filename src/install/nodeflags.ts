@@ -4,11 +4,24 @@
  * is untrusted input: memory must stay under the limit by setting, not by how lazily the
  * garbage collector happens to run.
  *
- * `--max-semi-space-size=2`: a 2 MiB young generation (the default is 16 MiB per semi-space)
- * keeps peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB, with no measurable
- * cost in sync time (bench/, issue 6): short-lived objects are collected sooner, which suits a
- * small edge device. 1 MiB was measured too (issue 15): no lower peak alone (70.1 MiB), and a
- * slower no-op resync (0.45 s against 0.30).
+ * `--max-semi-space-size=1`: a 1 MiB young generation (the default is 16 MiB per semi-space).
+ * 2 MiB kept peak RSS of a 1,000-object sync at about 85 MiB instead of 106 MiB (bench/, issue
+ * 6): short-lived objects are collected sooner, which suits a small edge device. 1 MiB alone
+ * lowers nothing more; with the next flag it does (below).
+ *
+ * `--incremental-marking-hard-trigger=10`: V8 lets the old generation grow by at least 8 MiB
+ * past what its last full collection left before it collects again, and at 1,000 objects what
+ * is live is only 12 MiB: most of the heap's committed pages were garbage waiting. With this
+ * flag V8 starts marking (concurrently, on another thread) as soon as the old generation holds
+ * a tenth of its limit, so the heap stays near its live size. Measured with `npm run bench --
+ * scale --points 1000 --pipelines 0` (issue 15, same machine, fresh test environment, one run
+ * each, back to back; 2026-12-02): peak RSS of the 1,000-object sync 68.1 MiB without either
+ * flag change, 65.2 with this flag alone, 63.7 and 63.7 with both (`doris run` serving the
+ * webhooks: 84.3, 79.6, 77.0 and 78.5 MiB); no-op resync 0.12, 0.13, 0.16 and 0.17 s (DORIS's
+ * CPU 0.07, 0.12, 0.15 and 0.15 s); webhook to applied (median of 7) 0.22, 0.25, 0.26 and 0.27 s. It costs
+ * CPU, not wall time on the paths that wait on the API server: a cold sync took 17.9 and 17.6 s.
+ * Earlier (when a no-op resync took 0.30 s and re-rendered more) the same pair cost 0.19 s of
+ * no-op, which is why it was not the default then.
  *
  * `--max-old-space-size=128`: without a cap V8 sizes the old generation from the machine's
  * memory (gigabytes) and lets garbage pile up far past the container's limit before collecting
@@ -44,17 +57,7 @@
  * off TurboFan only, so without this flag the image would compile what the measurements never
  * did.
  *
- * Not used: `--incremental-marking-hard-trigger=10`. V8 lets the old generation grow by at
- * least 8 MiB past what the last full collection left before it collects again; with the flag
- * it starts marking after a tenth of that, and the heap stays near its live size. It saves
- * memory and costs time: `npm run bench -- scale --points 1000 --pipelines 0` (issue 15, same
- * machine, fresh test environment, one run each, back to back) gave peak RSS 65.3 MiB with it
- * against 68.1 without, but a no-op resync of 0.45 s against 0.30 and webhook to applied
- * (median of 7) 0.37 s against 0.29; with a 1 MiB young generation as well, 63.3 MiB, 0.49 s
- * and 0.37 s. A device that is short of memory rather than CPU can add both to the container's
- * command.
- *
- * Not used either (same bench, one run each; the CPU is DORIS's own during the no-op):
+ * Not used (same bench, one run each; the CPU is DORIS's own during the no-op):
  * - `--no-sparkplug` (the interpreter alone, no baseline compiler): peak RSS 65.8–67.4 MiB in
  *   five runs against 67.3–69.2 in seven (the baseline code of the ~800 functions a sync runs
  *   is 1.2 MiB of heap), the no-op's CPU unchanged (0.21–0.22 s against 0.20–0.21), but YAML
@@ -63,13 +66,20 @@
  * - `--optimize-for-size`: peak 68.0 MiB, and the no-op's CPU 0.28 s.
  * - TurboFan back on (`--opt`): peak 78.7 MiB and a no-op no faster (0.39 s); a resync is
  *   over before its functions are hot.
+ * - `--lite-mode`: 66.5 MiB, `doris run` 79.1, and the no-op's CPU doubled; it implies
+ *   `--jitless`, which takes WebAssembly away, and node's `fetch` (the registry client, the
+ *   notifications) needs it: the first registry request ends the process.
+ * - Each alone, on 2026-12-02 before the two flags above (peak of the sync, then of `doris run`;
+ *   68.1 and 84.3 MiB without): `--single-threaded-gc` 71.1 / 85.7, `--v8-pool-size=1` 68.0 /
+ *   84.2, `--heap-growing-percent=10` 69.3 / 85.5, `--initial-old-space-size=16` 68.8 / 84.8,
+ *   `=8` 69.6 / 83.5, `MALLOC_ARENA_MAX=2` 67.8 / 87.2: within the noise of a run.
  */
-export const dorisNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=128', '--no-opt', '--no-maglev'];
+export const dorisNodeFlags = ['--max-semi-space-size=1', '--incremental-marking-hard-trigger=10', '--max-old-space-size=128', '--no-opt', '--no-maglev'];
 
 /**
- * The hub's flags: the same small young generation, and an old generation sized for its
- * watch cache of Devices and thousands of open long-polls (`npm run bench -- hub`: 10,000
- * devices peaked at about 470 MiB RSS before the young generation was bounded), under the hub
- * Deployment's 512 Mi limit.
+ * The hub's flags: a small young generation (2 MiB), and an old generation sized for its watch
+ * cache of Devices and thousands of open long-polls (`npm run bench -- hub`: 10,000 devices
+ * peaked at about 470 MiB RSS before the young generation was bounded), under the hub
+ * Deployment's 512 Mi limit. No early marking: the hub answers thousands of devices.
  */
 export const hubNodeFlags = ['--max-semi-space-size=2', '--max-old-space-size=384'];
