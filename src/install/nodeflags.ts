@@ -29,8 +29,9 @@
  * 1 MiB double-quoted string, which the YAML parser builds a character at a time, took a
  * controller retrying them to 370 MiB peak RSS, 500,000 YAML nodes of small keys to 297 MiB —
  * an OOM kill on every retry. With the cap V8 collects before it grows the heap (and grows it
- * by a small factor), and the same controller peaks at 201 MiB (test/e2e/hostile_memory_test.ts,
- * through tsx, which adds some 35 MiB the image does not pay).
+ * by a small factor), and the same controller peaks at 201 MiB, 178 with today's flags and a
+ * bounded parse cache (test/e2e/hostile_memory_test.ts, through tsx, which adds some 35 MiB the
+ * image does not pay).
  * Why 128: what the rest of the container needs is about 50 MiB of node itself outside the
  * heap, a few MiB of young generation and Buffers, and the git processes DORIS starts, which
  * count against the same limit; 128 leaves room for all of them under 256. Below it, the live

@@ -26,6 +26,9 @@ import type { InventoryEntry } from '../api/pipeline.js';
 import type { DesiredObject, Problem, RenderedRepo, Wave } from './types.js';
 import type { ParseBudget, ParsedFile } from './yaml.js';
 
+/** What one render's files may keep in a `FileCache`, in estimated JSON bytes. */
+export const defaultFileCacheBytes = 8 * 1024 * 1024;
+
 export interface RenderCacheOptions {
   /** Most objects held, over every cached commit. */
   maxObjects: number;
@@ -73,15 +76,25 @@ function deepFreeze<T>(value: T): T {
 /**
  * The files one Pipeline's renders parsed, by path, content and limits. Entries live for one
  * render after the one that last used them (a render keeps what it used, and the rest goes),
- * so the cache never holds more than about two commits' files; and at most `maxDocuments`
- * documents. Only clean parses are kept: no problem, within the commit-wide budget.
+ * so the cache never holds more than about two commits' files; and each render keeps at most
+ * `maxDocuments` documents and `maxBytes` of them (their estimated JSON size). Only clean
+ * parses are kept: no problem, within the commit-wide budget.
+ *
+ * Why a byte bound: the render limits let a commit hold 32 MiB of documents, and a commit that
+ * large, kept while the next one (as large) is parsed, took a controller past its 128 MiB
+ * heap (test/e2e/hostile_memory_test.ts). Real manifests are small files: the 10,000 objects
+ * of `npm run bench -- scale` are 2.8 MiB.
  */
 export class FileCache {
   private previous = new Map<string, ParsedFile>();
   private current = new Map<string, ParsedFile>();
   private documents = 0;
+  private bytes = 0;
 
-  constructor(private readonly maxDocuments: number) {}
+  constructor(
+    private readonly maxDocuments: number,
+    private readonly maxBytes = defaultFileCacheBytes,
+  ) {}
 
   static key(file: string, bytes: Uint8Array, limits: string): string {
     return `${file}\u0000${limits}\u0000${createHash('sha256').update(bytes).digest('hex')}`;
@@ -101,9 +114,10 @@ export class FileCache {
   }
 
   private keep(key: string, parsed: ParsedFile): void {
-    if (this.documents + parsed.documentCount > this.maxDocuments) return;
+    if (this.documents + parsed.documentCount > this.maxDocuments || this.bytes + parsed.expandedBytes > this.maxBytes) return;
     this.current.set(key, parsed);
     this.documents += parsed.documentCount;
+    this.bytes += parsed.expandedBytes;
   }
 
   /** A render ended (or failed): what it did not use goes. */
@@ -111,6 +125,7 @@ export class FileCache {
     this.previous = this.current;
     this.current = new Map();
     this.documents = 0;
+    this.bytes = 0;
   }
 
   get size(): number {

@@ -91,4 +91,15 @@ describe('FileCache: parse only what a commit changed', () => {
     await renderRepo(root, 'deploy', { files });
     assert.equal(files.size, 1);
   });
+
+  it('holds at most maxBytes of documents: a large file is parsed again, not kept', async () => {
+    const root = repo({ 'deploy/1-a/10-small.yaml': configMap('a', '1'), 'deploy/1-a/20-large.yaml': configMap('b', 'x'.repeat(4000)) });
+    const files = new FileCache(1000, 1000);
+    const first = objectsOf((await renderRepo(root, 'deploy', { files })).waves);
+    assert.equal(files.size, 1);
+    const second = objectsOf((await renderRepo(root, 'deploy', { files })).waves);
+    assert.equal(second[0], first[0], 'the small file was kept');
+    assert.notEqual(second[1], first[1], 'the large file was kept past the bound');
+    assert.deepEqual(second[1], first[1]);
+  });
 });
