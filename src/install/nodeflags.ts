@@ -18,10 +18,16 @@
  * each, back to back; 2026-12-02): peak RSS of the 1,000-object sync 68.1 MiB without either
  * flag change, 65.2 with this flag alone, 63.7 and 63.7 with both (`doris run` serving the
  * webhooks: 84.3, 79.6, 77.0 and 78.5 MiB); no-op resync 0.12, 0.13, 0.16 and 0.17 s (DORIS's
- * CPU 0.07, 0.12, 0.15 and 0.15 s); webhook to applied (median of 7) 0.22, 0.25, 0.26 and 0.27 s. It costs
- * CPU, not wall time on the paths that wait on the API server: a cold sync took 17.9 and 17.6 s.
- * Earlier (when a no-op resync took 0.30 s and re-rendered more) the same pair cost 0.19 s of
- * no-op, which is why it was not the default then.
+ * CPU 0.07, 0.12, 0.15 and 0.15 s); webhook to applied (median of 7) 0.22, 0.25, 0.26 and
+ * 0.27 s. It costs CPU more than wall time where DORIS waits on the API server: a cold sync
+ * took 17.9 s without and 17.6 s with it. It costs more as the heap grows: the no-op of 10,000
+ * objects took 1.78 s with both, 1.22 s without (DORIS's CPU 2.26 s and 1.16 s; target 2 s).
+ * Earlier, when a no-op resync took 0.30 s, the pair cost it 0.19 s more (and the webhook
+ * 0.08 s), which is why it was not the default then.
+ *
+ * Marking early needs headroom below the old generation's cap: a commit whose parse needs
+ * most of the heap makes V8 end the process ("ineffective mark-compacts near heap limit")
+ * sooner than it otherwise would. Hence the parse cache's byte bound (`FileCache`).
  *
  * `--max-old-space-size=128`: without a cap V8 sizes the old generation from the machine's
  * memory (gigabytes) and lets garbage pile up far past the container's limit before collecting
