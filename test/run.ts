@@ -1,6 +1,6 @@
 /**
  * `npm test`: the one test command. Installs what is missing (Debian packages when root,
- * the Go-built control plane into the cache), brings the real test environment up, runs
+ * the Go-built control plane into the cache, npm's cache for the packed install), brings the real test environment up, runs
  * every unit and end-to-end test in one node test-runner invocation (one summary), and
  * takes the environment down again even when tests fail — unless it was already up before,
  * in which case it is left running for the next run.
@@ -14,6 +14,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { down, up } from './env/lifecycle.js';
 import { envFile, repoRoot, stateFile } from './env/paths.js';
+import { warmNpmCacheForPack } from './env/npm-cache.js';
 import { isAlive } from './env/proc.js';
 
 function findTests(dir: string): string[] {
@@ -84,6 +85,13 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   try {
+    if (files.some((f) => f.endsWith('cli_pack_test.ts'))) {
+      const started = Date.now();
+      await warmNpmCacheForPack().then(
+        () => console.error(`test: npm's cache holds what the packed install needs (${((Date.now() - started) / 1000).toFixed(1)} s)`),
+        (error: unknown) => console.error(`test: could not fill npm's cache for the packed install; cli_pack_test will fail: ${String(error)}`),
+      );
+    }
     if (needsEnv) {
       startedHere = !wasUp;
       const started = Date.now();

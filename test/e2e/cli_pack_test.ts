@@ -2,8 +2,8 @@
  * The `doris` command as users get it: in a clone right after `npm ci` (`npx doris`, which runs
  * the TypeScript sources), and installed from the packed tarball (`npm pack`, then
  * `npm install -g` into a fresh prefix, which runs dist/doris.mjs, the bundle `prepack` built). The
- * install is offline: `npm ci` left every dependency in npm's cache, and tests talk to
- * nothing but loopback.
+ * install is offline, and tests talk to nothing but loopback: `npm test` filled npm's cache
+ * for it first (test/env/npm-cache.ts; `npm ci` alone leaves too little there).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
