@@ -70,9 +70,7 @@ function parseArgs(argv: string[]): Options {
   const options: Options = { objects: 1000, reps: 3 };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
-    // At the first '=' only: a value may hold one (`--node-flag=--max-semi-space-size=1`).
-    const at = arg.indexOf('=');
-    const [flag, inline] = at < 0 ? [arg, undefined] : [arg.slice(0, at), arg.slice(at + 1)];
+    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
     const value = () => {
       if (inline === undefined) i += 1;
       const v = inline ?? argv[i];

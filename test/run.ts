@@ -1,9 +1,9 @@
 /**
  * `npm test`: the one test command. Installs what is missing (Debian packages when root,
- * the Go-built control plane into the cache, npm's cache for the packed install), brings the real test environment up, runs
- * every unit and end-to-end test in one node test-runner invocation (one summary), and
- * takes the environment down again even when tests fail — unless it was already up before,
- * in which case it is left running for the next run.
+ * the Go-built control plane into the cache, npm's cache for the packed install), brings the
+ * real test environment up, runs every unit and end-to-end test in one node test-runner
+ * invocation (one summary), and takes the environment down again even when tests fail —
+ * unless it was already up before, in which case it is left running for the next run.
  *
  *   npm test                  the type check, the linter, then every test
  *   npm test -- --unit        the type check, the linter, then unit tests only (no environment)

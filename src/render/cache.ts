@@ -27,7 +27,7 @@ import type { DesiredObject, Problem, RenderedRepo, Wave } from './types.js';
 import type { ParseBudget, ParsedFile } from './yaml.js';
 
 /** What one render's files may keep in a `FileCache`, in estimated JSON bytes. */
-export const defaultFileCacheBytes = 8 * 1024 * 1024;
+const defaultFileCacheBytes = 8 * 1024 * 1024;
 
 export interface RenderCacheOptions {
   /** Most objects held, over every cached commit. */
