@@ -395,8 +395,11 @@ export class DeviceRegistry {
     const now = this.options.now();
     const { replica, disconnectGraceMs } = this.options;
     let written = 0;
-    for (const device of [...this.informer.values()]) {
-      const name = device.metadata.name;
+    for (const name of [...this.informer.values()].map((d) => d.metadata.name)) {
+      // Read each Device when its turn comes: the writes before it take time, and a device that
+      // connected meanwhile must not be written connected a second time.
+      const device = this.informer.get(name);
+      if (!device) continue;
       const local = this.local.get(name);
       let patch: PresencePatch | undefined;
       let conditional = true;

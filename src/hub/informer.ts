@@ -5,10 +5,14 @@
  * everything, a watchdog aborts a watch silent for longer than its own server-side timeout.
  * `keep` turns each object into what is held (so that memory per object is bounded by what
  * the caller needs, not by what someone wrote into the object).
+ *
+ * What this replica writes goes into the view at once (`set`), ahead of its watch event; the
+ * events of earlier versions may still be on their way then. The view never goes back: an event,
+ * a listed object or a deletion older than what is held is dropped, by resourceVersion.
  */
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/http.js';
-import type { KubeObject } from '../kube/object.js';
+import { compareResourceVersions, type KubeObject } from '../kube/object.js';
 import type { Logger } from '../log.js';
 
 export interface InformerOptions {
@@ -23,6 +27,8 @@ export function defaultInformerOptions(): InformerOptions {
 
 export class Informer<T> {
   private readonly items = new Map<string, T>();
+  /** The resourceVersion of each object held (what `keep` may not retain). */
+  private readonly versions = new Map<string, string | undefined>();
   private abort: AbortController | undefined;
   private stopped = false;
   private synced = false;
@@ -60,18 +66,27 @@ export class Informer<T> {
 
   /** Puts what this replica itself just wrote into the view, ahead of its watch event. */
   set(object: KubeObject): void {
-    this.items.set(object.metadata.name, this.keep(object));
-    this.onEvent(object.metadata.name, this.items.get(object.metadata.name));
+    this.upsert(object);
+  }
+
+  /** Whether `version` is older than what is held for `name` (so must not replace or remove it). */
+  private isStale(name: string, version: string | undefined): boolean {
+    return (compareResourceVersions(version, this.versions.get(name)) ?? 0) < 0;
   }
 
   private upsert(object: KubeObject): void {
+    const name = object.metadata.name;
+    const version = object.metadata.resourceVersion as string | undefined;
+    if (this.isStale(name, version)) return;
     const item = this.keep(object);
-    this.items.set(object.metadata.name, item);
-    this.onEvent(object.metadata.name, item);
+    this.items.set(name, item);
+    this.versions.set(name, version);
+    this.onEvent(name, item);
   }
 
-  private remove(name: string): void {
-    if (!this.items.delete(name)) return;
+  private remove(name: string, version?: string): void {
+    if (this.isStale(name, version) || !this.items.delete(name)) return;
+    this.versions.delete(name);
     this.onEvent(name, undefined);
   }
 
@@ -82,7 +97,8 @@ export class Informer<T> {
       seen.add(object.metadata.name);
       this.upsert(object);
     }
-    for (const name of [...this.items.keys()]) if (!seen.has(name)) this.remove(name);
+    // Not listed: deleted, unless this replica created it after the list was read.
+    for (const name of [...this.items.keys()]) if (!seen.has(name)) this.remove(name, resourceVersion);
     this.synced = true;
     this.lastList = Date.now();
     return resourceVersion;
@@ -114,7 +130,7 @@ export class Informer<T> {
           }
           rv = (event.object.metadata?.resourceVersion as string | undefined) ?? rv;
           if (event.type === 'BOOKMARK') return;
-          if (event.type === 'DELETED') this.remove(event.object.metadata.name);
+          if (event.type === 'DELETED') this.remove(event.object.metadata.name, event.object.metadata.resourceVersion as string | undefined);
           else this.upsert(event.object);
         },
         abort.signal,

@@ -32,6 +32,7 @@ import { type Reason, Reasons } from '../api/reasons.js';
 import { defaultSchedulerOptions, type RunResult, Scheduler, type SchedulerOptions } from '../controller/scheduler.js';
 import { DorisError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
+import { compareResourceVersions } from '../kube/object.js';
 import type { Logger } from '../log.js';
 import { renderRepo } from '../render/layout.js';
 import type { DesiredObject } from '../render/types.js';
@@ -117,12 +118,11 @@ function truncate(text: string): string {
   return text.length > maxConditionMessage ? `${text.slice(0, maxConditionMessage)}…` : text;
 }
 
-/** The later of two views of one Fleet (resourceVersions of one object compare as integers in practice). */
+/** The later of two views of one Fleet. */
 function newer(seen: Fleet, written: Fleet | undefined): Fleet {
   if (!written || written.metadata.uid !== seen.metadata.uid) return seen;
-  const a = Number(seen.metadata.resourceVersion);
-  const b = Number(written.metadata.resourceVersion);
-  return Number.isFinite(a) && Number.isFinite(b) && b > a ? written : seen;
+  const order = compareResourceVersions(written.metadata.resourceVersion as string | undefined, seen.metadata.resourceVersion as string | undefined);
+  return order !== undefined && order > 0 ? written : seen;
 }
 
 /** The Ready condition after `ready`, or undefined when the Fleet's is already that. */

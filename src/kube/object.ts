@@ -27,3 +27,16 @@ export function identityOf(object: KubeObject): KubeObject {
   const { name, namespace, uid, resourceVersion } = object.metadata;
   return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, resourceVersion } };
 }
+
+/**
+ * Which of two resourceVersions of one resource is later: negative, zero or positive, or
+ * undefined when either is not a positive integer without leading zeros. Kubernetes made them
+ * comparable that way (KEP-5504, stable in 1.35; etcd revisions before that); an API server
+ * with other versions is compared by nobody, and its newest event simply wins.
+ */
+export function compareResourceVersions(a: string | undefined, b: string | undefined): number | undefined {
+  const valid = (v: string | undefined): v is string => v !== undefined && /^[1-9][0-9]*$/.test(v);
+  if (!valid(a) || !valid(b)) return undefined;
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

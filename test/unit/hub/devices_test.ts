@@ -243,6 +243,31 @@ describe('device registry', () => {
     );
   });
 
+  it('a sweep reads each Device when its turn comes: one that connected during an earlier write is not written again', async () => {
+    const { kube, devices, clock } = await registry();
+    await devices.enroll('gone', 'f1', {});
+    devices.contact(devices.get('gone')!, undefined);
+    await waitFor('the connect write', async () => (devices.get('gone')?.status?.connected === true ? true : undefined), { timeoutMs: 2000 });
+    await devices.enroll('late', 'f1', {});
+    clock.now += 10 * 60_000;
+    // The disconnect of 'gone' is held until 'late' has connected.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const patch = kube.mergePatch.bind(kube);
+    kube.mergePatch = async (...args: Parameters<HubFakeKube['mergePatch']>) => {
+      if (args[0].name === 'gone') await gate;
+      return patch(...args);
+    };
+    const before = statusWrites(kube);
+    const swept = devices.sweep(new Map());
+    devices.contact(devices.get('late')!, 'r-1');
+    devices.held('late', 1);
+    await waitFor('late connected', async () => (devices.get('late')?.status?.connected === true ? true : undefined), { timeoutMs: 2000 });
+    release();
+    assert.equal(await swept, 1, 'the disconnect of gone only');
+    assert.equal(statusWrites(kube) - before, 2, 'the disconnect, and one connect of late');
+  });
+
   it('a disconnect loses to a connect written meanwhile by another replica (resourceVersion precondition)', async () => {
     const { kube, devices, clock } = await registry();
     await devices.enroll('dev-1', 'f1', {});
