@@ -91,6 +91,8 @@ export function checkRepoUrl(url: string): string | undefined {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'ssh:' && !loopbackHttp) {
     return `an https:// or ssh:// URL, or git@host:path (${parsed.protocol}// is refused)`;
   }
+  // ssh never reads it, and a Pipeline's spec is readable by anyone who may list Pipelines.
+  if (parsed.protocol === 'ssh:' && parsed.password) return 'an ssh:// URL without a password (the identity comes from spec.git.secretRef)';
   return hostAmbiguity(url, parsed);
 }
 

@@ -58,7 +58,8 @@ export class GitError extends DorisError {
 
 /** Removes anything that looks like a credential from git's messages before they travel. */
 export function redact(text: string, credentials: GitCredentials): string {
-  let out = text.replace(/(https?:\/\/)[^/@\s]+@/g, '$1***@');
+  // An https user name may be the token itself; any other scheme's user name is kept, its password not.
+  let out = text.replace(/(https?:\/\/)[^/@\s]+@/g, '$1***@').replace(/([a-z][a-z0-9+.-]*:\/\/[^/:@\s]*):[^/@\s]*@/gi, '$1:***@');
   if (credentials.token) out = out.split(credentials.token).join('***');
   // ssh never prints the key; this is only the last line of defence.
   out = out.replace(/-----BEGIN [^-]*PRIVATE KEY-----[\s\S]*?(-----END [^-]*PRIVATE KEY-----|$)/g, '***');

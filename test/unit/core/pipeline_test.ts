@@ -118,6 +118,7 @@ describe('parsePipelineSpec', () => {
       'http://[0::1]/r.git': /"\[0::1\]" reads as "\[::1\]"/,
       'https:///github.com/r.git': /a host written the way it is read/,
       'https:github.com/r.git': /a URL that starts https:\/\/host/,
+      'ssh://git:hunter2@github.com/acme/edge.git': /an ssh:\/\/ URL without a password/,
     };
     for (const [bad, why] of Object.entries(refused)) {
       assert.match(
