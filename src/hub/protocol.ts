@@ -41,20 +41,30 @@ export const fleetNameSchema = z
 /** A bundle's name: `sha256:` and 64 lower-case hex digits. */
 export const bundleDigestPattern = /^sha256:[0-9a-f]{64}$/;
 
-/** Why `key` is not a label key (Kubernetes' qualified name: `[prefix/]name`), or undefined. */
-export function labelKeyProblem(key: string): string | undefined {
+/** Which rule `key` breaks as a label key (Kubernetes' qualified name: `[prefix/]name`), or undefined. */
+export function labelKeyRuleBroken(key: string): string | undefined {
   const parts = key.split('/');
-  const quoted = JSON.stringify(key.slice(0, 320));
-  if (parts.length > 2) return `label key ${quoted} has more than one '/'; a key is [prefix/]name`;
+  if (parts.length > 2) return "more than one '/'; a key is [prefix/]name";
   const name = parts.at(-1)!;
-  if (parts.length === 2 && !isSubdomain(parts[0]!)) return `label key ${quoted}: its prefix must be ${subdomainRule}`;
-  if (name.length > 63 || !labelNamePattern.test(name)) return `label key ${quoted}: its name must be ${labelNameRule}`;
+  if (parts.length === 2 && !isSubdomain(parts[0]!)) return `its prefix must be ${subdomainRule}`;
+  if (name.length > 63 || !labelNamePattern.test(name)) return `its name must be ${labelNameRule}`;
   return undefined;
+}
+
+/** Why `key` is not a label key, or undefined. */
+export function labelKeyProblem(key: string): string | undefined {
+  const rule = labelKeyRuleBroken(key);
+  return rule && `label key ${JSON.stringify(key.slice(0, 320))}: ${rule}`;
+}
+
+/** Whether `value` is a label value (empty, or a label name). */
+export function isLabelValue(value: string): boolean {
+  return value === '' || (value.length <= 63 && labelNamePattern.test(value));
 }
 
 /** Why `value` is not a label value, or undefined. */
 export function labelValueProblem(value: string): string | undefined {
-  if (value === '' || (value.length <= 63 && labelNamePattern.test(value))) return undefined;
+  if (isLabelValue(value)) return undefined;
   return `label value ${JSON.stringify(value.slice(0, 80))} must be empty or ${labelNameRule}`;
 }
 

@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../api/pipeline.js';
 import { Reasons } from '../../api/reasons.js';
 import { DorisError } from '../../errors.js';
+import { labelKeyProblem, labelValueProblem, labelsSchema } from '../protocol.js';
 
 /** A threshold: an absolute number of devices, or a percent of the stage's online devices. */
 export type Amount = { count: number } | { percent: number };
@@ -43,14 +44,15 @@ const dnsLabel = z
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a stage name (a DNS label: lower case, digits and -, at most 63)');
 
-const labelKey = z
-  .string()
-  .max(317)
-  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'a label key');
-const labelValue = z
-  .string()
-  .max(63)
-  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'a label value');
+// The API server's rules for label keys and values, as the hub checks a device's labels.
+const labelKey = z.string().superRefine((key, ctx) => {
+  const problem = labelKeyProblem(key);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const labelValue = z.string().superRefine((value, ctx) => {
+  const problem = labelValueProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const requirementSchema = z
   .object({
@@ -68,7 +70,7 @@ const requirementSchema = z
 
 export const selectorSchema = z
   .object({
-    matchLabels: z.record(labelKey, labelValue).optional(),
+    matchLabels: labelsSchema.optional(),
     matchExpressions: z.array(requirementSchema).max(32).optional(),
   })
   .strict();

@@ -5,24 +5,23 @@
  * so that the page filters exactly as stage selectors select. What a person types is checked
  * like a selector in a Fleet: a bad key or value is refused with the part that is wrong.
  */
+import { isLabelValue, labelKeyRuleBroken } from '../protocol.js';
 import type { Selector } from '../rollout/policy.js';
 
 export class SelectorError extends Error {
   readonly code = 'BadSelector';
 }
 
-const keyPattern = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const valuePattern = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
-
 function key(text: string, whole: string): string {
   const k = text.trim();
-  if (k.length === 0 || k.length > 317 || !keyPattern.test(k)) throw new SelectorError(`${JSON.stringify(k)} in ${JSON.stringify(whole)} is not a label key`);
+  const rule = k === '' ? 'it is empty' : labelKeyRuleBroken(k);
+  if (rule) throw new SelectorError(`${JSON.stringify(k.slice(0, 320))} in ${JSON.stringify(whole)} is not a label key: ${rule}`);
   return k;
 }
 
 function value(text: string, whole: string): string {
   const v = text.trim();
-  if (v.length > 63 || !valuePattern.test(v)) throw new SelectorError(`${JSON.stringify(v)} in ${JSON.stringify(whole)} is not a label value`);
+  if (!isLabelValue(v)) throw new SelectorError(`${JSON.stringify(v.slice(0, 80))} in ${JSON.stringify(whole)} is not a label value`);
   return v;
 }
 

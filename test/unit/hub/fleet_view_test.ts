@@ -117,6 +117,10 @@ describe('fleet view: label selectors of the device filter', () => {
     const bad: Array<[string, RegExp]> = [
       ['<script>=1', /"<script>" .* is not a label key/],
       ['ring=<b>', /"<b>" .* is not a label value/],
+      [`x.io/${'n'.repeat(64)}`, /is not a label key: its name must be at most 63/],
+      ['a..b/ring=x', /"a\.\.b\/ring" .* is not a label key: its prefix must be a DNS-1123 subdomain/],
+      ['a/b/c', /is not a label key: more than one '\/'/],
+      [`ring=${'v'.repeat(64)}`, /is not a label value/],
       ['ring in (a', /unbalanced parentheses/],
       ['ring in ((a))', /unbalanced parentheses/],
       ['a,,b', /an empty requirement/],

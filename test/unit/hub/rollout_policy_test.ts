@@ -83,6 +83,17 @@ describe('parseRolloutPolicy', () => {
       'spec.rollout.stages.0.selector.matchExpressions.0.values: Exists takes no values',
     ],
     ['bad label key', { stages: [{ name: 'a', selector: { matchLabels: { 'a b': 'x' } } }] }, 'spec.rollout.stages.0.selector.matchLabels'],
+    [
+      'a label key whose name is over 63 characters',
+      { stages: [{ name: 'a', selector: { matchExpressions: [{ key: `x.io/${'n'.repeat(64)}`, operator: 'Exists' }] } }] },
+      'spec.rollout.stages.0.selector.matchExpressions.0.key: label key',
+    ],
+    [
+      'a label key prefix that is no DNS subdomain',
+      { stages: [{ name: 'a', selector: { matchLabels: { 'a..b/ring': 'x' } } }] },
+      'its prefix must be a DNS-1123 subdomain',
+    ],
+    ['a label value over 63 characters', { stages: [{ name: 'a', selector: { matchLabels: { ring: 'v'.repeat(64) } } }] }, 'must be empty or at most 63'],
     ['autoRollback as text', { autoRollback: 'yes' }, 'spec.rollout.autoRollback'],
     ['stages not a list', { stages: { name: 'a' } }, 'spec.rollout.stages'],
     ['too many stages', { stages: Array.from({ length: 17 }, (_, i) => ({ name: `s${i}`, selector: {} })) }, 'spec.rollout.stages'],
