@@ -11,16 +11,25 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../render/types.js';
 
+// Plain loops: every resync runs this over every object, and entries arrays and callbacks
+// were a tenth of what a no-op resync allocates.
 export function coveredBy(desired: unknown, live: unknown): boolean {
   if (desired === live) return true;
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((item, i) => coveredBy(item, live[i]));
+    if (!Array.isArray(live) || live.length !== desired.length) return false;
+    for (let i = 0; i < desired.length; i++) if (!coveredBy(desired[i], live[i])) return false;
+    return true;
   }
   if (desired !== null && typeof desired === 'object') {
     if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
-    return Object.entries(desired as Record<string, unknown>).every(
-      ([key, value]) => value === undefined || coveredBy(value, (live as Record<string, unknown>)[key]),
-    );
+    const d = desired as Record<string, unknown>;
+    const l = live as Record<string, unknown>;
+    for (const key in d) {
+      if (!Object.hasOwn(d, key)) continue;
+      const value = d[key];
+      if (value !== undefined && !coveredBy(value, l[key])) return false;
+    }
+    return true;
   }
   return false;
 }

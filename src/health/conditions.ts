@@ -4,7 +4,7 @@
  * human `message`.
  */
 
-import { arrayField, stringField } from './fields.js';
+import { arrayField } from './fields.js';
 import type { KubeObject } from '../render/types.js';
 
 export interface Condition {
@@ -14,25 +14,35 @@ export interface Condition {
   message: string;
 }
 
-/** The object's conditions; entries without a string `type` are ignored. */
-export function conditionsOf(obj: KubeObject): Condition[] {
-  const conditions: Condition[] = [];
-  for (const entry of arrayField(obj, ['status', 'conditions'])) {
-    const type = stringField(entry, ['type']);
-    if (type === '') continue;
-    conditions.push({
-      type,
-      status: stringField(entry, ['status']),
-      reason: stringField(entry, ['reason']),
-      message: stringField(entry, ['message']),
-    });
-  }
-  return conditions;
+const text = (entry: Record<string, unknown>, key: string) => (typeof entry[key] === 'string' ? (entry[key] as string) : '');
+
+function conditionOf(entry: unknown): Condition | undefined {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
+  const e = entry as Record<string, unknown>;
+  const type = text(e, 'type');
+  return type === '' ? undefined : { type, status: text(e, 'status'), reason: text(e, 'reason'), message: text(e, 'message') };
 }
 
-/** The first condition of the given type, if any. */
+/**
+ * The first condition of the given type, if any. Health reads every object of a wave this way
+ * on every resync: only the entry asked for is turned into a Condition.
+ */
 export function findCondition(obj: KubeObject, type: string): Condition | undefined {
-  return conditionsOf(obj).find((c) => c.type === type);
+  return firstCondition(obj, type, undefined);
+}
+
+/** The first condition of the given type whose status is "True", if any. */
+export function trueCondition(obj: KubeObject, type: string): Condition | undefined {
+  return firstCondition(obj, type, 'True');
+}
+
+function firstCondition(obj: KubeObject, type: string, status: string | undefined): Condition | undefined {
+  for (const entry of arrayField(obj, ['status', 'conditions'])) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const e = entry as Record<string, unknown>;
+    if (e.type === type && (status === undefined || e.status === status)) return conditionOf(entry);
+  }
+  return undefined;
 }
 
 /** "reason: message", or whichever of the two is present, or `fallback`. */

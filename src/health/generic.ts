@@ -9,7 +9,7 @@
  * - a `Ready` condition, the common convention of operators and Flux/Crossplane-style APIs.
  */
 
-import { conditionsOf, describeCondition, findCondition } from './conditions.js';
+import { describeCondition, findCondition, trueCondition } from './conditions.js';
 import { optionalInt, stringField } from './fields.js';
 import type { KubeObject } from '../render/types.js';
 import { healthResult, type HealthResult } from './types.js';
@@ -41,10 +41,10 @@ export function checkGeneration(obj: KubeObject): HealthResult | undefined {
 
 /** Failed on `Stalled=True`, InProgress on `Reconciling=True`; Stalled wins when both are set. */
 export function checkStalledOrReconciling(obj: KubeObject): HealthResult | undefined {
-  const conditions = conditionsOf(obj);
-  const stalled = conditions.find((c) => c.type === 'Stalled' && c.status === 'True');
+  // Most objects have neither condition: nothing is built for them.
+  const stalled = trueCondition(obj, 'Stalled');
   if (stalled) return healthResult('Failed', describeCondition(stalled, `${obj.kind} is stalled`));
-  const reconciling = conditions.find((c) => c.type === 'Reconciling' && c.status === 'True');
+  const reconciling = trueCondition(obj, 'Reconciling');
   if (reconciling) return healthResult('InProgress', describeCondition(reconciling, `${obj.kind} is reconciling`));
   return undefined;
 }

@@ -214,8 +214,17 @@ export function installObjects(options: InstallOptions = {}): KubeObject[] {
  * once held DORIS's own manifests drops them.
  */
 export function protectedObjectIds(namespace: string): string[] {
-  return installObjects({ namespace }).map((o) => objectId(o));
+  // Every sync asks: the install's objects are built once per namespace (in practice one).
+  let ids = protectedIdsByNamespace.get(namespace);
+  if (!ids) {
+    ids = installObjects({ namespace }).map((o) => objectId(o));
+    if (protectedIdsByNamespace.size >= 16) protectedIdsByNamespace.clear();
+    protectedIdsByNamespace.set(namespace, ids);
+  }
+  return [...ids];
 }
+
+const protectedIdsByNamespace = new Map<string, string[]>();
 
 export function pipelineObject(namespace: string, name: string, spec: Record<string, unknown>): KubeObject {
   return { apiVersion: pipelineApiVersion, kind: pipelineKind, metadata: { name, namespace }, spec };
