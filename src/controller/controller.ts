@@ -101,6 +101,8 @@ export class Controller {
   private readonly renders = new RenderCache();
   /** Per Pipeline: which unreadable Secrets its coming syncs check for drift. */
   private readonly driftRotations = new Map<string, DriftRotation>();
+  /** The commit the last push webhook named, per Pipeline, until its sync takes it. */
+  private readonly pushedCommits = new Map<string, string>();
   private stopping = false;
   /** What each Pipeline's sync is doing now and last did (the dashboard's live view). */
   readonly activity: SyncActivity;
@@ -216,6 +218,7 @@ export class Controller {
     this.images.forget(name);
     this.renders.forgetDesired(`${this.options.namespace}/${name}`);
     this.driftRotations.delete(name);
+    this.pushedCommits.delete(name);
   }
 
   private driftRotation(name: string, intervalMs: number): DriftRotation {
@@ -253,6 +256,15 @@ export class Controller {
   /** Pipelines with an image rule that covers `repository` (registry notifications). */
   pipelinesTrackingImage(repository: string): string[] {
     return [...this.validPipelines()].filter(({ spec }) => spec.images.some((rule) => ruleMatches(rule.repository, repository))).map((p) => p.name);
+  }
+
+  /**
+   * A signed push to the Pipeline's branch: sync now, fetching the commit the push names
+   * while git is asked for the branch head.
+   */
+  pushed(name: string, commit: string | undefined): void {
+    if (commit !== undefined) this.pushedCommits.set(name, commit);
+    this.trigger(name, 'github push');
   }
 
   /** A registry notification for an image the Pipeline tracks: sync now. */
@@ -335,6 +347,8 @@ export class Controller {
       return { ok: false, intervalMs };
     }
     const started = Date.now();
+    const pushedCommit = this.pushedCommits.get(name);
+    this.pushedCommits.delete(name);
     /** Objects this sync wrote (`configured <inventory id>`), for the drift log line. */
     const reapplied: string[] = [];
     try {
@@ -364,6 +378,7 @@ export class Controller {
         renderCache: this.renders,
         deferDriftChecks: true,
         driftRotation: this.driftRotation(name, intervalMs),
+        pushedCommit,
       });
       for (const outcome of outcomes) {
         const seconds = (Date.now() - started) / 1000;

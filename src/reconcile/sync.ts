@@ -90,6 +90,11 @@ export interface SyncContext {
    */
   deferDriftChecks?: boolean;
   /**
+   * The commit a signed push notification named for this branch: fetched while git is asked
+   * for the branch head, which is still what is synced (a later push may have moved it).
+   */
+  pushedCommit?: string;
+  /**
    * Bounds the drift checks of unreadable Secrets in one sync (apply/drift-rotation.ts): the
    * controller keeps one per Pipeline; a one-shot sync checks them all.
    */
@@ -492,6 +497,7 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
   const early = listEarly(ctx);
   try {
     source = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
+    if (ctx.pushedCommit !== undefined) source.prefetch?.(ctx.pushedCommit);
     target = await source.resolve();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

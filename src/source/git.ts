@@ -56,6 +56,11 @@ export class GitError extends DorisError {
   }
 }
 
+/** Whether `text` is a full commit id (40 hex digits for SHA-1, 64 for SHA-256 repositories). */
+export function isCommitId(text: string): boolean {
+  return /^[0-9a-f]{40,64}$/.test(text);
+}
+
 /** Removes anything that looks like a credential from git's messages before they travel. */
 export function redact(text: string, credentials: GitCredentials): string {
   // An https user name may be the token itself; any other scheme's user name is kept, its password not.
@@ -173,7 +178,7 @@ export class GitSource {
       .map((line) => line.split('\t'))
       .find(([, name]) => name?.trim() === ref)?.[0]
       ?.trim();
-    if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) {
+    if (!sha || !isCommitId(sha)) {
       throw new GitError(`branch ${branch} not found in ${redact(this.url, this.credentials)}`);
     }
     return sha;
@@ -199,6 +204,19 @@ export class GitSource {
     } catch {
       rmSync(this.bare, { recursive: true, force: true });
       await this.fetchInto(sha, branch);
+    }
+  }
+
+  /**
+   * `fetchCommit` for a commit a push notification named, ahead of knowing the branch's head:
+   * a failure is not an error (the commit may be gone already, or never have been), and the
+   * cache is kept.
+   */
+  async prefetchCommit(sha: string, branch: string): Promise<void> {
+    try {
+      await this.fetchInto(sha, branch);
+    } catch {
+      // The sync fetches what the branch names, and says why that fails.
     }
   }
 

@@ -20,4 +20,9 @@ export interface PipelineSource extends CommitSource {
   resolve(): Promise<string>;
   /** The commits after `from` up to `to`, oldest first; undefined when history does not tell (replay: each-commit). */
   commitsBetween?(from: string, to: string): Promise<string[] | undefined>;
+  /**
+   * Starts fetching `commit`, named by a push notification, while `resolve` asks for the
+   * branch; never fails (what `resolve` answers is still what is synced, and fetched).
+   */
+  prefetch?(commit: string): void;
 }

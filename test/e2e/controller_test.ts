@@ -61,6 +61,21 @@ async function controller(args: string[] = [], kubeconfig = saKubeconfig): Promi
   return c;
 }
 
+/** POSTs a GitHub push event for `branch` (with `after` when given), signed with `secret`, or unsigned without one. */
+function githubPush(c: RunningController, branch: string, options: { secret?: string; after?: string } = {}): Promise<Response> {
+  const body = JSON.stringify({
+    ref: `refs/heads/${branch}`,
+    ...(options.after !== undefined ? { after: options.after } : {}),
+    repository: { clone_url: repoUrl },
+  });
+  const signature = options.secret === undefined ? undefined : githubSignature(options.secret, Buffer.from(body));
+  return fetch(`${c.url}/hooks/github`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+    body,
+  });
+}
+
 async function syncCount(c: RunningController): Promise<number> {
   const text = await (await fetch(`${c.url}/metrics`)).text();
   return text
@@ -137,30 +152,50 @@ describe('doris bootstrap and doris run', () => {
   it('applies a correctly signed GitHub push in under 2 s, refuses bad signatures, ignores other branches', async () => {
     const c = await controller(['--poll-interval', '10m']);
     await waitFor('idle after the first sync', async () => (await syncCount(c)) >= 1, { timeoutMs: 30_000 });
-    const hook = (body: string, signature?: string) =>
-      fetch(`${c.url}/hooks/github`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-github-event': 'push', ...(signature ? { 'x-hub-signature-256': signature } : {}) },
-        body,
-      });
-    const payload = (branch: string) => JSON.stringify({ ref: `refs/heads/${branch}`, repository: { clone_url: repoUrl } });
-
     await pushFiles(env, repoUrl, { 'deploy/1-base/120-config.yml': cm('settings', 'v3') }, 'v3');
-    const bad = await hook(payload('main'), githubSignature('wrong-secret', Buffer.from(payload('main'))));
+    const bad = await githubPush(c, 'main', { secret: 'wrong-secret' });
     assert.equal(bad.status, 401);
-    assert.equal((await hook(payload('main'))).status, 401, 'a missing signature is refused');
-    const other = await hook(payload('other'), githubSignature(webhookSecret, Buffer.from(payload('other'))));
+    assert.equal((await githubPush(c, 'main')).status, 401, 'a missing signature is refused');
+    const other = await githubPush(c, 'other', { secret: webhookSecret });
     assert.deepEqual(await other.json(), { triggered: [] });
     assert.equal(await configValue('settings'), 'v2', 'nothing was applied by refused or unrelated hooks');
 
     const sent = Date.now();
-    const good = await hook(payload('main'), githubSignature(webhookSecret, Buffer.from(payload('main'))));
+    const good = await githubPush(c, 'main', { secret: webhookSecret });
     assert.equal(good.status, 202);
     assert.deepEqual(await good.json(), { triggered: [pipeline] });
     await waitFor('the webhook-triggered sync', async () => (await configValue('settings')) === 'v3', { timeoutMs: 10_000, intervalMs: 20 });
     const latency = Date.now() - sent;
     assert.ok(latency < 2000, `applied ${latency} ms after the webhook`);
     console.log(`webhook to applied: ${latency} ms`);
+    await c.stop();
+  });
+
+  it('applies the branch head whatever commit a push names: a late push of an older commit, an all-zero or a bogus one change nothing', async () => {
+    const c = await controller(['--poll-interval', '10m']);
+    await waitFor('idle after the first sync', async () => (await syncCount(c)) >= 1, { timeoutMs: 30_000 });
+    const file = 'deploy/1-base/120-config.yml';
+    // GitHub does not promise the order of deliveries: the push of v4 arrives after v5 was pushed.
+    const v4 = await pushFiles(env, repoUrl, { [file]: cm('settings', 'v4') }, 'v4');
+    const v5 = await pushFiles(env, repoUrl, { [file]: cm('settings', 'v5') }, 'v5');
+    assert.equal((await githubPush(c, 'main', { secret: webhookSecret, after: v4 })).status, 202);
+    await waitFor('the head applied', async () => ((await status()).lastAppliedCommit === v5 ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
+    assert.equal(await configValue('settings'), 'v5');
+    const cases: Array<[string, string]> = [
+      ['v6', '0'.repeat(40)],
+      ['v7', '--upload-pack=false'],
+      ['v8', 'f'.repeat(40)],
+    ];
+    for (const [value, after] of cases) {
+      const head = await pushFiles(env, repoUrl, { [file]: cm('settings', value) }, value);
+      const before = await syncCount(c);
+      assert.equal((await githubPush(c, 'main', { secret: webhookSecret, after })).status, 202, after);
+      await waitFor(`${value} applied`, async () => ((await status()).lastAppliedCommit === head ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
+      assert.equal(await configValue('settings'), value, after);
+      assert.ok((await syncCount(c)) > before);
+    }
+    const conditions = (await status()).conditions ?? [];
+    assert.equal(conditions.find((x) => x.type === 'Ready')?.status, 'True');
     await c.stop();
   });
 
