@@ -216,9 +216,9 @@ export function runCommand(global: () => GlobalOptions): Command {
         dashboard: createDashboard(new ControllerClusterSource(client, controller), uiAuth, log),
         githubSecret: () => webhookCredentials.github(),
         registryToken: () => webhookCredentials.registry(),
-        onGithubPush: (repositories, branch, after) => {
+        onGithubPush: (repositories, branch) => {
           const names = [...new Set(repositories.flatMap((repo) => controller.pipelinesFor(repo, branch)))];
-          for (const name of names) controller.pushed(name, after);
+          for (const name of names) controller.pushed(name);
           return names;
         },
         onRegistryPush: (images) => {

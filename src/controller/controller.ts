@@ -101,8 +101,8 @@ export class Controller {
   private readonly renders = new RenderCache();
   /** Per Pipeline: which unreadable Secrets its coming syncs check for drift. */
   private readonly driftRotations = new Map<string, DriftRotation>();
-  /** The commit the last push webhook named, per Pipeline, until its sync takes it. */
-  private readonly pushedCommits = new Map<string, string>();
+  /** Pipelines a push webhook triggered, until their sync starts. */
+  private readonly pushedPipelines = new Set<string>();
   private stopping = false;
   /** What each Pipeline's sync is doing now and last did (the dashboard's live view). */
   readonly activity: SyncActivity;
@@ -218,7 +218,7 @@ export class Controller {
     this.images.forget(name);
     this.renders.forgetDesired(`${this.options.namespace}/${name}`);
     this.driftRotations.delete(name);
-    this.pushedCommits.delete(name);
+    this.pushedPipelines.delete(name);
   }
 
   private driftRotation(name: string, intervalMs: number): DriftRotation {
@@ -258,12 +258,10 @@ export class Controller {
     return [...this.validPipelines()].filter(({ spec }) => spec.images.some((rule) => ruleMatches(rule.repository, repository))).map((p) => p.name);
   }
 
-  /**
-   * A signed push to the Pipeline's branch: sync now, fetching the commit the push names
-   * while git is asked for the branch head.
-   */
-  pushed(name: string, commit: string | undefined): void {
-    if (commit !== undefined) this.pushedCommits.set(name, commit);
+  /** A signed push to the Pipeline's branch: sync now, fetching the head as it is asked for. */
+  pushed(name: string): void {
+    if (this.stopping || !this.leading) return;
+    this.pushedPipelines.add(name);
     this.trigger(name, 'github push');
   }
 
@@ -347,8 +345,7 @@ export class Controller {
       return { ok: false, intervalMs };
     }
     const started = Date.now();
-    const pushedCommit = this.pushedCommits.get(name);
-    this.pushedCommits.delete(name);
+    const pushed = this.pushedPipelines.delete(name);
     /** Objects this sync wrote (`configured <inventory id>`), for the drift log line. */
     const reapplied: string[] = [];
     try {
@@ -378,7 +375,7 @@ export class Controller {
         renderCache: this.renders,
         deferDriftChecks: true,
         driftRotation: this.driftRotation(name, intervalMs),
-        pushedCommit,
+        pushed,
       });
       for (const outcome of outcomes) {
         const seconds = (Date.now() - started) / 1000;

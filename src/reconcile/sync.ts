@@ -90,10 +90,11 @@ export interface SyncContext {
    */
   deferDriftChecks?: boolean;
   /**
-   * The commit a signed push notification named for this branch: fetched while git is asked
-   * for the branch head, which is still what is synced (a later push may have moved it).
+   * A signed push notification for the branch triggered this sync: its head is asked of git
+   * and fetched at once (`PipelineSource.fetchHead`). What the push payload names is not used:
+   * deliveries come out of order, and the head is what is synced.
    */
-  pushedCommit?: string;
+  pushed?: boolean;
   /**
    * Bounds the drift checks of unreadable Secrets in one sync (apply/drift-rotation.ts): the
    * controller keeps one per Pipeline; a one-shot sync checks them all.
@@ -497,8 +498,7 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
   const early = listEarly(ctx);
   try {
     source = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
-    if (ctx.pushedCommit !== undefined) source.prefetch?.(ctx.pushedCommit);
-    target = await source.resolve();
+    target = ctx.pushed && source.fetchHead ? await source.fetchHead() : await source.resolve();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // A shutdown killed git: nothing failed, and nothing is recorded.

@@ -33,8 +33,8 @@ export interface ServerDeps {
   dashboard?: Dashboard;
   githubSecret?: () => string | undefined;
   registryToken?: () => string | undefined;
-  /** Names of the Pipelines triggered by a push of `branch` to `repositories`; `after` is the commit the push says it made the head. */
-  onGithubPush: (repositories: string[], branch: string, after: string | undefined) => string[];
+  /** Names of the Pipelines triggered by a push of `branch` to `repositories`. */
+  onGithubPush: (repositories: string[], branch: string) => string[];
   onRegistryPush: (images: PushedImage[]) => string[];
   /** Largest webhook body accepted. */
   bodyLimitBytes: number;
@@ -188,7 +188,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       push = undefined;
     }
     if (!push) return send(res, 400, { error: 'not a branch push event' });
-    const triggered = deps.onGithubPush(push.repositories, push.branch, push.after);
+    const triggered = deps.onGithubPush(push.repositories, push.branch);
     deps.metrics.webhooks.inc({ hook: 'github', outcome: triggered.length > 0 ? 'triggered' : 'no-match' });
     deps.log.info({ hook: 'github', branch: push.branch, triggered }, 'push webhook');
     return send(res, 202, { triggered });

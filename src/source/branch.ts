@@ -1,6 +1,6 @@
 /** A Pipeline's git branch as a sync source: the head of `spec.git.branch`, under `spec.git.path`. */
 import type { GitSpec } from '../api/pipeline.js';
-import { type GitSource, isCommitId } from './git.js';
+import type { GitSource } from './git.js';
 import type { PipelineSource } from './source.js';
 
 export class BranchSource implements PipelineSource {
@@ -13,21 +13,18 @@ export class BranchSource implements PipelineSource {
     this.path = spec.path;
   }
 
-  /** A fetch started by `prefetch`: other fetches into the cache repository wait for it. */
-  private prefetching: Promise<void> = Promise.resolve();
-
   resolve(): Promise<string> {
     return this.git.resolveBranch(this.spec.branch);
   }
 
-  prefetch(commit: string): void {
-    // GitHub names no commit (all zeros) when a push deletes the branch.
-    if (!isCommitId(commit) || /^0+$/.test(commit)) return;
-    this.prefetching = this.git.prefetchCommit(commit, this.spec.branch);
+  async fetchHead(): Promise<string> {
+    // Any trouble (git failed, or FETCH_HEAD is another branch's): ask as a poll does, which
+    // also says what went wrong.
+    const head = await this.git.fetchBranchHead(this.spec.branch).catch(() => undefined);
+    return head ?? this.resolve();
   }
 
-  async fetchCommit(commit: string): Promise<void> {
-    await this.prefetching;
+  fetchCommit(commit: string): Promise<void> {
     return this.git.fetchCommit(commit, this.spec.branch);
   }
 
@@ -35,8 +32,7 @@ export class BranchSource implements PipelineSource {
     return this.git.checkout(commit, parent);
   }
 
-  async commitsBetween(from: string, to: string): Promise<string[] | undefined> {
-    await this.prefetching;
+  commitsBetween(from: string, to: string): Promise<string[] | undefined> {
     return this.git.commitsBetween(from, to, this.spec.branch);
   }
 }

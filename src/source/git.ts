@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes } from '../bytes.js';
 import { DorisError } from '../errors.js';
@@ -59,6 +59,18 @@ export class GitError extends DorisError {
 /** Whether `text` is a full commit id (40 hex digits for SHA-1, 64 for SHA-256 repositories). */
 export function isCommitId(text: string): boolean {
   return /^[0-9a-f]{40,64}$/.test(text);
+}
+
+/**
+ * The commit of `branch` in a FETCH_HEAD written by a fetch of that one branch
+ * (`<sha>\t\tbranch '<branch>' of <url>`), or undefined when it names anything else.
+ */
+export function branchHeadOf(fetchHead: string, branch: string): string | undefined {
+  const lines = fetchHead.split('\n').filter(Boolean);
+  if (lines.length !== 1) return undefined;
+  const [sha, marker, description] = lines[0]!.split('\t');
+  if (sha === undefined || !isCommitId(sha) || marker !== '' || !description?.startsWith(`branch '${branch}' of `)) return undefined;
+  return sha;
 }
 
 /** Removes anything that looks like a credential from git's messages before they travel. */
@@ -208,16 +220,15 @@ export class GitSource {
   }
 
   /**
-   * `fetchCommit` for a commit a push notification named, ahead of knowing the branch's head:
-   * a failure is not an error (the commit may be gone already, or never have been), and the
-   * cache is kept.
+   * The branch head, asked of the server and fetched in one `git fetch`, where `resolveBranch`
+   * then `fetchCommit` take two round trips: for a sync a push triggered, whose head is new.
+   * Undefined when FETCH_HEAD does not name this branch's head (a fetch of another branch of
+   * the same repository, for another Pipeline, wrote it meanwhile); throws when git fails.
    */
-  async prefetchCommit(sha: string, branch: string): Promise<void> {
-    try {
-      await this.fetchInto(sha, branch);
-    } catch {
-      // The sync fetches what the branch names, and says why that fails.
-    }
+  async fetchBranchHead(branch: string): Promise<string | undefined> {
+    await this.ensureBare();
+    await this.remote(['--git-dir', this.bare, 'fetch', '--quiet', '--no-tags', '--depth=1', '--', this.url, `refs/heads/${branch}`]);
+    return branchHeadOf(readFileSync(join(this.bare, 'FETCH_HEAD'), 'utf8'), branch);
   }
 
   private async fetchInto(sha: string, branch: string): Promise<void> {

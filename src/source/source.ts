@@ -21,8 +21,8 @@ export interface PipelineSource extends CommitSource {
   /** The commits after `from` up to `to`, oldest first; undefined when history does not tell (replay: each-commit). */
   commitsBetween?(from: string, to: string): Promise<string[] | undefined>;
   /**
-   * Starts fetching `commit`, named by a push notification, while `resolve` asks for the
-   * branch; never fails (what `resolve` answers is still what is synced, and fetched).
+   * `resolve`, and the commit fetched in the same round trip: for a sync a push triggered,
+   * whose commit is new (a resync's usually is not, and `resolve` alone is cheaper then).
    */
-  prefetch?(commit: string): void;
+  fetchHead?(): Promise<string>;
 }
