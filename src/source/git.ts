@@ -57,7 +57,7 @@ export class GitError extends DorisError {
 }
 
 /** Whether `text` is a full commit id (40 hex digits for SHA-1, 64 for SHA-256 repositories). */
-export function isCommitId(text: string): boolean {
+function isCommitId(text: string): boolean {
   return /^[0-9a-f]{40,64}$/.test(text);
 }
 
