@@ -68,6 +68,17 @@ export function labelValueProblem(value: string): string | undefined {
   return `label value ${JSON.stringify(value.slice(0, 80))} must be empty or ${labelNameRule}`;
 }
 
+/** A string that passes `problem` (undefined: none), refused with its message otherwise. */
+const checkedString = (problem: (text: string) => string | undefined) =>
+  z.string().superRefine((text, ctx) => {
+    const message = problem(text);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  });
+
+export const labelKeySchema = checkedString(labelKeyProblem);
+export const labelValueSchema = checkedString(labelValueProblem);
+
+// A record's own key schema would lose the problem's message (zod reports "Invalid key in record").
 export const labelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
   for (const [key, value] of Object.entries(labels)) {
     const problem = labelKeyProblem(key) ?? labelValueProblem(value);

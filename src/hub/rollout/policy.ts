@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../api/pipeline.js';
 import { Reasons } from '../../api/reasons.js';
 import { DorisError } from '../../errors.js';
-import { labelKeyProblem, labelValueProblem, labelsSchema } from '../protocol.js';
+import { labelKeySchema, labelValueSchema, labelsSchema } from '../protocol.js';
 
 /** A threshold: an absolute number of devices, or a percent of the stage's online devices. */
 export type Amount = { count: number } | { percent: number };
@@ -44,21 +44,11 @@ const dnsLabel = z
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a stage name (a DNS label: lower case, digits and -, at most 63)');
 
-// The API server's rules for label keys and values, as the hub checks a device's labels.
-const labelKey = z.string().superRefine((key, ctx) => {
-  const problem = labelKeyProblem(key);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-const labelValue = z.string().superRefine((value, ctx) => {
-  const problem = labelValueProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
 const requirementSchema = z
   .object({
-    key: labelKey,
+    key: labelKeySchema,
     operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-    values: z.array(labelValue).max(64).optional(),
+    values: z.array(labelValueSchema).max(64).optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
