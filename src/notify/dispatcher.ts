@@ -6,6 +6,10 @@
  * address) are read from the controller namespace at send time and never logged; a log line
  * names the receiver by type and host only, because a webhook's path may itself be a secret.
  *
+ * Deliveries to one receiver go one after another, in the order they were sent: a halt must
+ * not reach a chat after the rollback that followed it. A receiver that is down therefore
+ * holds back what comes after it for that receiver only, for at most its retries.
+ *
  * `flush` waits (bounded) for what is in flight: `doris sync --once` calls it before exiting.
  */
 import type { NotifyReceiver } from '../api/notify.js';
@@ -48,9 +52,17 @@ function hostOf(url: string | undefined): string {
   }
 }
 
+/** Where a receiver delivers to: notifications with the same key are delivered in order. */
+function receiverKey(receiver: NotifyReceiver, spec: NotifySpec): string {
+  const target = receiver.type === 'github' ? `${receiver.apiUrl ?? ''} ${receiver.url ?? spec.git?.url ?? ''}` : (receiver.url ?? '');
+  return `${receiver.type} ${target} ${receiver.secretRef?.name ?? ''}`;
+}
+
 export class Notifier {
   private readonly states = new Map<string, DedupState>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per receiver, the last delivery queued: the next one starts after it ended. */
+  private readonly tails = new Map<string, Promise<void>>();
   private readonly retry: RetryOptions;
   private readonly stopping = new AbortController();
 
@@ -88,7 +100,15 @@ export class Notifier {
   /** Sends one notification to every receiver of `spec` (a Pipeline's, or a Fleet's: src/hub/rollout/notify.ts). */
   send(spec: NotifySpec, notification: Notification): void {
     for (const receiver of spec.notify ?? []) {
-      const task = this.deliverTo(receiver, spec, notification).finally(() => this.inFlight.delete(task));
+      const key = receiverKey(receiver, spec);
+      // deliverTo never rejects, so a chain never breaks.
+      const task: Promise<void> = (this.tails.get(key) ?? Promise.resolve())
+        .then(() => this.deliverTo(receiver, spec, notification))
+        .finally(() => {
+          this.inFlight.delete(task);
+          if (this.tails.get(key) === task) this.tails.delete(key);
+        });
+      this.tails.set(key, task);
       this.inFlight.add(task);
     }
   }

@@ -13,6 +13,9 @@ let server: Server;
 let base: string;
 const hits: string[] = [];
 let release: (() => void) | undefined;
+/** `/order`: the kinds answered 2xx, in order; the first request of all is refused (503). */
+const ordered: string[] = [];
+let refusedOne = false;
 
 before(async () => {
   server = createServer((req, res) => {
@@ -24,6 +27,16 @@ before(async () => {
     } else if (req.url === '/missing-route') {
       res.writeHead(404);
       res.end();
+    } else if (req.url === '/order') {
+      const kind = String(req.headers['x-doris-event']);
+      if (refusedOne) {
+        ordered.push(kind);
+        res.end('{}');
+      } else {
+        refusedOne = true;
+        res.writeHead(503);
+        res.end();
+      }
     } else if (req.url === '/slow') {
       release = () => res.end('{}');
     } else res.end('{}');
@@ -61,6 +74,29 @@ describe('the dispatcher', () => {
     release!();
     assert.equal(await notifier.flush(5000), true);
     assert.match(log.text(), /notification sent/);
+  });
+
+  it('delivers to one receiver in the order sent, even when the first is retried', async () => {
+    const log = memoryLogger();
+    const notifier = new Notifier(client({ s: { secret: 'k' } }), log.logger, {
+      namespace: 'doris-system',
+      cluster: 'hub',
+      retry: { attempts: 3, firstDelayMs: 300, maxDelayMs: 300, timeoutMs: 2000 },
+    });
+    const spec = { notify: [{ type: 'generic' as const, url: `${base}/order`, secretRef: { name: 's' } }] };
+    const notice = (kind: 'RolloutHalted' | 'RolledBack') => ({
+      kind,
+      cluster: 'hub',
+      commit: sha,
+      reason: kind,
+      message: kind,
+      time: new Date(0).toISOString(),
+    });
+    // Sent one after the other in the same tick, as the rollout driver sends a halt and its rollback.
+    notifier.send(spec, notice('RolloutHalted'));
+    notifier.send(spec, notice('RolledBack'));
+    assert.equal(await notifier.flush(10_000), true);
+    assert.deepEqual(ordered, ['RolloutHalted', 'RolledBack'], 'the rollback waits for the halt, which is retried once');
   });
 
   it('a missing Secret or key is a log line naming the Secret, never an exception; the secret is never logged', async () => {
