@@ -27,6 +27,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { dorisNodeFlags } from '../src/install/nodeflags.js';
+import type { MarkingState } from '../src/runtime/marking.js';
 import { installObjects } from '../src/install/manifests.js';
 import { connectKube } from '../src/kube/client.js';
 import { ensurePipelineCrd } from '../src/status/store.js';
@@ -169,6 +170,13 @@ export interface ScalePoint {
   status_bytes: number;
   object_bytes: number;
   status_inventory_form: string;
+  /** Early marking (src/runtime/marking.ts) when the sync process ended: on or off, its switches, the largest heap after a full collection. */
+  marking: MarkingState | null;
+}
+
+function markingText(marking: MarkingState | null): string {
+  if (!marking) return 'not used';
+  return `${marking.on ? 'on' : 'off'} at the end (${marking.switches} switches; largest heap after a full collection ${marking.liveMaxMiB} MiB)`;
 }
 
 /** Least-squares slope of log(y) over log(x): y grows as x^slope. */
@@ -478,11 +486,12 @@ export async function benchScale(argv: string[], deps: ScaleDeps): Promise<void>
           status_bytes: bytes.status,
           object_bytes: bytes.object,
           status_inventory_form: status?.inventoryArchive ? 'gzip+base64 archive' : 'plain list',
+          marking: result.marking,
         };
         points.push(point);
         log(
           `point ${objects}: cold ${point.cold_s} s (apply ${point.cold_apply_s}, wait ${point.cold_wait_s}); no-op ${point.noop_s} s, ${point.noop_writes} writes ` +
-            `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}; CPU s ${JSON.stringify(point.noop_cpu_s)}; ${point.noop_drift_checked_later} Secrets left for later); every Secret checked ${point.noop_all_s} s, ${point.noop_all_writes} writes, CPU s ${JSON.stringify(point.noop_all_cpu_s)}; RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes`,
+            `(${JSON.stringify(point.noop_requests)}; phases ${JSON.stringify(point.noop_phases_s)}; CPU s ${JSON.stringify(point.noop_cpu_s)}; ${point.noop_drift_checked_later} Secrets left for later); every Secret checked ${point.noop_all_s} s, ${point.noop_all_writes} writes, CPU s ${JSON.stringify(point.noop_all_cpu_s)}; RSS peak ${point.rss_peak_mib} MiB, steady ${point.rss_steady_mib} MiB; status ${point.status_bytes} bytes; early marking ${markingText(point.marking)}`,
         );
         if (index === 0) {
           // The small figures: this point's objects are live; the webhook latency of `doris run`.

@@ -20,7 +20,11 @@ import { applyPipeline, ensurePipelineCrd, getPipeline } from '../src/status/sto
 import { auditMark, readAuditSince, writesBy } from '../test/env/audit.js';
 import { RenderCache } from '../src/render/cache.js';
 import { DriftRotation, defaultDriftCheckPeriodMs, defaultDriftChecksPerSync } from '../src/apply/drift-rotation.js';
+import { adaptMarking, type MarkingState } from '../src/runtime/marking.js';
 import { processCpuS, statusBytes } from './proc.js';
+
+// As src/cli/main.ts does for every `doris` command.
+const marking = adaptMarking();
 
 export interface SyncChildConfig {
   kubeconfig: string;
@@ -87,6 +91,8 @@ export interface SyncChildResult {
      */
     cpu_s: Record<string, number>;
   };
+  /** Early marking (src/runtime/marking.ts) at the end: on or off, switches, the largest heap after a full collection. */
+  marking: MarkingState | null;
   /** A second no-op resync that checks every unreadable Secret (`--drift-checks-per-sync 0`). */
   noop_all?: { seconds: number; requests: Record<string, number>; audit_writes: number; cpu_s: Record<string, number> };
 }
@@ -229,6 +235,7 @@ async function main(): Promise<void> {
       external: mib(steadyMemory.external),
       array_buffers: mib(steadyMemory.arrayBuffers),
     },
+    marking: null,
   };
 
   /**
@@ -297,6 +304,7 @@ async function main(): Promise<void> {
     result.noop_all = { seconds: all.seconds, requests: all.requests, audit_writes: all.audit_writes, cpu_s: all.cpu_s };
   }
   client.close();
+  result.marking = marking ? { ...marking } : null;
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
 }
 

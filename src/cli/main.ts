@@ -5,7 +5,11 @@
  */
 import { CommanderError } from 'commander';
 import { ExitCode, exitCodeOf, isNetworkError } from './common.js';
+import { adaptMarking } from '../runtime/marking.js';
 import { buildProgram } from './program.js';
+
+// The image starts node with early marking (src/install/nodeflags.ts); it pays only while the heap is small.
+adaptMarking();
 
 // A reader that stops early (`doris status | head -1`) is not an error: stop quietly, as a
 // SIGPIPE would. Progress on stderr is not worth stopping for: its loss is ignored.
