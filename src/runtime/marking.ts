@@ -9,8 +9,9 @@
  * heap is far from the memory limit anyway.
  *
  * So after each full collection, where what the heap holds is close to what is live, the
- * trigger is turned off above `offAboveMiB` and back on below `onBelowMiB` (the gap keeps it
- * from flapping). V8 reads the flag each time it checks its limits, so `setFlagsFromString`
+ * trigger is turned off above `offAboveMiB` and back on below `onBelowMiB`. The gap keeps it
+ * from switching at every collection; a heap that crosses both in each sync (some 5,000
+ * objects: about 20 MiB between syncs, 38 during one) switches twice a sync. V8 reads the flag each time it checks its limits, so `setFlagsFromString`
  * takes effect at the next check; node documents changing flags after start-up as unsupported
  * in general, which is why this touches that one flag only and is measured by the scale
  * benchmark (`npm run bench -- scale`), which runs DORIS with the image's flags.
