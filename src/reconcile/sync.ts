@@ -96,6 +96,11 @@ export interface SyncContext {
    */
   pushed?: boolean;
   /**
+   * The branch head, already being asked of `source` by the caller (the controller asks while
+   * it reads the Pipeline); default: asked here. A failure is recorded as when asked here.
+   */
+  head?: Promise<string>;
+  /**
    * Bounds the drift checks of unreadable Secrets in one sync (apply/drift-rotation.ts): the
    * controller keeps one per Pipeline; a one-shot sync checks them all.
    */
@@ -498,7 +503,7 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
   const early = listEarly(ctx);
   try {
     source = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
-    target = ctx.pushed && source.fetchHead ? await source.fetchHead() : await source.resolve();
+    target = await (ctx.head ?? headOf(source, ctx.pushed));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // A shutdown killed git: nothing failed, and nothing is recorded.
@@ -525,6 +530,30 @@ export async function reconcilePipeline(ctx: SyncContext): Promise<SyncOutcome[]
     if (outcome.result !== Reasons.Succeeded) break;
   }
   return outcomes;
+}
+
+/** The branch head; for a push, fetched with it at once (`PipelineSource.fetchHead`). */
+function headOf(source: PipelineSource, pushed: boolean | undefined): Promise<string> {
+  return pushed && source.fetchHead ? source.fetchHead() : source.resolve();
+}
+
+/**
+ * Starts asking for the branch head before the caller has read the Pipeline: pass both to
+ * `reconcilePipeline` (`source`, `head`). Undefined when no source can be made; the sync then
+ * records why, as it would have.
+ */
+export function askHeadEarly(
+  ctx: Pick<SyncContext, 'source' | 'spec' | 'credentials' | 'workDir' | 'pushed' | 'signal'>,
+): { source: PipelineSource; head: Promise<string> } | undefined {
+  try {
+    const source = ctx.source ?? gitSourceFor(ctx.spec, ctx.credentials, ctx.workDir, ctx.signal);
+    const head = headOf(source, ctx.pushed);
+    // Observed now: the Pipeline read may fail or find it deleted, and then nobody awaits it.
+    head.catch(() => undefined);
+    return { source, head };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { KubeApiError } from '../../../src/kube/http.js';
 import type { ListOptions, ObjectKey } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { RenderCache } from '../../../src/render/cache.js';
-import { reconcilePipeline, syncCommit } from '../../../src/reconcile/sync.js';
+import { askHeadEarly, reconcilePipeline, syncCommit } from '../../../src/reconcile/sync.js';
 import type { PipelineSource } from '../../../src/source/source.js';
 import { FakeKube } from '../../fake/kube.js';
 import { folderSource, syncContext } from './fixture.js';
@@ -161,5 +161,54 @@ describe('syncCommit', () => {
     assert.deepEqual([...(listedBeforeResolve[1] ?? [])].sort(), ['LIST ConfigMap/*', 'LIST Secret/*']);
     // The sync used those lists: no kind listed twice.
     assert.equal(lists().length - firstLists, 2);
+  });
+
+  it('uses the head the caller asked for early, and asks the source nothing more; a push fetches the head, a resync resolves it', async () => {
+    const kube = new FakeKube();
+    const ctx = syncContext(kube, work);
+    const asked: string[] = [];
+    const source: PipelineSource = {
+      ...folderSource(work, { 'deploy/1-app/120-settings.yml': configMap }),
+      resolve: async () => {
+        asked.push('resolve');
+        return 'c1';
+      },
+      fetchHead: async () => {
+        asked.push('fetchHead');
+        return 'c1';
+      },
+    };
+    const early = askHeadEarly({ ...ctx, source, pushed: true });
+    assert.ok(early);
+    assert.deepEqual(asked, ['fetchHead'], 'asked before the Pipeline is read');
+    const outcomes = await reconcilePipeline({ ...ctx, source: early.source, head: early.head, pushed: true });
+    assert.deepEqual(
+      outcomes.map((o) => [o.commit, o.result]),
+      [['c1', 'Succeeded']],
+    );
+    assert.deepEqual(asked, ['fetchHead'], 'the sync did not ask again');
+    askHeadEarly({ ...ctx, source })?.head;
+    assert.deepEqual(asked, ['fetchHead', 'resolve']);
+  });
+
+  it('a head asked early that fails is recorded as when the sync asks (ArtifactFailed); no source at all is left to the sync', async () => {
+    const kube = new FakeKube();
+    const ctx = syncContext(kube, work);
+    const source: PipelineSource = {
+      ...folderSource(work, {}),
+      resolve: async () => {
+        throw new Error('remote: repository not found');
+      },
+    };
+    const early = askHeadEarly({ ...ctx, source });
+    const run = { ...ctx, source: early?.source, head: early?.head };
+    const outcomes = await reconcilePipeline(run);
+    assert.deepEqual(
+      outcomes.map((o) => [o.result, o.message]),
+      [['ArtifactFailed', 'remote: repository not found']],
+    );
+    assert.equal(run.pipeline.status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'ArtifactFailed');
+    // A Pipeline that follows a hub has no git source to make here.
+    assert.equal(askHeadEarly({ ...ctx, spec: { ...ctx.spec, git: undefined } }), undefined);
   });
 });
