@@ -6,9 +6,11 @@
  *   apply the prelude → validate what needed it → apply waves (waiting for health after the
  *   prelude and after each wave) → prune → record success
  *
- * Two steps overlap the ones before them, because a push waits on each: the live objects are
- * listed while git answers (`listEarly`), and the progressing status write runs while the
- * commit is fetched, rendered and validated; it has returned before the first write.
+ * Three steps overlap the ones before them, because a push waits on each: a caller that
+ * reads the Pipeline first may ask git for the head meanwhile (`askHeadEarly`, the
+ * controller does), the live objects are listed while git answers (`listEarly`), and the
+ * progressing status write runs while the commit is fetched, rendered and validated; it has
+ * returned before the first write.
  *
  * Every failure maps to one reason code and stops the script. Nothing of a commit is
  * applied unless the whole commit rendered and the API server accepted every object in a
