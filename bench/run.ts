@@ -1,7 +1,6 @@
 /**
- * `npm run bench` (SPEC section 10, issue 6): DORIS against `kubectl apply --server-side`
- * on the local test environment, which it brings up when it is not up (and then takes down
- * again at the end).
+ * `npm run bench` (issue 6): DORIS against `kubectl apply --server-side` on the local test
+ * environment, which it brings up when it is not up (and then takes down again at the end).
  *
  *   1. a repository of N objects in 10 waves (bench/workload.ts), pushed to the git server;
  *   2. cold sync: DORIS (bench/sync-child.ts, one process per sync) and the kubectl

@@ -1,5 +1,5 @@
 /**
- * The repository layout is the contract with users (SPEC section 1):
+ * The repository layout is the contract with users (README, docs/concepts.md):
  *
  *     deploy/                  the configured path
  *       1-doris/               a wave: folder `<number>-<name>`, waves run in numeric order

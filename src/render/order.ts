@@ -4,11 +4,11 @@
  * (the Flux/Argo CD order: Namespaces and CRDs, then policies, accounts, config and storage,
  * RBAC, Services, workloads, ingress; unknown kinds last), then namespace and name.
  *
- * The numbering is the user's, but one rule overrides it (SPEC: "Whatever the numbering,
- * Namespaces and CRDs are applied — and CRDs Established — before the objects that need
- * them"): every Namespace and CustomResourceDefinition, from any wave, is hoisted into a
- * first *prelude* stage. The apply then runs stage by stage, and waits for health after the
- * prelude and after the last stage of each wave.
+ * The numbering is the user's, but one rule overrides it: whatever the numbering, Namespaces
+ * and CRDs are applied — and CRDs Established — before the objects that need them. So every
+ * Namespace and CustomResourceDefinition, from any wave, is hoisted into a first *prelude*
+ * stage. The apply then runs stage by stage, and waits for health after the prelude and after
+ * the last stage of each wave.
  */
 import { groupOf } from '../kube/objectid.js';
 import type { DesiredObject, Wave } from './types.js';

@@ -14,6 +14,15 @@ const userDocs = [
     .map((f) => `docs/${f}`),
 ];
 
+/** Every Markdown file a reader of the repository gets, ADRs and the benchmark's included. */
+const allDocs = [
+  ...userDocs,
+  'bench/README.md',
+  ...readdirSync(join(root, 'docs', 'adr'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/adr/${f}`),
+];
+
 describe('user documentation', () => {
   it('docs/cli.md and docs/pipeline-reference.md hold every command, flag and field as the code has them (npm run docs)', async () => {
     for (const [file, make] of Object.entries(generated)) {
@@ -34,6 +43,13 @@ describe('user documentation', () => {
         const resolved = join(root, file.includes('/') ? 'docs' : '', target!);
         assert.ok(existsSync(resolved), `${file}: ${target} does not exist`);
       }
+    }
+  });
+
+  it('stands on its own: no document refers to the planning documents the repository does not hold', () => {
+    for (const file of allDocs) {
+      const text = readFileSync(join(root, file), 'utf8');
+      assert.doesNotMatch(text, /\.\.\/shared|\/work\/shared|\bSPEC\b|\bSTYLE(\.md|,)/, `${file} refers to a document outside the repository`);
     }
   });
 });
