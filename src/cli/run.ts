@@ -115,7 +115,7 @@ function runOptions(): Option[] {
       'fatal',
       'silent',
     ]),
-    new Option('--max-concurrent-syncs <n>', 'Pipelines synced at once')
+    new Option('--max-concurrent-syncs <n>', 'Pipelines synced at once; a health wait that lasts over 5 s holds no slot')
       .argParser(integerFlag('--max-concurrent-syncs 4', 1))
       .default(tuning.schedule.maxConcurrent),
     new Option(

@@ -30,7 +30,7 @@ import { recordOutcomeEvent, recordProgressEvents } from '../reconcile/sync-even
 import { ImagePoller } from './image-poller.js';
 import { LeaderElector, type LeaseOptions } from './lease.js';
 import { messageOf, reasonOf, recordState, type RecordDeps } from './record.js';
-import { Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptions } from './scheduler.js';
+import { type Aside, Scheduler, defaultSchedulerOptions, type RunResult, type SchedulerOptions } from './scheduler.js';
 import { validSpec } from './spec.js';
 import { PipelineWatcher, type WatchOptions } from './watch.js';
 import { RenderCache } from '../render/cache.js';
@@ -118,9 +118,9 @@ export class Controller {
   ) {
     this.activity = options.activity ?? new SyncActivity();
     this.syncs = new Scheduler(
-      (name, signal) => {
+      (name, signal, aside) => {
         this.activity.started(name);
-        return this.sync(name, signal).finally(() => this.activity.finished(name));
+        return this.sync(name, signal, aside).finally(() => this.activity.finished(name));
       },
       options.schedule,
       {
@@ -307,9 +307,9 @@ export class Controller {
    * One sync, then the reconcile request it answers (the annotation as the sync started) is
    * acknowledged in status, so that `doris reconcile --wait` sees that its sync has ended.
    */
-  private async sync(name: string, signal: AbortSignal): Promise<RunResult> {
+  private async sync(name: string, signal: AbortSignal, aside: Aside): Promise<RunResult> {
     const request = reconcileRequest(this.watcher.pipelines.get(name));
-    const result = await this.syncOnce(name, signal);
+    const result = await this.syncOnce(name, signal, aside);
     const seen = this.watcher.pipelines.get(name);
     if (request !== undefined && seen && !signal.aborted && handledReconcile(seen) !== request) {
       await patchStatus(this.client, seen, { lastHandledReconcileAt: request }).catch((error: unknown) =>
@@ -320,7 +320,7 @@ export class Controller {
   }
 
   /** One sync of one Pipeline; never throws: every failure ends in its status. */
-  private async syncOnce(name: string, signal: AbortSignal): Promise<RunResult> {
+  private async syncOnce(name: string, signal: AbortSignal, aside: Aside): Promise<RunResult> {
     const seen = this.watcher.pipelines.get(name);
     if (!seen || signal.aborted) return { ok: true };
     let spec: PipelineSpec;
@@ -376,6 +376,8 @@ export class Controller {
             for (const change of event.changes ?? []) if (change.action !== 'unchanged') reapplied.push(`${change.action} ${change.id}`);
         },
         signal,
+        // Health waits hold no slot: a Pipeline stuck in a wave delays no other.
+        aside,
         renderCache: this.renders,
         deferDriftChecks: true,
         driftRotation: this.driftRotation(name, intervalMs),

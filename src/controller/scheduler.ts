@@ -6,8 +6,12 @@
  * of intervals (jittered too, so a fleet that failed together does not retry together).
  *
  * One run per key at a time: a trigger during a run asks for exactly one more run right after
- * it, however many triggers arrive. At most `maxConcurrent` runs at once; the others wait in
- * the order they were triggered.
+ * it, however many triggers arrive. At most `maxConcurrent` runs work at once; the others wait
+ * in the order they were triggered. A run that only waits (a wave's health wait, which may last
+ * its whole timeout) does so through `aside`, which gives its slot to the next run and takes
+ * one back, ahead of the queue, before the run goes on: a Pipeline stuck in a wave, or as many
+ * of them as there are slots, delays no other. What the bound still bounds is the work (render,
+ * lists, writes) and so the memory of runs doing it; a run waiting aside keeps its own.
  *
  * The scheduler knows nothing of git or Kubernetes: it calls `run(key, signal)` and reads back
  * whether the run succeeded and when the key wants to run next. `pause()` is the way out
@@ -17,6 +21,12 @@
 
 /** The longest delay node's timers take (2^31 - 1 ms, about 24.8 days). */
 export const maxTimerMs = 2 ** 31 - 1;
+
+/**
+ * Runs `work` without holding a slot, and takes one back before it returns (or throws): the
+ * run goes on only when it is among the `maxConcurrent` again.
+ */
+export type Aside = <T>(work: () => Promise<T>) => Promise<T>;
 
 /** What a run tells the scheduler. */
 export interface RunResult {
@@ -78,10 +88,14 @@ export class Scheduler {
    * re-created) may still have its old run stopping.
    */
   private readonly inFlight = new Map<Slot, { key: string; done: Promise<void> }>();
+  /** Runs holding a slot: those in flight less those waiting aside. */
+  private working = 0;
+  /** Runs back from waiting aside, for a slot; served before the queue. */
+  private readonly returning: Array<() => void> = [];
   private enabled = false;
 
   constructor(
-    private readonly run: (key: string, signal: AbortSignal) => Promise<RunResult>,
+    private readonly run: (key: string, signal: AbortSignal, aside: Aside) => Promise<RunResult>,
     private readonly options: SchedulerOptions = defaultSchedulerOptions(),
     /** Told about a run that threw, and why each run was queued (logs). */
     private readonly observer: { threw?: (key: string, error: unknown) => void; triggered?: (key: string, why: string) => void } = {},
@@ -184,8 +198,13 @@ export class Scheduler {
   }
 
   private pump(): void {
+    // Even when paused: a run that was waiting aside must be able to go on and stop.
+    while (this.returning.length > 0 && this.working < this.options.maxConcurrent) {
+      this.working += 1;
+      this.returning.shift()!();
+    }
     const running = new Set(this.running);
-    for (let i = 0; this.enabled && this.inFlight.size < this.options.maxConcurrent && i < this.queue.length; ) {
+    for (let i = 0; this.enabled && this.working < this.options.maxConcurrent && i < this.queue.length; ) {
       const key = this.queue[i]!;
       const slot = this.slots.get(key);
       if (slot?.state !== 'queued') {
@@ -203,18 +222,47 @@ export class Scheduler {
     }
   }
 
+  private release(): void {
+    this.working -= 1;
+    this.pump();
+  }
+
   private start(key: string, slot: Slot): void {
     slot.state = 'running';
     slot.abort = new AbortController();
     const signal = slot.abort.signal;
+    this.working += 1;
+    let holding = true;
+    let ended = false;
+    const aside: Aside = async (work) => {
+      // Only from inside the run, one at a time: otherwise it is just `work`.
+      if (!holding || ended) return work();
+      holding = false;
+      this.release();
+      try {
+        return await work();
+      } finally {
+        if (!ended) {
+          await new Promise<void>((resolve) => {
+            this.returning.push(resolve);
+            this.pump();
+          });
+          holding = true;
+          // The run did not wait for this: it ended meanwhile, so the slot just taken is free.
+          if (ended) this.release();
+        }
+      }
+    };
     const done = (async () => {
       let result: RunResult;
       try {
-        result = await this.run(key, signal);
+        result = await this.run(key, signal, aside);
       } catch (error) {
         this.observer.threw?.(key, error);
         result = { ok: false, intervalMs: this.options.fallbackIntervalMs };
       }
+      ended = true;
+      if (holding) this.working -= 1;
       this.inFlight.delete(slot);
       slot.state = 'idle';
       slot.abort = undefined;

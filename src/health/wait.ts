@@ -3,6 +3,8 @@
  * Current) until all are Current, one is Failed, or the timeout passes. A timeout names each
  * object still pending and, for workloads, what their Pods say (pods.ts). The poll starts
  * fast and slows down, so that a quick wave costs little latency and a slow one few requests.
+ * A wait that lasts is done aside (`WaitOptions.aside`): in the controller, without holding
+ * one of its concurrency slots.
  * An object annotated `doris.dev/health: ignore` in the repository is Current from the start
  * and never fetched (see ignore.ts).
  */
@@ -32,13 +34,20 @@ export interface WaitOptions {
   maxPollMs: number;
   /** Objects fetched at once. */
   concurrency: number;
+  /**
+   * Once the wait has lasted `asideAfterMs`, the rest of it runs through `aside` (the
+   * controller's: without holding a concurrency slot). A short wait is not worth giving the
+   * slot away, since the sync must then queue for one to go on.
+   */
+  aside?: <T>(work: () => Promise<T>) => Promise<T>;
+  asideAfterMs?: number;
   /** Called after each round with the objects still pending. */
   onProgress?: (pending: Array<{ object: KubeObject; health: HealthResult }>, total: number) => void;
   signal?: AbortSignal;
 }
 
 export function defaultWaitOptions(): WaitOptions {
-  return { timeoutMs: 5 * 60_000, pollMs: 100, maxPollMs: 500, concurrency: 32 };
+  return { timeoutMs: 5 * 60_000, pollMs: 100, maxPollMs: 500, concurrency: 32, asideAfterMs: 5_000 };
 }
 
 export interface HealthFailure {
@@ -107,34 +116,39 @@ async function withPodReasons(client: KubeClient, pending: Array<HealthFailure &
 }
 
 export async function waitForHealthy(client: KubeClient, targets: WaitTarget[], options: WaitOptions = defaultWaitOptions()): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
   const limit = pLimit(options.concurrency);
   // The desired object decides the opt-out: the live copy may predate the annotation.
   const judge = (desired: DesiredObject, live: KubeObject): HealthResult => checkIgnored(desired.object) ?? computeHealth(live);
   let pending = targets.map((t) => ({ ...t, health: judge(t.desired, t.live) }));
   let interval = options.pollMs;
-  for (;;) {
-    const failed = pending.filter((p) => p.health.status === 'Failed');
-    if (failed.length > 0) throw new HealthCheckError(failed, false);
-    pending = pending.filter((p) => p.health.status !== 'Current');
-    if (pending.length === 0) return;
-    options.onProgress?.(
-      pending.map((p) => ({ object: p.live, health: p.health })),
-      targets.length,
-    );
-    if (Date.now() >= deadline) throw new HealthCheckError(await withPodReasons(client, pending), true);
-    if (options.signal?.aborted) throw options.signal.reason;
-    await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
-    interval = Math.min(options.maxPollMs, Math.round(interval * 1.5));
-    const fresh = await fetchLive(
-      client,
-      pending.map((p) => p.desired.object),
-      limit,
-    );
-    pending = pending.map((p) => {
-      const live = fresh.get(p.desired.object);
-      if (!live) return { ...p, health: { status: 'NotFound', message: 'the object does not exist (deleted by someone else?)' } as HealthResult };
-      return { ...p, live, health: judge(p.desired, live) };
-    });
-  }
+  const rounds = async (aside: boolean): Promise<void> => {
+    for (;;) {
+      const failed = pending.filter((p) => p.health.status === 'Failed');
+      if (failed.length > 0) throw new HealthCheckError(failed, false);
+      pending = pending.filter((p) => p.health.status !== 'Current');
+      if (pending.length === 0) return;
+      options.onProgress?.(
+        pending.map((p) => ({ object: p.live, health: p.health })),
+        targets.length,
+      );
+      if (Date.now() >= deadline) throw new HealthCheckError(await withPodReasons(client, pending), true);
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (!aside && options.aside && Date.now() - started >= (options.asideAfterMs ?? 0)) return options.aside(() => rounds(true));
+      await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(0, deadline - Date.now()))));
+      interval = Math.min(options.maxPollMs, Math.round(interval * 1.5));
+      const fresh = await fetchLive(
+        client,
+        pending.map((p) => p.desired.object),
+        limit,
+      );
+      pending = pending.map((p) => {
+        const live = fresh.get(p.desired.object);
+        if (!live) return { ...p, health: { status: 'NotFound', message: 'the object does not exist (deleted by someone else?)' } as HealthResult };
+        return { ...p, live, health: judge(p.desired, live) };
+      });
+    }
+  };
+  return rounds(false);
 }

@@ -85,6 +85,12 @@ export interface SyncContext {
   wait?: Partial<WaitOptions>;
   signal?: AbortSignal;
   /**
+   * Runs what lasts of a wave's health wait without holding the controller's concurrency slot,
+   * and takes one back before the sync goes on (the scheduler's `Aside`; `WaitOptions.aside`).
+   * Default: the wait holds it.
+   */
+  aside?: <T>(work: () => Promise<T>) => Promise<T>;
+  /**
    * In the sync of a new commit, skip the drift checks of unreadable Secrets git did not
    * change (apply/preflight.ts `deferDriftChecks`); the outcome counts them in
    * `driftUnchecked`, and the caller must sync again at once to check them. The controller
@@ -332,7 +338,13 @@ export async function syncCommit(
     }
 
     // apply, stage by stage, waiting for health after the prelude and after each wave
-    const waitOptions: WaitOptions = { ...defaultWaitOptions(), timeoutMs: parseDuration(ctx.spec.wait.timeout), signal: ctx.signal, ...ctx.wait };
+    const waitOptions: WaitOptions = {
+      ...defaultWaitOptions(),
+      timeoutMs: parseDuration(ctx.spec.wait.timeout),
+      signal: ctx.signal,
+      aside: ctx.aside,
+      ...ctx.wait,
+    };
     let waveChanges: Change[] = [];
     for (const stage of planStages(waves)) {
       throwIfAborted(ctx.signal);

@@ -1,7 +1,7 @@
 /** The scheduler's timing, on node's mock clock: backoff, jitter, reruns, the concurrency bound, pause. */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { Scheduler, jittered, maxTimerMs, nextDelay, type RunResult, type SchedulerOptions } from '../../../src/controller/scheduler.js';
+import { type Aside, Scheduler, jittered, maxTimerMs, nextDelay, type RunResult, type SchedulerOptions } from '../../../src/controller/scheduler.js';
 
 const options = (overrides: Partial<SchedulerOptions> = {}): SchedulerOptions => ({
   maxConcurrent: 4,
@@ -20,12 +20,12 @@ const settle = async () => {
 
 /** A run function whose calls are recorded (with the mock clock's time) and finish when told. */
 function recorder(result: RunResult | ((n: number) => RunResult)) {
-  const calls: Array<{ key: string; at: number; signal: AbortSignal; finish: () => void }> = [];
+  const calls: Array<{ key: string; at: number; signal: AbortSignal; aside: Aside; finish: () => void }> = [];
   let now = 0;
-  const run = (key: string, signal: AbortSignal) =>
+  const run = (key: string, signal: AbortSignal, aside: Aside) =>
     new Promise<RunResult>((resolve) => {
       const n = calls.length;
-      calls.push({ key, at: now, signal, finish: () => resolve(typeof result === 'function' ? result(n) : result) });
+      calls.push({ key, at: now, signal, aside, finish: () => resolve(typeof result === 'function' ? result(n) : result) });
     });
   const advance = (ms: number) => {
     now += ms;
@@ -172,6 +172,98 @@ describe('Scheduler', () => {
       ['a', 'b', 'c', 'd', 'e'],
     );
     assert.equal(s.running.length, 2);
+  });
+
+  it('a run waiting aside gives its slot to the next; back, it goes on before the queue, within the bound', async () => {
+    const r = recorder({ ok: true, intervalMs: 60_000 });
+    const s = new Scheduler(r.run, options({ maxConcurrent: 1 }));
+    s.resume();
+    for (const key of ['a', 'b', 'c']) s.trigger(key, 'test');
+    let waited!: () => void;
+    const steps: string[] = [];
+    // 'a' waits aside (a wave's health wait), then goes on and ends.
+    const a = r.calls[0]!;
+    void a
+      .aside(() => new Promise<void>((resolve) => (waited = resolve)))
+      .then(() => {
+        steps.push('a goes on');
+        a.finish();
+      });
+    await settle();
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b'],
+      "'b' runs in the slot 'a' left",
+    );
+    waited();
+    await settle();
+    assert.deepEqual(steps, [], "'a' is back but 'b' holds the one slot");
+    r.calls[1]!.finish();
+    await settle();
+    assert.deepEqual(steps, ['a goes on'], "'a' takes the slot 'b' left, ahead of the queued 'c'");
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b', 'c'],
+      "'c' starts when 'a' has ended",
+    );
+    assert.deepEqual(s.running, ['c']);
+  });
+
+  it('every run may wait aside at once; a run that throws aside still takes its slot back', async () => {
+    const r = recorder({ ok: true, intervalMs: 60_000 });
+    const s = new Scheduler(r.run, options({ maxConcurrent: 2 }));
+    s.resume();
+    for (const key of ['a', 'b', 'c', 'd']) s.trigger(key, 'test');
+    const fails: Array<() => void> = [];
+    const outcome: string[] = [];
+    for (const c of r.calls.slice(0, 2)) {
+      void c
+        .aside(() => new Promise<void>((_, reject) => fails.push(() => reject(new Error('timed out')))))
+        .catch((error: Error) => outcome.push(`${c.key}: ${error.message}`));
+    }
+    await settle();
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b', 'c', 'd'],
+      'two runs waiting aside hold neither slot',
+    );
+    for (const fail of fails) fail();
+    await settle();
+    assert.deepEqual(outcome, [], "'c' and 'd' hold both slots: the failed waits are not back yet");
+    r.calls[2]!.finish();
+    await settle();
+    assert.deepEqual(outcome, ['a: timed out']);
+    r.calls[3]!.finish();
+    await settle();
+    assert.deepEqual(outcome, ['a: timed out', 'b: timed out']);
+    assert.deepEqual(s.running.sort(), ['a', 'b']);
+  });
+
+  it('a run waiting aside when paused goes on and ends; nothing new starts', async () => {
+    const r = recorder({ ok: true, intervalMs: 60_000 });
+    const s = new Scheduler(r.run, options({ maxConcurrent: 1 }));
+    s.resume();
+    s.trigger('a', 'test');
+    let waited!: () => void;
+    const a = r.calls[0]!;
+    void a.aside(() => new Promise<void>((resolve) => (waited = resolve))).then(() => a.finish());
+    s.trigger('b', 'test');
+    await settle();
+    s.trigger('c', 'queued');
+    s.pause();
+    assert.equal(a.signal.aborted, true);
+    let drained: string[] | undefined;
+    void s.drain().then((left) => (drained = left));
+    waited();
+    await settle();
+    assert.equal(drained, undefined, "'a' waits for the slot 'b' holds");
+    r.calls[1]!.finish();
+    await settle();
+    assert.deepEqual(drained, []);
+    assert.deepEqual(
+      r.calls.map((c) => c.key),
+      ['a', 'b'],
+    );
   });
 
   it('a result without an interval schedules nothing more', async () => {
