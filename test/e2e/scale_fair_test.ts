@@ -1,11 +1,11 @@
 /**
  * Fair scheduling with bounded concurrency (issue 15), against the real control plane: one
- * `doris run` (the shipped ServiceAccount, `--max-concurrent-syncs 2`) with a Pipeline whose
- * first wave waits for a Deployment that can never become available (its Pod fits no node),
- * and three small Pipelines polling every 10 s. While the slow Pipeline's sync is still in
- * its health wait, the others keep resyncing, and a change pushed to one of them is applied
- * within its interval (with jitter) + 2 s; for a minute of that wait, each of them keeps
- * resyncing on its interval through the one slot the slow sync leaves free.
+ * `doris run` (the shipped ServiceAccount) with a single sync slot (`--max-concurrent-syncs 1`),
+ * two Pipelines whose first wave waits for a Deployment that can never become available (its
+ * Pod fits no node), and three small Pipelines polling every 10 s. A health wait that lasts
+ * holds no slot (`Aside` in src/controller/scheduler.ts): while both slow syncs wait, for five
+ * minutes, the small Pipelines keep resyncing on their interval through the one slot, and a
+ * change pushed to one of them is applied within its interval (with jitter) + 2 s.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +23,8 @@ let controller: RunningController | undefined;
 let kubeconfig: string;
 const run = `${process.pid}`;
 const controllerNs = `doris-fair-${run}`;
-const slowNs = `e2e-fair-slow-${run}`;
+const slow = [1, 2];
+const slowNs = (i: number) => `e2e-fair-slow-${run}-${i}`;
 const fastNs = (i: number) => `e2e-fair-fast-${run}-${i}`;
 const fast = [1, 2, 3];
 const fastIntervalS = 10;
@@ -58,30 +59,35 @@ async function syncs(name: string): Promise<number> {
 before(async () => {
   env = loadTestEnv();
   api = await kube(env);
-  // A Pod that fits no node: the Deployment never becomes available, its wave waits.
-  const stuck = deploymentYaml({
-    namespace: slowNs,
-    name: 'stuck',
-    image: 'registry.example/stuck:1',
-    pod: '      nodeSelector: {doris.dev/nowhere: "true"}\n',
-  });
-  ({ url: repos.slow } = await createRepo(env, 'fair-slow', {
-    'deploy/1-base/10-ns.yml': namespaceYaml(slowNs),
-    'deploy/1-base/170-stuck.yml': stuck,
-    'deploy/2-after/120-config.yml': configMapYaml(slowNs, 'settings', { value: 'never before the wait ends' }),
-  }));
+  for (const i of slow) {
+    // A Pod that fits no node: the Deployment never becomes available, its wave waits.
+    const stuck = deploymentYaml({
+      namespace: slowNs(i),
+      name: 'stuck',
+      image: 'registry.example/stuck:1',
+      pod: '      nodeSelector: {doris.dev/nowhere: "true"}\n',
+    });
+    ({ url: repos[`slow-${i}`] } = await createRepo(env, `fair-slow-${i}`, {
+      'deploy/1-base/10-ns.yml': namespaceYaml(slowNs(i)),
+      'deploy/1-base/170-stuck.yml': stuck,
+      'deploy/2-after/120-config.yml': configMapYaml(slowNs(i), 'settings', { value: 'never before the wait ends' }),
+    }));
+  }
   for (const i of fast) {
     ({ url: repos[`fast-${i}`] } = await createRepo(env, `fair-fast-${i}`, {
       'deploy/1-base/10-ns.yml': namespaceYaml(fastNs(i)),
       'deploy/1-base/120-config.yml': configMapYaml(fastNs(i), 'settings', { value: 'v1' }),
     }));
   }
-  await bootstrapInstall(env, controllerNs, repos.slow!, 'slow');
+  await bootstrapInstall(env, controllerNs, repos['slow-1']!, 'slow-1');
   kubeconfig = await serviceAccountKubeconfig(env, api, controllerNs);
-  await applyPipelineAsAdmin(api, controllerNs, 'slow', {
-    git: { url: repos.slow, branch: 'main', path: 'deploy', interval: '1m' },
-    wait: { timeout: '3m' },
-  });
+  for (const i of slow) {
+    await applyPipelineAsAdmin(api, controllerNs, `slow-${i}`, {
+      git: { url: repos[`slow-${i}`], branch: 'main', path: 'deploy', interval: '1m' },
+      // Longer than the five minutes the test watches the others through.
+      wait: { timeout: '8m' },
+    });
+  }
   for (const i of fast) {
     await applyPipelineAsAdmin(api, controllerNs, `fast-${i}`, {
       git: { url: repos[`fast-${i}`], branch: 'main', path: 'deploy', interval: `${fastIntervalS}s` },
@@ -91,18 +97,18 @@ before(async () => {
 
 after(async () => {
   await controller?.stop('SIGKILL');
-  await Promise.all([slowNs, ...fast.map(fastNs)].map((ns) => api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] })));
+  await Promise.all([...slow.map(slowNs), ...fast.map(fastNs)].map((ns) => api.request('DELETE', `/api/v1/namespaces/${ns}`, { accept: [404] })));
   await removeInstall(api, controllerNs, kubeconfig);
   api.close();
 });
 
 describe('fair scheduling with bounded concurrency', () => {
-  it('a Pipeline whose wave waits delays no other: they resync, and a push to one is applied within its interval + 2 s', async () => {
-    controller = startController(env, ['--namespace', controllerNs, '--max-concurrent-syncs', '2', '--log-level', 'debug'], {
+  it('Pipelines whose wave waits delay no other, even with one slot: they resync, and a push to one is applied within its interval + 2 s', async () => {
+    controller = startController(env, ['--namespace', controllerNs, '--max-concurrent-syncs', '1', '--log-level', 'debug'], {
       kubeconfig,
       port: await freePort(),
     });
-    // Every small Pipeline applied, while the slow one is in its wave's health wait.
+    // Every small Pipeline applied, while the slow ones are in their waves' health waits.
     await waitFor(
       'the small Pipelines Ready',
       async () => {
@@ -111,13 +117,19 @@ describe('fair scheduling with bounded concurrency', () => {
       },
       { timeoutMs: 120_000 },
     );
-    await waitFor('the slow Pipeline waiting in its first wave', async () => condition(await status('slow'), 'Reconciling')?.status === 'True', {
-      timeoutMs: 60_000,
-    });
-    const waitingSince = Date.now();
+    await waitFor(
+      'both slow Pipelines waiting in their first wave',
+      async () => {
+        for (const i of slow) if (condition(await status(`slow-${i}`), 'Reconciling')?.status !== 'True') return false;
+        return true;
+      },
+      { timeoutMs: 60_000 },
+    );
+    // A monotonic clock: a step of the wall clock must not count as waiting.
+    const waitingSince = performance.now();
     const before = await Promise.all(fast.map((i) => syncs(`fast-${i}`)));
 
-    // A change to one small Pipeline, found by its own poll while the slow sync holds a slot.
+    // A change to one small Pipeline, found by its own poll while the slow syncs wait.
     await pushFiles(env, repos['fast-2']!, { 'deploy/1-base/120-config.yml': configMapYaml(fastNs(2), 'settings', { value: 'v2' }) }, 'v2');
     const pushed = Date.now();
     await waitFor('the push to fast-2 applied', async () => (await configValue(fastNs(2))) === 'v2', { timeoutMs: 60_000, intervalMs: 100 });
@@ -125,23 +137,35 @@ describe('fair scheduling with bounded concurrency', () => {
     const bound = fastIntervalS * 1.1 + 2;
     assert.ok(latencyS <= bound, `the push was applied ${latencyS.toFixed(1)} s after it, over the interval (with jitter) + 2 s = ${bound} s`);
 
-    // Each small Pipeline keeps resyncing on its interval, for a minute of the slow wave's wait.
-    // Seven intervals of at least 9 s (10 s, jitter ±10%): over a minute.
-    const resyncs = 7;
+    // Each small Pipeline keeps resyncing on its interval, for five minutes of the slow waves'
+    // waits. A resync comes at most 11 s (10 s, jitter +10%) plus the sync's own time after the
+    // last: 24 in five minutes leaves each sync 1.5 s.
+    const waitS = 300;
+    const resyncs = 24;
+    let counts: number[] = [];
     await waitFor(
-      `${resyncs} more resyncs of every small Pipeline`,
-      async () => (await Promise.all(fast.map((i) => syncs(`fast-${i}`)))).every((n, k) => n >= before[k]! + resyncs),
-      { timeoutMs: (resyncs * fastIntervalS * 1.1 + 10) * 1000, intervalMs: 500 },
+      `${waitS} s of the slow waves' waits, and ${resyncs} more resyncs of every small Pipeline`,
+      async () => {
+        counts = await Promise.all(fast.map((i) => syncs(`fast-${i}`)));
+        if (counts.some((n, k) => n < before[k]! + resyncs)) {
+          // Thrown, so that a timeout says how far each got.
+          throw new Error(`resyncs so far: ${counts.map((n, k) => n - before[k]!).join(' / ')}`);
+        }
+        return performance.now() - waitingSince >= waitS * 1000;
+      },
+      { timeoutMs: (waitS + 60) * 1000, intervalMs: 1000 },
     );
-    const waitedS = (Date.now() - waitingSince) / 1000;
-    assert.ok(waitedS >= 60, `the slow wave had waited ${waitedS.toFixed(0)} s only`);
+    const waitedS = (performance.now() - waitingSince) / 1000;
+    const made = counts.map((n, k) => n - before[k]!);
 
-    // And all that while the slow sync had not ended: no finished sync, still Reconciling, wave 2 not applied.
-    assert.equal(await syncs('slow'), 0, 'the slow sync ended early; nothing was shown');
-    assert.equal(condition(await status('slow'), 'Reconciling')?.status, 'True');
-    assert.equal(await configValue(slowNs), undefined, 'wave 2 of the slow Pipeline must wait for wave 1');
+    // And all that while the slow syncs had not ended: no finished sync, still Reconciling, wave 2 not applied.
+    for (const i of slow) {
+      assert.equal(await syncs(`slow-${i}`), 0, `the sync of slow-${i} ended early; nothing was shown`);
+      assert.equal(condition(await status(`slow-${i}`), 'Reconciling')?.status, 'True');
+      assert.equal(await configValue(slowNs(i)), undefined, `wave 2 of slow-${i} must wait for wave 1`);
+    }
     process.stderr.write(
-      `fair scheduling: push to fast-2 applied after ${latencyS.toFixed(2)} s (bound ${bound} s); ${resyncs}+ resyncs of each small Pipeline while the slow wave waited ${waitedS.toFixed(0)} s\n`,
+      `fair scheduling: push to fast-2 applied after ${latencyS.toFixed(2)} s (bound ${bound} s); ${made.join(' / ')} resyncs of the small Pipelines, through one slot, while the slow waves waited ${waitedS.toFixed(0)} s\n`,
     );
   });
 });
