@@ -42,6 +42,12 @@ async function status(name: string): Promise<Status> {
 
 const condition = (s: Status, type: string) => s.conditions?.find((c) => c.type === type);
 
+/** True when every one of these Pipelines has condition `type` True. */
+async function allTrue(names: string[], type: string): Promise<boolean> {
+  const statuses = await Promise.all(names.map(status));
+  return statuses.every((s) => condition(s, type)?.status === 'True');
+}
+
 async function configValue(namespace: string): Promise<string | undefined> {
   const res = await api.request<{ data?: { value?: string } }>('GET', `/api/v1/namespaces/${namespace}/configmaps/settings`, { accept: [404] });
   return res.status === 404 ? undefined : res.body.data?.value;
@@ -109,22 +115,10 @@ describe('fair scheduling with bounded concurrency', () => {
       port: await freePort(),
     });
     // Every small Pipeline applied, while the slow ones are in their waves' health waits.
-    await waitFor(
-      'the small Pipelines Ready',
-      async () => {
-        for (const i of fast) if (condition(await status(`fast-${i}`), 'Ready')?.status !== 'True') return false;
-        return true;
-      },
-      { timeoutMs: 120_000 },
-    );
-    await waitFor(
-      'both slow Pipelines waiting in their first wave',
-      async () => {
-        for (const i of slow) if (condition(await status(`slow-${i}`), 'Reconciling')?.status !== 'True') return false;
-        return true;
-      },
-      { timeoutMs: 60_000 },
-    );
+    const fastNames = fast.map((i) => `fast-${i}`);
+    const slowNames = slow.map((i) => `slow-${i}`);
+    await waitFor('the small Pipelines Ready', () => allTrue(fastNames, 'Ready'), { timeoutMs: 120_000 });
+    await waitFor('both slow Pipelines waiting in their first wave', () => allTrue(slowNames, 'Reconciling'), { timeoutMs: 60_000 });
     // A monotonic clock: a step of the wall clock must not count as waiting.
     const waitingSince = performance.now();
     const before = await Promise.all(fast.map((i) => syncs(`fast-${i}`)));
