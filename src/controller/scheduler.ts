@@ -13,8 +13,8 @@
  * of them as there are slots, delays no other. What the bound still bounds is the work (render,
  * lists, writes) and so the memory of runs doing it; a run waiting aside keeps its own.
  *
- * The scheduler knows nothing of git or Kubernetes: it calls `run(key, signal)` and reads back
- * whether the run succeeded and when the key wants to run next. `pause()` is the way out
+ * The scheduler knows nothing of git or Kubernetes: it calls `run(key, signal, aside)` and
+ * reads back whether the run succeeded and when the key wants to run next. `pause()` is the way out
  * (leadership lost, shutdown): no timers, no queue, runs in flight are told to stop through
  * their signal, and `drain()` says when they have.
  */
